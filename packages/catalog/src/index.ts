@@ -1,0 +1,282 @@
+/**
+ * The metric catalog: every metric Vigil emits, described once.
+ *
+ * Middleware builds its instruments from these definitions, and the dashboards and alert rules are
+ * generated from them, so a name, label or bucket boundary changes in exactly one place.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** Where a metric comes from: Vigil's own instruments, or prom-client's default Node.js collectors. */
+export type MetricSource = 'vigil' | 'prom-client';
+
+export interface MetricDefinition<L extends readonly string[] = readonly string[]> {
+  /** Full Prometheus metric name (for counters including `_total`), before any user prefix. */
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  /** Base unit: `seconds`, `bytes`, `ratio`, `requests`, ... (informs dashboards' panel units). */
+  readonly unit: string;
+  readonly labels: L;
+  /** Histogram bucket upper bounds, ascending. Only for histograms. */
+  readonly buckets?: readonly number[];
+  readonly source: MetricSource;
+  /** Which Vigil feature emits it, for docs and generated dashboards. */
+  readonly group: 'http' | 'database' | 'runtime' | 'internal';
+}
+
+/** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */
+export function defineMetric<const L extends readonly string[]>(
+  def: MetricDefinition<L>,
+): MetricDefinition<L> {
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(def.name)) {
+    throw new Error(`Invalid metric name "${def.name}"`);
+  }
+  if (def.type === 'counter' && !def.name.endsWith('_total')) {
+    throw new Error(`Counter "${def.name}" must end with _total`);
+  }
+  if (def.type === 'histogram') {
+    const b = def.buckets;
+    if (!b || b.length === 0) throw new Error(`Histogram "${def.name}" needs buckets`);
+    for (let i = 1; i < b.length; i++) {
+      if (!((b[i] as number) > (b[i - 1] as number))) {
+        throw new Error(`Histogram "${def.name}" buckets must be strictly ascending`);
+      }
+    }
+  }
+  return Object.freeze({
+    ...def,
+    labels: Object.freeze([...def.labels]) as unknown as L,
+    ...(def.buckets ? { buckets: Object.freeze([...def.buckets]) } : {}),
+  });
+}
+
+/**
+ * Fixed label values that stand in for unbounded or unknown input. Dashboards and alert rules
+ * match on these, so they are part of the public contract.
+ */
+export const LABEL_VALUES = Object.freeze({
+  /** `route` of a request that matched no route (404s, scanners). */
+  unmatchedRoute: '__unmatched__',
+  /** `route` once a metric reached its series cap; the overflow counter says how often. */
+  overflowRoute: '__overflow__',
+  /** `method` for anything outside the standard HTTP methods (OpenTelemetry semconv's value). */
+  otherMethod: '_OTHER',
+  /**
+   * `status_code` of a request the client aborted before the response was complete
+   * (nginx's "client closed request"; a 4xx, so it never counts against availability).
+   */
+  abortedStatus: '499',
+  /** `operation` / `table` when the SQL text cannot be classified. */
+  unknownSql: 'unknown',
+  /** `outcome` of a database query. */
+  success: 'success',
+  error: 'error',
+});
+
+/** Request-duration buckets (seconds): 5 ms to 10 s, 11 boundaries (prom-client's defaults). */
+export const HTTP_DURATION_BUCKETS = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+
+/** Query-duration buckets (seconds): 1 ms to 10 s; queries are usually faster than requests. */
+export const DB_DURATION_BUCKETS = Object.freeze([
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+// ---------------------------------------------------------------------------------------------
+// HTTP server (RED)
+// ---------------------------------------------------------------------------------------------
+
+export const httpRequestDuration = defineMetric({
+  name: 'http_request_duration_seconds',
+  type: 'histogram',
+  help: 'Duration of HTTP requests served, from arrival to the last byte of the response.',
+  unit: 'seconds',
+  labels: ['method', 'route', 'status_code'],
+  buckets: HTTP_DURATION_BUCKETS,
+  source: 'vigil',
+  group: 'http',
+});
+
+export const httpRequestsTotal = defineMetric({
+  name: 'http_requests_total',
+  type: 'counter',
+  help: 'HTTP requests served, by method, route template and status code.',
+  unit: 'requests',
+  labels: ['method', 'route', 'status_code'],
+  source: 'vigil',
+  group: 'http',
+});
+
+/** Replaces the reference guide's `active_connections`, which counted requests, not connections. */
+export const httpRequestsInFlight = defineMetric({
+  name: 'http_requests_in_flight',
+  type: 'gauge',
+  help: 'HTTP requests currently being served (replaces active_connections).',
+  unit: 'requests',
+  labels: [],
+  source: 'vigil',
+  group: 'http',
+});
+
+// ---------------------------------------------------------------------------------------------
+// Database
+// ---------------------------------------------------------------------------------------------
+
+export const dbQueryDuration = defineMetric({
+  name: 'database_query_duration_seconds',
+  type: 'histogram',
+  help: 'Duration of database queries, by operation, table and outcome.',
+  unit: 'seconds',
+  labels: ['operation', 'table', 'outcome'],
+  buckets: DB_DURATION_BUCKETS,
+  source: 'vigil',
+  group: 'database',
+});
+
+// ---------------------------------------------------------------------------------------------
+// Runtime (Vigil's additions to prom-client's defaults)
+// ---------------------------------------------------------------------------------------------
+
+export const eventLoopUtilization = defineMetric({
+  name: 'nodejs_eventloop_utilization_ratio',
+  type: 'gauge',
+  help: 'Share of time the event loop was busy since the previous scrape (0 to 1).',
+  unit: 'ratio',
+  labels: [],
+  source: 'vigil',
+  group: 'runtime',
+});
+
+// ---------------------------------------------------------------------------------------------
+// Vigil internals
+// ---------------------------------------------------------------------------------------------
+
+export const seriesOverflowTotal = defineMetric({
+  name: 'vigil_metrics_series_overflow_total',
+  type: 'counter',
+  help: 'Observations recorded under the overflow label set because a metric reached its series cap.',
+  unit: 'observations',
+  labels: ['metric'],
+  source: 'vigil',
+  group: 'internal',
+});
+
+// ---------------------------------------------------------------------------------------------
+// prom-client's default Node.js metrics that Vigil's dashboards and alerts rely on
+// (collected when runtime metrics are on; listed so generators can check names).
+// ---------------------------------------------------------------------------------------------
+
+const promClient = <const L extends readonly string[]>(
+  name: string,
+  type: MetricType,
+  unit: string,
+  help: string,
+  labels: L,
+  buckets?: readonly number[],
+) =>
+  defineMetric({
+    name,
+    type,
+    unit,
+    help,
+    labels,
+    source: 'prom-client',
+    group: 'runtime',
+    ...(buckets ? { buckets } : {}),
+  });
+
+export const processCpuSecondsTotal = promClient(
+  'process_cpu_seconds_total',
+  'counter',
+  'seconds',
+  'Total user and system CPU time spent in seconds.',
+  [],
+);
+export const processResidentMemoryBytes = promClient(
+  'process_resident_memory_bytes',
+  'gauge',
+  'bytes',
+  'Resident memory size in bytes.',
+  [],
+);
+export const processStartTimeSeconds = promClient(
+  'process_start_time_seconds',
+  'gauge',
+  'seconds',
+  'Start time of the process since unix epoch in seconds.',
+  [],
+);
+export const eventLoopLagP99 = promClient(
+  'nodejs_eventloop_lag_p99_seconds',
+  'gauge',
+  'seconds',
+  'The 99th percentile of the recorded event loop delays.',
+  [],
+);
+export const heapSizeUsedBytes = promClient(
+  'nodejs_heap_size_used_bytes',
+  'gauge',
+  'bytes',
+  'Process heap size used from Node.js in bytes.',
+  [],
+);
+export const heapSizeTotalBytes = promClient(
+  'nodejs_heap_size_total_bytes',
+  'gauge',
+  'bytes',
+  'Process heap size from Node.js in bytes.',
+  [],
+);
+export const heapSpaceSizeAvailableBytes = promClient(
+  'nodejs_heap_space_size_available_bytes',
+  'gauge',
+  'bytes',
+  'Process heap space size available from Node.js in bytes.',
+  ['space'],
+);
+export const gcDuration = promClient(
+  'nodejs_gc_duration_seconds',
+  'histogram',
+  'seconds',
+  'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+  ['kind'],
+  [0.001, 0.01, 0.1, 1, 2, 5],
+);
+export const activeHandles = promClient(
+  'nodejs_active_handles_total',
+  'gauge',
+  'handles',
+  'Number of active libuv handles grouped by handle type.',
+  [],
+);
+export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'info', 'Node.js version info.', [
+  'version',
+  'major',
+  'minor',
+  'patch',
+]);
+
+/** Every metric Vigil emits or relies on, in one list (generators iterate over this). */
+export const CATALOG: readonly MetricDefinition[] = Object.freeze([
+  httpRequestDuration,
+  httpRequestsTotal,
+  httpRequestsInFlight,
+  dbQueryDuration,
+  eventLoopUtilization,
+  seriesOverflowTotal,
+  processCpuSecondsTotal,
+  processResidentMemoryBytes,
+  processStartTimeSeconds,
+  eventLoopLagP99,
+  heapSizeUsedBytes,
+  heapSizeTotalBytes,
+  heapSpaceSizeAvailableBytes,
+  gcDuration,
+  activeHandles,
+  nodejsVersionInfo,
+]);
+
+/** Look up a catalog entry by name. */
+export function getMetric(name: string): MetricDefinition | undefined {
+  return CATALOG.find((m) => m.name === name);
+}

@@ -1,0 +1,110 @@
+import { LABEL_VALUES } from '@vigil/catalog';
+import type { Request } from 'express';
+
+/**
+ * Route templates for Express 5, including mount paths.
+ *
+ * Express exposes the matched route (`req.route.path`, relative to its router) and the *concrete*
+ * mount prefix (`req.baseUrl`, `/users/42/posts` for a router mounted at `/users/:uid/posts`), and
+ * it restores `req.baseUrl` when an error leaves a router. So Vigil:
+ *  1. captures `req.baseUrl` at the moment Express assigns `req.route` (an accessor on the app's
+ *     request prototype, installed once per app on its first request: per app, not global);
+ *  2. maps that concrete prefix back to the mount templates by walking the app's router stack
+ *     (`layer.rawPath`), cached per prefix in a bounded map.
+ * The result is never a raw URL unless the router stack cannot be read, and then the series cap
+ * still bounds it.
+ */
+
+const ROUTE = Symbol('vigil.route');
+const BASE = Symbol('vigil.routeBase');
+
+interface Captured {
+  [ROUTE]?: { path?: unknown };
+  [BASE]?: string;
+}
+
+const prepared = new WeakSet<object>();
+
+/** Installs the route-capture accessor on this request's prototype (once per prototype). */
+export function prepareRequest(req: Request): void {
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === null || prepared.has(proto)) return;
+  prepared.add(proto);
+  if (Object.getOwnPropertyDescriptor(proto, 'route')) return;
+  Object.defineProperty(proto, 'route', {
+    configurable: true,
+    enumerable: true,
+    get(this: Captured) {
+      return this[ROUTE];
+    },
+    set(this: Captured & { baseUrl?: string }, value: { path?: unknown }) {
+      this[ROUTE] = value;
+      this[BASE] = this.baseUrl;
+    },
+  });
+}
+
+interface LayerLike {
+  route?: unknown;
+  handle?: { stack?: unknown };
+  slash?: boolean;
+  rawPath?: unknown;
+  path?: string;
+  match?: (path: string) => boolean;
+}
+
+const MAX_CACHED_PREFIXES = 500;
+const mountCache = new WeakMap<object, Map<string, string>>();
+
+function pathString(p: unknown): string {
+  if (typeof p === 'string') return p;
+  if (Array.isArray(p)) return p.map(pathString).join('|');
+  if (p instanceof RegExp) return String(p);
+  return '';
+}
+
+function resolveMount(stack: readonly LayerLike[], path: string, depth: number): string | undefined {
+  if (depth > 16) return undefined;
+  for (const layer of stack) {
+    if (layer.route || typeof layer.match !== 'function') continue;
+    const sub = layer.handle?.stack;
+    if (!Array.isArray(sub)) continue;
+    if (!layer.match(path)) continue;
+    const matched = layer.path ?? '';
+    if (!path.startsWith(matched)) continue;
+    const tpl = layer.slash ? '' : layer.rawPath !== undefined ? pathString(layer.rawPath) : matched;
+    const rest = path.slice(matched.length);
+    if (rest === '' || rest === '/') return tpl;
+    const inner = resolveMount(sub as LayerLike[], rest, depth + 1);
+    if (inner !== undefined) return tpl + inner;
+  }
+  return undefined;
+}
+
+function mountTemplate(req: Request, base: string): string {
+  const app = req.app as unknown as { router?: { stack?: LayerLike[] }; _router?: { stack?: LayerLike[] } };
+  if (!app) return base;
+  let cache = mountCache.get(app);
+  if (cache === undefined) {
+    cache = new Map();
+    mountCache.set(app, cache);
+  }
+  const hit = cache.get(base);
+  if (hit !== undefined) return hit;
+  const stack = (app.router ?? app._router)?.stack;
+  const tpl = (Array.isArray(stack) && resolveMount(stack, base, 0)) || base;
+  if (cache.size < MAX_CACHED_PREFIXES) cache.set(base, tpl);
+  return tpl;
+}
+
+/** The route template for a finished request, or `__unmatched__`. */
+export function routeTemplate(req: Request): string {
+  const c = req as unknown as Captured;
+  const route = c[ROUTE] ?? (req as unknown as { route?: { path?: unknown } }).route;
+  if (!route) return LABEL_VALUES.unmatchedRoute;
+  const path = pathString(route.path);
+  const base = c[ROUTE] !== undefined ? (c[BASE] ?? '') : (req.baseUrl ?? '');
+  if (base === '') return path === '' ? '/' : path;
+  const mount = mountTemplate(req, base);
+  return path === '/' || path === '' ? mount : mount + path;
+}

@@ -1,0 +1,64 @@
+import { Registry } from 'prom-client';
+import { FAST_WRITE, type FastWritable } from './internal/collectors.js';
+import { escapeLabelValue } from './internal/series-store.js';
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/** True when an `Accept` header asks for OpenMetrics (as Prometheus does when exemplars are on). */
+export function acceptsOpenMetrics(accept: string | undefined): boolean {
+  return typeof accept === 'string' && accept.includes('application/openmetrics-text');
+}
+
+interface RegistryInternals {
+  _defaultLabels?: Record<string, string>;
+}
+
+const defaultsCache = new WeakMap<object, { src: object; str: string }>();
+
+function defaultLabelString(registry: Registry): string {
+  const d = (registry as unknown as RegistryInternals)._defaultLabels ?? {};
+  const hit = defaultsCache.get(registry);
+  if (hit && hit.src === d) return hit.str;
+  const str = Object.entries(d)
+    .map(([k, v]) => `${k}="${escapeLabelValue(String(v))}"`)
+    .join(',');
+  defaultsCache.set(registry, { src: d, str });
+  return str;
+}
+
+/**
+ * Serialise a registry in the Prometheus text format or OpenMetrics.
+ *
+ * Vigil's own families are written by their fast writers (precomputed label strings, no sample
+ * objects); any other metric in the registry (yours, prom-client's defaults) goes through
+ * prom-client's own formatter, so the output is the same registry `registry.metrics()` sees.
+ * Unlike `registry.metrics()` in OpenMetrics mode, this never renames the registry's counters.
+ */
+export async function serializeRegistry(registry: Registry, openMetrics: boolean): Promise<string> {
+  const defaults = defaultLabelString(registry);
+  const helper = new Registry();
+  if (openMetrics) helper.setContentType(OPENMETRICS_CONTENT_TYPE as never);
+  const d = (registry as unknown as RegistryInternals)._defaultLabels;
+  if (d && Object.keys(d).length > 0) helper.setDefaultLabels(d);
+  const parts: string[] = [];
+  for (const metric of registry.getMetricsAsArray() as unknown[]) {
+    const fast = (metric as Partial<FastWritable>)[FAST_WRITE];
+    if (typeof fast === 'function') {
+      const out: string[] = [];
+      fast.call(metric, defaults, openMetrics, out);
+      parts.push(out.join('\n'));
+      continue;
+    }
+    const m = metric as { get(): unknown; type: string };
+    const data = (await m.get()) as { name: string; type: string };
+    const view =
+      openMetrics && data.type === 'counter' ? { ...data, name: data.name.replace(/_total$/, '') } : data;
+    parts.push(
+      await (
+        helper as unknown as { getMetricsAsString(m: { get(): unknown }): Promise<string> }
+      ).getMetricsAsString({ get: () => view }),
+    );
+  }
+  return openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
+}

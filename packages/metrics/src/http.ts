@@ -1,0 +1,85 @@
+import { httpRequestDuration, httpRequestsInFlight, httpRequestsTotal, LABEL_VALUES } from '@vigil/catalog';
+import type { Registry } from 'prom-client';
+import { FunctionGauge, register, StoreCountCounter, StoreHistogram } from './internal/collectors.js';
+import { boundLabel, normalizeMethod, statusClass, statusLabel } from './internal/normalize.js';
+import { type Series, SeriesStore } from './internal/series-store.js';
+
+/**
+ * HTTP RED metrics, framework-agnostic. Adapters call `start()` when a request arrives and
+ * `end()` exactly once when it completes or is aborted.
+ */
+export interface HttpMetrics {
+  /** Marks a request in flight; returns the start time (`performance.now()`, ms). */
+  start(): number;
+  /**
+   * Records a finished request. `route` must be a template (or one of the fixed values in
+   * `LABEL_VALUES`), never a raw URL. Returns the series, for exemplars.
+   */
+  end(method: string | undefined, route: string, statusCode: number, startMs: number): Series;
+  /** Records an aborted request (client went away before the response completed). */
+  abort(method: string | undefined, route: string, startMs: number): Series;
+  /** Requests currently in flight. */
+  readonly inFlight: number;
+  /** Label sets currently held (including overflow sets). */
+  readonly seriesCount: number;
+}
+
+export interface HttpMetricsInternalOptions {
+  readonly registry: Registry;
+  readonly prefix: string;
+  readonly buckets: readonly number[];
+  readonly maxSeries: number;
+  readonly onOverflow: (metric: string) => void;
+}
+
+export function createHttpMetrics(o: HttpMetricsInternalOptions): HttpMetrics {
+  const durationName = o.prefix + httpRequestDuration.name;
+  const totalName = o.prefix + httpRequestsTotal.name;
+  // Store label order: route first (the one the cap replaces), method, status code last.
+  const store = new SeriesStore({
+    buckets: o.buckets,
+    labelNames: ['route', 'method', 'status_code'],
+    maxSeries: o.maxSeries,
+    overflowValue: LABEL_VALUES.overflowRoute,
+    overflowThird: statusClass,
+    onOverflow: () => o.onOverflow(durationName),
+  });
+  let inFlight = 0;
+  register(o.registry, new StoreHistogram(durationName, httpRequestDuration.help, store));
+  register(o.registry, new StoreCountCounter(totalName, httpRequestsTotal.help, store, durationName));
+  register(
+    o.registry,
+    new FunctionGauge(o.prefix + httpRequestsInFlight.name, httpRequestsInFlight.help, () => inFlight),
+  );
+
+  return {
+    start() {
+      inFlight++;
+      return performance.now();
+    },
+    end(method, route, statusCode, startMs) {
+      inFlight--;
+      return store.observe(
+        boundLabel(route),
+        normalizeMethod(method),
+        statusLabel(statusCode),
+        (performance.now() - startMs) / 1000,
+      );
+    },
+    abort(method, route, startMs) {
+      inFlight--;
+      return store.observe(
+        boundLabel(route),
+        normalizeMethod(method),
+        LABEL_VALUES.abortedStatus,
+        (performance.now() - startMs) / 1000,
+      );
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get seriesCount() {
+      return store.size;
+    },
+  };
+}

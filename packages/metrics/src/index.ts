@@ -1,0 +1,19 @@
+export { CATALOG, LABEL_VALUES } from '@vigil/catalog';
+export { Registry } from 'prom-client';
+export type { Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
+export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
+export type { DbMetrics, QueryOutcome } from './db.js';
+export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from './errors.js';
+export {
+  acceptsOpenMetrics,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  serializeRegistry,
+} from './exposition.js';
+export type { ScrapeResult } from './handler.js';
+export type { HttpMetrics } from './http.js';
+export type { Exemplar, Series } from './internal/series-store.js';
+export type { PgClientLike, PgPoolLike } from './pg.js';
+export type { MetricsServer } from './server.js';
+export type { SqlSummary } from './sql.js';
+export { parseSql } from './sql.js';

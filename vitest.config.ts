@@ -1,7 +1,9 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
-// One root config, one project per package (plus `repo` for cross-package and example tests).
-const packages = ['catalog', 'metrics', 'express', 'fastify'];
+// One root config, one project per package that has tests (plus `repo` for cross-package and
+// example tests under test/).
+const packages = readdirSync('packages').filter((name) => existsSync(`packages/${name}/test`));
 
 export default defineConfig({
   test: {

@@ -5,51 +5,10 @@
  * generated from them, so a name, label or bucket boundary changes in exactly one place.
  */
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+import { defineMetric, type MetricDefinition, type MetricType } from './define.js';
 
-/** Where a metric comes from: Vigil's own instruments, or prom-client's default Node.js collectors. */
-export type MetricSource = 'vigil' | 'prom-client';
-
-export interface MetricDefinition<L extends readonly string[] = readonly string[]> {
-  /** Full Prometheus metric name (for counters including `_total`), before any user prefix. */
-  readonly name: string;
-  readonly type: MetricType;
-  readonly help: string;
-  /** Base unit: `seconds`, `bytes`, `ratio`, `requests`, ... (informs dashboards' panel units). */
-  readonly unit: string;
-  readonly labels: L;
-  /** Histogram bucket upper bounds, ascending. Only for histograms. */
-  readonly buckets?: readonly number[];
-  readonly source: MetricSource;
-  /** Which Vigil feature emits it, for docs and generated dashboards. */
-  readonly group: 'http' | 'database' | 'runtime' | 'internal';
-}
-
-/** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */
-export function defineMetric<const L extends readonly string[]>(
-  def: MetricDefinition<L>,
-): MetricDefinition<L> {
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(def.name)) {
-    throw new Error(`Invalid metric name "${def.name}"`);
-  }
-  if (def.type === 'counter' && !def.name.endsWith('_total')) {
-    throw new Error(`Counter "${def.name}" must end with _total`);
-  }
-  if (def.type === 'histogram') {
-    const b = def.buckets;
-    if (!b || b.length === 0) throw new Error(`Histogram "${def.name}" needs buckets`);
-    for (let i = 1; i < b.length; i++) {
-      if (!((b[i] as number) > (b[i - 1] as number))) {
-        throw new Error(`Histogram "${def.name}" buckets must be strictly ascending`);
-      }
-    }
-  }
-  return Object.freeze({
-    ...def,
-    labels: Object.freeze([...def.labels]) as unknown as L,
-    ...(def.buckets ? { buckets: Object.freeze([...def.buckets]) } : {}),
-  });
-}
+export type { MetricDefinition, MetricSource, MetricType } from './define.js';
+export { defineMetric } from './define.js';
 
 /**
  * Fixed label values that stand in for unbounded or unknown input. Dashboards and alert rules
@@ -256,8 +215,16 @@ export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'inf
   'patch',
 ]);
 
+import { HEALTH_METRICS } from './health.js';
+import { RESILIENCE_METRICS } from './resilience.js';
+
+export * from './health.js';
+export * from './resilience.js';
+
 /** Every metric Vigil emits or relies on, in one list (generators iterate over this). */
 export const CATALOG: readonly MetricDefinition[] = Object.freeze([
+  ...HEALTH_METRICS,
+  ...RESILIENCE_METRICS,
   httpRequestDuration,
   httpRequestsTotal,
   httpRequestsInFlight,

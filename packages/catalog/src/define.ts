@@ -1,0 +1,45 @@
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** Where a metric comes from: Vigil's own instruments, or prom-client's default Node.js collectors. */
+export type MetricSource = 'vigil' | 'prom-client';
+
+export interface MetricDefinition<L extends readonly string[] = readonly string[]> {
+  /** Full Prometheus metric name (for counters including `_total`), before any user prefix. */
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  /** Base unit: `seconds`, `bytes`, `ratio`, `requests`, ... (informs dashboards' panel units). */
+  readonly unit: string;
+  readonly labels: L;
+  /** Histogram bucket upper bounds, ascending. Only for histograms. */
+  readonly buckets?: readonly number[];
+  readonly source: MetricSource;
+  /** Which Vigil feature emits it, for docs and generated dashboards. */
+  readonly group: 'http' | 'database' | 'runtime' | 'internal' | 'health' | 'resilience' | 'http_client';
+}
+
+/** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */
+export function defineMetric<const L extends readonly string[]>(
+  def: MetricDefinition<L>,
+): MetricDefinition<L> {
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(def.name)) {
+    throw new Error(`Invalid metric name "${def.name}"`);
+  }
+  if (def.type === 'counter' && !def.name.endsWith('_total')) {
+    throw new Error(`Counter "${def.name}" must end with _total`);
+  }
+  if (def.type === 'histogram') {
+    const b = def.buckets;
+    if (!b || b.length === 0) throw new Error(`Histogram "${def.name}" needs buckets`);
+    for (let i = 1; i < b.length; i++) {
+      if (!((b[i] as number) > (b[i - 1] as number))) {
+        throw new Error(`Histogram "${def.name}" buckets must be strictly ascending`);
+      }
+    }
+  }
+  return Object.freeze({
+    ...def,
+    labels: Object.freeze([...def.labels]) as unknown as L,
+    ...(def.buckets ? { buckets: Object.freeze([...def.buckets]) } : {}),
+  });
+}

@@ -50,7 +50,8 @@ interface LayerLike {
   slash?: boolean;
   rawPath?: unknown;
   path?: string;
-  match?: (path: string) => boolean;
+  /** router >= 2.3 returns a match object; older 2.x returns a boolean and sets `layer.path`. */
+  match?: (path: string) => boolean | { path?: string; pattern?: unknown } | undefined;
 }
 
 const MAX_CACHED_PREFIXES = 500;
@@ -69,10 +70,12 @@ function resolveMount(stack: readonly LayerLike[], path: string, depth: number):
     if (layer.route || typeof layer.match !== 'function') continue;
     const sub = layer.handle?.stack;
     if (!Array.isArray(sub)) continue;
-    if (!layer.match(path)) continue;
-    const matched = layer.path ?? '';
+    const m = layer.match(path);
+    if (!m) continue;
+    const matched = (typeof m === 'object' ? m.path : layer.path) ?? '';
     if (!path.startsWith(matched)) continue;
-    const tpl = layer.slash ? '' : layer.rawPath !== undefined ? pathString(layer.rawPath) : matched;
+    const raw = typeof m === 'object' && m.pattern !== undefined ? m.pattern : layer.rawPath;
+    const tpl = layer.slash ? '' : raw !== undefined ? pathString(raw) : matched;
     const rest = path.slice(matched.length);
     if (rest === '' || rest === '/') return tpl;
     const inner = resolveMount(sub as LayerLike[], rest, depth + 1);

@@ -127,6 +127,8 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   };
 
   const registry = (registryIn as Registry | undefined) ?? new Registry();
+  const nameOf = (m: unknown) => (m as { name: string }).name;
+  const preexisting = new Set(registry.getMetricsAsArray().map(nameOf));
   if (Object.keys(o.defaultLabels).length > 0) {
     registry.setDefaultLabels({
       ...(registry as unknown as { _defaultLabels?: object })._defaultLabels,
@@ -150,9 +152,12 @@ export function createMetrics(options?: MetricsOptions): Metrics {
     maxSeries: o.maxSeries,
     onOverflow,
   });
-  const ownNames = new Set(registry.getMetricsAsArray().map((m) => (m as { name: string }).name));
   if (o.runtimeMetrics) registerRuntimeMetrics(registry, o.prefix, {}, o.eventLoopMonitoringPrecision);
-  for (const m of registry.getMetricsAsArray()) ownNames.add((m as { name: string }).name);
+  // Only what this handle registered is removed on close(); the user's own metrics stay.
+  const ownNames = registry
+    .getMetricsAsArray()
+    .map(nameOf)
+    .filter((n) => !preexisting.has(n));
 
   const scrapeOpts = { gzip: o.gzip, openMetrics: o.openMetrics };
   const servers = new Set<MetricsServer>();

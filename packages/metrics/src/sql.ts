@@ -63,7 +63,7 @@ const UNKNOWN: SqlSummary = Object.freeze({
 });
 
 /** Skip whitespace and SQL comments; returns the index of the next significant character. */
-function skip(s: string, i: number): number {
+function skip(s: string, i: number, parens = false): number {
   const n = s.length;
   while (i < n) {
     const c = s.charCodeAt(i);
@@ -74,7 +74,7 @@ function skip(s: string, i: number): number {
     } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
       const e = s.indexOf('*/', i + 2);
       i = e < 0 ? n : e + 2;
-    } else if (c === 40 && s.charCodeAt(skipWs(s, i + 1)) !== 41) {
+    } else if (parens && c === 40 && s.charCodeAt(skipWs(s, i + 1)) !== 41) {
       // "(SELECT ..." at statement start: look inside the parenthesis.
       i++;
     } else break;
@@ -145,7 +145,7 @@ const TABLE_INTRO: Record<string, readonly string[]> = {
 export function parseSql(text: unknown): SqlSummary {
   if (typeof text !== 'string' || text.length === 0) return UNKNOWN;
   const s = text.length > SCAN_LIMIT ? text.slice(0, SCAN_LIMIT) : text;
-  const i = skip(s, 0);
+  const i = skip(s, 0, true);
   const w = word(s, i);
   if (!w) return UNKNOWN;
   let [op, j] = w;

@@ -1,0 +1,248 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { createMetrics } from '@vigil/metrics';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { many, parseSamples, randomPath, request, seriesOf } from '../../../test/helpers/http.js';
+import { createExpressMetrics, type ExpressMetrics } from '../src/index.js';
+
+interface Harness {
+  port: number;
+  metrics: ExpressMetrics;
+  server: Server;
+  closedHang: Promise<void>;
+  hangEntered: Promise<void>;
+}
+
+const open: Harness[] = [];
+
+afterEach(async () => {
+  for (const h of open.splice(0)) {
+    h.server.closeAllConnections();
+    await new Promise((r) => h.server.close(r));
+    await h.metrics.close();
+  }
+});
+
+async function start(opts: Parameters<typeof createExpressMetrics>[0] = {}): Promise<Harness> {
+  const app = express();
+  const metrics = createExpressMetrics({ runtimeMetrics: false, ...opts });
+  app.use(metrics.middleware);
+  app.get('/metrics', metrics.handler);
+  app.get('/users/:id', (req, res) => {
+    res.json({ id: req.params.id });
+  });
+  app.get('/error', () => {
+    throw new Error('boom');
+  });
+  app.get('/async-error', async () => {
+    throw new Error('async boom');
+  });
+  app.get('/teapot', () => {
+    throw Object.assign(new Error('teapot'), { status: 418 });
+  });
+  let hangEnteredResolve!: () => void;
+  const hangEntered = new Promise<void>((r) => {
+    hangEnteredResolve = r;
+  });
+  let closedHangResolve!: () => void;
+  const closedHang = new Promise<void>((r) => {
+    closedHangResolve = r;
+  });
+  app.get('/hang', (_req, res) => {
+    // Registered after Vigil's listener, so Vigil has recorded by the time this resolves.
+    res.on('close', closedHangResolve);
+    hangEnteredResolve();
+  });
+  app.all('/any', (_req, res) => {
+    res.status(204).end();
+  });
+
+  const v1 = express.Router();
+  v1.get('/items/:id', (req, res) => {
+    res.json({ id: req.params.id });
+  });
+  v1.get('/', (_req, res) => {
+    res.send('v1 root');
+  });
+  v1.get('/broken/:id', () => {
+    throw new Error('nested boom');
+  });
+  const users = express.Router({ mergeParams: true });
+  users.get('/posts/:postId', (req, res) => {
+    res.json(req.params);
+  });
+  v1.use('/orgs/:orgId', users);
+  app.use('/api/v1', v1);
+
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const h = { port: (server.address() as AddressInfo).port, metrics, server, closedHang, hangEntered };
+  open.push(h);
+  return h;
+}
+
+async function scrape(h: Harness): Promise<string> {
+  const r = await request(h.port, 'GET', '/metrics');
+  expect(r.status).toBe(200);
+  return r.body;
+}
+
+const count = (text: string, labels: string) => parseSamples(text).get(`http_requests_total{${labels}}`) ?? 0;
+
+describe('@vigil/express metrics', () => {
+  it('labels requests with the route template, including mount paths and nested routers', async () => {
+    const h = await start();
+    await request(h.port, 'GET', '/users/1');
+    await request(h.port, 'GET', '/users/2?x=1&y=2');
+    await request(h.port, 'GET', '/api/v1/items/42');
+    await request(h.port, 'GET', '/api/v1');
+    await request(h.port, 'GET', '/api/v1/orgs/acme/posts/7');
+    await request(h.port, 'GET', '/api/v1/orgs/other/posts/8');
+    const text = await scrape(h);
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200"')).toBe(2);
+    expect(count(text, 'route="/api/v1/items/:id",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/api/v1",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/api/v1/orgs/:orgId/posts/:postId",method="GET",status_code="200"')).toBe(2);
+    // The histogram agrees with the counter, and nothing carries a raw URL.
+    expect(
+      parseSamples(text).get(
+        'http_request_duration_seconds_count{route="/users/:id",method="GET",status_code="200"}',
+      ),
+    ).toBe(2);
+    expect(text).not.toMatch(/\/users\/1|acme|\?x=/);
+  });
+
+  it('counts 404s under one fixed route value and thrown errors as 500 (or the error status)', async () => {
+    const h = await start();
+    await request(h.port, 'GET', '/nope');
+    await request(h.port, 'GET', '/error');
+    await request(h.port, 'GET', '/async-error');
+    await request(h.port, 'GET', '/teapot');
+    await request(h.port, 'GET', '/api/v1/broken/3');
+    const text = await scrape(h);
+    expect(count(text, 'route="__unmatched__",method="GET",status_code="404"')).toBe(1);
+    expect(count(text, 'route="/error",method="GET",status_code="500"')).toBe(1);
+    expect(count(text, 'route="/async-error",method="GET",status_code="500"')).toBe(1);
+    expect(count(text, 'route="/teapot",method="GET",status_code="418"')).toBe(1);
+    // Express restores req.baseUrl when the error leaves the router; the template keeps the mount.
+    expect(count(text, 'route="/api/v1/broken/:id",method="GET",status_code="500"')).toBe(1);
+  });
+
+  it('records HEAD, and collapses non-standard methods to _OTHER', async () => {
+    const h = await start();
+    await request(h.port, 'HEAD', '/users/1');
+    await request(h.port, 'PROPFIND', '/any');
+    await request(h.port, 'MKCOL', '/any');
+    await request(h.port, 'PATCH', '/any');
+    const text = await scrape(h);
+    expect(count(text, 'route="/users/:id",method="HEAD",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/any",method="_OTHER",status_code="204"')).toBe(2);
+    expect(count(text, 'route="/any",method="PATCH",status_code="204"')).toBe(1);
+  });
+
+  it('records a request the client aborted as status 499 and decrements in-flight', async () => {
+    const h = await start();
+    const socket = connect(h.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
+    await h.hangEntered;
+    expect(h.metrics.metrics.http.inFlight).toBe(1);
+    socket.destroy();
+    await h.closedHang;
+    expect(h.metrics.metrics.http.inFlight).toBe(0);
+    const text = await scrape(h);
+    expect(count(text, 'route="/hang",method="GET",status_code="499"')).toBe(1);
+    expect(text).toContain('http_requests_in_flight 0');
+  });
+
+  it('survives very long URLs and huge query strings without raw-path labels', async () => {
+    const h = await start();
+    const long = `/users/${'x'.repeat(6000)}?q=${'y'.repeat(1000)}`;
+    const r = await request(h.port, 'GET', long);
+    expect(r.status).toBe(200);
+    const r2 = await request(h.port, 'GET', `/${'z'.repeat(7000)}`);
+    expect(r2.status).toBe(404);
+    const text = await scrape(h);
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="__unmatched__",method="GET",status_code="404"')).toBe(1);
+    expect(text).not.toContain('xxxxxxxxxx');
+  });
+
+  it('keeps the series count constant under 20,000 requests to random unknown paths', async () => {
+    const h = await start();
+    await request(h.port, 'GET', '/users/1');
+    await request(h.port, 'GET', randomPath());
+    const before = seriesOf(await scrape(h), 'http_requests_total').length;
+    const heapBefore = process.memoryUsage().heapUsed;
+    await many(20_000, 32, () => request(h.port, 'GET', randomPath()));
+    const text = await scrape(h);
+    expect(seriesOf(text, 'http_requests_total').length).toBe(before);
+    expect(count(text, 'route="__unmatched__",method="GET",status_code="404"')).toBe(20_001);
+    expect(h.metrics.metrics.http.seriesCount).toBe(before);
+    // Not a timing: a loose sanity bound that a per-URL leak (20k entries) would blow through.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('caps label sets: new ones go to the overflow set and are counted', async () => {
+    const app = express();
+    const metrics = createExpressMetrics({ runtimeMetrics: false, maxSeries: 3 });
+    app.use(metrics.middleware);
+    for (let i = 0; i < 10; i++) app.get(`/r${i}`, (_req, res) => res.status(i % 2 ? 201 : 503).end());
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    open.push({ port, metrics, server, closedHang: Promise.resolve(), hangEntered: Promise.resolve() });
+    for (let i = 0; i < 10; i++) await request(port, 'GET', `/r${i}`);
+    const text = (await metrics.metrics.scrape()).body as string;
+    const series = seriesOf(text, 'http_requests_total');
+    expect(series).toHaveLength(5); // 3 regular + overflow {201 -> 2xx, 503 -> 5xx}
+    expect(count(text, 'route="__overflow__",method="GET",status_code="5xx"')).toBe(3);
+    expect(count(text, 'route="__overflow__",method="GET",status_code="2xx"')).toBe(4);
+    expect(
+      parseSamples(text).get('vigil_metrics_series_overflow_total{metric="http_request_duration_seconds"}'),
+    ).toBe(7);
+  });
+
+  it('does not record excluded paths (the scrape endpoint by default)', async () => {
+    const h = await start();
+    await request(h.port, 'GET', '/metrics');
+    await request(h.port, 'GET', '/metrics');
+    const text = await scrape(h);
+    expect(text).not.toContain('route="/metrics"');
+  });
+
+  it('serves OpenMetrics when negotiated and gzip when accepted', async () => {
+    const h = await start();
+    await request(h.port, 'GET', '/users/1');
+    const om = await request(h.port, 'GET', '/metrics', {
+      accept: 'application/openmetrics-text; version=1.0.0',
+    });
+    expect(om.headers['content-type']).toContain('application/openmetrics-text');
+    expect(om.body).toContain('# TYPE http_requests counter');
+    expect(om.body.trimEnd().endsWith('# EOF')).toBe(true);
+    const gz = await request(h.port, 'GET', '/metrics', { 'accept-encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    const plain = await request(h.port, 'GET', '/metrics');
+    expect(plain.headers['content-type']).toContain('text/plain; version=0.0.4');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('records into a shared metrics handle and a given registry', async () => {
+    const shared = createMetrics({ runtimeMetrics: false });
+    const h = await start({ metrics: shared });
+    await request(h.port, 'GET', '/users/9');
+    const text = (await shared.scrape()).body as string;
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200"')).toBe(1);
+    await shared.close();
+  });
+
+  it('rejects invalid options at construction, naming the option', () => {
+    expect(() => createExpressMetrics({ excludePaths: 'x' as never })).toThrow(/"excludePaths"/);
+    expect(() => createExpressMetrics({ maxSeries: 0 })).toThrow(/"maxSeries"/);
+    expect(() => createExpressMetrics({ metrics: {} as never })).toThrow(/"metrics"/);
+    expect(() => createExpressMetrics({ buckets: [1, 0.5] })).toThrow(/"buckets"/);
+  });
+});

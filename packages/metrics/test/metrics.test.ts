@@ -1,0 +1,215 @@
+import { gunzipSync } from 'node:zlib';
+import { Counter, register as globalRegistry, Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseSamples, request } from '../../../test/helpers/http.js';
+import { CATALOG, createMetrics, isVigilOptionError, METRICS_DEFAULTS, type Metrics } from '../src/index.js';
+
+const handles: Metrics[] = [];
+const make = (o?: Parameters<typeof createMetrics>[0]) => {
+  const m = createMetrics(o);
+  handles.push(m);
+  return m;
+};
+afterEach(async () => {
+  for (const h of handles.splice(0)) await h.close();
+});
+
+const text = async (m: Metrics, accept?: string) => (await m.scrape(accept)).body as string;
+
+describe('createMetrics', () => {
+  it('uses a private registry by default, never the global one, and two handles coexist', async () => {
+    const before = globalRegistry.getMetricsAsArray().length;
+    const a = make();
+    const b = make();
+    expect(a.registry).not.toBe(b.registry);
+    expect(a.registry).not.toBe(globalRegistry);
+    expect(globalRegistry.getMetricsAsArray().length).toBe(before);
+    const t = a.http.start();
+    a.http.end('GET', '/x', 200, t);
+    expect(await text(a)).toContain('http_requests_total{route="/x",method="GET",status_code="200"} 1');
+    expect(await text(b)).not.toContain('route="/x"');
+  });
+
+  it('collects runtime metrics by default, including event-loop utilization', async () => {
+    const out = await text(make());
+    for (const name of [
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_utilization_ratio',
+    ]) {
+      expect(out).toContain(`\n${name}`);
+    }
+    const off = await text(make({ runtimeMetrics: false }));
+    expect(off).not.toContain('process_cpu_seconds_total');
+  });
+
+  it('applies prefix, default labels and buckets', async () => {
+    const m = make({
+      prefix: 'app_',
+      defaultLabels: { service: 'svc' },
+      buckets: [0.1, 1],
+      runtimeMetrics: false,
+    });
+    const t = m.http.start();
+    m.http.end('POST', '/a', 201, t);
+    const out = await text(m);
+    expect(out).toContain(
+      'app_http_request_duration_seconds_bucket{route="/a",method="POST",status_code="201",service="svc",le="0.1"} 1',
+    );
+    expect(out).toContain('le="1"} 1');
+    expect(out).toContain('le="+Inf"} 1');
+    expect(out).not.toContain('le="0.005"');
+    expect(out).toContain(
+      'app_http_requests_total{route="/a",method="POST",status_code="201",service="svc"} 1',
+    );
+  });
+
+  it('registers into a given registry, next to the user’s own metrics, and close() unregisters only its own', async () => {
+    const registry = new Registry();
+    const mine = new Counter({ name: 'my_things_total', help: 'mine', registers: [registry] });
+    mine.inc(3);
+    const m = createMetrics({ registry, runtimeMetrics: false });
+    const out = await text(m);
+    expect(out).toContain('my_things_total 3');
+    expect(out).toContain('# TYPE http_requests_total counter');
+    // registry.metrics() (prom-client's own path) sees Vigil's metrics too.
+    expect(await registry.metrics()).toContain('# TYPE http_request_duration_seconds histogram');
+    await m.close();
+    await m.close(); // idempotent
+    const after = await registry.metrics();
+    expect(after).toContain('my_things_total 3');
+    expect(after).not.toContain('http_requests_total');
+  });
+
+  it('matches prom-client’s own exposition for the same registry (same samples)', async () => {
+    const m = make({ runtimeMetrics: false, defaultLabels: { svc: 'a"b' } });
+    for (const [route, status] of [
+      ['/a', 200],
+      ['/b', 500],
+      ['/a', 200],
+    ] as const)
+      m.http.end('GET', route, status, m.http.start());
+    m.db.observe('SELECT', 'users', 'success', 0.003);
+    // Label order differs (prom-client puts default labels after `le`): compare normalised keys.
+    const norm = (samples: Map<string, number>) =>
+      new Map(
+        [...samples].map(([k, v]) => {
+          const i = k.indexOf('{');
+          if (i < 0) return [k, v];
+          const pairs = k.slice(i + 1, -1).match(/[a-zA-Z_]\w*="(?:[^"\\]|\\.)*"/g) ?? [];
+          return [`${k.slice(0, i)}{${pairs.sort().join(',')}}`, v];
+        }),
+      );
+    const ours = norm(parseSamples(await text(m)));
+    const theirs = norm(parseSamples(await m.registry.metrics()));
+    expect(ours.size).toBeGreaterThan(20);
+    expect(ours).toEqual(theirs);
+    expect(
+      parseSamples(await text(m)).get(
+        'http_requests_total{route="/a",method="GET",status_code="200",svc="a\\"b"}',
+      ),
+    ).toBe(2);
+  });
+
+  it('writes OpenMetrics with _total samples, counter family names and # EOF', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'user_events_total', help: 'x', registers: [registry] }).inc();
+    const m = createMetrics({ registry, runtimeMetrics: false });
+    m.http.end('GET', '/a', 200, m.http.start());
+    const om = await text(m, 'application/openmetrics-text; version=1.0.0');
+    expect(om).toContain('# TYPE http_requests counter');
+    expect(om).toContain('http_requests_total{route="/a",method="GET",status_code="200"} 1');
+    expect(om).toContain('# TYPE user_events counter');
+    expect(om).toContain('user_events_total 1');
+    expect(om.endsWith('# EOF\n')).toBe(true);
+    // The registry itself was not renamed (prom-client's metrics() mutates counter names).
+    expect(registry.getSingleMetric('user_events_total')).toBeDefined();
+    const plain = await text(m);
+    expect(plain).toContain('# TYPE user_events_total counter');
+  });
+
+  it('can refuse OpenMetrics and gzip by option', async () => {
+    const m = make({ openMetrics: false, gzip: false, runtimeMetrics: false });
+    const r = await m.scrape('application/openmetrics-text', 'gzip');
+    expect(r.headers['content-type']).toContain('text/plain');
+    expect(r.headers['content-encoding']).toBeUndefined();
+    const g = await make({ runtimeMetrics: false }).scrape(undefined, 'gzip');
+    expect(g.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(g.body as Buffer).toString()).toContain('# TYPE http_requests_total counter');
+  });
+
+  it('tracks database calls that resolve and that throw, passing results and errors through', async () => {
+    const m = make({ runtimeMetrics: false });
+    await expect(m.trackDatabaseQuery('SELECT', 'users', async () => 42)).resolves.toBe(42);
+    const err = new Error('db down');
+    await expect(m.trackDatabaseQuery('UPDATE', 'users', async () => Promise.reject(err))).rejects.toBe(err);
+    const s = parseSamples(await text(m));
+    expect(
+      s.get('database_query_duration_seconds_count{table="users",operation="SELECT",outcome="success"}'),
+    ).toBe(1);
+    expect(
+      s.get('database_query_duration_seconds_count{table="users",operation="UPDATE",outcome="error"}'),
+    ).toBe(1);
+  });
+
+  it('caps database label sets too', async () => {
+    const m = make({ runtimeMetrics: false, maxSeries: 2 });
+    for (let i = 0; i < 50; i++) m.db.observe('SELECT', `t${i}`, 'success', 0.001);
+    expect(m.db.seriesCount).toBe(3);
+    expect(m.overflowCount('database_query_duration_seconds')).toBe(48);
+  });
+
+  it('serves /metrics on a separate port, 404 elsewhere, and close() stops it', async () => {
+    const m = make({ runtimeMetrics: false });
+    const server = await m.startServer({ port: 0, host: '127.0.0.1' });
+    const port = server.address.port;
+    const ok = await request(port, 'GET', '/metrics');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain('http_requests_in_flight 0');
+    expect((await request(port, 'GET', '/other')).status).toBe(404);
+    await m.close();
+    await expect(request(port, 'GET', '/metrics')).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+  });
+
+  it('rejects invalid options at construction, naming the option', () => {
+    const cases: [unknown, string][] = [
+      [{ prefix: 'no spaces' }, 'prefix'],
+      [{ defaultLabels: { 'bad-name': 'x' } }, 'defaultLabels.bad-name'],
+      [{ defaultLabels: { ok: 1 } }, 'defaultLabels.ok'],
+      [{ buckets: [] }, 'buckets'],
+      [{ buckets: [0.5, 0.1] }, 'buckets'],
+      [{ dbBuckets: [-1] }, 'dbBuckets'],
+      [{ maxSeries: 1.5 }, 'maxSeries'],
+      [{ runtimeMetrics: 'yes' }, 'runtimeMetrics'],
+      [{ registry: {} }, 'registry'],
+      [{ bukets: [1] }, 'bukets'],
+      ['nope', 'options'],
+    ];
+    for (const [opts, name] of cases) {
+      let caught: unknown;
+      try {
+        createMetrics(opts as never);
+      } catch (e) {
+        caught = e;
+      }
+      expect(isVigilOptionError(caught), name).toBe(true);
+      expect((caught as Error).message).toContain(`"${name}"`);
+    }
+  });
+
+  it('exports defaults and a catalog whose entries the instruments use', async () => {
+    expect(Object.isFrozen(METRICS_DEFAULTS)).toBe(true);
+    const m = make();
+    const names = new Set(m.registry.getMetricsAsArray().map((x) => (x as { name: string }).name));
+    for (const def of CATALOG) {
+      if (
+        def.group === 'http' ||
+        def.group === 'database' ||
+        def.group === 'runtime' ||
+        def.group === 'internal'
+      ) {
+        expect(names, def.name).toContain(def.name);
+      }
+    }
+  });
+});

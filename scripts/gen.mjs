@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Generates the files derived from the metric catalog and the options' defaults, so docs cannot
+// drift from code. `pnpm gen` writes them; `pnpm check:generated` (CI) fails when any is stale.
+//
+// Today: the metric reference and the options table in packages/*/README.md, between
+// `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers. Dashboards and alert rules
+// will be generated here from the same catalog.
+//
+// Needs built packages (`pnpm build`).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const check = process.argv.includes('--check');
+
+const catalog = await import(join(root, 'packages/catalog/dist/index.js'));
+const metrics = await import(join(root, 'packages/metrics/dist/index.js'));
+
+const fmt = (v) => {
+  if (typeof v === 'string') return v === '' ? '`""`' : `\`"${v}"\``;
+  if (Array.isArray(v)) return `\`[${v.join(', ')}]\``;
+  if (v && typeof v === 'object') return Object.keys(v).length === 0 ? '`{}`' : `\`${JSON.stringify(v)}\``;
+  return `\`${String(v)}\``;
+};
+
+/** Extracts `/** doc *\/ key:` comments from a source file, for the options table's meaning column. */
+function docComments(file, constName) {
+  const src = readFileSync(join(root, file), 'utf8');
+  const start = src.indexOf(`export const ${constName}`);
+  const body = src.slice(start, src.indexOf('});', start));
+  const out = {};
+  const re = /\/\*\*([\s\S]*?)\*\/\s*(\w+):/g;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    out[m[2]] = m[1]
+      .split('\n')
+      .map((l) => l.replace(/^\s*\*\s?/, '').trim())
+      .filter(Boolean)
+      .join(' ');
+  }
+  return out;
+}
+
+function optionsTable(defaults, docs) {
+  const rows = Object.entries(defaults).map(
+    ([k, v]) => `| \`${k}\` | ${fmt(v)} | ${(docs[k] ?? '').replace(/\|/g, '\\|')} |`,
+  );
+  return ['| option | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+function metricTable(defs) {
+  const rows = defs.map((d) => {
+    const buckets = d.buckets ? ` Buckets: ${d.buckets.join(', ')}.` : '';
+    return `| \`${d.name}\` | ${d.type} | ${d.labels.map((l) => `\`${l}\``).join(', ') || '–'} | ${d.unit} | ${d.help}${buckets} |`;
+  });
+  return ['| name | type | labels | unit | help |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+const labelValues = [
+  '| label value | where | meaning |',
+  '|---|---|---|',
+  `| \`${catalog.LABEL_VALUES.unmatchedRoute}\` | \`route\` | the request matched no route (404s, scanners) |`,
+  `| \`${catalog.LABEL_VALUES.overflowRoute}\` | \`route\` / \`table\` | the metric reached \`maxSeries\`; counted in \`vigil_metrics_series_overflow_total\` |`,
+  `| \`${catalog.LABEL_VALUES.otherMethod}\` | \`method\` | a method outside GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH |`,
+  `| \`${catalog.LABEL_VALUES.abortedStatus}\` | \`status_code\` | the client aborted before the response completed |`,
+  '| `2xx` … `5xx` | `status_code` | status class, only on overflow sets (still matches `status_code=~"5.."`) |',
+  `| \`${catalog.LABEL_VALUES.unknownSql}\` | \`operation\` / \`table\` | the SQL text could not be classified |`,
+].join('\n');
+
+const blocks = {
+  'packages/metrics/README.md': {
+    'metrics-options': optionsTable(
+      metrics.METRICS_DEFAULTS,
+      docComments('packages/metrics/src/create-metrics.ts', 'METRICS_DEFAULTS'),
+    ),
+    'metric-table': metricTable(catalog.CATALOG.filter((d) => d.source === 'vigil')),
+    'label-values': labelValues,
+    'runtime-table': metricTable(catalog.CATALOG.filter((d) => d.source === 'prom-client')),
+  },
+  'packages/catalog/README.md': {
+    'metric-table': metricTable(catalog.CATALOG),
+  },
+};
+
+let stale = 0;
+for (const [file, parts] of Object.entries(blocks)) {
+  const path = join(root, file);
+  const before = readFileSync(path, 'utf8');
+  let after = before;
+  for (const [name, content] of Object.entries(parts)) {
+    const open = `<!-- generated:${name} -->`;
+    const close = `<!-- /generated:${name} -->`;
+    const a = after.indexOf(open);
+    const b = after.indexOf(close);
+    if (a < 0 || b < a) throw new Error(`${file}: markers for "${name}" are missing`);
+    after = `${after.slice(0, a + open.length)}\n${content}\n${after.slice(b)}`;
+  }
+  if (after !== before) {
+    if (check) {
+      stale++;
+      console.error(`stale: ${file} (run \`pnpm gen\` and commit the result)`);
+    } else {
+      writeFileSync(path, after);
+      console.log(`wrote ${file}`);
+    }
+  } else console.log(`up to date: ${file}`);
+}
+if (stale) process.exit(1);

@@ -1,0 +1,350 @@
+#!/usr/bin/env node
+// `pnpm check:consumer`: can a new user install Vigil with plain npm and use it?
+//
+//  1. `pnpm pack` every publishable package (packages/*/package.json, not private; discovered on
+//     each run) into a temporary directory under os.tmpdir(), outside the workspace. pnpm rewrites
+//     `workspace:^` to real versions, as `pnpm publish` does.
+//  2. Creates a plain npm project there and installs all the tarballs in one `npm install`, with
+//     express, fastify, typescript and the @types a TypeScript user of them has, from the registry.
+//     Checks every @vigil/* package came from a tarball (none from the registry, no nested copies).
+//  3. Runs the fixtures of test/consumer/ in that project (see its README):
+//       a. require-all.cjs   CommonJS require() of every package, key exports
+//       b. import-all.mjs    ESM import of every package; same exports and plugin shape as require
+//       c. express-app.cjs,  real Express and Fastify apps; /metrics has route templates and
+//          fastify-app.mjs   `__unmatched__` for an unknown path
+//       d. tsc               module/moduleResolution node16 from .cts and .mts files
+//  4. Removes the temporary directory (kept with KEEP_TMP=1).
+//
+// Needs the packages built (`pnpm build`) and the npm registry; nothing else from the network.
+// `node scripts/consumer-check.mjs express` checks only those packages and the workspace packages
+// they depend on (a tarball cannot be installed without its dependencies).
+// Exit 0 when everything passed, 1 when a check failed, 2 when the check itself could not run.
+
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  checkBuilt,
+  describeFailure,
+  discoverPackages,
+  formatBytes,
+  formatMs,
+  indent,
+  mapLimit,
+  PARALLELISM,
+  packPackage,
+  ROOT,
+  run,
+  selectPackages,
+} from './lib/workspace.mjs';
+
+/** Registry packages installed next to the tarballs (versions from shared/TOOLCHAIN.md). */
+const REGISTRY_DEPS = [
+  'express@5.3.0',
+  'fastify@5.12.8',
+  'typescript@5.9.3',
+  // What a TypeScript user of Express and Node.js has installed anyway; the declarations of
+  // @vigil/express and @vigil/metrics refer to Express's and Node's types.
+  '@types/express@5.0.6',
+  '@types/node@20.19.43',
+];
+
+const FIXTURES = path.join(ROOT, 'test', 'consumer');
+const KEEP_TMP = process.env.KEEP_TMP === '1';
+
+/** Fixtures that need a given package; the others always run. */
+const FIXTURES_BY_PACKAGE = {
+  '@vigil/express': ['express-app.cjs', 'express.cts', 'express.mts'],
+  '@vigil/fastify': ['fastify-app.mjs', 'fastify.cts', 'fastify.mts'],
+};
+
+class CheckFailure extends Error {}
+
+/**
+ * The environment for npm and the fixtures: like a user's shell, not like a pnpm script. Drops the
+ * variables pnpm sets for scripts (npm warns about `npm_config_verify_deps_before_run`, and
+ * `npm_config_user_agent` would claim pnpm), NODE_PATH, and PATH entries inside the workspace.
+ * Keeps registry, proxy and certificate settings.
+ */
+function consumerEnv() {
+  const keep =
+    /^npm_config_(registry|cache|.*proxy|strict_ssl|cafile|ca|userconfig|globalconfig|@.*:registry|\/\/.*)$/i;
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(npm|pnpm)_/i.test(k) && !keep.test(k)) continue;
+    if (/^PNPM_/.test(k) || k === 'NODE_PATH' || k === 'INIT_CWD') continue;
+    env[k] = v;
+  }
+  env.PATH = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(
+      (p) => p && path.isAbsolute(p) && !`${path.resolve(p)}${path.sep}`.startsWith(`${ROOT}${path.sep}`),
+    )
+    .join(path.delimiter);
+  env.NO_COLOR = '1';
+  return env;
+}
+
+let stepNo = 0;
+async function step(title, fn) {
+  stepNo++;
+  const started = Date.now();
+  process.stdout.write(`\n[${stepNo}] ${title}\n`);
+  const detail = await fn();
+  console.log(`    done in ${formatMs(Date.now() - started)}${detail ? ` (${detail})` : ''}`);
+}
+
+/** npm's warnings, one line each (npm prints an EBADENGINE warning over several lines). */
+function npmWarnings(stderr) {
+  const out = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^npm warn (\S+) (.*)$/i.exec(line);
+    if (!m) continue;
+    const prev = out[out.length - 1];
+    if (prev && prev.code === m[1] && /^(\s|[}\]])/.test(m[2])) prev.text += ` ${m[2].trim()}`;
+    else out.push({ code: m[1], text: m[2].trim() });
+  }
+  return out.map((w) => `npm warn ${w.code} ${w.text}`);
+}
+
+function verifyInstall(project, packages) {
+  const lock = JSON.parse(readFileSync(path.join(project, 'package-lock.json'), 'utf8'));
+  const names = new Set(packages.map((p) => p.name));
+  const problems = [];
+  for (const pkg of packages) {
+    const entry = lock.packages?.[`node_modules/${pkg.name}`];
+    if (!entry) {
+      problems.push(`${pkg.name} is not installed at node_modules/${pkg.name}`);
+      continue;
+    }
+    if (entry.version !== pkg.version)
+      problems.push(`${pkg.name}: installed ${entry.version}, packed ${pkg.version}`);
+    if (!entry.resolved?.startsWith('file:')) {
+      problems.push(
+        `${pkg.name} was installed from ${entry.resolved ?? 'the registry'}, not from its tarball`,
+      );
+    }
+    const manifest = JSON.parse(
+      readFileSync(path.join(project, 'node_modules', pkg.name, 'package.json'), 'utf8'),
+    );
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const [dep, spec] of Object.entries(manifest[field] ?? {})) {
+        if (/^(workspace|link|file|portal|catalog):/.test(spec)) {
+          problems.push(`${pkg.name} ${field}.${dep} is "${spec}" in the packed package.json`);
+        }
+      }
+    }
+  }
+  // Every copy of a package of ours must be one of the tarballs, at the top level: a nested copy
+  // (a second instance, a second registry) or one from the npm registry (a name we do not publish
+  // from here, a dependency on a private workspace package) is a broken install for a user.
+  const scopes = new Set(packages.filter((p) => p.name.startsWith('@')).map((p) => p.name.split('/')[0]));
+  for (const [key, entry] of Object.entries(lock.packages ?? {})) {
+    const m = /(?:^|\/)node_modules\/((@[^/]+)\/[^/]+|[^@/][^/]*)$/.exec(key);
+    if (!m || !(names.has(m[1]) || scopes.has(m[2]))) continue;
+    if (key !== `node_modules/${m[1]}`) problems.push(`a nested copy of ${m[1]} at ${key}`);
+    else if (!names.has(m[1])) {
+      problems.push(
+        `${m[1]} came from ${entry.resolved ?? 'the npm registry'}: it is not a packed workspace package`,
+      );
+    }
+  }
+  if (problems.length > 0)
+    throw new CheckFailure(
+      `the install is not what a user would get:\n${indent(problems.join('\n'), '    ')}`,
+    );
+}
+
+function tsconfig(files) {
+  return {
+    compilerOptions: {
+      module: 'node16',
+      moduleResolution: 'node16',
+      target: 'ES2022',
+      lib: ['ES2023'],
+      types: ['node'],
+      strict: true,
+      esModuleInterop: true,
+      // Check our published .d.ts/.d.cts files too, not only the consumer's code.
+      skipLibCheck: false,
+      noEmit: true,
+    },
+    files,
+  };
+}
+
+/** all-packages.cts/.mts: a namespace import of every package, so each must resolve with types. */
+function allPackagesSource(packages) {
+  const imports = packages.map((p, i) => `import * as p${i} from '${p.name}';`).join('\n');
+  const list = packages.map((_, i) => `p${i}`).join(', ');
+  return `// Generated by scripts/consumer-check.mjs.\n${imports}\n\nexport const modules: readonly object[] = [${list}];\n`;
+}
+
+async function main() {
+  const started = Date.now();
+  const env = consumerEnv();
+  const packages = selectPackages(discoverPackages(), process.argv.slice(2));
+  if (packages.length === 0) throw new Error('no publishable package under packages/');
+  console.log(
+    `check:consumer: ${packages.length} publishable packages: ${packages.map((p) => p.name).join(', ')}`,
+  );
+
+  const notBuilt = packages.flatMap((p) => checkBuilt(p).errors);
+  if (notBuilt.length > 0) throw new CheckFailure(`not built:\n${indent(notBuilt.join('\n'), '    ')}`);
+
+  const tmp = await mkdtemp(path.join(tmpdir(), 'vigil-consumer-'));
+  const outside = path.relative(ROOT, tmp);
+  if (!outside.startsWith('..') && !path.isAbsolute(outside)) {
+    throw new Error(`the temporary directory ${tmp} is inside the workspace; set TMPDIR elsewhere`);
+  }
+  const cleanup = () => {
+    if (KEEP_TMP) console.log(`\nKEEP_TMP=1: kept ${tmp}`);
+    else rmSync(tmp, { recursive: true, force: true });
+  };
+  const onSignal = (signal) => {
+    cleanup();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const tarballDir = path.join(tmp, 'tarballs');
+  const project = path.join(tmp, 'project');
+  try {
+    await mkdir(tarballDir);
+    await mkdir(project);
+
+    let packs;
+    await step(`pnpm pack ${packages.length} packages into ${tarballDir}`, async () => {
+      packs = await mapLimit(packages, PARALLELISM, (pkg) => packPackage(pkg, tarballDir));
+      packs.forEach((p, i) => {
+        console.log(
+          `    ${packages[i].name}@${packages[i].version}: ${path.basename(p.tarball)}, ${p.files} files, ${formatBytes(p.size)}`,
+        );
+      });
+    });
+
+    const present = new Set(packages.map((p) => p.name));
+    const fixtures = ['helpers.cjs', 'require-all.cjs', 'import-all.mjs'];
+    const skipped = [];
+    for (const [name, files] of Object.entries(FIXTURES_BY_PACKAGE)) {
+      if (present.has(name)) fixtures.push(...files);
+      else skipped.push(`${files.join(', ')} (${name} is not a publishable package)`);
+    }
+
+    await step(`create a plain npm project in ${project}`, async () => {
+      writeFileSync(
+        path.join(project, 'package.json'),
+        `${JSON.stringify({ name: 'vigil-consumer-check', version: '0.0.0', private: true, license: 'MIT' }, null, 2)}\n`,
+      );
+      for (const f of fixtures) cpSync(path.join(FIXTURES, f), path.join(project, f));
+      writeFileSync(
+        path.join(project, 'vigil-packages.json'),
+        `${JSON.stringify(
+          packages.map((p) => ({ name: p.name, version: p.version })),
+          null,
+          2,
+        )}\n`,
+      );
+      writeFileSync(path.join(project, 'all-packages.cts'), allPackagesSource(packages));
+      writeFileSync(path.join(project, 'all-packages.mts'), allPackagesSource(packages));
+      const tsFiles = [
+        'all-packages.cts',
+        'all-packages.mts',
+        ...fixtures.filter((f) => /\.[cm]ts$/.test(f)),
+      ];
+      writeFileSync(path.join(project, 'tsconfig.json'), `${JSON.stringify(tsconfig(tsFiles), null, 2)}\n`);
+      for (const s of skipped) console.log(`    skipped ${s}`);
+      return `${fixtures.length} fixtures`;
+    });
+
+    await step(`npm install the tarballs + ${REGISTRY_DEPS.join(' ')}`, async () => {
+      const npmVersion = (await run('npm', ['--version'], { cwd: project, env })).stdout.trim();
+      const args = [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--no-update-notifier',
+        '--save-exact',
+        ...packs.map((p) => p.tarball),
+        ...REGISTRY_DEPS,
+      ];
+      const r = await run('npm', args, { cwd: project, env, timeoutMs: 180_000 });
+      if (r.code !== 0) throw new CheckFailure(describeFailure(`npm install (npm ${npmVersion})`, r, 40));
+      const warnings = npmWarnings(r.stderr);
+      for (const w of warnings) console.log(`    ${w}`);
+      const ours = warnings.filter((w) => packages.some((p) => w.includes(p.name)));
+      if (ours.length > 0) {
+        throw new CheckFailure(`npm warned about our packages:\n${indent(ours.join('\n'), '    ')}`);
+      }
+      verifyInstall(project, packages);
+      const added = /added \d+ packages?[^\n]*/.exec(r.stdout)?.[0];
+      return `npm ${npmVersion}${added ? `, ${added}` : ''}; every workspace package from its tarball`;
+    });
+
+    const node = process.execPath;
+    const checks = [
+      ['a. CommonJS: require() every package', node, ['require-all.cjs']],
+      ['b. ESM: import every package, same as require()', node, ['import-all.mjs']],
+      ...(present.has('@vigil/express')
+        ? [['c. Express app (CJS) with createExpressMetrics()', node, ['express-app.cjs']]]
+        : []),
+      ...(present.has('@vigil/fastify')
+        ? [['c. Fastify app (ESM) with app.register(vigilMetrics)', node, ['fastify-app.mjs']]]
+        : []),
+      [
+        'd. TypeScript 5.9 type-check, module/moduleResolution node16, .cts + .mts',
+        node,
+        [
+          path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'),
+          '-p',
+          'tsconfig.json',
+          '--pretty',
+          'false',
+        ],
+      ],
+    ];
+    await step(`run ${checks.length} checks in the project (${PARALLELISM} at a time)`, async () => {
+      const results = await mapLimit(checks, PARALLELISM, async ([label, cmd, args]) => {
+        const t = Date.now();
+        const r = await run(cmd, args, { cwd: project, env, timeoutMs: 60_000 });
+        return { label, r, ms: Date.now() - t };
+      });
+      const failed = [];
+      for (const { label, r, ms } of results) {
+        const pass = r.code === 0;
+        console.log(`    ${pass ? 'PASS' : 'FAIL'} ${label} (${formatMs(ms)})`);
+        const out = r.stdout.trim();
+        if (pass && out) console.log(indent(out, '      '));
+        if (!pass) {
+          failed.push(label);
+          console.log(indent(describeFailure(label, r, 60), '      '));
+        }
+      }
+      if (failed.length > 0)
+        throw new CheckFailure(`${failed.length} of ${checks.length} checks failed: ${failed.join('; ')}`);
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    cleanup();
+  }
+  console.log(`\ncheck:consumer: passed in ${formatMs(Date.now() - started)}`);
+}
+
+main().then(
+  () => {
+    process.exitCode = 0;
+  },
+  (err) => {
+    if (err instanceof CheckFailure) {
+      console.error(`\ncheck:consumer: FAILED: ${err.message}`);
+      if (!KEEP_TMP) console.error('(rerun with KEEP_TMP=1 to keep the temporary project for debugging)');
+      process.exitCode = 1;
+    } else {
+      console.error(`\ncheck:consumer: could not run: ${err?.stack ?? err}`);
+      process.exitCode = 2;
+    }
+  },
+);

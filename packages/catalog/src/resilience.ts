@@ -1,6 +1,158 @@
-import type { MetricDefinition } from './define.js';
+import { defineMetric, type MetricDefinition } from './define.js';
 
-// Metrics of the resilience feature are defined here with defineMetric (imported from './define.js').
+// Metrics of the resilience feature (@vigil/resilience): circuit breakers, retries, bulkheads and
+// the instrumented outbound HTTP client. Every label is bounded: `breaker` / `policy` / `target` are
+// names chosen in code (validated, at most 100 per registry), `event` / `outcome` are fixed sets,
+// `method` is the standard set or `_OTHER`, `status_code` is 100..599 or one of the fixed words in
+// `HTTP_CLIENT_STATUS`.
+
+/** Duration buckets (seconds) shared by breaker calls and outbound requests: 5 ms to 10 s. */
+const CALL_DURATION_BUCKETS = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+
+/**
+ * Values of `vigil_circuit_breaker_state`. One series per breaker whose value is the state, ordered
+ * by severity so `max by (breaker)` over replicas shows the worst one and `== 2` means open.
+ */
+export const BREAKER_STATE_VALUES = Object.freeze({ closed: 0, half_open: 1, open: 2 } as const);
+
+/** Values of the `event` label of `vigil_circuit_breaker_events_total`. */
+export const BREAKER_EVENTS = Object.freeze([
+  'success',
+  'failure',
+  'timeout',
+  'ignored',
+  'reject',
+  'fallback',
+  'open',
+  'half_open',
+  'close',
+] as const);
+
+/** Values of the `outcome` label of `vigil_circuit_breaker_call_duration_seconds`. */
+export const BREAKER_OUTCOMES = Object.freeze(['success', 'failure', 'timeout', 'ignored'] as const);
+
+/**
+ * `status_code` of an outbound request that got no HTTP status: cut by a timeout, aborted by the
+ * caller, or failed at the network level (connection refused or reset, DNS, TLS).
+ */
+export const HTTP_CLIENT_STATUS = Object.freeze({
+  timeout: 'timeout',
+  aborted: 'aborted',
+  error: 'error',
+} as const);
+
+export const circuitBreakerState = defineMetric({
+  name: 'vigil_circuit_breaker_state',
+  type: 'gauge',
+  help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+  unit: 'state',
+  labels: ['breaker'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const circuitBreakerEvents = defineMetric({
+  name: 'vigil_circuit_breaker_events_total',
+  type: 'counter',
+  help: 'Circuit breaker events: success, failure, timeout, ignored, reject, fallback, open, half_open, close.',
+  unit: 'events',
+  labels: ['breaker', 'event'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const circuitBreakerCallDuration = defineMetric({
+  name: 'vigil_circuit_breaker_call_duration_seconds',
+  type: 'histogram',
+  help: 'Duration of calls the circuit breaker let through, by outcome (rejected calls are not timed).',
+  unit: 'seconds',
+  labels: ['breaker', 'outcome'],
+  buckets: CALL_DURATION_BUCKETS,
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const retryAttempts = defineMetric({
+  name: 'vigil_retry_attempts_total',
+  type: 'counter',
+  help: 'Retries made (attempts after the first one of a call).',
+  unit: 'attempts',
+  labels: ['policy'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const retryExhausted = defineMetric({
+  name: 'vigil_retry_exhausted_total',
+  type: 'counter',
+  help: 'Calls that failed with a retryable error after their last allowed attempt (attempts, deadline or Retry-After too long).',
+  unit: 'calls',
+  labels: ['policy'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const retryBudgetRejected = defineMetric({
+  name: 'vigil_retry_budget_rejected_total',
+  type: 'counter',
+  help: 'Retries not made because the retry budget (a share of recent calls) was spent.',
+  unit: 'retries',
+  labels: ['policy'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const bulkheadRejections = defineMetric({
+  name: 'vigil_bulkhead_rejections_total',
+  type: 'counter',
+  help: 'Calls rejected because the bulkhead had no free slot and its queue was full.',
+  unit: 'calls',
+  labels: ['policy'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const bulkheadActive = defineMetric({
+  name: 'vigil_bulkhead_active_calls',
+  type: 'gauge',
+  help: 'Calls currently running inside the bulkhead.',
+  unit: 'calls',
+  labels: ['policy'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const bulkheadQueued = defineMetric({
+  name: 'vigil_bulkhead_queued_calls',
+  type: 'gauge',
+  help: 'Calls currently waiting for a bulkhead slot.',
+  unit: 'calls',
+  labels: ['policy'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const httpClientRequestDuration = defineMetric({
+  name: 'http_client_request_duration_seconds',
+  type: 'histogram',
+  help: 'Duration of outbound HTTP requests (each attempt), by target, method and status code.',
+  unit: 'seconds',
+  labels: ['target', 'method', 'status_code'],
+  buckets: CALL_DURATION_BUCKETS,
+  source: 'vigil',
+  group: 'http_client',
+});
 
 /** Every resilience metric, in the order generators list them. */
-export const RESILIENCE_METRICS: readonly MetricDefinition[] = Object.freeze([]);
+export const RESILIENCE_METRICS: readonly MetricDefinition[] = Object.freeze([
+  circuitBreakerState,
+  circuitBreakerEvents,
+  circuitBreakerCallDuration,
+  retryAttempts,
+  retryExhausted,
+  retryBudgetRejected,
+  bulkheadRejections,
+  bulkheadActive,
+  bulkheadQueued,
+  httpClientRequestDuration,
+]);

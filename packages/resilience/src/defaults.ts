@@ -1,0 +1,88 @@
+/**
+ * Every default of this package, one frozen constant per factory. The README's options tables are
+ * generated from these objects (and their doc comments), so docs and code cannot disagree.
+ */
+
+/** Defaults of `createCircuitBreaker` (and the `breaker` part of `createPolicy` / `createHttpClient`). */
+export const BREAKER_DEFAULTS = Object.freeze({
+  /** Failure percentage (0 to 99) of the calls in the rolling window above which the breaker opens. */
+  errorThresholdPercentage: 50,
+  /** Calls the rolling window must hold before the breaker may open (quiet services never trip on one error). */
+  volumeThreshold: 10,
+  /** Time (ms) the breaker stays open before one trial call is let through (half-open). */
+  resetTimeoutMs: 30_000,
+  /** Length (ms) of the rolling window the failure percentage is computed over. */
+  rollingWindowMs: 10_000,
+  /** Buckets of the rolling window (it slides one bucket at a time). */
+  rollingWindowBuckets: 10,
+  /** Per-call timeout (ms) inside the breaker, or `false`; a timeout counts as a failure and aborts `ctx.signal`. */
+  timeoutMs: 10_000 as number | false,
+});
+
+/** Defaults of `createRetry` (and the `retry` part of `createPolicy` / `createHttpClient`). */
+export const RETRY_DEFAULTS = Object.freeze({
+  /** Attempts in total, the first one included (3 = up to 2 retries). */
+  maxAttempts: 3,
+  /** Backoff cap (ms) of the first retry; it doubles per retry. The delay is uniform in [0, cap] (full jitter). */
+  baseDelayMs: 100,
+  /** Upper bound (ms) of the backoff cap. */
+  maxDelayMs: 5_000,
+  /** Longest `Retry-After` (ms) honoured; a server asking for more gets no retry (the error is returned). */
+  maxRetryAfterMs: 30_000,
+  /** Retries allowed per window as a share of the calls in that window (0.2 = at most 20 % extra load). */
+  budgetRatio: 0.2,
+  /** Retries allowed per window on top of the ratio, so quiet services can still retry. */
+  budgetMinRetries: 10,
+  /** Window (ms) of the retry budget. */
+  budgetWindowMs: 10_000,
+});
+
+/** Defaults of `createBulkhead` (and the `bulkhead` part of `createPolicy` / `createHttpClient`). */
+export const BULKHEAD_DEFAULTS = Object.freeze({
+  /** Calls running at the same time. */
+  maxConcurrent: 10,
+  /** Calls waiting for a slot; one more is rejected with `BulkheadRejectedError`. */
+  maxQueue: 10,
+});
+
+/** Defaults of `createPolicy`. */
+export const POLICY_DEFAULTS = Object.freeze({
+  /** Per-attempt timeout (ms), or `false`. */
+  timeoutMs: 10_000 as number | false,
+  /** Deadline (ms) of the whole call (queueing, attempts and backoff), or `false`. At least `timeoutMs`. */
+  overallTimeoutMs: 30_000 as number | false,
+  /** Circuit breaker: `true` (defaults), options, or `false`. */
+  breaker: true as boolean | object,
+  /** Retries: off for arbitrary functions (Vigil cannot know they are safe to repeat); `true` or options to enable. */
+  retry: false as boolean | object,
+  /** Bulkhead: `true` (defaults), options, or `false`. */
+  bulkhead: false as boolean | object,
+});
+
+/** Defaults of `createHttpClient`. */
+export const HTTP_CLIENT_DEFAULTS = Object.freeze({
+  /** Per-attempt timeout (ms) until the response headers (`fetch`) or the whole body (`json`, `text`), or `false`. */
+  timeoutMs: 10_000 as number | false,
+  /** Deadline (ms) of the whole request including retries and backoff, or `false`. At least `timeoutMs`. */
+  overallTimeoutMs: 30_000 as number | false,
+  /** Circuit breaker: `true` (defaults), options, or `false`. 5xx and 429 responses count as failures. */
+  breaker: true as boolean | object,
+  /** Retries: `true` (defaults), options, or `false`. Only idempotent requests are retried (see README). */
+  retry: true as boolean | object,
+  /** Bulkhead: `true` (defaults), options, or `false`. */
+  bulkhead: false as boolean | object,
+  /** Response statuses that are retried (idempotent requests only). */
+  retryStatusCodes: Object.freeze([408, 429, 500, 502, 503, 504]) as readonly number[],
+  /** Client spans and `traceparent` propagation through `@opentelemetry/api`. */
+  tracing: true,
+  /** Bytes of an error response body kept in `HttpStatusError.body` by `json()` / `text()`. */
+  maxErrorBodyBytes: 2048,
+});
+
+/** Defaults of `createBreakerCheck`. */
+export const BREAKER_CHECK_DEFAULTS = Object.freeze({
+  /** Status reported while the breaker is open: `warn` keeps the pod in rotation. */
+  whenOpen: 'warn' as 'warn' | 'fail',
+  /** Status reported while the breaker is half-open (probing). */
+  whenHalfOpen: 'warn' as 'pass' | 'warn' | 'fail',
+});

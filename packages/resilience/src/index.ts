@@ -1,0 +1,61 @@
+/**
+ * @vigil/resilience: circuit breakers (on opossum), retries, timeouts, bulkheads, fallbacks and an
+ * instrumented fetch client, visible in metrics, logs, traces and readiness. No import-time side
+ * effects: everything starts inside a factory call and stops with `close()`.
+ */
+export { BREAKER_EVENTS, BREAKER_OUTCOMES, BREAKER_STATE_VALUES, HTTP_CLIENT_STATUS } from '@vigil/catalog';
+export type { BreakerSettings, BreakerView, CircuitBreaker, CircuitBreakerOptions } from './breaker.js';
+export { createCircuitBreaker, defaultIsFailure } from './breaker.js';
+export type { Bulkhead, BulkheadOptions, BulkheadSettings, BulkheadView } from './bulkhead.js';
+export { createBulkhead } from './bulkhead.js';
+export {
+  BREAKER_CHECK_DEFAULTS,
+  BREAKER_DEFAULTS,
+  BULKHEAD_DEFAULTS,
+  HTTP_CLIENT_DEFAULTS,
+  POLICY_DEFAULTS,
+  RETRY_DEFAULTS,
+} from './defaults.js';
+export {
+  BreakerOpenError,
+  BulkheadRejectedError,
+  ClosedError,
+  ERROR_CODES,
+  HttpStatusError,
+  INVALID_OPTION,
+  isBreakerOpenError,
+  isBulkheadRejectedError,
+  isClosedError,
+  isHttpStatusError,
+  isTimeoutError,
+  isVigilOptionError,
+  TimeoutError,
+  VigilOptionError,
+} from './errors.js';
+export type { HeadersLike, HttpClient, HttpClientOptions, HttpRequestInit } from './http-client.js';
+export { createHttpClient, parseRetryAfter } from './http-client.js';
+export { MAX_NAMES_PER_REGISTRY } from './internal/instruments.js';
+export type { Policy, PolicyOptions } from './policy.js';
+export { createPolicy } from './policy.js';
+export type { BreakerCheckOptions } from './readiness.js';
+export { createBreakerCheck } from './readiness.js';
+export type { Retry, RetryOptions, RetrySettings, RetryView } from './retry.js';
+export { createRetry, isConnectError, isRetryableError, RETRYABLE_STATUS_CODES } from './retry.js';
+export type { Timeout, TimeoutOptions } from './timeout.js';
+export { createTimeout } from './timeout.js';
+export type {
+  AttemptContext,
+  BreakerState,
+  BreakerStateChange,
+  BreakerStateSource,
+  BreakerStats,
+  ExecuteOptions,
+  Executor,
+  InstrumentationOptions,
+  Protected,
+  ReadinessCheck,
+  ReadinessCheckResult,
+  ResilienceLogger,
+  RetryEvent,
+  RetryPredicate,
+} from './types.js';

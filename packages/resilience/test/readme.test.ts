@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as catalog from '@vigil/catalog';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script without types
+import { blocks, render } from '../scripts/readme-tables.mjs';
+import * as defaults from '../src/defaults.js';
+import {
+  type AttemptContext,
+  type BreakerState,
+  createCircuitBreaker,
+  createHttpClient,
+  createPolicy,
+  type HttpClient,
+} from '../src/index.js';
+
+const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
+
+describe('README', () => {
+  it('options and metric tables match the defaults constants and the catalog', () => {
+    const readme = read('../README.md');
+    const expected = render(readme, blocks(defaults, catalog, read('../src/defaults.ts')));
+    // When this fails: `pnpm build && node packages/resilience/scripts/readme-tables.mjs`.
+    expect(readme).toBe(expected);
+  });
+
+  it('starts with the name, one sentence and a one-line quick start', () => {
+    const lines = read('../README.md').split('\n');
+    expect(lines[0]).toBe('# @vigil/resilience');
+    const fence = lines.indexOf('```ts');
+    expect(lines[fence + 2]).toBe('```');
+    expect(lines[fence + 1]).toContain('createHttpClient(');
+  });
+
+  it('the catalog lists every metric the package registers', async () => {
+    const names = new Set(catalog.RESILIENCE_METRICS.map((m) => m.name));
+    const policy = createPolicy({ name: 'all', logger: false, retry: true, bulkhead: true });
+    const client = createHttpClient({
+      baseUrl: 'http://127.0.0.1:1',
+      registry: policy.registry,
+      logger: false,
+      name: 'c',
+    });
+    const registered = policy.registry.getMetricsAsArray().map((m) => (m as { name: string }).name);
+    await Promise.all([policy.close(), client.close()]);
+    expect(new Set(registered)).toEqual(names);
+  });
+});
+
+describe('types', () => {
+  it('infers results and keeps opossum out of the public types', async () => {
+    const breaker = createCircuitBreaker({ name: 'typed', logger: false });
+    const n = breaker.execute(async (ctx) => {
+      expectTypeOf(ctx).toEqualTypeOf<AttemptContext>();
+      return 1;
+    });
+    expectTypeOf(n).toEqualTypeOf<Promise<number>>();
+    const wrapped = breaker.wrap(async (a: string, b: number) => a.length + b);
+    expectTypeOf(wrapped).toEqualTypeOf<(a: string, b: number) => Promise<number>>();
+    expectTypeOf(breaker.state).toEqualTypeOf<BreakerState>();
+    expectTypeOf<HttpClient['json']>().returns.toEqualTypeOf<Promise<unknown>>();
+    expect(await n).toBe(1);
+    await breaker.close();
+    // The declarations (built by `pnpm build`, which `pnpm test` runs first) never import opossum.
+    const dts = read('../dist/index.d.ts');
+    expect(dts).not.toMatch(/from ['"]opossum['"]/);
+    expect(dts).toContain('createCircuitBreaker');
+  });
+});

@@ -1,0 +1,12 @@
+export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/metrics';
+export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from './create-shutdown.js';
+export type {
+  Shutdown,
+  ShutdownHook,
+  ShutdownHookOptions,
+  ShutdownLogger,
+  ShutdownOptions,
+  ShutdownReadiness,
+  ShutdownState,
+  ShutdownTarget,
+} from './types.js';

@@ -1,0 +1,300 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import {
+  createShutdown,
+  isVigilOptionError,
+  SHUTDOWN_DEFAULTS,
+  SHUTDOWN_EXIT_CODES,
+  type Shutdown,
+  type ShutdownLogger,
+  type ShutdownState,
+} from '../src/index.js';
+
+const handles: Shutdown[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(handles.splice(0).map((h) => h.close()));
+});
+
+interface Logged {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+function memoryLogger(): ShutdownLogger & { lines: Logged[] } {
+  const lines: Logged[] = [];
+  const at = (level: string) => (fields: Record<string, unknown>, msg: string) =>
+    lines.push({ level, msg, fields });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+function make(options: Parameters<typeof createShutdown>[0] = {}) {
+  const exit = vi.fn<(code: number) => void>();
+  const logger = memoryLogger();
+  const s = createShutdown({ signals: [], logger, exit, ...options });
+  handles.push(s);
+  const states: ShutdownState[] = [];
+  s.onStateChange((st) => states.push(st));
+  return { s, exit, logger, states };
+}
+
+function optionError(fn: () => unknown): { option: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    expect(isVigilOptionError(e)).toBe(true);
+    return e as { option: string; message: string };
+  }
+  throw new Error('expected a VigilOptionError');
+}
+
+describe('createShutdown options', () => {
+  it('validates at construction and names the option', () => {
+    expect(optionError(() => createShutdown({ drainDelayMs: -5 })).message).toBe(
+      'Invalid option "drainDelayMs": expected a whole number of milliseconds >= 0, got -5',
+    );
+    expect(optionError(() => createShutdown({ signals: ['SIGKILL'] })).option).toBe('signals');
+    expect(optionError(() => createShutdown({ servers: [{}] as never })).option).toBe('servers[0]');
+    expect(optionError(() => createShutdown({ health: {} as never })).option).toBe('health');
+    expect(optionError(() => createShutdown({ logger: console as never, exit: 1 as never })).option).toBe(
+      'exit',
+    );
+    expect(optionError(() => createShutdown({ bogus: true } as never)).option).toBe('bogus');
+  });
+
+  it('enforces cross-field rules', () => {
+    // The deadline must leave room for the drain delay.
+    expect(optionError(() => createShutdown({ signals: [], drainDelayMs: 30_000 })).option).toBe(
+      'deadlineMs',
+    );
+    expect(
+      optionError(() => createShutdown({ signals: [], drainDelayMs: 10, drainUntil: async () => {} })).option,
+    ).toBe('drainDelayMs');
+  });
+
+  it('defaults fit Kubernetes terminationGracePeriodSeconds 30 and are frozen', () => {
+    expect(Object.isFrozen(SHUTDOWN_DEFAULTS)).toBe(true);
+    expect(SHUTDOWN_DEFAULTS.drainDelayMs).toBeGreaterThan(0); // on by default, everywhere
+    expect(SHUTDOWN_DEFAULTS.deadlineMs).toBeLessThan(30_000);
+    expect(SHUTDOWN_DEFAULTS.drainDelayMs + SHUTDOWN_DEFAULTS.drainTimeoutMs).toBeLessThan(
+      SHUTDOWN_DEFAULTS.deadlineMs,
+    );
+  });
+
+  it('lists every default in the README options table with its value', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const [key, value] of Object.entries(SHUTDOWN_DEFAULTS)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\``));
+      expect(row, `README row for ${key}`).toBeDefined();
+      expect(row).toContain(`\`${JSON.stringify(value)}\``);
+    }
+  });
+
+  it('has the public types', () => {
+    expectTypeOf(createShutdown).returns.toEqualTypeOf<Shutdown>();
+    expectTypeOf<Shutdown['trigger']>().returns.toEqualTypeOf<Promise<number>>();
+  });
+});
+
+describe('sequence', () => {
+  it('readiness fails at once, the drain delay runs, hooks run in reverse order, exit 0', async () => {
+    vi.useFakeTimers();
+    const beginShutdown = vi.fn();
+    const { s, exit, states } = make({ drainDelayMs: 5000, health: { beginShutdown } });
+    const order: string[] = [];
+    s.addHook('tracing', () => void order.push('tracing'));
+    s.addHook('db', async () => void order.push('db'));
+    s.addHook('redis', () => void order.push('redis'));
+
+    const code = s.trigger('test');
+    expect(beginShutdown).toHaveBeenCalledTimes(1); // synchronously, before anything else
+    expect(s.state).toBe('draining');
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(s.state).toBe('draining');
+    expect(order).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await code).toBe(0);
+    expect(order).toEqual(['redis', 'db', 'tracing']);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(0);
+    expect(states).toEqual(['draining', 'stopping', 'hooks', 'exiting']);
+  });
+
+  it('trigger() is idempotent', async () => {
+    vi.useFakeTimers();
+    const { s, exit } = make({ drainDelayMs: 100 });
+    const a = s.trigger();
+    const b = s.trigger('again');
+    expect(a).toBe(b);
+    await vi.advanceTimersByTimeAsync(100);
+    await a;
+    expect(exit).toHaveBeenCalledTimes(1);
+  });
+
+  it('a hook that hangs is cut at its timeout, the next hooks still run, and the exit code is 1', async () => {
+    vi.useFakeTimers();
+    const { s, exit, logger } = make({ drainDelayMs: 0, hookTimeoutMs: 1000 });
+    let aborted: AbortSignal | undefined;
+    const after = vi.fn();
+    s.addHook('cache', after);
+    s.addHook('db', ({ signal }) => {
+      aborted = signal;
+      return new Promise(() => {});
+    });
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(after).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await code).toBe(SHUTDOWN_EXIT_CODES.failed);
+    expect(after).toHaveBeenCalledTimes(1);
+    expect(aborted?.aborted).toBe(true);
+    expect(exit).toHaveBeenCalledWith(1);
+    expect(logger.lines.find((l) => l.level === 'error')?.msg).toBe(
+      'hook "db" timed out after 1000 ms; abandoned',
+    );
+  });
+
+  it('per-hook timeouts override the default, and a throwing hook also gives exit code 1', async () => {
+    vi.useFakeTimers();
+    const { s, logger } = make({ drainDelayMs: 0, hookTimeoutMs: 60_000 });
+    s.addHook('slow', () => new Promise(() => {}), { timeoutMs: 50 });
+    s.addHook('broken', () => {
+      throw new Error('pool already ended');
+    });
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await code).toBe(1);
+    expect(logger.lines.map((l) => l.msg)).toContain('hook "broken" failed');
+    expect(logger.lines.find((l) => l.msg === 'hook "broken" failed')?.fields.err).toMatchObject({
+      message: 'pool already ended',
+    });
+  });
+
+  it('the global deadline forces exit 124 and names what was pending', async () => {
+    vi.useFakeTimers();
+    const { s, exit, logger } = make({ drainDelayMs: 1000, hookTimeoutMs: 20_000, deadlineMs: 3000 });
+    s.addHook('flush-traces', () => new Promise(() => {}));
+    s.addHook('db', () => new Promise(() => {}));
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await code).toBe(124);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(124);
+    const line = logger.lines.find((l) => l.level === 'error');
+    expect(line?.msg).toBe(
+      'shutdown deadline of 3000 ms passed; still pending: hook "db" (then "flush-traces"); exiting with 124',
+    );
+    // Nothing exits twice, even when the abandoned work finishes later.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(exit).toHaveBeenCalledTimes(1);
+  });
+
+  it('the deadline during the drain delay names the delay', async () => {
+    vi.useFakeTimers();
+    const { s, logger } = make({ drainUntil: () => new Promise(() => {}), deadlineMs: 2000 });
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await code).toBe(124);
+    expect(logger.lines.at(-1)?.fields.pending).toBe('the drainUntil condition');
+  });
+
+  it('drainUntil ends the drain when it resolves', async () => {
+    const { s, states } = make({ drainUntil: () => gate });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const code = s.trigger();
+    expect(s.state).toBe('draining');
+    open();
+    expect(await code).toBe(0);
+    expect(states).toContain('stopping');
+  });
+
+  it('removing a hook before the shutdown keeps it from running', async () => {
+    const { s } = make({ drainDelayMs: 0 });
+    const fn = vi.fn();
+    const off = s.addHook('x', fn);
+    off();
+    expect(await s.trigger()).toBe(0);
+    expect(fn).not.toHaveBeenCalled();
+  });
+});
+
+describe('signals', () => {
+  it('installs handlers for its signals, a second signal exits at once with 128 + n, close() removes them', async () => {
+    const before = process.listenerCount('SIGUSR2');
+    const exit = vi.fn<(code: number) => void>();
+    const logger = memoryLogger();
+    const s = createShutdown({ signals: ['SIGUSR2'], drainUntil: () => new Promise(() => {}), exit, logger });
+    handles.push(s);
+    expect(process.listenerCount('SIGUSR2')).toBe(before + 1);
+    // A second live handle on the same signal is a mistake: both would drain and exit.
+    expect(optionError(() => createShutdown({ signals: ['SIGUSR2'] })).option).toBe('signals');
+
+    process.emit('SIGUSR2', 'SIGUSR2'); // the handler, without a real signal
+    expect(s.state).toBe('draining');
+    expect(exit).not.toHaveBeenCalled();
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(exit).toHaveBeenCalledExactlyOnceWith(128 + 12);
+    expect(logger.lines.at(-1)?.msg).toBe('second SIGUSR2: exiting now with 140');
+
+    await s.close();
+    await s.close();
+    expect(process.listenerCount('SIGUSR2')).toBe(before);
+    // After close, the signal is free for a new handle.
+    const again = createShutdown({ signals: ['SIGUSR2'], logger: false });
+    handles.push(again);
+  });
+
+  it('handleUncaught: an uncaught error is logged and starts a graceful shutdown with exit code 1', async () => {
+    vi.useFakeTimers();
+    const exit = vi.fn<(code: number) => void>();
+    const logger = memoryLogger();
+    const before = process.listenerCount('uncaughtException');
+    const s = createShutdown({ signals: [], handleUncaught: true, drainDelayMs: 100, exit, logger });
+    handles.push(s);
+    expect(process.listenerCount('uncaughtException')).toBe(before + 1);
+    // Node's typings do not list the origin argument; the listener receives it.
+    (process.emit as (event: string, ...args: unknown[]) => boolean)(
+      'uncaughtException',
+      new Error('boom'),
+      'uncaughtException',
+    );
+    expect(s.state).toBe('draining');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(exit).toHaveBeenCalledWith(1);
+    expect(logger.lines[0]).toMatchObject({
+      level: 'error',
+      msg: 'uncaught error: shutting down gracefully',
+      fields: { origin: 'uncaughtException', err: { message: 'boom' } },
+    });
+    await s.close();
+    expect(process.listenerCount('uncaughtException')).toBe(before);
+  });
+
+  it('the default logger writes JSON lines to stderr and a throwing logger never breaks the sequence', async () => {
+    const exit = vi.fn<(code: number) => void>();
+    const throwing = {
+      info: () => {
+        throw new Error('logger down');
+      },
+      warn: () => {},
+      error: () => {},
+    };
+    const s = createShutdown({ signals: [], drainDelayMs: 0, exit, logger: throwing });
+    handles.push(s);
+    expect(await s.trigger()).toBe(0);
+
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let written: string[];
+    try {
+      const t = createShutdown({ signals: [], drainDelayMs: 0, exit });
+      handles.push(t);
+      await t.trigger('unit');
+    } finally {
+      written = write.mock.calls.map((c) => String(c[0]));
+      write.mockRestore();
+    }
+    const first = JSON.parse(written[0] ?? '');
+    expect(first).toMatchObject({ level: 'info', name: 'vigil-shutdown', reason: 'unit' });
+  });
+});

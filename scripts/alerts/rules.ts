@@ -1,0 +1,850 @@
+// Alert rules other than the SLO burn rates: one small builder per kind of alert, each returning
+// the rule, its runbook and its promtool tests (firing and not firing), all from the catalog and
+// the generation config.
+
+import type { MetricDefinition } from '@vigil/catalog';
+import { ConfigError } from './config.js';
+import { histogramCase } from './histogram.js';
+import {
+  type AlertDef,
+  type AlertTest,
+  baseMatchers,
+  constant,
+  type GenContext,
+  growing,
+  minutes,
+  pct,
+  pick,
+  type RuleFile,
+  testSeries,
+  testTarget,
+  who,
+} from './model.js';
+import { by, num, quantile, quote, sel, select } from './promql.js';
+
+/** Label sets of the unit tests' synthetic HTTP and DB series. */
+const ROUTE = { route: '/orders/:id', method: 'GET' };
+const QUERY = { operation: 'SELECT', table: 'orders' };
+
+/** Requests per minute for the tests: comfortably above the configured minimum rate. */
+function busy(minPerSecond: number): number {
+  return 60 * Math.max(10, Math.ceil(minPerSecond * 10));
+}
+
+/** A ratio safely above `threshold` (but at most 1). */
+function above(threshold: number): number {
+  return Math.min(threshold * 2, (1 + threshold) / 2);
+}
+
+function checkLatencyThreshold(metric: MetricDefinition, option: string, t: number): void {
+  const b = metric.buckets ?? [];
+  if (!(t > b[0]! && t < b[b.length - 1]!)) {
+    throw new ConfigError(
+      `Invalid option "${option}": expected a value between the first and last bucket boundary of ${metric.name} (${b[0]} < x < ${b[b.length - 1]}), got ${t}: a p99 outside them cannot be measured`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+function httpErrorRatio(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.http;
+  const m = catalog.httpRequestsTotal;
+  const base = baseMatchers(ctx);
+  const sl = config.serviceLabels;
+  const total = `sum${by(sl)} (rate(${sel(m, '', base)}[5m]))`;
+  const errors = `sum${by(sl)} (rate(${sel(m, '', ['status_code=~"5.."', ...base])}[5m]))`;
+  const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minRequestRate)}`;
+
+  const t = testTarget(ctx);
+  const len = minutes(c.errorRatioFor) + 10;
+  const n = busy(c.minRequestRate);
+  const fireErrors = Math.ceil(above(c.errorRatio) * n);
+  const okErrors = Math.floor((c.errorRatio * n) / 2);
+  const s = (status: string, perMinute: number) =>
+    testSeries(m.name, { ...t, ...ROUTE, status_code: status }, growing(perMinute, len));
+  const lowTotal = (c.minRequestRate * 60) / 2;
+  const tests: AlertTest[] = [
+    {
+      name: '5xx above the threshold for longer than `for`: fires',
+      series: [s('200', n - fireErrors), s('500', fireErrors)],
+      evalMinutes: len,
+      expect: [{ labels: pick(t, sl), value: fireErrors / n }],
+    },
+    {
+      name: '5xx below the threshold, many 4xx and client aborts (not server errors): silent',
+      series: [
+        s('200', n - okErrors),
+        s('500', okErrors),
+        s('404', n),
+        s(catalog.LABEL_VALUES.abortedStatus, n),
+      ],
+      evalMinutes: len,
+      expect: [],
+    },
+    {
+      name: 'high 5xx ratio but below the minimum request rate: silent',
+      series: [s('200', lowTotal / 2), s('500', lowTotal / 2)],
+      evalMinutes: len,
+      expect: [],
+    },
+  ];
+  return {
+    alert: 'HttpServerErrorRatioHigh',
+    variants: [{ expr, for: c.errorRatioFor, severity: 'warning' }],
+    summary: `${who(ctx)} answers {{ $value | humanizePercentage }} of requests with 5xx`,
+    description: `More than ${pct(c.errorRatio)} of the HTTP requests served by ${who(ctx)} failed with a 5xx status over the last 5 minutes: {{ $value | humanizePercentage }}.`,
+    firesWhen: `5xx responses are more than ${pct(c.errorRatio)} of a service's requests over 5 minutes, for ${c.errorRatioFor}, while it serves more than ${c.minRequestRate} requests per second.`,
+    runbook: {
+      meaning:
+        'The service answers a significant share of requests with a server error (status 500-599). Client errors (4xx) and client aborts (`499`) do not count.',
+      impact: 'Users get errors right now. If it continues, the availability SLO burns its error budget.',
+      confirm: [
+        'Open the Service overview dashboard, pick the service: "Error ratio by route" shows which routes fail, "Responses by status code" which status.',
+        "Check the service's logs for the failing route (the `route` label is the route template).",
+      ],
+      actions: [
+        'A deploy in the last hour? Roll it back first, investigate second.',
+        'One route only: look at its dependencies (database, outbound HTTP, circuit breakers on the Resilience dashboard).',
+        'Every route: check the runtime (event-loop, heap) and the health of the instances; a bad instance shows in the per-instance panels.',
+        'Thrown errors inside handlers surface as 500: the logs carry the stack and the trace id.',
+      ],
+      tuning: ['http.errorRatio', 'http.errorRatioFor', 'http.minRequestRate'],
+      dashboard: 'overview',
+    },
+    tests,
+  };
+}
+
+function httpLatency(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.http;
+  const m = catalog.httpRequestDuration;
+  checkLatencyThreshold(m, 'http.p99LatencySeconds', c.p99LatencySeconds);
+  const base = baseMatchers(ctx);
+  const sl = config.serviceLabels;
+  const p99 = quantile(0.99, m, base, sl, '5m');
+  const rate = `sum${by(sl)} (rate(${sel(m, '_count', base)}[5m]))`;
+  const expr = `${p99} > ${num(c.p99LatencySeconds)}\nand\n${rate} > ${num(c.minRequestRate)}`;
+
+  const t = testTarget(ctx);
+  const len = minutes(c.p99LatencyFor) + 10;
+  const n = busy(c.minRequestRate);
+  const labels = { ...t, ...ROUTE, status_code: '200' };
+  const slow = histogramCase(m, labels, n, len, c.p99LatencySeconds);
+  const fast = histogramCase(m, labels, n, len);
+  const slowFew = histogramCase(m, labels, (c.minRequestRate * 60) / 2, len, c.p99LatencySeconds);
+  return {
+    alert: 'HttpLatencyP99High',
+    variants: [{ expr, for: c.p99LatencyFor, severity: 'warning' }],
+    summary: `${who(ctx)} p99 latency is {{ $value | humanizeDuration }}`,
+    description: `The 99th percentile of HTTP request duration of ${who(ctx)} is {{ $value | humanizeDuration }} over the last 5 minutes, above ${c.p99LatencySeconds}s.`,
+    firesWhen: `a service's p99 request duration over 5 minutes is above ${c.p99LatencySeconds}s for ${c.p99LatencyFor}, while it serves more than ${c.minRequestRate} requests per second.`,
+    runbook: {
+      meaning:
+        'One request in a hundred takes longer than the threshold. The p99 is interpolated inside histogram buckets, so it is an estimate within the bucket that holds it.',
+      impact: 'The slowest users wait; callers with timeouts may retry, which adds load.',
+      confirm: [
+        'Service overview dashboard: "p99 latency by route" shows whether one route or all are slow; "In-flight requests" and "Event-loop utilization" show saturation.',
+        'If every route is slow at once, the process is the bottleneck (CPU, event loop, GC); if one route is, its dependency is.',
+      ],
+      actions: [
+        'Check the Database dashboard (slow queries by operation and table) and the Resilience dashboard (outbound latency, open breakers).',
+        'Check the Node.js runtime dashboard: event-loop utilization near 100 % or long GC pauses mean the process needs more instances or less work per request.',
+        'Scale out if saturation is the cause; roll back if a deploy introduced it.',
+      ],
+      tuning: ['http.p99LatencySeconds', 'http.p99LatencyFor', 'http.minRequestRate'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'every request slower than the threshold: fires with the interpolated p99',
+        series: slow.series,
+        evalMinutes: len,
+        expect: [{ labels: pick(t, sl), value: slow.p99 }],
+      },
+      {
+        name: 'every request in the fastest bucket: silent',
+        series: fast.series,
+        evalMinutes: len,
+        expect: [],
+      },
+      {
+        name: 'slow but below the minimum request rate: silent',
+        series: slowFew.series,
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database
+// ---------------------------------------------------------------------------------------------
+
+function dbSlow(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.database;
+  const m = catalog.dbQueryDuration;
+  checkLatencyThreshold(m, 'database.p99LatencySeconds', c.p99LatencySeconds);
+  const base = baseMatchers(ctx);
+  const keep = [...config.serviceLabels, 'operation', 'table'];
+  const expr = `${quantile(0.99, m, base, keep, '5m')} > ${num(c.p99LatencySeconds)}\nand\nsum${by(keep)} (rate(${sel(m, '_count', base)}[5m])) > ${num(c.minQueryRate)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.p99LatencyFor) + 10;
+  const n = busy(c.minQueryRate);
+  const labels = { ...t, ...QUERY, outcome: catalog.LABEL_VALUES.success };
+  const slow = histogramCase(m, labels, n, len, c.p99LatencySeconds);
+  const fast = histogramCase(m, labels, n, len);
+  return {
+    alert: 'DatabaseQueriesSlow',
+    variants: [{ expr, for: c.p99LatencyFor, severity: 'warning' }],
+    summary: `{{ $labels.operation }} on {{ $labels.table }} is slow in ${who(ctx)}: p99 {{ $value | humanizeDuration }}`,
+    description: `The 99th percentile of {{ $labels.operation }} queries on table {{ $labels.table }} from ${who(ctx)} is {{ $value | humanizeDuration }} over 5 minutes, above ${c.p99LatencySeconds}s.`,
+    firesWhen: `the p99 duration of one operation on one table is above ${c.p99LatencySeconds}s over 5 minutes for ${c.p99LatencyFor}, with more than ${c.minQueryRate} queries per second.`,
+    runbook: {
+      meaning:
+        'Queries of one kind (operation and table, as Vigil classifies the SQL) take long for the slowest 1 %. Time includes waiting for a pool connection.',
+      impact: 'Requests that run these queries are slow; a saturated pool makes every query wait.',
+      confirm: [
+        'Database dashboard: "p99 by operation and table" and "Query rate by operation and table": did the rate grow, or did each query get slower?',
+        'On PostgreSQL, `pg_stat_activity` and `pg_stat_statements` show the running and the most expensive statements; `EXPLAIN (ANALYZE)` one of them.',
+      ],
+      actions: [
+        'Missing index or a plan change after data growth: add the index or `ANALYZE` the table.',
+        'Lock waits: find the blocking transaction in `pg_locks` and shorten it.',
+        'Pool exhaustion (every operation slow at once): raise the pool size only if the database has headroom, otherwise shed load.',
+      ],
+      tuning: ['database.p99LatencySeconds', 'database.p99LatencyFor', 'database.minQueryRate'],
+      dashboard: 'database',
+    },
+    tests: [
+      {
+        name: 'every query slower than the threshold: fires',
+        series: slow.series,
+        evalMinutes: len,
+        expect: [{ labels: { ...pick(t, config.serviceLabels), ...QUERY }, value: slow.p99 }],
+      },
+      { name: 'fast queries: silent', series: fast.series, evalMinutes: len, expect: [] },
+    ],
+  };
+}
+
+function dbErrors(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.database;
+  const m = catalog.dbQueryDuration;
+  const base = baseMatchers(ctx);
+  const keep = [...config.serviceLabels, 'operation', 'table'];
+  const total = `sum${by(keep)} (rate(${sel(m, '_count', base)}[5m]))`;
+  const errors = `sum${by(keep)} (rate(${sel(m, '_count', [`outcome=${quote(catalog.LABEL_VALUES.error)}`, ...base])}[5m]))`;
+  const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minQueryRate)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.errorRatioFor) + 10;
+  const n = busy(c.minQueryRate);
+  const bad = Math.ceil(above(c.errorRatio) * n);
+  const few = Math.floor((c.errorRatio * n) / 2);
+  const s = (outcome: string, perMinute: number) =>
+    testSeries(`${m.name}_count`, { ...t, ...QUERY, outcome }, growing(perMinute, len));
+  const { success, error } = catalog.LABEL_VALUES;
+  return {
+    alert: 'DatabaseErrorRatioHigh',
+    variants: [{ expr, for: c.errorRatioFor, severity: 'warning' }],
+    summary: `{{ $value | humanizePercentage }} of {{ $labels.operation }} queries on {{ $labels.table }} fail in ${who(ctx)}`,
+    description: `More than ${pct(c.errorRatio)} of {{ $labels.operation }} queries on table {{ $labels.table }} from ${who(ctx)} failed over 5 minutes: {{ $value | humanizePercentage }}.`,
+    firesWhen: `more than ${pct(c.errorRatio)} of one operation's queries on one table fail over 5 minutes, for ${c.errorRatioFor}.`,
+    runbook: {
+      meaning:
+        'Queries of one operation and table end with an error (`outcome="error"`): a rejected statement, a timeout, a lost connection.',
+      impact: 'The requests that need these queries fail or fall back.',
+      confirm: [
+        'Database dashboard: "Error ratio by operation and table".',
+        "The service's logs carry the driver's error code (e.g. PostgreSQL SQLSTATE) for each failed query.",
+      ],
+      actions: [
+        'Connection errors on every table: check the database is up and reachable, and its connection limit.',
+        'Constraint or syntax errors on one table: a deploy or a migration is out of step; roll back or finish the migration.',
+        'Timeouts: see DatabaseQueriesSlow.',
+      ],
+      tuning: ['database.errorRatio', 'database.errorRatioFor', 'database.minQueryRate'],
+      dashboard: 'database',
+    },
+    tests: [
+      {
+        name: 'failures above the threshold: fires',
+        series: [s(success, n - bad), s(error, bad)],
+        evalMinutes: len,
+        expect: [{ labels: { ...pick(t, config.serviceLabels), ...QUERY }, value: bad / n }],
+      },
+      {
+        name: 'failures below the threshold: silent',
+        series: [s(success, n - few), s(error, few)],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and Vigil itself
+// ---------------------------------------------------------------------------------------------
+
+function targetDown(ctx: GenContext): AlertDef {
+  const c = ctx.config.targets;
+  const expr = `${select('up', baseMatchers(ctx))} == 0`;
+  const t = testTarget(ctx);
+  const upLabels = pick(t, ['job', 'instance']);
+  const len = minutes(c.downFor) + 5;
+  return {
+    alert: 'ServiceTargetDown',
+    variants: [{ expr, for: c.downFor, severity: 'warning' }],
+    summary: `{{ $labels.job }} target {{ $labels.instance }} is down`,
+    description: `Prometheus could not scrape {{ $labels.instance }} of job {{ $labels.job }} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
+    firesWhen: `a scrape target's \`up\` is 0 for ${c.downFor}.`,
+    runbook: {
+      meaning:
+        'Prometheus cannot scrape one instance: the process is not running, the network path is broken, or `/metrics` answers with an error or too slowly.',
+      impact:
+        'If only this instance is affected, the others carry its load; every dashboard and alert is blind to it.',
+      confirm: [
+        "Prometheus' Targets page (`/targets`) shows the scrape error for the instance.",
+        '`curl -sS http://<instance>/metrics | head` from the Prometheus host.',
+      ],
+      actions: [
+        'Process gone: check the orchestrator (crash loop, OOM kill: see NodejsRestartingFrequently and NodejsHeapNearLimit).',
+        'Scrape timeout: a very large `/metrics` (series cap reached? see VigilMetricsSeriesOverflow) or a blocked event loop.',
+        'Network or service discovery change: fix the scrape config.',
+      ],
+      tuning: ['targets.downFor', 'selector'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'target down for longer than `for`: fires',
+        series: [testSeries('up', upLabels, `1x2 ${constant(0, len)}`)],
+        evalMinutes: len + 2,
+        expect: [{ labels: upLabels, value: 0 }],
+      },
+      {
+        name: 'a short scrape failure: silent',
+        series: [testSeries('up', upLabels, `1x${len} 0x1`)],
+        evalMinutes: len + 1,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function seriesOverflow(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.targets;
+  const m = catalog.seriesOverflowTotal;
+  const keep = [...config.serviceLabels, 'instance', 'metric'];
+  const expr = `sum${by(keep)} (increase(${sel(m, '', baseMatchers(ctx))}[${c.overflowWindow}])) > 0`;
+  const t = testTarget(ctx);
+  const len = minutes(c.overflowWindow) + 5;
+  const labels = { ...t, metric: catalog.httpRequestDuration.name };
+  const w = minutes(c.overflowWindow);
+  return {
+    alert: 'VigilMetricsSeriesOverflow',
+    variants: [{ expr, severity: 'warning' }],
+    summary: `{{ $labels.metric }} reached its series cap in ${who(ctx, ['instance'])}`,
+    description: `{{ $value | humanize }} observations of {{ $labels.metric }} in ${who(ctx, ['instance'])} went to the overflow label set in the last ${c.overflowWindow}: the metric reached maxSeries, and new label combinations are no longer told apart.`,
+    firesWhen: `any observation goes to an overflow label set (\`route="${catalog.LABEL_VALUES.overflowRoute}"\`) within ${c.overflowWindow}.`,
+    runbook: {
+      meaning: `A Vigil metric reached its cap on label combinations (\`maxSeries\`); further new combinations are recorded under \`${catalog.LABEL_VALUES.overflowRoute}\` so memory and scrape size stay bounded.`,
+      impact: 'Per-route (or per-table) panels lose detail for the new combinations; totals stay right.',
+      confirm: [
+        `Query \`${m.name}\` by \`metric\`, and look for \`route="${catalog.LABEL_VALUES.overflowRoute}"\` on the Service overview.`,
+        'List the label values: `count by (route) (http_requests_total{job="<job>"})`. Raw URLs or IDs in `route` mean a route is not matched as a template.',
+      ],
+      actions: [
+        'Find where unbounded values enter a label (a catch-all route, a router mounted without templates) and normalise them.',
+        'Raise `maxSeries` only if the combinations are legitimate and bounded.',
+      ],
+      tuning: ['targets.overflowWindow'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'observations going to the overflow set: fires',
+        series: [testSeries(m.name, labels, growing(10, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: 10 * w }],
+      },
+      {
+        name: 'overflow long ago, none in the window: silent',
+        series: [testSeries(m.name, labels, `0 5 ${constant(5, len + w)}`)],
+        evalMinutes: len + w,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function spansDropped(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.targets;
+  const m = catalog.tracingSpansDropped;
+  const keep = [...config.serviceLabels, 'instance', 'reason'];
+  const expr = `sum${by(keep)} (rate(${sel(m, '', baseMatchers(ctx))}[5m])) > 0`;
+  const t = testTarget(ctx);
+  const labels = { ...t, reason: catalog.SPAN_DROP_REASONS.queueFull };
+  const len = minutes(c.spansDroppedFor) + 10;
+  return {
+    alert: 'VigilTracingSpansDropped',
+    variants: [{ expr, for: c.spansDroppedFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} drops {{ $value | humanize }} spans/s ({{ $labels.reason }})`,
+    description: `${who(ctx, ['instance'])} has been dropping sampled spans for ${c.spansDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): traces of its requests are incomplete or missing.`,
+    firesWhen: `a process keeps dropping sampled spans (${m.name} growing, for one reason) for ${c.spansDroppedFor}.`,
+    runbook: {
+      meaning: `Spans that were sampled never reach the collector: \`${catalog.SPAN_DROP_REASONS.queueFull}\` (the export queue is full: the collector is slower than the service or unreachable), \`${catalog.SPAN_DROP_REASONS.exportFailed}\` (the collector answered an error or timed out), \`${catalog.SPAN_DROP_REASONS.shutdown}\` (still queued when the shutdown flush timed out).`,
+      impact: 'Traces are missing or have holes; nothing user-facing breaks.',
+      confirm: [
+        'Node.js runtime dashboard, "Tracing pipeline" row: dropped spans by reason and the export queue.',
+        "Check the collector's own health and the OTLP endpoint the service exports to (OTEL_EXPORTER_OTLP_ENDPOINT).",
+      ],
+      actions: [
+        'export_failed: fix the collector address, TLS or auth; check the collector is up.',
+        'queue_full: the collector is too slow or the service produces more spans than it can send: lower the sampling ratio, or scale the collector.',
+        'shutdown: raise the shutdown flush timeout if spans at shutdown matter.',
+      ],
+      tuning: ['targets.spansDroppedFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'spans dropped continuously: fires',
+        series: [testSeries(m.name, labels, growing(60, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: 1 }],
+      },
+      {
+        name: 'one burst of drops long ago: silent',
+        series: [testSeries(m.name, labels, `0 500 ${constant(500, len)}`)],
+        evalMinutes: len + 1,
+        expect: [],
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node.js runtime
+// ---------------------------------------------------------------------------------------------
+
+function eventLoopLag(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.runtime;
+  const m = catalog.eventLoopLagP99;
+  const expr = `${sel(m, '', baseMatchers(ctx))} > ${num(c.eventLoopLagSeconds)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.eventLoopLagFor) + 5;
+  const high = c.eventLoopLagSeconds * 2;
+  return {
+    alert: 'NodejsEventLoopLagHigh',
+    variants: [{ expr, for: c.eventLoopLagFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} event-loop delay p99 is {{ $value | humanizeDuration }}`,
+    description: `The event loop of ${who(ctx, ['instance'])} is delayed by {{ $value | humanizeDuration }} at p99, above ${c.eventLoopLagSeconds}s for ${c.eventLoopLagFor}: every request and timer on it waits that long.`,
+    firesWhen: `the p99 event-loop delay of an instance is above ${c.eventLoopLagSeconds}s for ${c.eventLoopLagFor}.`,
+    runbook: {
+      meaning:
+        'Synchronous work blocks the event loop: while it runs, nothing else in the process (requests, timers, health probes) makes progress.',
+      impact: 'Latency of every request on the instance; probes may time out and restart it.',
+      confirm: [
+        'Node.js runtime dashboard: event-loop delay, utilization, CPU and GC time of the instance.',
+        'High CPU with high delay: CPU-bound code. High GC time: memory pressure (see NodejsHeapNearLimit).',
+      ],
+      actions: [
+        'Take a CPU profile (`node --cpu-prof`, or the inspector) of an affected instance and find the hot synchronous function (JSON of large payloads, sync crypto or compression, regexes).',
+        'Move heavy work off the request path (worker threads, a queue) or split it with `setImmediate`.',
+        'Scale out to cut per-instance load while fixing.',
+      ],
+      tuning: ['runtime.eventLoopLagSeconds', 'runtime.eventLoopLagFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'delay above the threshold: fires',
+        series: [testSeries(m.name, t, constant(high, len))],
+        evalMinutes: len,
+        expect: [{ labels: t, value: high }],
+      },
+      {
+        name: 'delay below the threshold: silent',
+        series: [testSeries(m.name, t, constant(c.eventLoopLagSeconds / 2, len))],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function eventLoopUtilization(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.runtime;
+  const m = catalog.eventLoopUtilization;
+  const expr = `avg_over_time(${sel(m, '', baseMatchers(ctx))}[5m]) > ${num(c.eventLoopUtilization)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.eventLoopUtilizationFor) + 10;
+  const busyValue = (1 + c.eventLoopUtilization) / 2;
+  return {
+    alert: 'NodejsEventLoopUtilizationHigh',
+    variants: [{ expr, for: c.eventLoopUtilizationFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} event loop is {{ $value | humanizePercentage }} busy`,
+    description: `The event loop of ${who(ctx, ['instance'])} was busy {{ $value | humanizePercentage }} of the time over 5 minutes, above ${pct(c.eventLoopUtilization)}: the instance is saturated.`,
+    firesWhen: `an instance's event-loop utilization averaged over 5 minutes is above ${pct(c.eventLoopUtilization)} for ${c.eventLoopUtilizationFor}.`,
+    runbook: {
+      meaning:
+        'The event loop is busy almost all the time. A Node.js process cannot use more than one core for JavaScript, so it is at capacity.',
+      impact: 'Queueing: latency grows with every extra request; probes may time out.',
+      confirm: [
+        'Node.js runtime dashboard: utilization and CPU by instance; compare with the request rate on the Service overview.',
+        'All instances busy: capacity. One instance: uneven load balancing or a hot key.',
+      ],
+      actions: [
+        'Scale out (more instances), or lower per-request CPU (profile with `--cpu-prof`).',
+        'Check GC time: a large share means memory pressure, not request work.',
+      ],
+      tuning: ['runtime.eventLoopUtilization', 'runtime.eventLoopUtilizationFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'saturated loop: fires',
+        series: [testSeries(m.name, t, constant(busyValue, len))],
+        evalMinutes: len,
+        expect: [{ labels: t, value: busyValue }],
+      },
+      {
+        name: 'short busy burst: silent',
+        series: [testSeries(m.name, t, `${constant(0.2, len - 3)} 1 1 1`)],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function heapNearLimit(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.runtime;
+  const base = baseMatchers(ctx);
+  const used = sel(catalog.heapSizeUsedBytes, '', base);
+  const total = sel(catalog.heapSizeTotalBytes, '', base);
+  const gc = `sum without (kind) (rate(${sel(catalog.gcDuration, '_sum', base)}[5m]))`;
+  const expr = `${used} / ${total} > ${num(c.heapUsedRatio)}\nand\n${gc} > ${num(c.gcTimeRatio)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.heapFor) + 10;
+  const totalBytes = 512 * 1024 * 1024;
+  const full = Math.min(0.99, (1 + c.heapUsedRatio) / 2);
+  const series = (usedRatio: number, gcShare: number) => [
+    testSeries(catalog.heapSizeUsedBytes.name, t, constant(Math.round(totalBytes * usedRatio), len)),
+    testSeries(catalog.heapSizeTotalBytes.name, t, constant(totalBytes, len)),
+    testSeries(`${catalog.gcDuration.name}_sum`, { ...t, kind: 'major' }, growing(gcShare * 60, len)),
+  ];
+  return {
+    alert: 'NodejsHeapNearLimit',
+    variants: [{ expr, for: c.heapFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} heap is {{ $value | humanizePercentage }} full and GC cannot free it`,
+    description: `The V8 heap of ${who(ctx, ['instance'])} is {{ $value | humanizePercentage }} used and the process spends more than ${pct(c.gcTimeRatio)} of its time in garbage collection: it is close to V8's heap limit and will crash with "JavaScript heap out of memory".`,
+    firesWhen: `heap used / heap committed is above ${pct(c.heapUsedRatio)} while garbage collection takes more than ${pct(c.gcTimeRatio)} of the time, for ${c.heapFor}.`,
+    runbook: {
+      meaning:
+        'The heap is full and garbage collection runs constantly without freeing much: the symptoms V8 shows just before it reaches its heap limit (`--max-old-space-size`). Neither prom-client nor Vigil exports the limit itself, so the alert uses these two symptoms together; either one alone is normal at times.',
+      impact: 'Latency (GC pauses block the event loop), then an out-of-memory crash and restart.',
+      confirm: [
+        'Node.js runtime dashboard: heap used vs committed, GC time by kind (major GCs dominate), RSS trend.',
+        'A heap that grows steadily between deploys is a leak; one that jumps with traffic is load.',
+      ],
+      actions: [
+        'Take a heap snapshot of an affected instance (inspector, or `node --heapsnapshot-signal=SIGUSR2`) and compare two snapshots taken minutes apart.',
+        'Common leaks: unbounded caches or maps keyed by request data, listeners added per request, closures kept by timers.',
+        'Short term: restart the instance, or raise `--max-old-space-size` if the container has memory to spare.',
+      ],
+      tuning: ['runtime.heapUsedRatio', 'runtime.gcTimeRatio', 'runtime.heapFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'full heap and constant GC: fires',
+        series: series(full, c.gcTimeRatio * 2),
+        evalMinutes: len,
+        expect: [{ labels: t, value: Math.round(totalBytes * full) / totalBytes }],
+      },
+      {
+        name: 'full heap but little GC (V8 just grew the heap): silent',
+        series: series(full, c.gcTimeRatio / 4),
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function restarts(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.runtime;
+  const m = catalog.processStartTimeSeconds;
+  const expr = `changes(${sel(m, '', baseMatchers(ctx))}[${c.restartsWindow}]) >= ${c.restarts}`;
+  const t = testTarget(ctx);
+  const w = minutes(c.restartsWindow);
+  // One restart every `step` minutes, `c.restarts` times, inside the window.
+  const step = Math.max(1, Math.floor(w / (c.restarts + 1)));
+  const values = (count: number) => {
+    const v: number[] = [];
+    let start = 1_700_000_000;
+    for (let i = 0; i <= w; i++) {
+      if (i > 0 && i % step === 0 && i / step <= count) start += step * 60;
+      v.push(start);
+    }
+    return v.join(' ');
+  };
+  return {
+    alert: 'NodejsRestartingFrequently',
+    variants: [{ expr, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} restarted {{ $value | humanize }} times in ${c.restartsWindow}`,
+    description: `The process of ${who(ctx, ['instance'])} started {{ $value | humanize }} times in the last ${c.restartsWindow}: it crashes, or is killed (OOM, failed liveness probe).`,
+    firesWhen: `an instance's process start time changes ${c.restarts} times or more within ${c.restartsWindow}.`,
+    runbook: {
+      meaning:
+        'The process keeps starting again on the same target: a crash loop, OOM kills, or a liveness probe that kills a healthy-but-slow process.',
+      impact: 'Requests in flight at each crash fail; capacity drops while instances start.',
+      confirm: [
+        'Node.js runtime dashboard: "Restarts" and "Uptime"; the heap just before each restart.',
+        'The orchestrator tells why: `kubectl describe pod` (OOMKilled, liveness probe failed) or the previous container logs (`kubectl logs --previous`).',
+      ],
+      actions: [
+        'OOMKilled: see NodejsHeapNearLimit; align `--max-old-space-size` with the container memory limit.',
+        'Uncaught exception at startup or at runtime: the last log lines before exit carry it.',
+        'Liveness probe failures: the liveness check must not depend on dependencies (that is readiness); check event-loop delay.',
+      ],
+      tuning: ['runtime.restarts', 'runtime.restartsWindow'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: `${c.restarts} restarts within the window: fires`,
+        series: [testSeries(m.name, t, values(c.restarts))],
+        evalMinutes: w,
+        expect: [{ labels: t, value: c.restarts }],
+      },
+      {
+        name: `${c.restarts - 1} restarts: silent`,
+        series: [testSeries(m.name, t, values(c.restarts - 1))],
+        evalMinutes: w,
+        expect: [],
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resilience
+// ---------------------------------------------------------------------------------------------
+
+function breakerOpen(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.resilience;
+  const m = catalog.circuitBreakerState;
+  const states = catalog.BREAKER_STATE_VALUES;
+  const expr = `${sel(m, '', baseMatchers(ctx))} > ${states.closed}`;
+  const t = testTarget(ctx);
+  const labels = { ...t, breaker: 'payments-api' };
+  const len = minutes(c.breakerOpenFor) + 5;
+  const { open, half_open: half, closed } = states;
+  return {
+    alert: 'CircuitBreakerOpen',
+    variants: [{ expr, for: c.breakerOpenFor, severity: 'warning' }],
+    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has not closed for ${c.breakerOpenFor}`,
+    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has been open or half-open for ${c.breakerOpenFor} (state {{ $value | humanize }}: ${half} half-open, ${open} open): calls to its dependency are rejected or fall back.`,
+    firesWhen: `a breaker stays open or half-open (state > ${closed}) for ${c.breakerOpenFor}; trial calls that fail keep it there.`,
+    runbook: {
+      meaning:
+        'The breaker opened because its dependency failed or timed out too often, and its half-open trial calls keep failing, so it does not close.',
+      impact:
+        'Every call guarded by the breaker is rejected at once (`VIGIL_BREAKER_OPEN`) or served by its fallback: the feature that needs the dependency is degraded.',
+      confirm: [
+        'Resilience dashboard: "Breaker state" over time and "Breaker events" (failure and timeout rates before it opened); "Outbound latency" for the target.',
+        'Check the dependency itself (its own dashboards, status page).',
+      ],
+      actions: [
+        'The dependency is down: follow its incident; the breaker protects this service meanwhile, nothing to change here.',
+        'The dependency is slow rather than down: the breaker timeout may be shorter than its normal latency; compare with the outbound p99.',
+        'Only one instance affected: a network path or DNS problem local to it.',
+      ],
+      tuning: ['resilience.breakerOpenFor'],
+      dashboard: 'resilience',
+    },
+    tests: [
+      {
+        name: 'open, failed half-open trial, open again: fires',
+        series: [testSeries(m.name, labels, `${closed}x2 ${open}x3 ${half} ${constant(open, len)}`)],
+        evalMinutes: len + 6,
+        expect: [{ labels, value: open }],
+      },
+      {
+        name: 'opened, then closed after a successful trial: silent',
+        series: [testSeries(m.name, labels, `${closed}x2 ${open}x2 ${half} ${constant(closed, len)}`)],
+        evalMinutes: len + 5,
+        expect: [],
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------------------------
+
+/** `probe` label value of the readiness probe in `vigil_health_status`. */
+const READINESS = 'readiness';
+
+function readinessFailing(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.health;
+  const m = catalog.healthStatus;
+  const { pass, fail } = catalog.HEALTH_STATUS_VALUES;
+  const expr = `${sel(m, '', [`probe=${quote(READINESS)}`, ...baseMatchers(ctx)])} == ${fail}`;
+  const t = testTarget(ctx);
+  const labels = { ...t, probe: READINESS };
+  const len = minutes(c.readinessFailingFor) + 5;
+  return {
+    alert: 'ReadinessFailing',
+    variants: [{ expr, for: c.readinessFailingFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} has been not ready for ${c.readinessFailingFor}`,
+    description: `The readiness probe of ${who(ctx, ['instance'])} has failed for ${c.readinessFailingFor}: the load balancer sends it no traffic.`,
+    firesWhen: `an instance's readiness status is fail (${fail}) for ${c.readinessFailingFor}.`,
+    runbook: {
+      meaning:
+        'At least one readiness check fails, so the instance reports itself unable to serve and is taken out of the load balancer.',
+      impact: 'Less capacity; if every instance fails, the service is unavailable.',
+      confirm: [
+        'Health dashboard: "Check status" shows which check fails; "Check duration" whether it times out.',
+        '`curl -sS http://<instance>/readyz` answers 503 with the failing check by name.',
+      ],
+      actions: [
+        'A dependency check fails (database, cache): fix or fail over the dependency; the instance returns by itself.',
+        "A check times out: its timeout may be below the dependency's normal latency.",
+        'The instance is draining for shutdown: expected for a few seconds only; longer means shutdown hangs.',
+      ],
+      tuning: ['health.readinessFailingFor'],
+      dashboard: 'health',
+    },
+    tests: [
+      {
+        name: 'not ready for longer than `for`: fires',
+        series: [testSeries(m.name, labels, `${pass}x2 ${constant(fail, len)}`)],
+        evalMinutes: len + 2,
+        expect: [{ labels, value: fail }],
+      },
+      {
+        name: 'warn is not fail: silent',
+        series: [testSeries(m.name, labels, `${pass}x2 ${constant(catalog.HEALTH_STATUS_VALUES.warn, len)}`)],
+        evalMinutes: len + 2,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function readinessFlapping(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.health;
+  const m = catalog.healthStatus;
+  const { pass, fail } = catalog.HEALTH_STATUS_VALUES;
+  const expr = `changes(${sel(m, '', [`probe=${quote(READINESS)}`, ...baseMatchers(ctx)])}[${c.readinessFlapWindow}]) >= ${c.readinessFlaps}`;
+  const t = testTarget(ctx);
+  const labels = { ...t, probe: READINESS };
+  const w = minutes(c.readinessFlapWindow);
+  const flips = (count: number) => {
+    const v: number[] = [];
+    let cur: number = pass;
+    for (let i = 0; i <= w; i++) {
+      if (i > 0 && i <= count) cur = cur === pass ? fail : pass;
+      v.push(cur);
+    }
+    return v.join(' ');
+  };
+  return {
+    alert: 'ReadinessFlapping',
+    variants: [{ expr, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} readiness changed {{ $value | humanize }} times in ${c.readinessFlapWindow}`,
+    description: `The readiness of ${who(ctx, ['instance'])} changed {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
+    firesWhen: `an instance's readiness status changes ${c.readinessFlaps} times or more within ${c.readinessFlapWindow}.`,
+    runbook: {
+      meaning:
+        "A readiness check passes and fails in turns: a flaky dependency, or a check timeout close to the dependency's normal latency.",
+      impact: 'Connections are moved on and off the instance; requests routed during the flips may fail.',
+      confirm: [
+        'Health dashboard: "Probe status" over time and "Check duration" p99 against the check timeout.',
+      ],
+      actions: [
+        'Check duration near its timeout: raise the timeout or make the check cheaper (`select 1`, not a real query).',
+        'A dependency that really flaps: fix it; consider a `warn` (degraded) result instead of `fail` for non-critical dependencies.',
+      ],
+      tuning: ['health.readinessFlaps', 'health.readinessFlapWindow'],
+      dashboard: 'health',
+    },
+    tests: [
+      {
+        name: 'status flipping: fires',
+        series: [testSeries(m.name, labels, flips(c.readinessFlaps))],
+        evalMinutes: w,
+        expect: [{ labels, value: c.readinessFlaps }],
+      },
+      {
+        name: `${c.readinessFlaps - 1} changes: silent`,
+        series: [testSeries(m.name, labels, flips(c.readinessFlaps - 1))],
+        evalMinutes: w,
+        expect: [],
+      },
+    ],
+  };
+}
+
+/** Rule files other than the SLO one. */
+export function ruleFiles(ctx: GenContext): RuleFile[] {
+  return [
+    {
+      name: 'vigil-http',
+      title: 'HTTP server: 5xx ratio and p99 latency per service.',
+      groups: [{ name: 'vigil-http', alerts: [httpErrorRatio(ctx), httpLatency(ctx)] }],
+    },
+    {
+      name: 'vigil-service',
+      title: 'Scrape targets and Vigil itself (series caps, tracing pipeline).',
+      groups: [{ name: 'vigil-service', alerts: [targetDown(ctx), seriesOverflow(ctx), spansDropped(ctx)] }],
+    },
+    {
+      name: 'vigil-runtime',
+      title: 'Node.js runtime: event loop, heap, restarts.',
+      groups: [
+        {
+          name: 'vigil-runtime',
+          alerts: [eventLoopLag(ctx), eventLoopUtilization(ctx), heapNearLimit(ctx), restarts(ctx)],
+        },
+      ],
+    },
+    {
+      name: 'vigil-database',
+      title: 'Database queries: latency and errors per operation and table.',
+      groups: [{ name: 'vigil-database', alerts: [dbSlow(ctx), dbErrors(ctx)] }],
+    },
+    {
+      name: 'vigil-resilience',
+      title: 'Circuit breakers.',
+      groups: [{ name: 'vigil-resilience', alerts: [breakerOpen(ctx)] }],
+    },
+    {
+      name: 'vigil-health',
+      title: 'Readiness.',
+      groups: [{ name: 'vigil-health', alerts: [readinessFailing(ctx), readinessFlapping(ctx)] }],
+    },
+  ];
+}

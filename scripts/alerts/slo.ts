@@ -1,0 +1,324 @@
+// SLO recording rules and multi-window, multi-burn-rate alerts (Google SRE workbook), generated from
+// the HTTP metrics of the catalog and the SLO targets of the generation config.
+//
+// Per service (the configured service labels) and SLO (`slo="availability"` or `"latency"`):
+//   vigil_slo:sli_requests:rate5m, vigil_slo:sli_errors:rate5m   valid and bad events per second
+//   vigil_slo:sli_error:ratio_rate<w>                              bad / valid over each alert window
+//   vigil_slo:sli_error:ratio_rate<slo window>                     the same over the SLO window, from the 5m rates
+//   vigil_slo:error_budget_remaining:ratio                         1 = untouched, 0 = spent, < 0 = overspent
+
+import { burnRateFactor, durationSeconds } from './config.js';
+import {
+  type AlertDef,
+  type AlertTest,
+  type AlertVariant,
+  baseMatchers,
+  type ExprTest,
+  type GenContext,
+  growing,
+  pct,
+  pick,
+  type RecordingRule,
+  type RuleFile,
+  type TestSeries,
+  testSeries,
+  testTarget,
+  who,
+} from './model.js';
+import { by, leMatcher, num, quote, sel } from './promql.js';
+
+export const SLO_RECORDS = Object.freeze({
+  requests: 'vigil_slo:sli_requests:rate5m',
+  errors: 'vigil_slo:sli_errors:rate5m',
+  ratio: (window: string) => `vigil_slo:sli_error:ratio_rate${window}`,
+  budgetRemaining: 'vigil_slo:error_budget_remaining:ratio',
+});
+
+export type SloName = 'availability' | 'latency';
+export const SLO_NAMES: readonly SloName[] = ['availability', 'latency'];
+
+export function objectiveOf(ctx: GenContext, slo: SloName): number {
+  return ctx.config.slo[slo].objective;
+}
+
+/** The error budget as a ratio (1 - objective), rounded so 1 - 0.999 prints as 0.001. */
+export function budgetOf(ctx: GenContext, slo: SloName): number {
+  return Number(num(1 - objectiveOf(ctx, slo)));
+}
+
+/** Every window the burn-rate alerts look at, shortest first (always including 5m). */
+export function alertWindows(ctx: GenContext): string[] {
+  const ws = new Set<string>(['5m']);
+  for (const t of ctx.catalog.BURN_RATE_TIERS) ws.add(t.shortWindow).add(t.longWindow);
+  return [...ws].sort((a, b) => durationSeconds(a) - durationSeconds(b));
+}
+
+/** `{slo="x"}` selector of a recorded SLO series. */
+export function sloSeries(record: string, slo: SloName, extra: readonly string[] = []): string {
+  return `${record}{${[`slo=${quote(slo)}`, ...extra].join(', ')}}`;
+}
+
+/** Valid events and bad events per second over `w`, per service. */
+function sliRates(ctx: GenContext, slo: SloName, w: string): { total: string; bad: string } {
+  const { catalog, config } = ctx;
+  const base = baseMatchers(ctx);
+  const sl = config.serviceLabels;
+  if (slo === 'availability') {
+    const m = catalog.httpRequestsTotal;
+    const total = `sum${by(sl)} (rate(${sel(m, '', base)}[${w}]))`;
+    const errors = `sum${by(sl)} (rate(${sel(m, '', ['status_code=~"5.."', ...base])}[${w}]))`;
+    // A service without any 5xx series has no error rate at all: count it as 0, not as missing.
+    return { total, bad: `(${errors} or ${total} * 0)` };
+  }
+  const m = catalog.httpRequestDuration;
+  const valid = ['status_code!~"5.."', ...base];
+  const total = `sum${by(sl)} (rate(${sel(m, '_count', valid)}[${w}]))`;
+  const good = `sum${by(sl)} (rate(${sel(m, '_bucket', [leMatcher(config.slo.latency.thresholdSeconds), ...valid])}[${w}]))`;
+  return { total, bad: `(${total} - ${good})` };
+}
+
+function recordingRules(ctx: GenContext, slo: SloName): RecordingRule[] {
+  const labels = { slo };
+  const rules: RecordingRule[] = [];
+  const r5 = sliRates(ctx, slo, '5m');
+  rules.push({ record: SLO_RECORDS.requests, expr: r5.total, labels });
+  rules.push({ record: SLO_RECORDS.errors, expr: r5.bad, labels });
+  for (const w of alertWindows(ctx)) {
+    if (w === '5m') {
+      rules.push({
+        record: SLO_RECORDS.ratio(w),
+        expr: `${sloSeries(SLO_RECORDS.errors, slo)}\n/\n${sloSeries(SLO_RECORDS.requests, slo)}`,
+        labels,
+      });
+    } else {
+      const r = sliRates(ctx, slo, w);
+      rules.push({ record: SLO_RECORDS.ratio(w), expr: `${r.bad}\n/\n${r.total}`, labels });
+    }
+  }
+  const window = ctx.config.slo.window;
+  // Over the whole SLO window, sum the recorded 5m rates instead of reading weeks of raw samples.
+  rules.push({
+    record: SLO_RECORDS.ratio(window),
+    expr: `sum_over_time(${sloSeries(SLO_RECORDS.errors, slo)}[${window}])\n/\nsum_over_time(${sloSeries(SLO_RECORDS.requests, slo)}[${window}])`,
+    labels,
+  });
+  rules.push({
+    record: SLO_RECORDS.budgetRemaining,
+    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), slo)} / ${num(budgetOf(ctx, slo))}`,
+    labels,
+  });
+  return rules;
+}
+
+/** The burn-rate threshold (error ratio) of each tier of an SLO. */
+export function tierThresholds(ctx: GenContext, slo: SloName) {
+  const budget = budgetOf(ctx, slo);
+  return ctx.catalog.BURN_RATE_TIERS.map((t) => {
+    const factor = burnRateFactor(t, ctx.config.slo.window);
+    return { ...t, factor, budget, threshold: factor * budget };
+  });
+}
+
+const TEST_RATE = 10_000; // valid requests per minute in the SLO unit tests
+
+/** Series of a service whose error ratio (5xx share, or slow share) is `bad / TEST_RATE`. */
+function sloSeriesFor(
+  ctx: GenContext,
+  slo: SloName,
+  bad: number,
+  length: number,
+  noise: boolean,
+): TestSeries[] {
+  const { catalog } = ctx;
+  const t = { ...testTarget(ctx), route: '/orders/:id', method: 'GET' };
+  if (slo === 'availability') {
+    const m = catalog.httpRequestsTotal.name;
+    const out = [testSeries(m, { ...t, status_code: '200' }, growing(TEST_RATE - bad, length))];
+    if (bad > 0) out.push(testSeries(m, { ...t, status_code: '503' }, growing(bad, length)));
+    if (noise) {
+      // Client errors and aborts are not the service's fault: with them counted, this would burn.
+      out.push(testSeries(m, { ...t, status_code: '404' }, growing(TEST_RATE, length)));
+      out.push(
+        testSeries(m, { ...t, status_code: catalog.LABEL_VALUES.abortedStatus }, growing(TEST_RATE, length)),
+      );
+    }
+    return out;
+  }
+  const m = catalog.httpRequestDuration;
+  const le = String(ctx.config.slo.latency.thresholdSeconds);
+  const out = [
+    testSeries(`${m.name}_bucket`, { ...t, status_code: '200', le }, growing(TEST_RATE - bad, length)),
+    testSeries(`${m.name}_count`, { ...t, status_code: '200' }, growing(TEST_RATE, length)),
+  ];
+  if (noise) {
+    // Slow 5xx belong to the availability SLI, not this one: with them counted, this would burn.
+    out.push(testSeries(`${m.name}_bucket`, { ...t, status_code: '500', le }, growing(0, length)));
+    out.push(testSeries(`${m.name}_count`, { ...t, status_code: '500' }, growing(TEST_RATE, length)));
+  }
+  return out;
+}
+
+function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
+  const tiers = tierThresholds(ctx, slo);
+  const { window } = ctx.config.slo;
+  const objective = objectiveOf(ctx, slo);
+  const variants: AlertVariant[] = [];
+  for (const tier of ['page', 'ticket'] as const) {
+    const ofTier = tiers.filter((t) => t.tier === tier);
+    if (!ofTier.length) continue;
+    const expr = ofTier
+      .map((t) => {
+        const limit = `(${num(t.factor)} * ${num(t.budget)})`;
+        return `(\n  ${sloSeries(SLO_RECORDS.ratio(t.longWindow), slo)} > ${limit}\n  and\n  ${sloSeries(SLO_RECORDS.ratio(t.shortWindow), slo)} > ${limit}\n)`;
+      })
+      .join('\nor\n');
+    variants.push({
+      expr,
+      severity: ofTier[0]!.severity,
+      labels: { [ctx.catalog.BURN_RATE_TIER_LABEL]: tier },
+    });
+  }
+  const what =
+    slo === 'availability'
+      ? 'requests failing with 5xx'
+      : `requests slower than ${ctx.config.slo.latency.thresholdSeconds}s`;
+  const alert = slo === 'availability' ? 'AvailabilityBudgetBurn' : 'LatencyBudgetBurn';
+  const sl = ctx.config.serviceLabels;
+
+  // Unit tests: a fast burn fires both tiers, a slow burn only the ticket, a small one nothing.
+  const page = tiers.filter((t) => t.tier === 'page');
+  const ticket = tiers.filter((t) => t.tier === 'ticket');
+  const minPage = Math.min(...page.map((t) => t.threshold));
+  const maxPage = Math.max(...page.map((t) => t.threshold));
+  const maxTicket = Math.max(...ticket.map((t) => t.threshold));
+  const minTicket = Math.min(...ticket.map((t) => t.threshold));
+  const length = 70;
+  const bads = {
+    fast: Math.min(TEST_RATE, Math.ceil(Math.min(maxPage * 2, (1 + maxPage) / 2) * TEST_RATE)),
+    slow: Math.round(((maxTicket + minPage) / 2) * TEST_RATE),
+    none: Math.floor((minTicket / 2) * TEST_RATE),
+  };
+  const r = (bad: number) => bad / TEST_RATE;
+  if (
+    !(r(bads.slow) > maxTicket && r(bads.slow) < minPage) ||
+    !(r(bads.fast) > maxPage) ||
+    !(r(bads.none) < minTicket)
+  ) {
+    throw new Error(`cannot build ${alert} unit tests for the configured ${slo} objective ${objective}`);
+  }
+  const target = pick(testTarget(ctx), sl);
+  const labels = { ...target, slo };
+  const tests: AlertTest[] = [
+    {
+      name: `fast burn (${pct(r(bads.fast))} ${what}): page and ticket both fire (inhibit ticket by ${ctx.catalog.BURN_RATE_TIER_LABEL})`,
+      series: sloSeriesFor(ctx, slo, bads.fast, length, false),
+      evalMinutes: length,
+      expect: [
+        { labels, variant: 0, value: r(bads.fast) },
+        { labels, variant: 1, value: r(bads.fast) },
+      ],
+    },
+    {
+      name: `slow burn (${pct(r(bads.slow))}): ticket only`,
+      series: sloSeriesFor(ctx, slo, bads.slow, length, false),
+      evalMinutes: length,
+      expect: [{ labels, variant: 1, value: r(bads.slow) }],
+    },
+    {
+      name: `within budget (${pct(r(bads.none))}), plus traffic that is not this SLI's concern: silent`,
+      series: sloSeriesFor(ctx, slo, bads.none, length, true),
+      evalMinutes: length,
+      expect: [],
+    },
+  ];
+  const tierText = tiers
+    .map(
+      (t) =>
+        `${t.tier} when both the ${t.longWindow} and ${t.shortWindow} ratios exceed ${num(t.factor)}× the budget (${pct(t.threshold)})`,
+    )
+    .join('; ');
+  const title = slo === 'availability' ? 'availability' : 'latency';
+  return {
+    alert,
+    variants,
+    summary: `${who(ctx)} is burning its ${window} ${title} error budget`,
+    description: `{{ $value | humanizePercentage }} of the requests of ${who(ctx)} are ${what} over the alert's long window, against an objective of ${pct(objective)} over ${window}. At this rate the error budget runs out well before the end of the window.`,
+    firesWhen: `${tierText}.`,
+    runbook: {
+      meaning:
+        slo === 'availability'
+          ? `The share of requests failing with 5xx is high enough to spend the ${window} error budget (${pct(budgetOf(ctx, slo))} of requests) well before the ${window} are over. \`${ctx.catalog.BURN_RATE_TIER_LABEL}="page"\` means fast (2 % of the budget in an hour or 5 % in six hours), \`"ticket"\` means slow but steady.`
+          : `The share of non-5xx requests slower than ${ctx.config.slo.latency.thresholdSeconds}s is high enough to spend the ${window} latency budget (${pct(budgetOf(ctx, slo))} of requests) early. \`${ctx.catalog.BURN_RATE_TIER_LABEL}="page"\` means fast, \`"ticket"\` slow but steady.`,
+      impact:
+        slo === 'availability'
+          ? 'Users see errors now, and the SLO will be missed if it goes on.'
+          : 'Users wait, and the SLO will be missed if it goes on.',
+      confirm: [
+        'SLO dashboard: burn rate per window and the error budget left; the Service overview shows which routes cause it.',
+        `A fast burn fires both tiers at once: route \`${ctx.catalog.BURN_RATE_TIER_LABEL}="ticket"\` alerts through an inhibit rule so the page alone notifies (see docs/dashboards.md).`,
+      ],
+      actions:
+        slo === 'availability'
+          ? [
+              'Page: treat as an incident. Roll back a recent deploy; fail over or shed load if a dependency is down.',
+              'Ticket: find the steady error source on the Service overview ("Error ratio by route") and fix it this week.',
+              'See HttpServerErrorRatioHigh for the investigation steps.',
+            ]
+          : [
+              'Page: treat as an incident. Check saturation (event loop, CPU) and slow dependencies (Database, Resilience dashboards); scale out or roll back.',
+              'Ticket: find the slow routes ("p99 latency by route") and their slow dependencies.',
+              'See HttpLatencyP99High for the investigation steps.',
+            ],
+      tuning: [
+        `slo.${slo}.objective`,
+        'slo.window',
+        ...(slo === 'latency' ? ['slo.latency.thresholdSeconds'] : []),
+      ],
+      dashboard: 'slo',
+    },
+    tests,
+  };
+}
+
+function exprTests(ctx: GenContext): ExprTest[] {
+  const window = ctx.config.slo.window;
+  const target = pick(testTarget(ctx), ctx.config.serviceLabels);
+  const labelText = (slo: SloName, name: string) =>
+    `${name}{${Object.entries({ ...target, slo })
+      .map(([k, v]) => `${k}=${quote(v)}`)
+      .join(', ')}}`;
+  const out: ExprTest[] = [];
+  for (const slo of SLO_NAMES) {
+    out.push({
+      name: `${slo}: no bad events (and no 5xx series at all) gives 0, not nothing, and a full budget`,
+      series: sloSeriesFor(ctx, slo, 0, 20, false),
+      evalMinutes: 20,
+      expr: `{__name__=~"${SLO_RECORDS.ratio('5m')}|${SLO_RECORDS.ratio(window)}|${SLO_RECORDS.budgetRemaining}", slo=${quote(slo)}}`,
+      samples: [
+        { labels: labelText(slo, SLO_RECORDS.ratio('5m')), value: 0 },
+        { labels: labelText(slo, SLO_RECORDS.ratio(window)), value: 0 },
+        { labels: labelText(slo, SLO_RECORDS.budgetRemaining), value: 1 },
+      ],
+    });
+    out.push({
+      name: `${slo}: every event bad spends the budget ${num(1 / budgetOf(ctx, slo))} times over`,
+      series: sloSeriesFor(ctx, slo, TEST_RATE, 20, false),
+      evalMinutes: 20,
+      expr: sloSeries(SLO_RECORDS.budgetRemaining, slo),
+      samples: [{ labels: labelText(slo, SLO_RECORDS.budgetRemaining), value: 1 - 1 / budgetOf(ctx, slo) }],
+    });
+  }
+  return out;
+}
+
+export function sloRuleFile(ctx: GenContext): RuleFile {
+  return {
+    name: 'vigil-slo',
+    title: `SLOs over ${ctx.config.slo.window}: availability ${pct(ctx.config.slo.availability.objective)}, latency ${pct(ctx.config.slo.latency.objective)} within ${ctx.config.slo.latency.thresholdSeconds}s. Recording rules for the SLIs, then multi-window multi-burn-rate alerts.`,
+    groups: [
+      { name: 'vigil-slo-sli', recording: SLO_NAMES.flatMap((s) => recordingRules(ctx, s)) },
+      { name: 'vigil-slo-alerts', alerts: SLO_NAMES.map((s) => burnAlert(ctx, s)) },
+    ],
+    exprTests: exprTests(ctx),
+  };
+}

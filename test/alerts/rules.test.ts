@@ -1,0 +1,222 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as catalog from '../../packages/catalog/dist/index.js';
+import { type Catalog, resolveConfig } from '../../scripts/alerts/config.js';
+import { allAlerts, buildRules, generateAlertFiles, runbookUrl } from '../../scripts/alerts/generate.js';
+import { generateFiles, loadContext, sync } from '../../scripts/dashboards/index.js';
+import { haveTool } from '../helpers/env.js';
+
+// Generated alert rules: promtool accepts them and their unit tests pass, generation is
+// deterministic and committed, and the generation config is validated (latency SLO thresholds
+// must be bucket boundaries).
+
+const root = join(import.meta.dirname, '..', '..');
+const cat = catalog as unknown as Catalog;
+const promtool = haveTool('promtool', ['--version']);
+const rulesDir = join(root, 'alert-rules');
+const ruleFiles = () => readdirSync(rulesDir).filter((f) => f.endsWith('.yaml'));
+const testFiles = () => readdirSync(join(rulesDir, 'tests')).filter((f) => f.endsWith('.yaml'));
+
+const SLO = {
+  window: '30d',
+  availability: { objective: 0.999 },
+  latency: { objective: 0.99, thresholdSeconds: 0.5 },
+};
+
+describe('promtool', () => {
+  it.runIf(promtool)('check rules accepts every rule file', () => {
+    const files = ruleFiles();
+    expect(files.length).toBeGreaterThanOrEqual(7);
+    const out = execFileSync('promtool', ['check', 'rules', ...files], { cwd: rulesDir, encoding: 'utf8' });
+    expect(out.match(/SUCCESS/g)).toHaveLength(files.length);
+  });
+
+  it.runIf(promtool)('test rules passes every unit test file', () => {
+    const files = testFiles();
+    expect(files.map((f) => f.replace('.test.yaml', '.yaml')).sort()).toEqual(ruleFiles().sort());
+    const out = execFileSync('promtool', ['test', 'rules', ...files], {
+      cwd: join(rulesDir, 'tests'),
+      encoding: 'utf8',
+    });
+    expect(out.match(/SUCCESS/g)).toHaveLength(files.length);
+  });
+
+  it.runIf(promtool)('the generated rules and tests also hold for a different config', () => {
+    // Another window, objectives, threshold, service labels and selector: the unit tests are
+    // generated from the config too, so they must still pass (and still test something).
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
+    try {
+      const config = resolveConfig(
+        {
+          slo: {
+            window: '28d',
+            availability: { objective: 0.995 },
+            latency: { objective: 0.95, thresholdSeconds: 1 },
+          },
+          selector: 'job=~"api|checkout"',
+          serviceLabels: ['job'],
+          http: { errorRatio: 0.02, p99LatencySeconds: 2.5 },
+          runtime: { restarts: 5 },
+        },
+        cat,
+      );
+      const files = generateAlertFiles({ catalog: cat, config });
+      for (const [rel, content] of files) {
+        if (!rel.startsWith('alert-rules/')) continue;
+        mkdirSync(dirname(join(dir, rel)), { recursive: true });
+        writeFileSync(join(dir, rel), content);
+      }
+      const slo = files.get('alert-rules/vigil-slo.yaml')!;
+      expect(slo).toContain(
+        '(14.4 * 0.005)'.replace('14.4', String(Number(((0.02 * 28) / (1 / 24)).toPrecision(6)))),
+      );
+      expect(slo).toContain('le=~"1(\\\\.0)?"');
+      expect(slo).toContain('sum by (job) (');
+      expect(files.get('alert-rules/vigil-http.yaml')).toContain('job=~"api|checkout"');
+      const tests = join(dir, 'alert-rules', 'tests');
+      const out = execFileSync('promtool', ['test', 'rules', ...readdirSync(tests)], {
+        cwd: tests,
+        encoding: 'utf8',
+      });
+      expect(out.match(/SUCCESS/g)).toHaveLength(readdirSync(tests).length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('generated rules', () => {
+  const ctx = loadContext(root, cat);
+  const files = buildRules(ctx);
+  const alerts = allAlerts(files);
+
+  it('cover the alerts the issue asks for', () => {
+    expect(alerts.map((a) => a.alert).sort()).toEqual(
+      [
+        'AvailabilityBudgetBurn',
+        'CircuitBreakerOpen',
+        'DatabaseErrorRatioHigh',
+        'DatabaseQueriesSlow',
+        'HttpLatencyP99High',
+        'HttpServerErrorRatioHigh',
+        'LatencyBudgetBurn',
+        'NodejsEventLoopLagHigh',
+        'NodejsEventLoopUtilizationHigh',
+        'NodejsHeapNearLimit',
+        'NodejsRestartingFrequently',
+        'ReadinessFailing',
+        'ReadinessFlapping',
+        'ServiceTargetDown',
+        'VigilMetricsSeriesOverflow',
+        'VigilTracingSpansDropped',
+      ].sort(),
+    );
+  });
+
+  it('every alert has severity, summary, description, a runbook in the repo, and firing and silent unit tests', () => {
+    for (const a of alerts) {
+      for (const v of a.variants) expect(catalog.ALERT_SEVERITIES).toContain(v.severity);
+      expect(a.summary).toMatch(/\{\{ \$labels\.\w+ \}\}/);
+      expect(a.description).toMatch(/\{\{ \$labels\.\w+ \}\}/);
+      expect(runbookUrl(ctx, a.alert)).toBe(`${catalog.ALERT_DEFAULTS.runbookBaseUrl}/${a.alert}.md`);
+      const runbook = readFileSync(join(root, 'docs/runbooks', `${a.alert}.md`), 'utf8');
+      for (const section of ['## What it means', '## How to confirm', '## What to do'])
+        expect(runbook).toContain(section);
+      expect(a.tests.some((t) => t.expect.length > 0)).toBe(true);
+      expect(a.tests.some((t) => t.expect.length === 0)).toBe(true);
+    }
+  });
+
+  it('burn-rate alerts have a page and a ticket tier told apart by a label', () => {
+    for (const name of ['AvailabilityBudgetBurn', 'LatencyBudgetBurn']) {
+      const a = alerts.find((x) => x.alert === name)!;
+      expect(a.variants.map((v) => [v.severity, v.labels?.[catalog.BURN_RATE_TIER_LABEL]])).toEqual([
+        ['critical', 'page'],
+        ['warning', 'ticket'],
+      ]);
+    }
+    const yaml = readFileSync(join(rulesDir, 'vigil-slo.yaml'), 'utf8');
+    // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h) ticket.
+    for (const f of ['(14.4 * 0.001)', '(6 * 0.001)', '(3 * 0.001)', '(1 * 0.001)'])
+      expect(yaml).toContain(f);
+  });
+
+  it('generation is deterministic and the committed files are up to date', () => {
+    const a = generateFiles(loadContext(root, cat));
+    const b = generateFiles(loadContext(root, cat));
+    expect([...a.keys()]).toEqual([...b.keys()]);
+    for (const [k, v] of a) expect(b.get(k), k).toBe(v);
+    const r = sync(root, loadContext(root, cat), true);
+    expect(r.stale, 'run `pnpm gen` and commit the result').toEqual([]);
+    for (const rel of a.keys()) expect(existsSync(join(root, rel)), rel).toBe(true);
+  });
+});
+
+describe('generation config', () => {
+  it('refuses a latency SLO threshold that is not a bucket boundary, naming the option and the boundaries', () => {
+    const bad = { slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: 0.3 } } };
+    expect(() => resolveConfig(bad, cat, 'x.json')).toThrow(
+      /Invalid option "slo\.latency\.thresholdSeconds" in x\.json: expected one of the bucket boundaries of http_request_duration_seconds \(0\.005, .*, 10\).*got 0\.3/,
+    );
+    for (const b of catalog.httpRequestDuration.buckets!) {
+      const ok = { slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: b } } };
+      expect(resolveConfig(ok, cat).slo.latency.thresholdSeconds).toBe(b);
+    }
+  });
+
+  it('`pnpm gen` fails with that message for a non-bucket threshold', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-slo-config-'));
+    try {
+      const file = join(dir, 'slo.json');
+      writeFileSync(
+        file,
+        JSON.stringify({ slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: 0.75 } } }),
+      );
+      const r = spawnSync(process.execPath, ['scripts/gen.mjs', '--check', `--slo-config=${file}`], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('Invalid option "slo.latency.thresholdSeconds"');
+      expect(r.stderr).toContain('got 0.75');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the option for other mistakes', () => {
+    expect(() => resolveConfig({}, cat)).toThrow(/Missing option "slo"/);
+    expect(() => resolveConfig({ slo: SLO, http: { errorRatoi: 0.1 } }, cat)).toThrow(
+      /"http\.errorRatoi".*one of errorRatio/,
+    );
+    expect(() => resolveConfig({ slo: SLO, http: { errorRatioFor: '5 minutes' } }, cat)).toThrow(
+      /"http\.errorRatioFor".*duration/,
+    );
+    expect(() => resolveConfig({ slo: { ...SLO, availability: { objective: 99.9 } } }, cat)).toThrow(
+      /"slo\.availability\.objective".*between 0 and 1/,
+    );
+    // 14.4 x a 10 % budget would need 144 % errors: the page tier could never fire.
+    expect(() => resolveConfig({ slo: { ...SLO, availability: { objective: 0.9 } } }, cat)).toThrow(
+      /"slo\.availability\.objective".*could never fire/,
+    );
+    expect(() => resolveConfig({ slo: SLO, selector: 'job=api' }, cat)).toThrow(/"selector"/);
+    expect(() => resolveConfig({ slo: SLO, http: { p99LatencySeconds: 20 } }, cat)).not.toThrow();
+    expect(() =>
+      generateAlertFiles({
+        catalog: cat,
+        config: resolveConfig({ slo: SLO, http: { p99LatencySeconds: 20 } }, cat),
+      }),
+    ).toThrow(/"http\.p99LatencySeconds".*cannot be measured/);
+  });
+});

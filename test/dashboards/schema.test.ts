@@ -1,0 +1,214 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { defaultDashboard } from '@grafana/schema';
+import { pluginVersion } from '@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as catalog from '../../packages/catalog/dist/index.js';
+import type { Catalog } from '../../scripts/alerts/config.js';
+import { buildRules } from '../../scripts/alerts/generate.js';
+import { DASHBOARDS } from '../../scripts/alerts/model.js';
+import {
+  DATASOURCE,
+  DS_INPUT,
+  PLUGIN_VERSION,
+  SCHEMA_VERSION,
+  TAG,
+} from '../../scripts/dashboards/builder.js';
+import { loadContext } from '../../scripts/dashboards/index.js';
+import { loadDashboards, panelsOf, recordedFrom, root, selectedNames } from './panels.js';
+
+// The committed dashboard JSON, checked against Grafana's dashboard types (@grafana/schema) as
+// written, and against the conventions every Vigil dashboard follows.
+
+const cat = catalog as unknown as Catalog;
+const dashboards = loadDashboards();
+const rules = buildRules(loadContext(root, cat));
+const recorded = recordedFrom(rules, catalog.CATALOG);
+
+const scratch = join(root, '.tmp', 'dashboard-typecheck');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Type-checks dashboard JSON texts as object literals against `Json<Dashboard>` (excess properties included). */
+function typecheck(files: Record<string, string>): { ok: boolean; output: string } {
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  for (const [name, json] of Object.entries(files)) {
+    writeFileSync(
+      join(scratch, `${name}.ts`),
+      `import type { JsonDashboardFile } from '../../scripts/dashboards/grafana.js';\nexport const dashboard = ${json.trim()} satisfies JsonDashboardFile;\n`,
+    );
+  }
+  writeFileSync(
+    join(scratch, 'tsconfig.json'),
+    JSON.stringify({
+      extends: '../../tsconfig.base.json',
+      compilerOptions: { noEmit: true, skipLibCheck: true },
+      include: ['./*.ts'],
+    }),
+  );
+  const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', scratch], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+    return { ok: true, output: '' };
+  } catch (e) {
+    return { ok: false, output: `${(e as { stdout?: string }).stdout ?? ''}` };
+  }
+}
+
+describe('dashboards against Grafana schema types', () => {
+  it('the generated set is the six dashboards', () => {
+    expect([...dashboards.keys()].sort()).toEqual(
+      Object.values(DASHBOARDS)
+        .map((d) => d.file)
+        .sort(),
+    );
+  });
+
+  it('every committed dashboard type-checks as JSON against @grafana/schema (and a broken one does not)', () => {
+    const sources: Record<string, string> = {};
+    for (const [file, d] of dashboards)
+      sources[file.replace('.json', '').replace(/-/g, '_')] = JSON.stringify(d, null, 2);
+    const good = typecheck(sources);
+    expect(good.output).toBe('');
+    expect(good.ok).toBe(true);
+
+    // The check has teeth: a misspelt enum value and an unknown property are both refused.
+    const d = structuredClone(dashboards.get('service-overview.json')!) as unknown as {
+      panels: {
+        type: string;
+        options: { legend?: { displayMode: string } };
+        fieldConfig: { defaults: Record<string, unknown> };
+      }[];
+    };
+    const ts = d.panels.find((p) => p.type === 'timeseries')!;
+    ts.options.legend!.displayMode = 'tabel';
+    const stat = d.panels.find((p) => p.type === 'stat')!;
+    stat.fieldConfig.defaults.unitt = 's';
+    const bad = typecheck({ broken: JSON.stringify(d, null, 2) });
+    expect(bad.ok).toBe(false);
+    expect(bad.output).toContain('"tabel"');
+    expect(bad.output).toContain('unitt');
+  });
+
+  it('schema and plugin versions match the @grafana/schema release the types come from', () => {
+    expect(SCHEMA_VERSION).toBe(defaultDashboard.schemaVersion);
+    expect(PLUGIN_VERSION).toBe(pluginVersion);
+    for (const d of dashboards.values()) expect(d.schemaVersion).toBe(SCHEMA_VERSION);
+  });
+});
+
+describe('dashboard conventions', () => {
+  it('are importable (a datasource input) and provisionable (a datasource variable every query uses)', () => {
+    for (const [file, d] of dashboards) {
+      expect(d.__inputs, file).toEqual([
+        expect.objectContaining({ name: DS_INPUT, type: 'datasource', pluginId: 'prometheus' }),
+      ]);
+      const ds = d.templating.list[0]!;
+      expect(ds).toMatchObject({ type: 'datasource', name: 'datasource', query: 'prometheus' });
+      expect(ds.current?.value).toBe(`\${${DS_INPUT}}`);
+      const text = JSON.stringify(d.panels);
+      // Panels never reference the import input directly (it would break file provisioning).
+      expect(text, file).not.toContain(DS_INPUT);
+      for (const p of d.panels.filter((x) => x.type !== 'row')) {
+        expect((p as { datasource?: unknown }).datasource, `${file}: ${p.title}`).toEqual(DATASOURCE);
+      }
+    }
+  });
+
+  it('have job, service and instance variables (route where routes exist) and link to each other', () => {
+    const uids = new Set<string>();
+    for (const [file, d] of dashboards) {
+      const names = d.templating.list.map((v) => v.name);
+      expect(names.slice(0, 3), file).toEqual(['datasource', 'job', 'service']);
+      if (file !== DASHBOARDS.slo.file) expect(names, file).toContain('instance');
+      if (file === DASHBOARDS.overview.file) expect(names).toContain('route');
+      for (const v of d.templating.list.slice(1)) {
+        expect(v).toMatchObject({ type: 'query', includeAll: true, allValue: '.*', multi: true });
+        expect(String(v.query)).toMatch(/^label_values\(.+, \w+\)$/);
+      }
+      expect(d.tags).toContain(TAG);
+      expect(d.links).toEqual([
+        expect.objectContaining({ type: 'dashboards', tags: [TAG], includeVars: true, keepTime: true }),
+      ]);
+      expect(uids.has(d.uid!)).toBe(false);
+      uids.add(d.uid!);
+    }
+  });
+
+  it('every panel has a unit, a description, thresholds, unique ids and refIds, and fits the grid', () => {
+    for (const [file, d] of dashboards) {
+      const ids = new Set<number>();
+      const cells = new Set<string>();
+      for (const p of d.panels) {
+        const where = `${file}: ${p.title}`;
+        expect(ids.has(p.id!), where).toBe(false);
+        ids.add(p.id!);
+        const g = p.gridPos!;
+        expect(g.x + g.w, where).toBeLessThanOrEqual(24);
+        for (let x = g.x; x < g.x + g.w; x++) {
+          for (let y = g.y; y < g.y + g.h; y++) {
+            expect(cells.has(`${x},${y}`), `${where} overlaps another panel`).toBe(false);
+            cells.add(`${x},${y}`);
+          }
+        }
+        if (p.type === 'row') continue;
+        expect(p.description, where).toBeTruthy();
+        const defaults = (
+          p as { fieldConfig: { defaults: { unit?: string; thresholds?: { steps: unknown[] } } } }
+        ).fieldConfig.defaults;
+        expect(defaults.unit, where).toBeTruthy();
+        expect(defaults.thresholds?.steps.length, where).toBeGreaterThan(0);
+        const targets = (p as { targets: { refId: string; expr: string }[] }).targets;
+        expect(targets.length, where).toBeGreaterThan(0);
+        expect(new Set(targets.map((t) => t.refId)).size, where).toBe(targets.length);
+      }
+    }
+  });
+
+  it('queries use only defined variables and only metrics of the catalog (or rules generated from it)', () => {
+    const known = new Set<string>(['up', ...recorded.keys()]);
+    for (const m of catalog.CATALOG) {
+      if (m.type === 'histogram') for (const s of ['_bucket', '_count', '_sum']) known.add(m.name + s);
+      else known.add(m.name);
+    }
+    for (const [file, d] of dashboards) {
+      const vars = new Set(['__rate_interval', ...d.templating.list.map((v) => v.name)]);
+      const exprs = [
+        ...d.panels.flatMap((p) =>
+          ((p as { targets?: { expr: string }[] }).targets ?? []).map((t) => t.expr),
+        ),
+        ...d.templating.list.slice(1).map((v) => String(v.query)),
+      ];
+      for (const e of exprs) {
+        for (const v of e.matchAll(/\$\{?(\w+)/g))
+          expect(vars.has(v[1]!), `${file}: $${v[1]} in ${e}`).toBe(true);
+        for (const n of selectedNames(e))
+          expect(known.has(n), `${file}: unknown metric ${n} in ${e}`).toBe(true);
+      }
+    }
+  });
+
+  it('every metric of the catalog is shown on some panel', () => {
+    const shown = new Set<string>();
+    for (const [file, d] of dashboards)
+      for (const p of panelsOf(file, d, catalog.CATALOG, recorded))
+        for (const m of p.needs) shown.add(m.name);
+    const missing = catalog.CATALOG.map((m) => m.name).filter((n) => !shown.has(n));
+    expect(missing, 'metrics without a panel: add one in scripts/dashboards/dashboards.ts').toEqual([]);
+  });
+
+  it('threshold lines come from the same config values the alerts fire on', () => {
+    const { config } = loadContext(root, cat);
+    const overview = dashboards.get(DASHBOARDS.overview.file)!;
+    const errPanel = overview.panels.find((p) => p.title === 'Error ratio by route (5xx)') as unknown as {
+      fieldConfig: { defaults: { thresholds: { steps: { value: number | null }[] } } };
+    };
+    expect(errPanel.fieldConfig.defaults.thresholds.steps.map((s) => s.value)).toContain(
+      config.http.errorRatio,
+    );
+    const text = JSON.stringify(overview);
+    expect(text).toContain(`le=\\"${config.slo.latency.thresholdSeconds}\\"`);
+  });
+});

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// One server of the tracing suite: `node _tracing-server.mjs <variant-id>` (see tracing.mjs).
+// Env: SINK_URL (OTLP/HTTP base URL of the suite's sink), LOG_FILE (request log destination).
+// GET /users/:id (the loaded route) and a router/prefix /api/v1/items/:id, like http-overhead.
+// Prints {"port","pid"} when ready; exits when its stdin closes.
+import { performance } from 'node:perf_hooks';
+
+const id = process.argv[2] ?? '';
+const [framework, ...rest] = id.split('-');
+const kind = rest.join('-');
+const sink = process.env.SINK_URL;
+const logFile = process.env.LOG_FILE;
+
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.resume();
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+
+const user = (uid) => ({ id: Number(uid), name: 'user' });
+const item = (iid) => ({ id: Number(iid), name: 'item' });
+
+// Vigil variants: vigil-metrics, vigil-trace-<ratio>, vigil-log, vigil-full.
+const vigil = kind.startsWith('vigil');
+const ratio = kind.startsWith('vigil-trace-')
+  ? Number(kind.slice('vigil-trace-'.length))
+  : kind === 'vigil-full'
+    ? 0.1
+    : undefined;
+const withMetrics = kind === 'vigil-metrics' || ratio !== undefined;
+const withLog = kind === 'vigil-log' || kind === 'vigil-full';
+
+if (vigil && ratio !== undefined) {
+  const { startTracing } = await import('@vigil/tracing');
+  startTracing({ sampleRatio: ratio, endpoint: sink });
+}
+const logger = withLog
+  ? (await import('@vigil/logger')).createLogger({ service: 'bench', destination: logFile })
+  : undefined;
+
+async function expressApp() {
+  const { default: express } = await import('express');
+  const app = express();
+  if (logger) {
+    const { createExpressRequestLogger } = await import('@vigil/logger/express');
+    app.use(createExpressRequestLogger({ logger }).middleware);
+  }
+  if (withMetrics) {
+    const { createExpressMetrics } = await import('@vigil/express');
+    const m = createExpressMetrics();
+    app.use(m.middleware);
+    app.get('/metrics', m.handler);
+  }
+  if (kind === 'pino-http' || kind === 'otel-lean-pino-http') {
+    const { default: pinoHttp } = await import('pino-http');
+    const { default: pino } = await import('pino');
+    app.use(pinoHttp({}, pino.destination(logFile)));
+  }
+  app.get('/users/:id', (req, res) => {
+    res.json(user(req.params.id));
+  });
+  const api = express.Router();
+  api.get('/items/:id', (req, res) => {
+    res.json(item(req.params.id));
+  });
+  app.use('/api/v1', api);
+  const server = await new Promise((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(s)));
+  });
+  return server.address().port;
+}
+
+async function fastifyApp() {
+  const { default: Fastify } = await import('fastify');
+  let app;
+  if (logger) {
+    const { fastifyLogging } = await import('@vigil/logger/fastify');
+    app = Fastify({ ...fastifyLogging({ logger }) });
+  } else if (kind === 'pino') {
+    // The research's (d): Fastify's built-in pino to a file, one onResponse line per request.
+    const { default: pino } = await import('pino');
+    app = Fastify({ loggerInstance: pino(pino.destination(logFile)), disableRequestLogging: true });
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+      done();
+    });
+  } else app = Fastify({ logger: false });
+  if (withMetrics) {
+    const { vigilMetrics } = await import('@vigil/fastify');
+    await app.register(vigilMetrics);
+  }
+  app.get('/users/:id', async (req) => user(req.params.id));
+  await app.register(
+    async (api) => {
+      api.get('/items/:id', async (req) => item(req.params.id));
+    },
+    { prefix: '/api/v1' },
+  );
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return app.server.address().port;
+}
+
+try {
+  const t0 = performance.now();
+  const port = framework === 'express' ? await expressApp() : await fastifyApp();
+  process.stdout.write(`${JSON.stringify({ port, pid: process.pid, readyMs: performance.now() - t0 })}\n`);
+} catch (err) {
+  console.error(`server ${id} failed to start:`, err);
+  process.exit(1);
+}

@@ -1,0 +1,391 @@
+#!/usr/bin/env node
+// Tracing and request-logging overhead: Vigil's tracing (sampling 0, 0.1, 1.0), Vigil's request
+// logging alone, the full stack (metrics + tracing 0.1 + request logs to a file), next to
+// OpenTelemetry's auto-instrumentations register, the lean NodeSDK set (same sampling, 0.1) and
+// pino-http, on Express and Fastify. Same method as http-overhead (and as
+// shared/research/perf-tracing.md): every server in its own process pinned to CPU 0, autocannon in
+// a separate process on CPU 1, server CPU µs per request as medians over interleaved rounds, ratios
+// to the bare server of the same framework. Traced servers export to one OTLP/HTTP sink process
+// (CPU 1). Then start-up time: spawn to the first 200, for bare, Vigil's full stack and the auto
+// register. Writes bench/results/tracing.md.
+//
+// Env: BENCH_DURATION (s, 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
+//      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included),
+//      BENCH_STARTUP_REPS (5; 0 skips the start-up part).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  allowedCpus,
+  BENCH_DIR,
+  clockTicks,
+  envNumber,
+  fmt,
+  fmtRatio,
+  machineMarkdown,
+  mdTable,
+  median,
+  ratio,
+  writeResult,
+} from '../lib/common.mjs';
+
+const DURATION = envNumber('BENCH_DURATION', 10);
+const ROUNDS = envNumber('BENCH_ROUNDS', 3, { integer: true });
+const WARMUP = envNumber('BENCH_WARMUP', 3);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, { integer: true });
+const STARTUP_REPS =
+  process.env.BENCH_STARTUP_REPS === '0' ? 0 : envNumber('BENCH_STARTUP_REPS', 5, { integer: true });
+const SERVER_CPU = '0';
+const LOAD_CPU = '1';
+const SERVER_JS = join(BENCH_DIR, 'suites', '_tracing-server.mjs');
+const SINK_JS = join(BENCH_DIR, 'suites', '_otlp-sink.mjs');
+const LEAN_CJS = join(BENCH_DIR, 'suites', '_otel-lean.cjs');
+const LOAD_JS = join(BENCH_DIR, 'lib', 'load.mjs');
+const LOG_DIR = mkdtempSync(join(tmpdir(), 'vigil-bench-logs-'));
+
+const OTEL_ENV = { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'warn' };
+const auto = (r) => ({
+  args: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
+  env: { ...OTEL_ENV, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(r) },
+});
+const lean = (fw) => ({
+  args: ['--require', LEAN_CJS],
+  env: { ...OTEL_ENV, OTEL_TRACES_SAMPLER_ARG: '0.1', LEAN_FW: fw },
+});
+
+/** Targets from the issue (CPU/req vs bare). */
+const VARIANTS = [];
+for (const fw of ['express', 'fastify']) {
+  const v = (kind, label, extra = {}) =>
+    VARIANTS.push({ id: `${fw}-${kind}`, framework: fw, kind, label, args: [], env: {}, ...extra });
+  v('bare', `${fw} bare`, { bare: true });
+  v('vigil-metrics', 'Vigil metrics only (reference)', { vigil: true });
+  v('vigil-trace-0', 'Vigil metrics + tracing, sampling 0', {
+    vigil: true,
+    target: fw === 'express' ? 1.1 : undefined,
+  });
+  v('vigil-trace-0.1', 'Vigil metrics + tracing, sampling 0.1', {
+    vigil: true,
+    target: fw === 'express' ? 1.25 : undefined,
+  });
+  v('vigil-trace-1', 'Vigil metrics + tracing, sampling 1.0', { vigil: true });
+  v('vigil-log', 'Vigil request log → file (no tracing)', {
+    vigil: true,
+    target: fw === 'express' ? 1.15 : undefined,
+  });
+  v('vigil-full', 'Vigil full stack: metrics + tracing 0.1 + request log → file', {
+    vigil: true,
+    target: fw === 'express' ? 1.5 : 1.8,
+  });
+  v('otel-auto-0.1', 'OTel auto-instrumentations register 0.81.2, sampling 0.1', auto(0.1));
+  v('otel-auto-0', 'OTel auto-instrumentations register 0.81.2, sampling 0', auto(0));
+  v(
+    'otel-lean-0.1',
+    `OTel lean NodeSDK (http${fw === 'express' ? ' + express' : ''}), sampling 0.1`,
+    lean(fw),
+  );
+  if (fw === 'express') {
+    v('pino-http', 'pino-http 11.0.0 → file (defaults)');
+    v('otel-lean-pino-http', "OTel lean 0.1 + pino-http → file (the issue's 3.0x)", lean(fw));
+  } else v('pino', "Fastify's built-in pino → file, one onResponse line");
+}
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function killAll() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', () => {
+  killAll();
+  rmSync(LOG_DIR, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+function pinned(cpu, args, env) {
+  return track(
+    spawn('taskset', ['-c', cpu, process.execPath, ...args], {
+      cwd: BENCH_DIR,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env,
+    }),
+  );
+}
+
+function firstJsonLine(child, what, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    const timer = setTimeout(() => done(new Error(`${what}: no output after ${timeoutMs} ms`)), timeoutMs);
+    const onExit = (code, sig) => done(new Error(`${what}: exited with ${code ?? sig} before reporting`));
+    const onLine = (line) => {
+      try {
+        done(undefined, JSON.parse(line));
+      } catch {
+        console.error(`${what}: ${line}`);
+      }
+    };
+    function done(err, v) {
+      clearTimeout(timer);
+      rl.off('line', onLine);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(v);
+    }
+    rl.on('line', onLine);
+    child.once('exit', onExit);
+  });
+}
+
+function serverEnv(v, sinkUrl) {
+  return {
+    ...process.env,
+    NODE_ENV: 'production',
+    SINK_URL: sinkUrl,
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    LOG_FILE: join(LOG_DIR, `${v.id}.log`),
+    ...v.env,
+  };
+}
+
+async function startServer(v, sinkUrl) {
+  const child = pinned(SERVER_CPU, [...v.args, SERVER_JS, v.id], serverEnv(v, sinkUrl));
+  const { port, pid } = await firstJsonLine(child, `server ${v.id}`, 30_000);
+  return { variant: v, child, port, pid, cpus: allowedCpus(pid), runs: [] };
+}
+
+async function runLoad(server, duration) {
+  const arg = JSON.stringify({
+    port: server.port,
+    pid: server.pid,
+    connections: CONNECTIONS,
+    duration,
+    serverCpu: 0,
+  });
+  const child = pinned(LOAD_CPU, [LOAD_JS, arg], process.env);
+  const result = await firstJsonLine(child, `load on ${server.variant.id}`, (duration + 30) * 1000);
+  child.stdin.end();
+  return result;
+}
+
+async function get(port, path) {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+function selected() {
+  const raw = process.env.BENCH_VARIANTS;
+  if (!raw) return VARIANTS;
+  const wanted = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const picked = VARIANTS.filter((v) => wanted.some((w) => v.id === w || v.id.includes(w)));
+  const fws = new Set(picked.map((v) => v.framework));
+  return VARIANTS.filter((v) => picked.includes(v) || (v.bare && fws.has(v.framework)));
+}
+
+/** ms from spawn to the first 200 on /users/1 (polled every 5 ms), one fresh process per sample. */
+async function startupMs(v, sinkUrl) {
+  const t0 = process.hrtime.bigint();
+  const child = pinned(SERVER_CPU, [...v.args, SERVER_JS, v.id], serverEnv(v, sinkUrl));
+  const { port } = await firstJsonLine(child, `startup ${v.id}`, 30_000);
+  for (;;) {
+    try {
+      if ((await get(port, '/users/1')).status === 200) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+  return ms;
+}
+
+async function main() {
+  const hz = clockTicks();
+  const startedAt = new Date().toISOString();
+  const sinkChild = pinned(LOAD_CPU, [SINK_JS], process.env);
+  const { port: sinkPort } = await firstJsonLine(sinkChild, 'sink', 10_000);
+  const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+  const variants = selected();
+  console.log(
+    `tracing: ${variants.length} servers, ${ROUNDS} round(s) × ${DURATION} s, warm-up ${WARMUP} s, -c ${CONNECTIONS}`,
+  );
+  const servers = [];
+  for (const v of variants) servers.push(await startServer(v, sinkUrl));
+  try {
+    for (const s of servers) {
+      const u = await get(s.port, '/users/7');
+      if (u.status !== 200 || JSON.parse(u.body).id !== 7)
+        throw new Error(`server ${s.variant.id}: ${u.status} ${u.body}`);
+    }
+    for (const s of servers) {
+      const r = await runLoad(s, WARMUP);
+      console.log(`warm-up ${s.variant.id.padEnd(28)} ${fmt(r.requests / r.wallS, 0)} req/s`);
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      console.log(`round ${round + 1}/${ROUNDS}`);
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+      for (const s of order) {
+        const sink0 = JSON.parse((await get(sinkPort, '/stats')).body);
+        const r = await runLoad(s, DURATION);
+        const sink1 = JSON.parse((await get(sinkPort, '/stats')).body);
+        r.otlpBytes = sink1.bytes - sink0.bytes;
+        s.runs.push(r);
+        const us = (r.cpuTicks / hz / r.requests) * 1e6;
+        console.log(
+          `  ${s.variant.id.padEnd(28)} ${fmt(r.requests / r.wallS, 0).padStart(8)} req/s ${fmt(us, 1).padStart(7)} CPU µs/req`,
+        );
+      }
+    }
+  } finally {
+    for (const s of servers) {
+      s.logBytes = (() => {
+        try {
+          return statSync(join(LOG_DIR, `${s.variant.id}.log`)).size;
+        } catch {
+          return 0;
+        }
+      })();
+      s.child.kill('SIGTERM');
+    }
+  }
+
+  // Start-up time.
+  const startup = [];
+  if (STARTUP_REPS > 0) {
+    const ids = new Set(variants.map((v) => v.id));
+    const pick = VARIANTS.filter(
+      (v) =>
+        ids.has(v.id) &&
+        (v.bare || v.kind === 'vigil-full' || v.kind === 'otel-auto-0.1' || v.kind === 'otel-lean-0.1'),
+    );
+    const samples = new Map(pick.map((v) => [v.id, []]));
+    for (let i = 0; i < STARTUP_REPS; i++)
+      for (const v of pick) samples.get(v.id).push(await startupMs(v, sinkUrl));
+    for (const v of pick) startup.push({ v, ms: median(samples.get(v.id)), all: samples.get(v.id) });
+  }
+  sinkChild.stdin.end();
+
+  // Summary.
+  for (const s of servers) {
+    s.cpu = s.runs.map((r) => (r.cpuTicks / hz / r.requests) * 1e6);
+    s.rps = s.runs.map((r) => r.requests / r.wallS);
+    s.med = { cpu: median(s.cpu), rps: median(s.rps), p99: median(s.runs.map((r) => r.p99)) };
+    s.failures = s.runs.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
+    s.otlpPerReq = median(s.runs.map((r) => r.otlpBytes / r.requests));
+    s.foreign = median(s.runs.map((r) => Math.max(0, r.foreignTicks) / hz / r.wallS));
+  }
+  const rows = [];
+  for (const s of servers) {
+    const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
+    const metricsOnly = servers.find(
+      (b) => b.variant.kind === 'vigil-metrics' && b.variant.framework === s.variant.framework,
+    );
+    const r = ratio(s.med.cpu, bare.med.cpu);
+    const t = s.variant.target;
+    rows.push([
+      s.variant.bare || s.variant.vigil ? `**${s.variant.id}**` : s.variant.id,
+      s.variant.label,
+      fmt(s.med.cpu, 1),
+      s.variant.bare ? '1.00x' : `**${fmtRatio(r)}**`,
+      s.variant.bare ? '' : `${s.med.cpu - bare.med.cpu >= 0 ? '+' : ''}${fmt(s.med.cpu - bare.med.cpu, 1)}`,
+      s.variant.kind.startsWith('vigil-trace') || s.variant.kind === 'vigil-full'
+        ? fmtRatio(ratio(s.med.cpu, metricsOnly?.med.cpu))
+        : '',
+      t === undefined ? '' : r <= t ? `≤ ${t.toFixed(2)}x: **met**` : `≤ ${t.toFixed(2)}x: **missed**`,
+      fmt(s.med.rps, 0),
+      fmt(s.med.p99, 0),
+      fmt(s.otlpPerReq, 0),
+      s.logBytes ? fmt(s.logBytes / s.runs.reduce((n, r) => n + r.requests, 1), 0) : '',
+      `${Math.round(s.foreign * 100)} %`,
+      s.cpu.map((x) => fmt(x, 1)).join(' / '),
+    ]);
+  }
+  const notes = [];
+  const failed = servers.filter((s) => s.failures > 0);
+  if (failed.length)
+    notes.push(
+      `- Non-2xx/errors/timeouts: ${failed.map((s) => `${s.variant.id} ${s.failures}`).join(', ')}.`,
+    );
+  const busy = servers.filter((s) => s.foreign > 0.1);
+  if (busy.length)
+    notes.push(
+      `- Something else used CPU ${SERVER_CPU} during: ${busy.map((s) => s.variant.id).join(', ')} (noisy rows).`,
+    );
+  notes.push(
+    `- Pinning: servers on CPU ${[...new Set(servers.map((s) => s.cpus))].join(', ')}, load and sink on CPU ${LOAD_CPU}.`,
+  );
+  const short = DURATION < 10 || ROUNDS < 3;
+  const startupTable = startup.length
+    ? `## Start-up (spawn → first 200 on GET /users/1, median of ${STARTUP_REPS})\n\n${mdTable(
+        ['variant', 'median ms', 'vs bare', 'samples ms'],
+        startup.map(({ v, ms, all }) => {
+          const bare = startup.find((x) => x.v.bare && x.v.framework === v.framework);
+          return [v.id, fmt(ms, 0), fmtRatio(ratio(ms, bare?.ms)), all.map((x) => fmt(x, 0)).join(' / ')];
+        }),
+      )}\n\nTarget: start-up with tracing within 1.5x of bare.\n`
+    : '';
+
+  writeResult(
+    'tracing',
+    `# Tracing and request-logging overhead
+
+${machineMarkdown()}
+- Run: ${ROUNDS} round(s) × ${DURATION} s per server, ${WARMUP} s warm-up, ${CONNECTIONS} connections; started ${startedAt}${short ? ' (**short run: noisy, indicative only**)' : ''}
+
+## Method
+
+Same as \`http-overhead\` and shared/research/perf-tracing.md: one Node.js process per variant pinned to CPU ${SERVER_CPU}, all started at once; autocannon (\`-c ${CONNECTIONS}\`, \`GET /users/<random int>\`) in its own process on CPU ${LOAD_CPU}; warm-up, then interleaved rounds with the order rotated. **CPU µs/req** = server utime+stime over the load window ÷ requests (median over rounds); **vs bare** against the bare server of the same framework. Traced servers export OTLP/HTTP to one sink process on CPU ${LOAD_CPU} (it discards the body). OpenTelemetry variants run with \`OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none\`. Request logs go to files (pino \`destination\`, asynchronous).
+
+- Vigil's tracing is created by the metrics middleware (it is the same per-request pass), so every Vigil tracing row includes Vigil's metrics; **vs metrics** isolates what tracing adds on top.
+- Vigil exports \`http/protobuf\` (its default); the lean set exports JSON (exporter-trace-otlp-http); the auto register exports protobuf.
+
+## Results
+
+${mdTable(
+  [
+    'variant',
+    'what',
+    'CPU µs/req',
+    'CPU/req vs bare',
+    'Δ µs/req',
+    'vs metrics',
+    'target',
+    'req/s',
+    'p99 ms',
+    'OTLP B/req',
+    'log B/req',
+    `other use of CPU ${SERVER_CPU}`,
+    'per-round CPU µs/req',
+  ],
+  rows,
+)}
+
+${notes.join('\n')}
+
+${startupTable}
+## Reading it
+
+Fastify's bare CPU/req is small (about 20 µs), so the same absolute cost is a much larger ratio there than on Express (about 105 µs): compare **Δ µs/req**. Expect ±5 % (Express) and ±10–20 % (Fastify) between runs on a 2-vCPU VM, more on a shared machine (see the "other use" column).
+`,
+  );
+}
+
+main().catch((err) => {
+  console.error('tracing bench failed:', err);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,179 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import pino from 'pino';
+import { VigilOptionError } from './errors.js';
+import { createRedactor } from './internal/redact.js';
+import { activeTraceFields } from './internal/trace-context.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The logger: a pino instance (so Fastify's `loggerInstance` and pino's ecosystem accept it). */
+export type Logger = pino.Logger;
+
+/** A pino destination: anything with `write(line)`. */
+export interface DestinationStream {
+  write(line: string): unknown;
+}
+
+/** Defaults for `createLogger`; the README's options table is generated from this object. */
+export const LOGGER_DEFAULTS = Object.freeze({
+  /** Minimum level written. The `LOG_LEVEL` variable overrides the default (not an explicit option). */
+  level: 'info' as LogLevel,
+  /**
+   * Keys whose values are replaced by `[REDACTED]` at any depth (case-insensitive), in headers,
+   * bodies and any object you log. `redact` adds to this list.
+   */
+  redactKeys: Object.freeze([
+    'authorization',
+    'proxy-authorization',
+    'cookie',
+    'set-cookie',
+    'x-api-key',
+    'x-auth-token',
+    'password',
+    'passwd',
+    'secret',
+    'client_secret',
+    'token',
+    'access_token',
+    'refresh_token',
+    'id_token',
+    'api_key',
+    'apikey',
+    'accesstoken',
+    'refreshtoken',
+  ]) as readonly string[],
+  /** `trace_id`, `span_id` and `trace_flags` of the active span on every line. */
+  traceContext: true,
+  /** Human-readable output through `pino-pretty` (install it; for local development only). */
+  pretty: false,
+});
+
+export interface LoggerOptions {
+  /** `service` on every line. Default: `OTEL_SERVICE_NAME`, else the app's package.json name. */
+  service?: string;
+  /** Default: `LOG_LEVEL`, else `info`. */
+  level?: LogLevel;
+  /** More keys to redact (added to `LOGGER_DEFAULTS.redactKeys`). */
+  redact?: readonly string[];
+  /** Write here instead of stdout: a file path (asynchronous writes), a file descriptor, or a stream. */
+  destination?: string | number | DestinationStream;
+  /** Synchronous writes to a file path (default false: buffered, flushed at exit). */
+  sync?: boolean;
+  /** More fields on every line. */
+  base?: Record<string, unknown>;
+  traceContext?: boolean;
+  pretty?: boolean;
+}
+
+const KNOWN = ['service', 'level', 'redact', 'destination', 'sync', 'base', 'traceContext', 'pretty'];
+
+function appName(): string | undefined {
+  let dir = process.argv[1] ? dirname(resolve(process.argv[1])) : process.cwd();
+  for (let i = 0; i < 12; i++) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const name = (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name;
+        if (typeof name === 'string' && name !== '') return name;
+      } catch {
+        return undefined;
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/**
+ * A pino logger for a service: JSON lines with `service`, a string `level`, the active span's
+ * `trace_id` / `span_id` / `trace_flags`, and secrets redacted (authorization, cookies, passwords,
+ * tokens, API keys) wherever they appear. Invalid options throw `VigilOptionError` naming the option.
+ *
+ * ```ts
+ * const log = createLogger(); // then: log.info({ orderId }, 'order placed')
+ * ```
+ */
+export function createLogger(options?: LoggerOptions): Logger {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new VigilOptionError('options', 'an options object', options);
+  }
+  const o = (options ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.includes(k)) throw new VigilOptionError(k, `one of ${KNOWN.join(', ')}`, 'an unknown option');
+  }
+  if (o.level !== undefined && (typeof o.level !== 'string' || !LEVELS.includes(o.level))) {
+    throw new VigilOptionError('level', `one of ${LEVELS.join(', ')}`, o.level);
+  }
+  const envLevel = process.env.LOG_LEVEL?.trim().toLowerCase();
+  const level =
+    (o.level as LogLevel | undefined) ??
+    (envLevel && LEVELS.includes(envLevel) ? (envLevel as LogLevel) : LOGGER_DEFAULTS.level);
+  if (o.service !== undefined && (typeof o.service !== 'string' || o.service === '')) {
+    throw new VigilOptionError('service', 'a non-empty string', o.service);
+  }
+  const service = (o.service as string | undefined) ?? (process.env.OTEL_SERVICE_NAME?.trim() || appName());
+  if (o.redact !== undefined && (!Array.isArray(o.redact) || o.redact.some((k) => typeof k !== 'string'))) {
+    throw new VigilOptionError('redact', 'an array of key names', o.redact);
+  }
+  for (const b of ['sync', 'traceContext', 'pretty'] as const) {
+    if (o[b] !== undefined && typeof o[b] !== 'boolean') throw new VigilOptionError(b, 'a boolean', o[b]);
+  }
+  if (o.base !== undefined && (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base))) {
+    throw new VigilOptionError('base', 'an object of fields', o.base);
+  }
+  const dest = o.destination;
+  if (
+    dest !== undefined &&
+    typeof dest !== 'string' &&
+    !(typeof dest === 'number' && Number.isInteger(dest) && dest >= 0) &&
+    !(typeof dest === 'object' && dest !== null && typeof (dest as DestinationStream).write === 'function')
+  ) {
+    throw new VigilOptionError('destination', 'a file path, a file descriptor or a stream', dest);
+  }
+
+  const redact = createRedactor([
+    ...LOGGER_DEFAULTS.redactKeys,
+    ...((o.redact as string[] | undefined) ?? []),
+  ]);
+  const traceContext = (o.traceContext as boolean | undefined) ?? LOGGER_DEFAULTS.traceContext;
+  const pretty = (o.pretty as boolean | undefined) ?? LOGGER_DEFAULTS.pretty;
+
+  const opts: pino.LoggerOptions = {
+    level,
+    base: { pid: process.pid, ...(service ? { service } : {}), ...(o.base as object | undefined) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (obj) => redact(obj as Record<string, unknown>),
+    },
+  };
+  if (traceContext) {
+    opts.mixin = () => activeTraceFields() ?? NO_FIELDS;
+    // pino's default merge assigns into the mixin's object; skip the merge when there is nothing to add.
+    opts.mixinMergeStrategy = (obj, mixin) => (mixin === NO_FIELDS ? obj : Object.assign(mixin, obj));
+  }
+
+  if (pretty) {
+    if (dest !== undefined) throw new VigilOptionError('pretty', 'no destination together with pretty', dest);
+    let target: string;
+    try {
+      target = createRequire(join(process.cwd(), 'index.js')).resolve('pino-pretty');
+    } catch {
+      throw new VigilOptionError('pretty', 'pino-pretty to be installed (npm i -D pino-pretty)', true);
+    }
+    return pino({ ...opts, transport: { target } });
+  }
+  if (dest === undefined) return pino(opts);
+  if (typeof dest === 'string') {
+    const sync = (o.sync as boolean | undefined) ?? false;
+    return pino(opts, pino.destination({ dest, sync, mkdir: true, minLength: sync ? 0 : 4096 }));
+  }
+  if (typeof dest === 'number') return pino(opts, pino.destination({ dest, sync: true }));
+  return pino(opts, dest as pino.DestinationStream);
+}
+
+const NO_FIELDS = Object.freeze({}) as Record<string, never>;

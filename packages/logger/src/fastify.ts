@@ -1,0 +1,120 @@
+import type { IncomingMessage } from 'node:http';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { LogController } from 'fastify';
+import type { Logger } from './create-logger.js';
+import { VigilOptionError } from './errors.js';
+import {
+  levelFor,
+  pathOf,
+  REQUEST_LOG_DEFAULTS,
+  type RequestLogOptions,
+  type ResolvedRequestLog,
+  requestIdFrom,
+  resolveRequestLog,
+} from './internal/request-log.js';
+import { requestTraceFields } from './internal/trace-context.js';
+
+export type { RequestLogOptions };
+export { REQUEST_LOG_DEFAULTS };
+
+export interface FastifyLoggingOptions extends RequestLogOptions {
+  /** The logger (from `createLogger()`); it becomes Fastify's own logger (`app.log`, `request.log`). */
+  logger: Logger;
+}
+
+/** Fastify server options: spread them into `Fastify({ ... })`. */
+export interface FastifyLoggingServerOptions {
+  /** Typed as Fastify's base logger so `Fastify({ ... })` keeps its default type parameters. */
+  loggerInstance: FastifyBaseLogger;
+  logController: LogController;
+  genReqId: (req: IncomingMessage) => string;
+}
+
+const ERROR = Symbol('vigil.requestError');
+
+type RequestWithError = FastifyRequest & { [ERROR]?: unknown };
+
+/**
+ * Fastify's own request logging, reduced to one line per request: Fastify's `incoming request`
+ * and `request completed` pair (and its separate error and 404 lines) become a single line at
+ * completion, written by Fastify's own pino logger (`request.log`, so it also carries
+ * `request_id`), with the route template, status, duration, trace ids and, for a failed request,
+ * the error. Probes and `/metrics` are skipped; the request id is echoed in the response.
+ */
+class VigilLogController extends LogController {
+  constructor(private readonly o: ResolvedRequestLog) {
+    super({ requestIdLogLabel: 'request_id' });
+  }
+
+  /** Fastify passes its request, or the raw IncomingMessage in a few paths. */
+  private skip(request: FastifyRequest | IncomingMessage): boolean {
+    if (this.o.ignore.size === 0) return false;
+    const r = request as Partial<FastifyRequest> & { url?: string };
+    return this.o.ignore.has(r.routeOptions?.url ?? pathOf(r.raw?.url ?? r.url));
+  }
+
+  override isLogDisabled(req: object): boolean {
+    return this.skip(req as FastifyRequest | IncomingMessage);
+  }
+
+  /** Called once per request by Fastify before the hooks: echo the id, log nothing yet. */
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    reply.header(this.o.header, request.id);
+  }
+
+  override requestCompleted(
+    err: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (this.skip(request)) return;
+    const status = reply.statusCode;
+    const fields: Record<string, unknown> = {
+      method: request.method,
+      route: request.routeOptions?.url ?? '__unmatched__',
+      path: pathOf(request.raw.url),
+      status_code: status,
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    const t = requestTraceFields(request.raw);
+    if (t !== undefined) {
+      fields.trace_id = t.trace_id;
+      fields.span_id = t.span_id;
+      fields.trace_flags = t.trace_flags;
+    }
+    if (this.o.logHeaders) fields.headers = request.headers;
+    const error = err ?? (request as RequestWithError)[ERROR];
+    if (error) fields.err = error;
+    request.log[levelFor(status)](fields, 'request completed');
+  }
+
+  /** The handler's error goes on the completion line instead of a line of its own. */
+  override defaultErrorLog(error: Error, request: FastifyRequest): void {
+    (request as RequestWithError)[ERROR] = error;
+  }
+
+  /** The completion line says 404. */
+  override routeNotFound(): void {}
+}
+
+/**
+ * Logging for Fastify in one spread: `Fastify({ ...fastifyLogging({ logger }) })`. Sets Fastify's
+ * `loggerInstance` (your pino logger), a request id generator (well-formed `x-request-id`, else a
+ * UUID) and a `logController` that writes one line per request.
+ */
+export function fastifyLogging(options: FastifyLoggingOptions): FastifyLoggingServerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new VigilOptionError('options', 'an options object with a logger', options);
+  }
+  const { logger, ...rest } = options;
+  if (!logger || typeof logger.info !== 'function' || typeof logger.child !== 'function') {
+    throw new VigilOptionError('logger', 'a pino logger (createLogger())', logger);
+  }
+  const o = resolveRequestLog(rest, []);
+  const header = o.header;
+  return {
+    loggerInstance: logger,
+    logController: new VigilLogController(o),
+    genReqId: (req) => requestIdFrom(req.headers[header]),
+  };
+}

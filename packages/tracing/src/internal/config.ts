@@ -1,0 +1,373 @@
+import { TRACING_DEFAULTS } from '../defaults.js';
+import { describe, VigilOptionError } from '../errors.js';
+import type { InstrumentationLike, TracingLogger, TracingOptions } from '../types.js';
+
+/** Options after validation and environment variables, with defaults applied. */
+export interface ResolvedConfig {
+  readonly enabled: boolean;
+  readonly serviceName: string | undefined;
+  readonly serviceVersion: string | undefined;
+  readonly environment: string | undefined;
+  readonly resourceAttributes: Record<string, string | number | boolean>;
+  readonly envResourceAttributes: Record<string, string>;
+  readonly url: string;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  readonly headers: Record<string, string>;
+  readonly sampler: SamplerConfig;
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+  readonly scheduledDelayMs: number;
+  readonly exportTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly fetchSpans: boolean;
+  readonly dbQueryText: boolean;
+  readonly flushOnExit: boolean;
+  readonly propagators: readonly ('tracecontext' | 'baggage')[];
+  readonly instrumentations: readonly InstrumentationLike[];
+}
+
+export type SamplerConfig =
+  | { readonly type: 'always_on' | 'always_off' | 'parentbased_always_on' | 'parentbased_always_off' }
+  | { readonly type: 'traceidratio' | 'parentbased_traceidratio'; readonly ratio: number };
+
+const KNOWN = [
+  'enabled',
+  'serviceName',
+  'serviceVersion',
+  'environment',
+  'resourceAttributes',
+  'endpoint',
+  'protocol',
+  'headers',
+  'sampleRatio',
+  'maxQueueSize',
+  'maxExportBatchSize',
+  'scheduledDelayMs',
+  'exportTimeoutMs',
+  'shutdownTimeoutMs',
+  'fetchSpans',
+  'dbQueryText',
+  'flushOnExit',
+  'instrumentations',
+  'exporter',
+  'logger',
+];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A logger for configuration problems: the user's, or one JSON line on stderr. */
+export function resolveLogger(v: unknown): TracingLogger {
+  if (v === false) return { warn() {} };
+  if (v !== undefined) {
+    if (typeof v !== 'object' || v === null || typeof (v as TracingLogger).warn !== 'function') {
+      throw new VigilOptionError('logger', 'an object with a warn(fields, message) method, or false', v);
+    }
+    return v as TracingLogger;
+  }
+  return {
+    warn(fields, message) {
+      process.stderr.write(
+        `${JSON.stringify({ level: 'warn', time: Date.now(), name: '@vigil/tracing', ...fields, msg: message })}\n`,
+      );
+    },
+  };
+}
+
+function str(name: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new VigilOptionError(name, 'a non-empty string', v);
+  return v;
+}
+
+function bool(name: string, v: unknown): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new VigilOptionError(name, 'a boolean', v);
+  return v;
+}
+
+function int(name: string, v: unknown, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new VigilOptionError(name, `an integer >= ${min}`, v);
+  }
+  return v;
+}
+
+function record(name: string, v: unknown, values: string): Record<string, unknown> | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new VigilOptionError(name, `an object of ${values}`, v);
+  }
+  return v as Record<string, unknown>;
+}
+
+function url(name: string, v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new VigilOptionError(name, 'an http(s) URL', v);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new VigilOptionError(name, 'an http(s) URL', v);
+  return v;
+}
+
+/** `k=v,k2=v2` with percent-encoded values (the OTLP headers and resource attribute syntax). */
+export function parseKeyValues(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!raw) return out;
+  for (const part of raw.split(',')) {
+    const i = part.indexOf('=');
+    if (i <= 0) continue;
+    const k = part.slice(0, i).trim();
+    let v = part.slice(i + 1).trim();
+    try {
+      v = decodeURIComponent(v);
+    } catch {}
+    if (k) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Validate options (throwing `VigilOptionError` naming the option) and merge them with the standard
+ * environment variables. Invalid environment values are reported once and ignored, so a typo in a
+ * deployment never stops the service from starting.
+ */
+export function resolveConfig(
+  options: TracingOptions | undefined,
+  env: Env,
+  log: TracingLogger,
+): ResolvedConfig {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new VigilOptionError('options', 'an options object', options);
+  }
+  const o = (options ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.includes(k)) throw new VigilOptionError(k, `one of ${KNOWN.join(', ')}`, 'an unknown option');
+  }
+
+  const badEnv = (name: string, expected: string) =>
+    log.warn(
+      { variable: name, value: env[name] },
+      `Ignoring ${name}=${describe(env[name])}: expected ${expected}`,
+    );
+  const envInt = (name: string, min: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      badEnv(name, `an integer >= ${min}`);
+      return undefined;
+    }
+    return n;
+  };
+  const envFirst = (...names: string[]) => {
+    for (const n of names) {
+      const v = env[n];
+      if (v !== undefined && v.trim() !== '') return v.trim();
+    }
+    return undefined;
+  };
+
+  // enabled
+  const enabledOpt = bool('enabled', o.enabled);
+  const sdkDisabled = (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+  const enabled = enabledOpt ?? !sdkDisabled;
+
+  // endpoint and protocol
+  let traceUrl: string;
+  const endpointOpt = str('endpoint', o.endpoint);
+  if (endpointOpt !== undefined) traceUrl = `${url('endpoint', endpointOpt).replace(/\/+$/, '')}/v1/traces`;
+  else {
+    const full = envFirst('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+    const base = envFirst('OTEL_EXPORTER_OTLP_ENDPOINT');
+    const ok = (v: string) => /^https?:\/\//.test(v);
+    if (full !== undefined && ok(full)) traceUrl = full;
+    else if (base !== undefined && ok(base)) traceUrl = `${base.replace(/\/+$/, '')}/v1/traces`;
+    else {
+      if (full !== undefined) badEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'an http(s) URL');
+      else if (base !== undefined) badEnv('OTEL_EXPORTER_OTLP_ENDPOINT', 'an http(s) URL');
+      traceUrl = `${TRACING_DEFAULTS.endpoint}/v1/traces`;
+    }
+  }
+  let protocol: 'http/protobuf' | 'http/json' = TRACING_DEFAULTS.protocol;
+  if (o.protocol !== undefined) {
+    if (o.protocol !== 'http/protobuf' && o.protocol !== 'http/json') {
+      throw new VigilOptionError('protocol', '"http/protobuf" or "http/json"', o.protocol);
+    }
+    protocol = o.protocol;
+  } else {
+    const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+      ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+      : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+    const p = envFirst(name);
+    if (p === 'http/protobuf' || p === 'http/json') protocol = p;
+    else if (p !== undefined) badEnv(name, '"http/protobuf" or "http/json" (gRPC is not supported)');
+  }
+  const headersOpt = record('headers', o.headers, 'header strings');
+  if (headersOpt) {
+    for (const [k, v] of Object.entries(headersOpt)) {
+      if (typeof v !== 'string') throw new VigilOptionError(`headers.${k}`, 'a string', v);
+    }
+  }
+  const headers = {
+    ...parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...parseKeyValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+    ...(headersOpt as Record<string, string> | undefined),
+  };
+
+  // sampling
+  let sampler: SamplerConfig;
+  if (o.sampleRatio !== undefined) {
+    const r = o.sampleRatio;
+    if (typeof r !== 'number' || !(r >= 0 && r <= 1))
+      throw new VigilOptionError('sampleRatio', 'a number from 0 to 1', r);
+    sampler = { type: 'parentbased_traceidratio', ratio: r };
+  } else sampler = samplerFromEnv(env, badEnv);
+
+  // batching and timeouts
+  const maxQueueSize =
+    int('maxQueueSize', o.maxQueueSize, 1) ??
+    envInt('OTEL_BSP_MAX_QUEUE_SIZE', 1) ??
+    TRACING_DEFAULTS.maxQueueSize;
+  let maxExportBatchSize =
+    int('maxExportBatchSize', o.maxExportBatchSize, 1) ??
+    envInt('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1) ??
+    TRACING_DEFAULTS.maxExportBatchSize;
+  if (maxExportBatchSize > maxQueueSize) {
+    if (o.maxExportBatchSize !== undefined) {
+      throw new VigilOptionError(
+        'maxExportBatchSize',
+        `at most maxQueueSize (${maxQueueSize})`,
+        maxExportBatchSize,
+      );
+    }
+    maxExportBatchSize = maxQueueSize;
+  }
+  const scheduledDelayMs =
+    int('scheduledDelayMs', o.scheduledDelayMs, 1) ??
+    envInt('OTEL_BSP_SCHEDULE_DELAY', 1) ??
+    TRACING_DEFAULTS.scheduledDelayMs;
+  const exportTimeoutMs =
+    int('exportTimeoutMs', o.exportTimeoutMs, 1) ??
+    envInt(
+      env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
+        ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'
+        : 'OTEL_EXPORTER_OTLP_TIMEOUT',
+      1,
+    ) ??
+    TRACING_DEFAULTS.exportTimeoutMs;
+  const shutdownTimeoutMs =
+    int('shutdownTimeoutMs', o.shutdownTimeoutMs, 0) ??
+    envInt('VIGIL_TRACING_SHUTDOWN_TIMEOUT_MS', 0) ??
+    TRACING_DEFAULTS.shutdownTimeoutMs;
+
+  // resource
+  const attrs = record('resourceAttributes', o.resourceAttributes, 'string, number or boolean values') ?? {};
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new VigilOptionError(`resourceAttributes.${k}`, 'a string, number or boolean', v);
+    }
+  }
+
+  // propagators
+  const propagators: ('tracecontext' | 'baggage')[] = [];
+  const rawProp = envFirst('OTEL_PROPAGATORS') ?? 'tracecontext,baggage';
+  for (const p of rawProp.split(',').map((s) => s.trim().toLowerCase())) {
+    if (p === 'tracecontext' || p === 'baggage') propagators.push(p);
+    else if (p !== 'none' && p !== '')
+      badEnv('OTEL_PROPAGATORS', 'tracecontext, baggage or none (others are not supported)');
+  }
+
+  const instrumentations = o.instrumentations ?? [];
+  if (
+    !Array.isArray(instrumentations) ||
+    instrumentations.some(
+      (i) =>
+        typeof i !== 'object' ||
+        i === null ||
+        typeof (i as InstrumentationLike).setTracerProvider !== 'function',
+    )
+  ) {
+    throw new VigilOptionError(
+      'instrumentations',
+      'an array of OpenTelemetry instrumentations',
+      instrumentations,
+    );
+  }
+  if (o.exporter !== undefined) {
+    const e = o.exporter as { export?: unknown; shutdown?: unknown } | null;
+    if (
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e.export !== 'function' ||
+      typeof e.shutdown !== 'function'
+    ) {
+      throw new VigilOptionError('exporter', 'an OpenTelemetry SpanExporter', o.exporter);
+    }
+  }
+
+  return {
+    enabled,
+    serviceName: str('serviceName', o.serviceName),
+    serviceVersion: str('serviceVersion', o.serviceVersion),
+    environment: str('environment', o.environment),
+    resourceAttributes: attrs as Record<string, string | number | boolean>,
+    envResourceAttributes: parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES),
+    url: traceUrl,
+    protocol,
+    headers,
+    sampler,
+    maxQueueSize,
+    maxExportBatchSize,
+    scheduledDelayMs,
+    exportTimeoutMs,
+    shutdownTimeoutMs,
+    fetchSpans: bool('fetchSpans', o.fetchSpans) ?? TRACING_DEFAULTS.fetchSpans,
+    dbQueryText: bool('dbQueryText', o.dbQueryText) ?? TRACING_DEFAULTS.dbQueryText,
+    flushOnExit: bool('flushOnExit', o.flushOnExit) ?? TRACING_DEFAULTS.flushOnExit,
+    propagators,
+    instrumentations: instrumentations as InstrumentationLike[],
+  };
+}
+
+function samplerFromEnv(env: Env, badEnv: (name: string, expected: string) => void): SamplerConfig {
+  const name = (env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase();
+  const argRaw = env.OTEL_TRACES_SAMPLER_ARG;
+  const ratio = (): number => {
+    if (argRaw === undefined || argRaw.trim() === '') return TRACING_DEFAULTS.sampleRatio;
+    const r = Number(argRaw);
+    if (!(r >= 0 && r <= 1)) {
+      badEnv('OTEL_TRACES_SAMPLER_ARG', 'a number from 0 to 1');
+      return TRACING_DEFAULTS.sampleRatio;
+    }
+    return r;
+  };
+  switch (name) {
+    case '':
+      // Vigil's default is the parent-based ratio sampler; the ratio may still come from the ARG.
+      return { type: 'parentbased_traceidratio', ratio: ratio() };
+    case 'always_on':
+    case 'always_off':
+    case 'parentbased_always_on':
+    case 'parentbased_always_off':
+      return { type: name };
+    case 'traceidratio':
+    case 'parentbased_traceidratio':
+      return { type: name, ratio: ratio() };
+    default:
+      badEnv(
+        'OTEL_TRACES_SAMPLER',
+        'always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
+      );
+      return { type: 'parentbased_traceidratio', ratio: ratio() };
+  }
+}
+
+/** The effective ratio of new traces a sampler records. */
+export function samplerRatio(s: SamplerConfig): number {
+  if ('ratio' in s) return s.ratio;
+  return s.type === 'always_off' || s.type === 'parentbased_always_off' ? 0 : 1;
+}

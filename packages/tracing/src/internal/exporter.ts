@@ -1,0 +1,209 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+
+/**
+ * OTLP/HTTP span exporter: OpenTelemetry's own serializers (`@opentelemetry/otlp-transformer`, the
+ * code inside `@opentelemetry/exporter-trace-otlp-http` and `-proto`), with a transport built so
+ * that a collector that is down, slow or failing can never hold the process:
+ *
+ * - sockets are `unref()`d and retry timers too, so a pending export never keeps the process alive;
+ * - every request has a timeout, and `shutdown()` aborts whatever is in flight at once;
+ * - a failed request is retried (connection errors, 408/429/502/503/504) with backoff, only while
+ *   the export's own deadline allows, and never after shutdown.
+ *
+ * The upstream exporter schedules its retries on ref'd timers and cannot abort a request, so a
+ * process whose collector is down could wait up to the export timeout before exiting.
+ */
+export interface OtlpHttpExporterOptions {
+  /** Full URL of the traces endpoint (`…/v1/traces`). */
+  readonly url: string;
+  readonly protocol: 'http/json' | 'http/protobuf';
+  readonly headers: Readonly<Record<string, string>>;
+  /** Per export, retries included. */
+  readonly timeoutMs: number;
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+export class ExportError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'ExportError';
+  }
+}
+
+export class OtlpHttpExporter implements SpanExporter {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+  private readonly serialize: (spans: ReadableSpan[]) => Uint8Array | undefined;
+  private readonly headers: Record<string, string>;
+  private readonly inFlight = new Set<http.ClientRequest>();
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
+  private closed = false;
+  private retries = true;
+
+  constructor(private readonly o: OtlpHttpExporterOptions) {
+    this.url = new URL(o.url);
+    const secure = this.url.protocol === 'https:';
+    const AgentClass = secure ? https.Agent : http.Agent;
+    this.agent = new AgentClass({ keepAlive: true, maxSockets: 2 });
+    // A keep-alive socket to the collector must not keep the process alive between exports.
+    this.agent.on('free', (socket: Socket) => socket.unref());
+    this.request = secure ? https.request : http.request;
+    const json = o.protocol === 'http/json';
+    this.serialize = json
+      ? (spans) => JsonTraceSerializer.serializeRequest(spans)
+      : (spans) => ProtobufTraceSerializer.serializeRequest(spans);
+    this.headers = {
+      ...o.headers,
+      'content-type': json ? 'application/json' : 'application/x-protobuf',
+      'user-agent': 'vigil-tracing (OTLP/HTTP)',
+    };
+  }
+
+  get endpoint(): string {
+    return this.url.href;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    if (this.closed) {
+      resultCallback({
+        code: ExportResultCode.FAILED,
+        error: new ExportError('exporter is shut down', false),
+      });
+      return;
+    }
+    let body: Uint8Array | undefined;
+    try {
+      body = this.serialize(spans);
+    } catch (err) {
+      resultCallback({ code: ExportResultCode.FAILED, error: err as Error });
+      return;
+    }
+    if (body === undefined) {
+      resultCallback({ code: ExportResultCode.FAILED, error: new ExportError('nothing to send', false) });
+      return;
+    }
+    this.sendWithRetries(body, Date.now() + this.o.timeoutMs).then(
+      () => resultCallback({ code: ExportResultCode.SUCCESS }),
+      (error: Error) => resultCallback({ code: ExportResultCode.FAILED, error }),
+    );
+  }
+
+  private async sendWithRetries(body: Uint8Array, deadline: number): Promise<void> {
+    let backoff = 250;
+    for (;;) {
+      try {
+        await this.send(body, deadline - Date.now());
+        return;
+      } catch (err) {
+        const e = err as ExportError;
+        const wait = Math.min(e.retryAfterMs ?? backoff * (0.8 + Math.random() * 0.4), 5_000);
+        if (!e.retryable || !this.retries || this.closed || Date.now() + wait >= deadline) throw err;
+        backoff *= 2;
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      t.unref();
+      this.timers.set(t, resolve);
+    });
+  }
+
+  private send(body: Uint8Array, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new ExportError('exporter is shut down', false));
+        return;
+      }
+      if (timeoutMs <= 0) {
+        reject(new ExportError('export timed out', false));
+        return;
+      }
+      const req = this.request(this.url, {
+        method: 'POST',
+        agent: this.agent,
+        headers: { ...this.headers, 'content-length': String(body.byteLength) },
+      });
+      this.inFlight.add(req);
+      let settled = false;
+      const finish = (err?: ExportError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.inFlight.delete(req);
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        finish(new ExportError(`no answer from ${this.url.host} within the export timeout`, false));
+        req.destroy();
+      }, timeoutMs);
+      timer.unref();
+      req.on('socket', (socket: Socket) => socket.unref());
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        finish(new ExportError(`${err.code ?? err.name}: ${err.message}`, true));
+      });
+      req.on('response', (res) => {
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) res.destroy();
+        });
+        res.on('error', () => {});
+        res.on('close', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) finish();
+          else {
+            const ra = Number(res.headers['retry-after']);
+            finish(
+              new ExportError(
+                `collector answered HTTP ${status}`,
+                RETRYABLE_STATUS.has(status),
+                Number.isFinite(ra) && ra >= 0 ? ra * 1000 : undefined,
+              ),
+            );
+          }
+        });
+      });
+      req.end(body);
+    });
+  }
+
+  async forceFlush(): Promise<void> {}
+
+  /** From now on each export is tried once: at shutdown a collector that refuses gets no second chance. */
+  stopRetrying(): void {
+    this.retries = false;
+  }
+
+  /** Aborts requests in flight and pending retries; idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [t, wake] of this.timers) {
+      clearTimeout(t);
+      wake();
+    }
+    this.timers.clear();
+    for (const req of this.inFlight) req.destroy(new Error('exporter shut down'));
+    this.agent.destroy();
+  }
+}

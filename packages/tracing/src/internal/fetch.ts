@@ -1,0 +1,146 @@
+import diagnostics from 'node:diagnostics_channel';
+import {
+  type ContextManager,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapSetter,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
+
+/**
+ * Client spans for `fetch()` and undici, from the diagnostics channels undici publishes (Node's
+ * built-in fetch included): no module is patched, and the cost is zero for a process that makes
+ * no outbound calls.
+ *
+ * - Inside a sampled span: a client span (`GET`, `http.request.method`, `server.address`,
+ *   `server.port`, `url.full` without its query, `http.response.status_code`, `error.type`), and
+ *   `traceparent` pointing at it.
+ * - Inside an unsampled span: no span, but `traceparent` is still sent (flags 00), so the services
+ *   downstream follow the same decision and their logs carry the same trace id.
+ * - A request that already has a `traceparent` (an instrumented client such as @vigil/resilience's,
+ *   or code that set it by hand) is left alone: one span and one header per call.
+ */
+
+interface UndiciRequest {
+  origin?: string | URL;
+  method?: string;
+  path?: string;
+  headers?: string | (string | string[])[];
+  addHeader?(name: string, value: string): unknown;
+}
+
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+function hasTraceparent(headers: UndiciRequest['headers']): boolean {
+  if (typeof headers === 'string') return /(^|\r\n)traceparent:/i.test(headers);
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      const k = headers[i];
+      if (typeof k === 'string' && k.toLowerCase() === 'traceparent') return true;
+    }
+  }
+  return false;
+}
+
+const setter: TextMapSetter<UndiciRequest> = {
+  set(request, key, value) {
+    request.addHeader?.(key, value);
+  },
+};
+
+/** Subscribes to undici's channels; returns the unsubscribe function. */
+export function instrumentFetch(tracer: Tracer, contexts: ContextManager): () => void {
+  const spans = new WeakMap<object, Span>();
+
+  const onCreate = (message: unknown) => {
+    const request = (message as { request?: UndiciRequest }).request;
+    if (!request || typeof request.addHeader !== 'function') return;
+    const active = contexts.active();
+    if (isTracingSuppressed(active)) return;
+    const parent = trace.getSpan(active);
+    if (parent === undefined) return;
+    if (hasTraceparent(request.headers)) return;
+    if ((parent.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) {
+      propagation.inject(active, request, setter);
+      return;
+    }
+    const raw = (request.method ?? 'GET').toUpperCase();
+    const method = KNOWN_METHODS.has(raw) ? raw : '_OTHER';
+    let origin: URL | undefined;
+    try {
+      origin = request.origin instanceof URL ? request.origin : new URL(String(request.origin));
+    } catch {}
+    const span = tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT }, active);
+    if (span.isRecording()) {
+      span.setAttribute('http.request.method', method);
+      if (method === '_OTHER') span.setAttribute('http.request.method_original', raw.slice(0, 64));
+      if (origin) {
+        span.setAttribute('server.address', origin.hostname);
+        const port = origin.port ? Number(origin.port) : origin.protocol === 'https:' ? 443 : 80;
+        span.setAttribute('server.port', port);
+        const path = (request.path ?? '/').split('?')[0] ?? '/';
+        span.setAttribute('url.full', `${origin.protocol}//${origin.host}${path}`.slice(0, 1024));
+      }
+    }
+    spans.set(request, span);
+    propagation.inject(trace.setSpan(active, span), request, setter);
+  };
+
+  const onHeaders = (message: unknown) => {
+    const { request, response } = message as { request: object; response?: { statusCode?: number } };
+    const span = spans.get(request);
+    const status = response?.statusCode;
+    if (span === undefined || typeof status !== 'number') return;
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 400) {
+      span.setAttribute('error.type', String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  };
+
+  const onDone = (message: unknown) => {
+    const { request } = message as { request: object };
+    const span = spans.get(request);
+    if (span === undefined) return;
+    spans.delete(request);
+    span.end();
+  };
+
+  const onError = (message: unknown) => {
+    const { request, error } = message as { request: object; error?: Error & { code?: string } };
+    const span = spans.get(request);
+    if (span === undefined) return;
+    spans.delete(request);
+    const type = error?.code ?? error?.name ?? 'error';
+    span.setAttribute('error.type', type);
+    if (error) span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error?.message });
+    span.end();
+  };
+
+  const subs: [string, (m: unknown) => void][] = [
+    ['undici:request:create', onCreate],
+    ['undici:request:headers', onHeaders],
+    ['undici:request:trailers', onDone],
+    ['undici:request:error', onError],
+  ];
+  for (const [name, fn] of subs) diagnostics.subscribe(name, fn);
+  return () => {
+    for (const [name, fn] of subs) diagnostics.unsubscribe(name, fn);
+  };
+}

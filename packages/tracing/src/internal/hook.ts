@@ -1,0 +1,227 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  type Context,
+  type ContextManager,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { DbQueryInfo, DbTrace, RequestTrace, TracingHook } from '@vigil/metrics';
+import type { TracingStats } from '../types.js';
+
+/** Same key as `REQUEST_TRACE` in @vigil/metrics (Symbol.for, so shared across copies). */
+export const REQUEST_TRACE: unique symbol = Symbol.for('vigil.tracing.request') as never;
+/** Same key as `TRACING_HOOK` in @vigil/metrics. */
+export const TRACING_HOOK: unique symbol = Symbol.for('vigil.tracing.hook') as never;
+
+/** Methods semconv names as they are; anything else is `_OTHER` (bounded span names). */
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+const MAX_ATTR = 1024;
+
+const headerGetter: TextMapGetter<IncomingMessage['headers']> = {
+  keys: (carrier) => Object.keys(carrier),
+  get(carrier, key) {
+    return carrier[key];
+  },
+};
+
+/** A request's trace: the span, its context, and the ids adapters and loggers read. */
+interface ServerTrace extends RequestTrace {
+  readonly span: Span;
+  readonly ctx: Context;
+  readonly method: string;
+}
+
+interface DbSpan extends DbTrace {
+  readonly span: Span;
+}
+
+export interface HookOptions {
+  readonly tracer: Tracer;
+  /** The context manager in effect (Vigil's, or one registered before it). */
+  readonly contexts: ContextManager;
+  readonly dbQueryText: boolean;
+  readonly stats: () => TracingStats;
+}
+
+function cut(s: string): string {
+  return s.length > MAX_ATTR ? s.slice(0, MAX_ATTR) : s;
+}
+
+function errorType(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.length <= 64) return code;
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === 'string' && name.length <= 64) return name;
+  }
+  return 'error';
+}
+
+/**
+ * The hook Vigil's adapters call on each request (see @vigil/metrics' tracing-hook.ts): server
+ * spans per request, database client spans per query, context binding for driver callbacks.
+ *
+ * Unsampled requests (the common case at low ratios) cost an id, a non-recording span and a
+ * context: no attributes are built, nothing is queued. A malformed `traceparent` is ignored by the
+ * W3C propagator, so such a request starts a new trace.
+ */
+export function createHook(o: HookOptions): TracingHook {
+  const { tracer, contexts } = o;
+
+  const startServer = (req: IncomingMessage): RequestTrace => {
+    const active = contexts.active();
+    const activeSpan = trace.getSpan(active);
+    let parent: Context;
+    let kind: SpanKind = SpanKind.SERVER;
+    if (activeSpan !== undefined && activeSpan.spanContext().traceId !== '00000000000000000000000000000000') {
+      // Something (an OpenTelemetry http instrumentation) already made a span for this request:
+      // nest under it rather than starting a second trace.
+      parent = active;
+      kind = SpanKind.INTERNAL;
+    } else if (req.headers.traceparent !== undefined) {
+      parent = propagation.extract(ROOT_CONTEXT, req.headers, headerGetter);
+    } else parent = ROOT_CONTEXT;
+
+    const raw = req.method ?? 'GET';
+    const method = KNOWN_METHODS.has(raw) ? raw : '_OTHER';
+    const span = tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind }, parent);
+    const sc = span.spanContext();
+    const ctx = trace.setSpan(parent, span);
+    const sampled = (sc.traceFlags & TraceFlags.SAMPLED) !== 0;
+    if (span.isRecording()) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const hostHeader = req.headers.host;
+      const secure = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+      span.setAttribute('http.request.method', method);
+      if (method === '_OTHER') span.setAttribute('http.request.method_original', cut(raw));
+      span.setAttribute('url.path', cut(q < 0 ? url : url.slice(0, q)));
+      span.setAttribute('url.scheme', secure ? 'https' : 'http');
+      if (hostHeader) {
+        const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(hostHeader);
+        if (m?.[1]) span.setAttribute('server.address', cut(m[1]));
+        if (m?.[2]) span.setAttribute('server.port', Number(m[2]));
+      }
+      const peer = req.socket?.remoteAddress;
+      if (peer) span.setAttribute('client.address', peer);
+      const ua = req.headers['user-agent'];
+      if (ua) span.setAttribute('user_agent.original', cut(ua));
+      span.setAttribute('network.protocol.version', req.httpVersion);
+    }
+    const t = {
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      traceFlags: sc.traceFlags,
+      exemplar: undefined as RequestTrace['exemplar'],
+      span,
+      ctx,
+      method,
+    } satisfies ServerTrace;
+    if (sampled) t.exemplar = t;
+    (req as unknown as { [REQUEST_TRACE]: RequestTrace })[REQUEST_TRACE] = t;
+    // A body is read from socket events, which run outside the request's context: bind the
+    // request's listeners to it (only for requests with a body; GETs skip the extra work).
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
+      contexts.bind(ctx, req);
+    }
+    return t;
+  };
+
+  return {
+    startServer,
+
+    run<T>(t: RequestTrace, fn: () => T): T {
+      return contexts.with((t as ServerTrace).ctx, fn);
+    },
+
+    endServer(t, route, statusCode) {
+      const { span, method } = t as ServerTrace;
+      if (span.isRecording()) {
+        if (route.charCodeAt(0) === 47 /* / */) {
+          span.setAttribute('http.route', route);
+          span.updateName(`${method === '_OTHER' ? 'HTTP' : method} ${route}`);
+        }
+        if (statusCode === undefined) {
+          span.setAttribute('error.type', 'aborted');
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'client aborted the request' });
+        } else {
+          span.setAttribute('http.response.status_code', statusCode);
+          if (statusCode >= 500) {
+            span.setAttribute('error.type', String(statusCode));
+            span.setStatus({ code: SpanStatusCode.ERROR });
+          }
+        }
+      }
+      span.end();
+    },
+
+    startDb(info: DbQueryInfo): DbTrace | undefined {
+      const parent = contexts.active();
+      const parentSpan = trace.getSpan(parent);
+      // Queries outside any span (pool warm-up, health checks) would each start a trace of their own.
+      if (parentSpan === undefined) return undefined;
+      // Unsampled parent: the (parent-based) sampler drops the child too; skip the work.
+      if ((parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+      const op = info.operation !== 'unknown' ? info.operation : undefined;
+      const table = info.table !== 'unknown' ? info.table : undefined;
+      const name = op ? (table ? `${op} ${table}` : op) : info.system;
+      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parent);
+      if (span.isRecording()) {
+        span.setAttribute('db.system.name', info.system);
+        // The pre-1.26 name, still what several backends use to draw database nodes.
+        span.setAttribute('db.system', info.system);
+        if (op) span.setAttribute('db.operation.name', op);
+        if (table) span.setAttribute('db.collection.name', table);
+        if (op) span.setAttribute('db.query.summary', name);
+        if (info.namespace) span.setAttribute('db.namespace', info.namespace);
+        if (info.host) span.setAttribute('server.address', info.host);
+        if (info.port) span.setAttribute('server.port', info.port);
+        if (o.dbQueryText && info.text) span.setAttribute('db.query.text', cut(info.text));
+      }
+      const sc = span.spanContext();
+      const sampled = (sc.traceFlags & TraceFlags.SAMPLED) !== 0;
+      const d = { span, exemplar: undefined as DbTrace['exemplar'] } satisfies DbSpan;
+      if (sampled) d.exemplar = { traceId: sc.traceId, spanId: sc.spanId };
+      return d;
+    },
+
+    endDb(d, error) {
+      const { span } = d as DbSpan;
+      if (error && span.isRecording()) {
+        const type = errorType(error);
+        span.setAttribute('error.type', type);
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string') span.setAttribute('db.response.status_code', code);
+        span.recordException(error as Error);
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: cut(String((error as Error).message ?? type)),
+        });
+      }
+      span.end();
+    },
+
+    bind(fn) {
+      return contexts.bind(contexts.active(), fn);
+    },
+
+    stats: o.stats,
+  };
+}

@@ -1,0 +1,196 @@
+import { type ContextManager, context, propagation, type TextMapPropagator, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import { TracingAlreadyStartedError } from './errors.js';
+import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
+import { installExitFlush } from './internal/exit.js';
+import { OtlpHttpExporter } from './internal/exporter.js';
+import { instrumentFetch } from './internal/fetch.js';
+import { createHook, TRACING_HOOK } from './internal/hook.js';
+import { BatchProcessor } from './internal/processor.js';
+import { resourceAttributes, VIGIL_TRACING_VERSION } from './internal/resource.js';
+import type { Tracing, TracingOptions, TracingStats } from './types.js';
+
+/** The running instance, shared by every copy of this package in the process (ESM and CommonJS). */
+const INSTANCE = Symbol.for('vigil.tracing.instance');
+type Globals = { [INSTANCE]?: Tracing; [TRACING_HOOK]?: unknown };
+const g = globalThis as Globals;
+
+const NO_STATS: TracingStats = Object.freeze({
+  exported: 0,
+  dropped: Object.freeze({ queue_full: 0, export_failed: 0, shutdown: 0 }),
+  queued: 0,
+});
+
+function buildSampler(s: SamplerConfig): Sampler {
+  switch (s.type) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(s.ratio);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(s.ratio) });
+  }
+}
+
+/** The tracing instance running in this process, if any (started in code or by the register entry). */
+export function getTracing(): Tracing | undefined {
+  return g[INSTANCE];
+}
+
+/**
+ * Start tracing for this process: an OpenTelemetry tracer provider with Vigil's batch processor
+ * and OTLP/HTTP exporter, the AsyncLocalStorage context manager, W3C trace context (and baggage)
+ * propagation, and the hook through which Vigil's Express/Fastify adapters and `pg`
+ * instrumentation create server and database spans. Client spans for `fetch()` come from undici's
+ * diagnostics channels. Configuration: options, then the standard `OTEL_*` variables.
+ *
+ * Call it before creating your app (or preload `@vigil/tracing/register`). Throws
+ * `VigilOptionError` for invalid options and `TracingAlreadyStartedError` if tracing already runs.
+ */
+export function startTracing(options?: TracingOptions): Tracing {
+  if (g[INSTANCE] !== undefined) throw new TracingAlreadyStartedError();
+  const log = resolveLogger(options?.logger);
+  const env = process.env;
+  const c = resolveConfig(options, env, log);
+  const attrs = resourceAttributes(c, env);
+  const serviceName = String(attrs['service.name']);
+
+  if (!c.enabled) {
+    const off: Tracing = {
+      enabled: false,
+      serviceName,
+      url: '',
+      sampleRatio: 0,
+      forceFlush: async () => {},
+      close: async () => {
+        if (g[INSTANCE] === off) delete g[INSTANCE];
+      },
+      stats: () => NO_STATS,
+    };
+    g[INSTANCE] = off;
+    return off;
+  }
+
+  const exporter =
+    options?.exporter ??
+    new OtlpHttpExporter({
+      url: c.url,
+      protocol: c.protocol,
+      headers: c.headers,
+      timeoutMs: c.exportTimeoutMs,
+    });
+  let failures = 0;
+  const processor = new BatchProcessor(exporter, {
+    maxQueueSize: c.maxQueueSize,
+    maxExportBatchSize: c.maxExportBatchSize,
+    scheduledDelayMs: c.scheduledDelayMs,
+    exportTimeoutMs: c.exportTimeoutMs,
+    onExportFailure(error, spans) {
+      // Once per process: a collector that is down would otherwise fill the logs.
+      if (failures++ > 0) return;
+      log.warn(
+        {
+          url: options?.exporter ? undefined : c.url,
+          spans,
+          error: String((error as Error)?.message ?? error),
+        },
+        'Span export failed; spans are dropped and counted in vigil_tracing_spans_dropped_total (logged once)',
+      );
+    },
+  });
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes(attrs),
+    sampler: buildSampler(c.sampler),
+    spanProcessors: [processor],
+  });
+
+  // Context: Vigil's AsyncLocalStorage manager, unless the process registered one already.
+  const manager = new AsyncLocalStorageContextManager();
+  const ownContext = context.setGlobalContextManager(manager);
+  const contexts: ContextManager = ownContext ? manager : (context as unknown as ContextManager);
+  const propagators: TextMapPropagator[] = c.propagators.map((p) =>
+    p === 'tracecontext' ? new W3CTraceContextPropagator() : new W3CBaggagePropagator(),
+  );
+  const ownPropagator = propagation.setGlobalPropagator(new CompositePropagator({ propagators }));
+  const ownProvider = trace.setGlobalTracerProvider(provider);
+  if (!ownProvider || !ownContext) {
+    log.warn(
+      { tracerProvider: ownProvider, contextManager: ownContext },
+      'Another OpenTelemetry SDK is registered in this process; Vigil exports its own spans, but instrumentations use the other SDK',
+    );
+  }
+  const tracer = provider.getTracer('@vigil/tracing', VIGIL_TRACING_VERSION);
+
+  for (const i of c.instrumentations) {
+    i.setTracerProvider(provider);
+    i.enable();
+  }
+
+  const hook = createHook({ tracer, contexts, dbQueryText: c.dbQueryText, stats: () => processor.stats() });
+  g[TRACING_HOOK] = hook;
+  const unfetch = c.fetchSpans ? instrumentFetch(tracer, contexts) : undefined;
+
+  let closing: Promise<void> | undefined;
+  let removeExitFlush: (() => void) | undefined;
+  const bounded = (p: Promise<unknown>): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, c.shutdownTimeoutMs);
+      p.then(
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+      );
+    });
+
+  const handle: Tracing = {
+    enabled: true,
+    serviceName,
+    url: options?.exporter ? '' : c.url,
+    sampleRatio: samplerRatio(c.sampler),
+    forceFlush: () => bounded(processor.forceFlush()),
+    close() {
+      closing ??= (async () => {
+        removeExitFlush?.();
+        if (g[TRACING_HOOK] === hook) delete g[TRACING_HOOK];
+        unfetch?.();
+        if (exporter instanceof OtlpHttpExporter) exporter.stopRetrying();
+        await processor.shutdownWithin(c.shutdownTimeoutMs);
+        for (const i of c.instrumentations) {
+          try {
+            i.disable();
+          } catch {}
+        }
+        if (ownProvider) trace.disable();
+        if (ownPropagator) propagation.disable();
+        if (ownContext) context.disable();
+        if (g[INSTANCE] === handle) delete g[INSTANCE];
+      })();
+      return closing;
+    },
+    stats: () => processor.stats(),
+  };
+  g[INSTANCE] = handle;
+  if (c.flushOnExit) removeExitFlush = installExitFlush(handle);
+  return handle;
+}

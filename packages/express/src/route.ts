@@ -15,13 +15,16 @@ import type { Request } from 'express';
  * still bounds it.
  */
 
-const ROUTE = Symbol('vigil.route');
-const BASE = Symbol('vigil.routeBase');
-
-interface Captured {
-  [ROUTE]?: { path?: unknown };
-  [BASE]?: string;
+/**
+ * The route Express assigned and `req.baseUrl` at that moment, per request. A WeakMap, not
+ * properties on `req`: Express 5 swaps the request's prototype per request, after which adding
+ * properties is slow; and the entry goes away with the request.
+ */
+interface Capture {
+  route: { path?: unknown };
+  base: string;
 }
+const captured = new WeakMap<object, Capture>();
 
 const prepared = new WeakSet<object>();
 
@@ -34,12 +37,16 @@ export function prepareRequest(req: Request): void {
   Object.defineProperty(proto, 'route', {
     configurable: true,
     enumerable: true,
-    get(this: Captured) {
-      return this[ROUTE];
+    get(this: object) {
+      return captured.get(this)?.route;
     },
-    set(this: Captured & { baseUrl?: string }, value: { path?: unknown }) {
-      this[ROUTE] = value;
-      this[BASE] = this.baseUrl;
+    set(this: { baseUrl?: string }, value: { path?: unknown }) {
+      const c = captured.get(this);
+      if (c === undefined) captured.set(this, { route: value, base: this.baseUrl ?? '' });
+      else {
+        c.route = value;
+        c.base = this.baseUrl ?? '';
+      }
     },
   });
 }
@@ -102,11 +109,11 @@ function mountTemplate(req: Request, base: string): string {
 
 /** The route template for a finished request, or `__unmatched__`. */
 export function routeTemplate(req: Request): string {
-  const c = req as unknown as Captured;
-  const route = c[ROUTE] ?? (req as unknown as { route?: { path?: unknown } }).route;
+  const c = captured.get(req);
+  const route = c?.route ?? (req as unknown as { route?: { path?: unknown } }).route;
   if (!route) return LABEL_VALUES.unmatchedRoute;
   const path = pathString(route.path);
-  const base = c[ROUTE] !== undefined ? (c[BASE] ?? '') : (req.baseUrl ?? '');
+  const base = c !== undefined ? c.base : (req.baseUrl ?? '');
   if (base === '') return path === '' ? '/' : path;
   const mount = mountTemplate(req, base);
   return path === '/' || path === '' ? mount : mount + path;

@@ -1,5 +1,15 @@
+import type { ServerResponse } from 'node:http';
 import { LABEL_VALUES } from '@vigil/catalog';
-import { createMetrics, type Metrics, type MetricsOptions, VigilOptionError } from '@vigil/metrics';
+import type { Health } from '@vigil/health';
+import {
+  createMetrics,
+  getTracingHook,
+  type Metrics,
+  type MetricsOptions,
+  type RequestTrace,
+  VigilOptionError,
+} from '@vigil/metrics';
+import type { Shutdown } from '@vigil/shutdown';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -18,20 +28,16 @@ export const FASTIFY_METRICS_DEFAULTS = Object.freeze({
 
 export interface VigilFastifyDecoration {
   metrics: Metrics;
+  /** Set by `vigilHealth` (optional in the type: present once that plugin is registered). */
+  health?: Health;
+  /** Set by `vigilShutdown` (optional in the type: present once that plugin is registered). */
+  shutdown?: Shutdown;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     vigil: VigilFastifyDecoration;
   }
-}
-
-const START = Symbol('vigil.start');
-const DONE = Symbol('vigil.done');
-
-interface TrackedRequest extends FastifyRequest {
-  [START]?: number;
-  [DONE]?: boolean;
 }
 
 function validate(o: unknown): FastifyMetricsOptions {
@@ -69,29 +75,41 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
 
   app.decorate('vigil', { metrics } satisfies VigilFastifyDecoration);
 
-  app.addHook('onRequest', (req: TrackedRequest, _reply, done) => {
+  // One hook and one 'close' listener per request, state in the listener's closure: no
+  // onResponse / onRequestAbort hooks (onRequestAbort makes Fastify add its own closure listener to
+  // every request) and `routeOptions` read once (it builds a new object on every read).
+  // 'close' fires exactly once: after 'finish' when the response completed, or on its own when
+  // the client went away first (then `writableFinished` is false: recorded as aborted, 499).
+  const record = (
+    res: ServerResponse,
+    method: string,
+    route: string,
+    start: number,
+    trace: RequestTrace | undefined,
+  ) => {
+    const done = res.writableFinished;
+    if (done) http.end(method, route, res.statusCode, start, trace?.exemplar);
+    else http.abort(method, route, start, trace?.exemplar);
+    // Tracing (@vigil/tracing): end the request's span; its ids became the exemplar above.
+    if (trace !== undefined) getTracingHook()?.endServer(trace, route, done ? res.statusCode : undefined);
+  };
+
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
     const url = req.routeOptions.url;
-    if (url === undefined || !excluded.has(url)) req[START] = http.start();
-    done();
-  });
-
-  app.addHook('onResponse', (req: TrackedRequest, reply: FastifyReply, done) => {
-    const start = req[START];
-    if (start !== undefined && !req[DONE]) {
-      req[DONE] = true;
-      http.end(req.method, req.routeOptions.url ?? LABEL_VALUES.unmatchedRoute, reply.statusCode, start);
+    if (url !== undefined && excluded.has(url)) return done();
+    const route = url ?? LABEL_VALUES.unmatchedRoute;
+    const method = req.method;
+    const start = http.start();
+    const res = reply.raw;
+    // Tracing: one global read when off; when on, later hooks and the handler run in the span.
+    const tracing = getTracingHook();
+    if (tracing === undefined) {
+      res.on('close', () => record(res, method, route, start, undefined));
+      return done();
     }
-    done();
-  });
-
-  // Aborted by the client before the response completed: onResponse never runs.
-  app.addHook('onRequestAbort', (req: TrackedRequest, done) => {
-    const start = req[START];
-    if (start !== undefined && !req[DONE]) {
-      req[DONE] = true;
-      http.abort(req.method, req.routeOptions.url ?? LABEL_VALUES.unmatchedRoute, start);
-    }
-    done();
+    const trace = tracing.startServer(req.raw);
+    res.on('close', () => record(res, method, route, start, trace));
+    tracing.run(trace, done);
   });
 
   if (endpoint) {
@@ -116,5 +134,6 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
 export const vigilMetrics = fp(plugin, { name: '@vigil/fastify-metrics', fastify: '5.x' });
 export default vigilMetrics;
 
+export * from './health.js';
 export type { Metrics, MetricsOptions };
 export { LABEL_VALUES };

@@ -2,20 +2,24 @@
 // Generates the files derived from the metric catalog and the options' defaults, so docs cannot
 // drift from code. `pnpm gen` writes them; `pnpm check:generated` (CI) fails when any is stale.
 //
-// Today: the metric reference and the options table in packages/*/README.md, between
-// `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers. Dashboards and alert rules
-// will be generated here from the same catalog.
+// The metric reference and the options table in packages/*/README.md, between
+// `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers; then, from the same catalog,
+// Grafana dashboards, Prometheus alert rules, their promtool tests and runbooks
+// (scripts/dashboards, scripts/alerts).
 //
 // Needs built packages (`pnpm build`).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDashboardsAndAlerts } from './dashboards/run.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 
 const catalog = await import(join(root, 'packages/catalog/dist/index.js'));
 const metrics = await import(join(root, 'packages/metrics/dist/index.js'));
+const tracing = await import(join(root, 'packages/tracing/dist/index.js'));
+const logger = await import(join(root, 'packages/logger/dist/index.js'));
 
 const fmt = (v) => {
   if (typeof v === 'string') return v === '' ? '`""`' : `\`"${v}"\``;
@@ -80,6 +84,23 @@ const blocks = {
   'packages/catalog/README.md': {
     'metric-table': metricTable(catalog.CATALOG),
   },
+  'packages/tracing/README.md': {
+    'tracing-options': optionsTable(
+      tracing.TRACING_DEFAULTS,
+      docComments('packages/tracing/src/defaults.ts', 'TRACING_DEFAULTS'),
+    ),
+    'tracing-metrics': metricTable(catalog.TRACING_METRICS),
+  },
+  'packages/logger/README.md': {
+    'logger-options': optionsTable(
+      logger.LOGGER_DEFAULTS,
+      docComments('packages/logger/src/create-logger.ts', 'LOGGER_DEFAULTS'),
+    ),
+    'request-log-options': optionsTable(
+      logger.REQUEST_LOG_DEFAULTS,
+      docComments('packages/logger/src/internal/request-log.ts', 'REQUEST_LOG_DEFAULTS'),
+    ),
+  },
 };
 
 let stale = 0;
@@ -105,4 +126,5 @@ for (const [file, parts] of Object.entries(blocks)) {
     }
   } else console.log(`up to date: ${file}`);
 }
+stale += await runDashboardsAndAlerts({ root, catalog, check });
 if (stale) process.exit(1);

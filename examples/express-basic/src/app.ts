@@ -1,15 +1,35 @@
-import { createExpressMetrics } from '@vigil/express';
+import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
+import { createLogger, type Logger } from '@vigil/logger';
+import { createExpressRequestLogger } from '@vigil/logger/express';
 import express, { type Express } from 'express';
+import pg from 'pg';
 
 export interface App {
   app: Express;
+  /** Probes; `health.health` is what graceful shutdown fails readiness on. */
+  health: ExpressHealth;
   close(): Promise<void>;
 }
 
+export interface AppOptions {
+  /** PostgreSQL URL: when set, readiness checks the database (`SELECT 1`, 500 ms timeout). */
+  databaseUrl?: string;
+  /** The service's logger (default: `createLogger()`, JSON lines on stdout with trace ids). */
+  logger?: Logger;
+}
+
 /** The example service: the one-liners, then ordinary routes. */
-export function createApp(): App {
+export function createApp(options: AppOptions = {}): App {
   const app = express();
   const metrics = createExpressMetrics({ defaultLabels: { service: 'express-basic' } });
+  // A connect timeout keeps a hung database from holding the readiness check's connection forever.
+  const pool = options.databaseUrl
+    ? new pg.Pool({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2_000 })
+    : undefined;
+  const health = createExpressHealth({ metrics, checks: pool ? { postgres: postgresCheck(pool) } : {} });
+  const logger = options.logger ?? createLogger({ service: 'express-basic' });
+  app.use(createExpressRequestLogger({ logger }).middleware); // one line: one log line per request (probes skipped)
+  app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (before metrics: probes are not traffic)
   app.use(metrics.middleware); // one line: RED metrics for every route below
   app.get('/metrics', metrics.handler);
 
@@ -27,11 +47,32 @@ export function createApp(): App {
     throw new Error('boom');
   });
 
+  // Calls URL and answers with its status and body, so one trace crosses two services (try it with
+  // this example and fastify-basic). A demo route: do not expose an open fetch proxy in production.
+  app.get('/chain', async (req, res) => {
+    const to = typeof req.query.to === 'string' ? req.query.to : '';
+    if (!/^https?:\/\//.test(to)) {
+      res.status(400).json({ error: 'query parameter "to" must be an http(s) URL' });
+      return;
+    }
+    const upstream = await fetch(to, { signal: AbortSignal.timeout(5_000) });
+    res.status(upstream.status).type(upstream.headers.get('content-type') ?? 'text/plain');
+    res.send(await upstream.text());
+  });
+
   const v1 = express.Router();
   v1.get('/items/:id', (req, res) => {
     res.json({ id: req.params.id });
   });
   app.use('/api/v1', v1);
 
-  return { app, close: () => metrics.close() };
+  return {
+    app,
+    health,
+    close: async () => {
+      await health.close();
+      await metrics.close();
+      await pool?.end();
+    },
+  };
 }

@@ -1,18 +1,30 @@
+// First: tracing from the OTEL_* variables (same as `node --import @vigil/tracing/register`).
+import '@vigil/tracing/register';
 import type { AddressInfo } from 'node:net';
+import { createShutdown } from '@vigil/express';
+import { getTracing } from '@vigil/tracing';
 import { createApp } from './app.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '0.0.0.0';
-const { app, close } = createApp();
+const { app, health, close } = createApp({ databaseUrl: process.env.DATABASE_URL });
 const server = app.listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;
-  console.log(`express-basic listening on http://127.0.0.1:${bound} (metrics: /metrics)`);
+  console.log(
+    `express-basic listening on http://127.0.0.1:${bound} (metrics: /metrics, probes: /livez /readyz)`,
+  );
 });
 
-// Minimal signal handling until @vigil/shutdown lands: stop accepting, then exit.
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    server.close(() => void close().then(() => process.exit(0)));
-    server.closeIdleConnections();
-  });
-}
+// Graceful shutdown. On SIGTERM or SIGINT readiness answers 503 at once; the service keeps serving
+// for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it; with Kubernetes it must
+// fit in terminationGracePeriodSeconds, see @vigil/shutdown's README), then stops accepting, drains
+// keep-alive connections, runs the hook (health, metrics, the pool) and exits 0. A second signal
+// exits at once.
+const drainDelayMs = process.env.SHUTDOWN_DRAIN_DELAY_MS;
+const shutdown = createShutdown({
+  servers: [server],
+  health: health.health,
+  ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
+});
+shutdown.addHook('tracing', async () => getTracing()?.close()); // registered first, runs last: flushes spans
+shutdown.addHook('app', close);

@@ -1,10 +1,30 @@
-import { vigilMetrics } from '@vigil/fastify';
+import { postgresCheck, vigilHealth, vigilMetrics } from '@vigil/fastify';
+import { createLogger, type Logger } from '@vigil/logger';
+import { fastifyLogging } from '@vigil/logger/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
+
+export interface AppOptions {
+  /** PostgreSQL URL: when set, readiness checks the database (`SELECT 1`, 500 ms timeout). */
+  databaseUrl?: string;
+  /** The service's logger (default: `createLogger()`, JSON lines on stdout with trace ids). */
+  logger?: Logger;
+}
 
 /** The example service: the one-liner, then ordinary routes. */
-export async function createApp(): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+export async function createApp(options: AppOptions = {}): Promise<FastifyInstance> {
+  // Fastify's own logger is Vigil's: one line per request, trace ids, secrets redacted.
+  const app = Fastify({
+    ...fastifyLogging({ logger: options.logger ?? createLogger({ service: 'fastify-basic' }) }),
+  });
   await app.register(vigilMetrics, { defaultLabels: { service: 'fastify-basic' } }); // RED metrics + /metrics
+  // A connect timeout keeps a hung database from holding the readiness check's connection forever.
+  const pool = options.databaseUrl
+    ? new pg.Pool({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2_000 })
+    : undefined;
+  if (pool) app.addHook('onClose', async () => pool.end());
+  // One line: /health /livez /ready /readyz /startup, metrics in the same registry as /metrics.
+  await app.register(vigilHealth, { checks: pool ? { postgres: postgresCheck(pool) } : {} });
 
   app.get<{ Params: { id: string } }>('/users/:id', async (req) => ({
     id: req.params.id,
@@ -19,6 +39,18 @@ export async function createApp(): Promise<FastifyInstance> {
 
   app.get('/error', async () => {
     throw new Error('boom');
+  });
+
+  // Calls URL and answers with its status and body, so one trace crosses two services (try it with
+  // this example and express-basic). A demo route: do not expose an open fetch proxy in production.
+  app.get<{ Querystring: { to?: string } }>('/chain', async (req, reply) => {
+    const to = req.query.to ?? '';
+    if (!/^https?:\/\//.test(to)) {
+      return reply.code(400).send({ error: 'query parameter "to" must be an http(s) URL' });
+    }
+    const upstream = await fetch(to, { signal: AbortSignal.timeout(5_000) });
+    reply.code(upstream.status).type(upstream.headers.get('content-type') ?? 'text/plain');
+    return upstream.text();
   });
 
   await app.register(

@@ -1,16 +1,25 @@
+// First: tracing from the OTEL_* variables (same as `node --import @vigil/tracing/register`).
+import '@vigil/tracing/register';
+import { vigilShutdown } from '@vigil/fastify';
+import { getTracing } from '@vigil/tracing';
 import { createApp } from './app.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '0.0.0.0';
-const app = await createApp();
+const app = await createApp({ databaseUrl: process.env.DATABASE_URL });
+
+// Graceful shutdown. On SIGTERM or SIGINT readiness (fastify.vigil.health) answers 503 at once; the
+// service keeps serving for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it;
+// with Kubernetes it must fit in terminationGracePeriodSeconds, see @vigil/shutdown's README), then
+// stops accepting, drains keep-alive connections, calls app.close() (onClose hooks: health, metrics,
+// the pool) and exits 0. A second signal exits at once.
+const drainDelayMs = process.env.SHUTDOWN_DRAIN_DELAY_MS;
+await app.register(vigilShutdown, drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {});
+app.addHook('onClose', async () => getTracing()?.close()); // flush spans once the server has drained
+
 await app.listen({ port, host });
 const address = app.server.address();
 const bound = typeof address === 'object' && address ? address.port : port;
-console.log(`fastify-basic listening on http://127.0.0.1:${bound} (metrics: /metrics)`);
-
-// Minimal signal handling until @vigil/shutdown lands.
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    void app.close().then(() => process.exit(0));
-  });
-}
+console.log(
+  `fastify-basic listening on http://127.0.0.1:${bound} (metrics: /metrics, probes: /livez /readyz)`,
+);

@@ -15,7 +15,15 @@ export interface MetricDefinition<L extends readonly string[] = readonly string[
   readonly buckets?: readonly number[];
   readonly source: MetricSource;
   /** Which Vigil feature emits it, for docs and generated dashboards. */
-  readonly group: 'http' | 'database' | 'runtime' | 'internal' | 'health' | 'resilience' | 'http_client';
+  readonly group:
+    | 'http'
+    | 'database'
+    | 'runtime'
+    | 'internal'
+    | 'health'
+    | 'resilience'
+    | 'http_client'
+    | 'tracing';
 }
 
 /** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */

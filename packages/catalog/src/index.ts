@@ -217,14 +217,18 @@ export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'inf
 
 import { HEALTH_METRICS } from './health.js';
 import { RESILIENCE_METRICS } from './resilience.js';
+import { TRACING_METRICS } from './tracing.js';
 
 export * from './health.js';
 export * from './resilience.js';
+export * from './slo.js';
+export * from './tracing.js';
 
 /** Every metric Vigil emits or relies on, in one list (generators iterate over this). */
 export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   ...HEALTH_METRICS,
   ...RESILIENCE_METRICS,
+  ...TRACING_METRICS,
   httpRequestDuration,
   httpRequestsTotal,
   httpRequestsInFlight,

@@ -19,6 +19,7 @@ import {
 import { instrumentPgWith, type PgClientLike, type PgPoolLike } from './pg.js';
 import { registerRuntimeMetrics } from './runtime.js';
 import { type MetricsServer, startMetricsServerFor } from './server.js';
+import { registerTracingStats } from './tracing-hook.js';
 
 /** Defaults for `createMetrics`; the README's options table is generated from this object. */
 export const METRICS_DEFAULTS = Object.freeze({
@@ -153,6 +154,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
     onOverflow,
   });
   if (o.runtimeMetrics) registerRuntimeMetrics(registry, o.prefix, {}, o.eventLoopMonitoringPrecision);
+  registerTracingStats(registry, o.prefix); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
   // Only what this handle registered is removed on close(); the user's own metrics stay.
   const ownNames = registry
     .getMetricsAsArray()

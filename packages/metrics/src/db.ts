@@ -3,12 +3,22 @@ import type { Registry } from 'prom-client';
 import { register, StoreHistogram } from './internal/collectors.js';
 import { boundLabel } from './internal/normalize.js';
 import { type Series, SeriesStore } from './internal/series-store.js';
+import { getTracingHook, type TraceIds } from './tracing-hook.js';
 
 export type QueryOutcome = 'success' | 'error';
 
 export interface DbMetrics {
-  /** Record one query (seconds). `operation` and `table` must be bounded values, never raw SQL. */
-  observe(operation: string, table: string, outcome: QueryOutcome, seconds: number): Series;
+  /**
+   * Record one query (seconds). `operation` and `table` must be bounded values, never raw SQL.
+   * `exemplar`: the trace of the query's sampled span, shown with the bucket in OpenMetrics.
+   */
+  observe(
+    operation: string,
+    table: string,
+    outcome: QueryOutcome,
+    seconds: number,
+    exemplar?: TraceIds | undefined,
+  ): Series;
   /** Label sets currently held. */
   readonly seriesCount: number;
 }
@@ -33,8 +43,10 @@ export function createDbMetrics(o: DbMetricsInternalOptions): DbMetrics {
   });
   register(o.registry, new StoreHistogram(name, dbQueryDuration.help, store));
   return {
-    observe(operation, table, outcome, seconds) {
-      return store.observe(boundLabel(table), boundLabel(operation), outcome, seconds);
+    observe(operation, table, outcome, seconds, exemplar) {
+      const s = store.observe(boundLabel(table), boundLabel(operation), outcome, seconds);
+      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
+      return s;
     },
     get seriesCount() {
       return store.size;
@@ -45,7 +57,8 @@ export function createDbMetrics(o: DbMetricsInternalOptions): DbMetrics {
 /**
  * Time an async database call (the reference guide's `trackDatabaseQuery`): records
  * `database_query_duration_seconds{operation, table, outcome}` whether it resolves or throws,
- * and passes the result or error through unchanged.
+ * and passes the result or error through unchanged. With tracing started, the call is also a
+ * database client span under the active span.
  */
 export async function trackQuery<T>(
   db: DbMetrics,
@@ -53,13 +66,17 @@ export async function trackQuery<T>(
   table: string,
   fn: () => Promise<T> | T,
 ): Promise<T> {
+  const hook = getTracingHook();
+  const span = hook?.startDb({ system: 'other_sql', operation, table });
   const start = performance.now();
   try {
     const result = await fn();
-    db.observe(operation, table, 'success', (performance.now() - start) / 1000);
+    if (span !== undefined) hook?.endDb(span, undefined);
+    db.observe(operation, table, 'success', (performance.now() - start) / 1000, span?.exemplar);
     return result;
   } catch (err) {
-    db.observe(operation, table, 'error', (performance.now() - start) / 1000);
+    if (span !== undefined) hook?.endDb(span, err ?? new Error('query failed'));
+    db.observe(operation, table, 'error', (performance.now() - start) / 1000, span?.exemplar);
     throw err;
   }
 }

@@ -47,7 +47,8 @@ export async function serializeRegistry(registry: Registry, openMetrics: boolean
     if (typeof fast === 'function') {
       const out: string[] = [];
       fast.call(metric, defaults, openMetrics, out);
-      parts.push(out.join('\n'));
+      // A family may have nothing to write (the tracing counters while tracing is off).
+      if (out.length > 0) parts.push(out.join('\n'));
       continue;
     }
     const m = metric as { get(): unknown; type: string };

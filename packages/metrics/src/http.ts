@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { FunctionGauge, register, StoreCountCounter, StoreHistogram } from './internal/collectors.js';
 import { boundLabel, normalizeMethod, statusClass, statusLabel } from './internal/normalize.js';
 import { type Series, SeriesStore } from './internal/series-store.js';
+import type { TraceIds } from './tracing-hook.js';
 
 /**
  * HTTP RED metrics, framework-agnostic. Adapters call `start()` when a request arrives and
@@ -15,9 +16,15 @@ export interface HttpMetrics {
    * Records a finished request. `route` must be a template (or one of the fixed values in
    * `LABEL_VALUES`), never a raw URL. Returns the series, for exemplars.
    */
-  end(method: string | undefined, route: string, statusCode: number, startMs: number): Series;
+  end(
+    method: string | undefined,
+    route: string,
+    statusCode: number,
+    startMs: number,
+    exemplar?: TraceIds | undefined,
+  ): Series;
   /** Records an aborted request (client went away before the response completed). */
-  abort(method: string | undefined, route: string, startMs: number): Series;
+  abort(method: string | undefined, route: string, startMs: number, exemplar?: TraceIds | undefined): Series;
   /** Requests currently in flight. */
   readonly inFlight: number;
   /** Label sets currently held (including overflow sets). */
@@ -57,23 +64,24 @@ export function createHttpMetrics(o: HttpMetricsInternalOptions): HttpMetrics {
       inFlight++;
       return performance.now();
     },
-    end(method, route, statusCode, startMs) {
+    end(method, route, statusCode, startMs, exemplar) {
       inFlight--;
-      return store.observe(
-        boundLabel(route),
-        normalizeMethod(method),
-        statusLabel(statusCode),
-        (performance.now() - startMs) / 1000,
-      );
+      const seconds = (performance.now() - startMs) / 1000;
+      const s = store.observe(boundLabel(route), normalizeMethod(method), statusLabel(statusCode), seconds);
+      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
+      return s;
     },
-    abort(method, route, startMs) {
+    abort(method, route, startMs, exemplar) {
       inFlight--;
-      return store.observe(
+      const seconds = (performance.now() - startMs) / 1000;
+      const s = store.observe(
         boundLabel(route),
         normalizeMethod(method),
         LABEL_VALUES.abortedStatus,
-        (performance.now() - startMs) / 1000,
+        seconds,
       );
+      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
+      return s;
     },
     get inFlight() {
       return inFlight;

@@ -17,3 +17,12 @@ export type { PgClientLike, PgPoolLike } from './pg.js';
 export type { MetricsServer } from './server.js';
 export type { SqlSummary } from './sql.js';
 export { parseSql } from './sql.js';
+export type {
+  DbQueryInfo,
+  DbTrace,
+  RequestTrace,
+  TraceIds,
+  TracingHook,
+  TracingStats,
+} from './tracing-hook.js';
+export { getTracingHook, REQUEST_TRACE, setTracingHook, TRACING_HOOK } from './tracing-hook.js';

@@ -94,6 +94,19 @@ export class SeriesStore {
     return s;
   }
 
+  /**
+   * Attach an exemplar (the trace of a sampled request or query) to the bucket `value` fell in.
+   * Only sampled observations call this, so the per-series array is allocated lazily.
+   */
+  setExemplar(s: Series, value: number, traceId: string, spanId: string): void {
+    let ex = s.exemplars;
+    if (ex === undefined) {
+      ex = new Array<Exemplar | undefined>(this.bounds.length + 1);
+      s.exemplars = ex;
+    }
+    ex[this.bucketIndex(value)] = { traceId, spanId, value, timestamp: Date.now() / 1000 };
+  }
+
   /** Index of the bucket a value falls in (`buckets.length` is +Inf). */
   bucketIndex(value: number): number {
     const bounds = this.bounds;

@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '@vigil/logger';
 import { createExpressRequestLogger } from '@vigil/logger/express';
 import express, { type Express } from 'express';
 import pg from 'pg';
+import { createChain } from './chain.js';
 
 export interface App {
   app: Express;
@@ -32,6 +33,7 @@ export function createApp(options: AppOptions = {}): App {
   app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (before metrics: probes are not traffic)
   app.use(metrics.middleware); // one line: RED metrics for every route below
   app.get('/metrics', metrics.handler);
+  const chain = createChain(metrics.metrics); // resilient outbound client for /chain
 
   app.get('/users/:id', (req, res) => {
     res.json({ id: req.params.id, name: `user ${req.params.id}` });
@@ -55,9 +57,9 @@ export function createApp(options: AppOptions = {}): App {
       res.status(400).json({ error: 'query parameter "to" must be an http(s) URL' });
       return;
     }
-    const upstream = await fetch(to, { signal: AbortSignal.timeout(5_000) });
-    res.status(upstream.status).type(upstream.headers.get('content-type') ?? 'text/plain');
-    res.send(await upstream.text());
+    const upstream = await chain.get(new URL(to));
+    res.status(upstream.status).type(upstream.contentType);
+    res.send(upstream.body);
   });
 
   const v1 = express.Router();
@@ -70,6 +72,7 @@ export function createApp(options: AppOptions = {}): App {
     app,
     health,
     close: async () => {
+      await chain.close();
       await health.close();
       await metrics.close();
       await pool?.end();

@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '@vigil/logger';
 import { fastifyLogging } from '@vigil/logger/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { createChain } from './chain.js';
 
 export interface AppOptions {
   /** PostgreSQL URL: when set, readiness checks the database (`SELECT 1`, 500 ms timeout). */
@@ -43,14 +44,16 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
 
   // Calls URL and answers with its status and body, so one trace crosses two services (try it with
   // this example and express-basic). A demo route: do not expose an open fetch proxy in production.
+  const chain = createChain(app.vigil.metrics); // resilient outbound client for /chain
+  app.addHook('onClose', async () => chain.close());
   app.get<{ Querystring: { to?: string } }>('/chain', async (req, reply) => {
     const to = req.query.to ?? '';
     if (!/^https?:\/\//.test(to)) {
       return reply.code(400).send({ error: 'query parameter "to" must be an http(s) URL' });
     }
-    const upstream = await fetch(to, { signal: AbortSignal.timeout(5_000) });
-    reply.code(upstream.status).type(upstream.headers.get('content-type') ?? 'text/plain');
-    return upstream.text();
+    const upstream = await chain.get(new URL(to));
+    reply.code(upstream.status).type(upstream.contentType);
+    return upstream.body;
   });
 
   await app.register(

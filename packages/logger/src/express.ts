@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { prepareRequest, routeTemplate } from '@vigil/express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from './create-logger.js';
@@ -27,15 +27,12 @@ export interface ExpressRequestLogger {
   readonly logger: Logger;
 }
 
-const ID = Symbol('vigil.requestId');
-const START = Symbol('vigil.requestStart');
+/**
+ * Request ids by response object. A WeakMap, not properties on `res`: Express 5 swaps the
+ * response's prototype per request, after which each added property costs microseconds.
+ */
+const ids = new WeakMap<object, string>();
 const CHILD = Symbol('vigil.requestLog');
-
-interface Tracked extends ServerResponse {
-  [ID]?: string;
-  [START]?: number;
-  req: IncomingMessage;
-}
 
 /**
  * One JSON line per request, written when it completes (Express 5):
@@ -59,18 +56,18 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
   const o = resolveRequestLog(rest, []);
   const header = o.header;
 
-  function onClose(this: Tracked): void {
-    const id = this[ID] as string;
-    const req = this.req as Request;
-    const finished = this.writableFinished;
-    const status = finished ? this.statusCode : undefined;
+  // State in the listener's closure (see `ids` for why not on `res`).
+  function onClose(res: Response, id: string, start: number): void {
+    const req = res.req as Request;
+    const finished = res.writableFinished;
+    const status = finished ? res.statusCode : undefined;
     const fields: Record<string, unknown> = {
       request_id: id,
       method: req.method,
       route: routeTemplate(req),
       path: pathOf(req.originalUrl ?? req.url),
       status_code: status ?? 499,
-      duration_ms: Math.round((performance.now() - (this[START] as number)) * 100) / 100,
+      duration_ms: Math.round((performance.now() - start) * 100) / 100,
     };
     const t = requestTraceFields(req);
     if (t !== undefined) {
@@ -91,12 +88,11 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
       installAccessors(proto, logger);
     }
     const id = requestIdFrom(req.headers[header]);
-    const r = res as unknown as Tracked;
-    r[ID] = id;
+    ids.set(res, id);
     res.setHeader(header, id);
     if (o.ignore.size > 0 && o.ignore.has(req.path)) return next();
-    r[START] = performance.now();
-    res.on('close', onClose);
+    const start = performance.now();
+    res.on('close', () => onClose(res, id, start));
     next();
   };
 
@@ -113,7 +109,8 @@ export function requestLog(req: Request | IncomingMessage): Logger {
 
 /** The request id (the incoming `x-request-id` when well-formed, else a new UUID); also `req.id`. */
 export function requestId(req: Request | IncomingMessage): string | undefined {
-  return (req as unknown as { res?: Tracked }).res?.[ID];
+  const res = (req as unknown as { res?: object }).res;
+  return res === undefined ? undefined : ids.get(res);
 }
 
 const installed = new WeakSet<object>();
@@ -122,11 +119,12 @@ const installed = new WeakSet<object>();
 function installAccessors(proto: object | null, logger: Logger): void {
   if (proto === null || installed.has(proto)) return;
   installed.add(proto);
-  const idOf = (req: IncomingMessage & { res?: Tracked }) => req.res?.[ID];
+  const idOf = (req: IncomingMessage & { res?: object }) =>
+    req.res === undefined ? undefined : ids.get(req.res);
   if (!Object.getOwnPropertyDescriptor(proto, 'id')) {
     Object.defineProperty(proto, 'id', {
       configurable: true,
-      get(this: IncomingMessage & { res?: Tracked }) {
+      get(this: IncomingMessage & { res?: object }) {
         return idOf(this);
       },
     });
@@ -134,7 +132,7 @@ function installAccessors(proto: object | null, logger: Logger): void {
   if (!Object.getOwnPropertyDescriptor(proto, 'log')) {
     Object.defineProperty(proto, 'log', {
       configurable: true,
-      get(this: IncomingMessage & { res?: Tracked; [CHILD]?: Logger }) {
+      get(this: IncomingMessage & { res?: object; [CHILD]?: Logger }) {
         let child = this[CHILD];
         if (child === undefined) {
           child = logger.child({ request_id: idOf(this) });

@@ -13,6 +13,11 @@ export {
 export type { ScrapeResult } from './handler.js';
 export type { HttpMetrics } from './http.js';
 export type { Exemplar, Series } from './internal/series-store.js';
+/**
+ * The option validators Vigil's packages share (each throws a `VigilOptionError` naming the
+ * option). Exported for Vigil's own packages and for custom adapters; not a general-purpose API.
+ */
+export * as optionChecks from './internal/validate.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
 export type { MetricsServer } from './server.js';
 export type { SqlSummary } from './sql.js';

@@ -1,69 +1,13 @@
-import { VigilOptionError } from '@vigil/metrics';
+import { optionChecks } from '@vigil/metrics';
 
-/** Small validators that name the option in their message. `undefined` passes through. */
+/**
+ * Option validators: the ones @vigil/metrics defines for every Vigil package (each throws a
+ * `VigilOptionError` naming the option; `undefined` passes through).
+ */
+export const { checkObject, checkBoolean, checkMs, checkNumber, checkPort, checkString, checkFunction } =
+  optionChecks;
 
-export function checkObject(name: string, v: unknown): Record<string, unknown> {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new VigilOptionError(name, 'an options object', v);
-  }
-  return v as Record<string, unknown>;
-}
-
+/** Unknown keys fail; `prefix` is prepended to the key as written (`"checks.db."`, or `""`). */
 export function checkKnownKeys(prefix: string, v: Record<string, unknown>, known: readonly string[]): void {
-  for (const k of Object.keys(v)) {
-    if (!known.includes(k)) {
-      throw new VigilOptionError(`${prefix}${k}`, `one of ${known.join(', ')}`, 'an unknown option');
-    }
-  }
-}
-
-export function checkBoolean(name: string, v: unknown): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw new VigilOptionError(name, 'a boolean', v);
-  return v;
-}
-
-/** A whole number of milliseconds >= min. */
-export function checkMs(name: string, v: unknown, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new VigilOptionError(name, `a whole number of milliseconds >= ${min}`, v);
-  }
-  return v;
-}
-
-export function checkNumber(name: string, v: unknown, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new VigilOptionError(name, `a number from ${min} to ${max}`, v);
-  }
-  return v;
-}
-
-export function checkPort(name: string, v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) {
-    throw new VigilOptionError(name, 'a port number from 0 to 65535', v);
-  }
-  return v;
-}
-
-export function checkString(
-  name: string,
-  v: unknown,
-  pattern?: RegExp,
-  expected?: string,
-): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || (pattern && !pattern.test(v))) {
-    throw new VigilOptionError(name, expected ?? 'a string', v);
-  }
-  return v;
-}
-
-export function checkFunction<T>(name: string, v: unknown): T | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'function') throw new VigilOptionError(name, 'a function', v);
-  return v as T;
+  optionChecks.checkKnownKeys(prefix.endsWith('.') ? prefix.slice(0, -1) : prefix, v, known);
 }

@@ -36,6 +36,23 @@ export function checkPositiveInt(name: string, v: unknown, min = 1): number | un
   return v;
 }
 
+/** A whole number of milliseconds >= min. */
+export function checkMs(name: string, v: unknown, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new VigilOptionError(name, `a whole number of milliseconds >= ${min}`, v);
+  }
+  return v;
+}
+
+export function checkNumber(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new VigilOptionError(name, `a number from ${min} to ${max}`, v);
+  }
+  return v;
+}
+
 export function checkPort(name: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) {

@@ -2,7 +2,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 /**
@@ -41,11 +40,35 @@ export class ExportError extends Error {
   }
 }
 
+type Serialize = (spans: ReadableSpan[]) => Uint8Array | undefined;
+interface TraceSerializer {
+  serializeRequest: Serialize;
+}
+
+/**
+ * OpenTelemetry's serializers, loaded on the first export rather than at start-up: the package's
+ * index also loads the logs and metrics SDKs (about 95 of the 230 files tracing used to load, the
+ * largest part of its start-up cost). Deep paths: the package has no `exports` map, and only the
+ * trace serializers are needed.
+ */
+async function loadSerializer(json: boolean): Promise<Serialize> {
+  const mod = (await (json
+    ? import('@opentelemetry/otlp-transformer/build/src/trace/json/index.js')
+    : import('@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js'))) as Record<string, unknown>;
+  // CommonJS modules imported from ESM: named exports are detected, `default` is the exports object.
+  const pick = (name: string) =>
+    (mod[name] ?? (mod.default as Record<string, unknown> | undefined)?.[name]) as TraceSerializer | undefined;
+  const serializer = pick(json ? 'JsonTraceSerializer' : 'ProtobufTraceSerializer');
+  if (serializer === undefined) throw new Error('@opentelemetry/otlp-transformer: trace serializer not found');
+  return (spans) => serializer.serializeRequest(spans);
+}
+
 export class OtlpHttpExporter implements SpanExporter {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
-  private readonly serialize: (spans: ReadableSpan[]) => Uint8Array | undefined;
+  private serialize: Serialize | undefined;
+  private readonly json: boolean;
   private readonly headers: Record<string, string>;
   private readonly inFlight = new Set<http.ClientRequest>();
   private readonly timers = new Map<NodeJS.Timeout, () => void>();
@@ -61,9 +84,7 @@ export class OtlpHttpExporter implements SpanExporter {
     this.agent.on('free', (socket: Socket) => socket.unref());
     this.request = secure ? https.request : http.request;
     const json = o.protocol === 'http/json';
-    this.serialize = json
-      ? (spans) => JsonTraceSerializer.serializeRequest(spans)
-      : (spans) => ProtobufTraceSerializer.serializeRequest(spans);
+    this.json = json;
     this.headers = {
       ...o.headers,
       'content-type': json ? 'application/json' : 'application/x-protobuf',
@@ -81,6 +102,16 @@ export class OtlpHttpExporter implements SpanExporter {
         code: ExportResultCode.FAILED,
         error: new ExportError('exporter is shut down', false),
       });
+      return;
+    }
+    if (this.serialize === undefined) {
+      loadSerializer(this.json).then(
+        (serialize) => {
+          this.serialize = serialize;
+          this.export(spans, resultCallback);
+        },
+        (error: Error) => resultCallback({ code: ExportResultCode.FAILED, error }),
+      );
       return;
     }
     let body: Uint8Array | undefined;

@@ -67,6 +67,7 @@ export function createApp(options: AppOptions = {}): App {
     res.json({ id: req.params.id });
   });
   app.use('/api/v1', v1);
+  app.use(metrics.errorHandler); // last: thrown errors become exception events on the request's span
 
   return {
     app,

@@ -7,7 +7,7 @@ import {
   type RequestTrace,
   VigilOptionError,
 } from '@vigil/metrics';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { prepareRequest, routeTemplate } from './route.js';
 
 export interface ExpressMetricsOptions extends MetricsOptions {
@@ -29,6 +29,13 @@ export interface ExpressMetrics {
   readonly middleware: RequestHandler;
   /** `app.get('/metrics', metrics.handler)`: Prometheus text, OpenMetrics when negotiated, gzip. */
   readonly handler: RequestHandler;
+  /**
+   * `app.use(metrics.errorHandler)` after your routes: records a handler's thrown error as an
+   * `exception` event on the request's span (with @vigil/tracing started), then passes the error on
+   * (`next(err)`) unchanged, so your own error handlers and Express' default answer as before.
+   * Status codes are recorded either way; without tracing this does nothing but pass the error on.
+   */
+  readonly errorHandler: ErrorRequestHandler;
   /** The underlying metrics handle (registry, DB timing, pg instrumentation, metrics server). */
   readonly metrics: Metrics;
   /** Closes the metrics handle if this adapter created it. Idempotent. */
@@ -96,9 +103,15 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
   const scrapeHandler = metrics.handler;
   const handler: RequestHandler = (req, res) => scrapeHandler(req, res);
 
+  const errorHandler: ErrorRequestHandler = (err, req, _res, next) => {
+    getTracingHook()?.recordError?.(req, err);
+    next(err);
+  };
+
   return {
     middleware,
     handler,
+    errorHandler,
     metrics,
     close: () => (owned ? metrics.close() : Promise.resolve()),
   };

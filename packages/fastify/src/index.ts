@@ -112,6 +112,13 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
     tracing.run(trace, done);
   });
 
+  // A handler's error becomes an `exception` event on the request's span (with @vigil/tracing).
+  // Runs only for requests that fail; Fastify's error handling then goes on unchanged.
+  app.addHook('onError', (req, _reply, err, done) => {
+    getTracingHook()?.recordError?.(req.raw, err);
+    done();
+  });
+
   if (endpoint) {
     app.get(endpoint, { logLevel: 'warn' }, async (req, reply) => {
       const r = await metrics.scrape(

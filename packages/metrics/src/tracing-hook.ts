@@ -80,6 +80,12 @@ export interface TracingHook {
    * matched); `statusCode` undefined means the client aborted before the response completed.
    */
   endServer(trace: RequestTrace, route: string, statusCode: number | undefined): void;
+  /**
+   * Records an exception a request's handler threw (an `exception` event on its server span; the
+   * span's status still follows the response status). Called by Express' `errorHandler` and
+   * Fastify's `onError` hook. Optional: tracing versions without it are still valid hooks.
+   */
+  recordError?(req: IncomingMessage, error: unknown): void;
   /** Starts a database client span under the active span; undefined when there is nothing to record. */
   startDb(info: DbQueryInfo): DbTrace | undefined;
   /** Ends a database span; a truthy `error` marks it failed. */

@@ -52,14 +52,14 @@ interface TraceSerializer {
  * trace serializers are needed.
  */
 async function loadSerializer(json: boolean): Promise<Serialize> {
-  const mod = (await (json
-    ? import('@opentelemetry/otlp-transformer/build/src/trace/json/index.js')
-    : import('@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js'))) as Record<string, unknown>;
-  // CommonJS modules imported from ESM: named exports are detected, `default` is the exports object.
-  const pick = (name: string) =>
-    (mod[name] ?? (mod.default as Record<string, unknown> | undefined)?.[name]) as TraceSerializer | undefined;
-  const serializer = pick(json ? 'JsonTraceSerializer' : 'ProtobufTraceSerializer');
-  if (serializer === undefined) throw new Error('@opentelemetry/otlp-transformer: trace serializer not found');
+  const mod: Record<string, unknown> = json
+    ? await import('@opentelemetry/otlp-transformer/build/src/trace/json/index.js')
+    : await import('@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js');
+  // CommonJS imported from ESM: named exports are detected; `default` is the exports object.
+  const exportsObject = (mod.default ?? mod) as Record<string, TraceSerializer | undefined>;
+  const name = json ? 'JsonTraceSerializer' : 'ProtobufTraceSerializer';
+  const serializer = (mod[name] as TraceSerializer | undefined) ?? exportsObject[name];
+  if (serializer === undefined) throw new Error(`@opentelemetry/otlp-transformer: ${name} not found`);
   return (spans) => serializer.serializeRequest(spans);
 }
 

@@ -172,6 +172,14 @@ export function createHook(o: HookOptions): TracingHook {
       span.end();
     },
 
+    recordError(req, error) {
+      const t = (req as unknown as { [REQUEST_TRACE]?: ServerTrace })[REQUEST_TRACE];
+      if (t === undefined || !t.span.isRecording()) return;
+      t.span.recordException(
+        error instanceof Error ? error : { name: errorType(error), message: cut(String(error)) },
+      );
+    },
+
     startDb(info: DbQueryInfo): DbTrace | undefined {
       const parent = contexts.active();
       const parentSpan = trace.getSpan(parent);

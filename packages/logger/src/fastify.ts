@@ -57,9 +57,19 @@ class VigilLogController extends LogController {
     return this.skip(req as FastifyRequest | IncomingMessage);
   }
 
-  /** Called once per request by Fastify before the hooks: echo the id, log nothing yet. */
+  /**
+   * Called once per request by Fastify before the hooks: echo the id, log nothing yet. Fastify
+   * reports completion only when the response finishes; a client that goes away first (or a
+   * handler that never answers before the socket closes) would get no line, so the raw
+   * response's `close` writes an `aborted` line when it did not finish.
+   */
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
     reply.header(this.o.header, request.id);
+    if (this.skip(request)) return;
+    const res = reply.raw;
+    res.once('close', () => {
+      if (!res.writableFinished) this.line(undefined, request, reply, undefined);
+    });
   }
 
   override requestCompleted(
@@ -68,12 +78,21 @@ class VigilLogController extends LogController {
     reply: FastifyReply,
   ): void {
     if (this.skip(request)) return;
-    const status = reply.statusCode;
+    this.line(err, request, reply, reply.statusCode);
+  }
+
+  /** The one line; `status` undefined means the client aborted (logged as 499 at warn). */
+  private line(
+    err: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number | undefined,
+  ): void {
     const fields: Record<string, unknown> = {
       method: request.method,
       route: request.routeOptions?.url ?? '__unmatched__',
       path: pathOf(request.raw.url),
-      status_code: status,
+      status_code: status ?? 499,
       duration_ms: Math.round(reply.elapsedTime * 100) / 100,
     };
     const t = requestTraceFields(request.raw);
@@ -85,7 +104,7 @@ class VigilLogController extends LogController {
     if (this.o.logHeaders) fields.headers = request.headers;
     const error = err ?? (request as RequestWithError)[ERROR];
     if (error) fields.err = error;
-    request.log[levelFor(status)](fields, 'request completed');
+    request.log[levelFor(status)](fields, status === undefined ? 'request aborted' : 'request completed');
   }
 
   /** The handler's error goes on the completion line instead of a line of its own. */

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { vigilMetrics } from '@vigil/fastify';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,13 +24,27 @@ async function app(opts: { logHeaders?: boolean } = {}) {
     return { id: req.params.id };
   });
   a.get('/bad', async (_req, reply) => reply.code(400).send('no'));
+  // Answers only when the test says so (after the client has gone).
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => {
+    entered = r;
+  });
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  a.get('/hang', async () => {
+    entered();
+    await released;
+    return 'late';
+  });
   a.get('/boom', async () => {
     throw new Error('boom');
   });
   await a.listen({ host: '127.0.0.1', port: 0 });
   closers.push(() => a.close());
   const addr = a.server.address() as { port: number };
-  return { base: `http://127.0.0.1:${addr.port}`, lines };
+  return { base: `http://127.0.0.1:${addr.port}`, port: addr.port, lines, inHandler, release };
 }
 
 async function until(lines: Record<string, any>[], pred: () => boolean) {
@@ -82,5 +97,27 @@ describe("Fastify request logging (Fastify's own logger, one line per request)",
     expect(done.map((l) => l.path)).toEqual(['/bad']);
     expect(done[0]!.headers).toMatchObject({ authorization: '[REDACTED]', 'x-a': 'b' });
     expect(JSON.stringify(lines)).not.toContain('s3cret');
+  });
+
+  it('a request the client aborts gets one "request aborted" line (499, warn), and no second line when the handler answers late', async () => {
+    const { port, lines, inHandler, release } = await app();
+    const req = http.get({ host: '127.0.0.1', port, path: '/hang', headers: { 'x-request-id': 'gone-1' } });
+    req.on('error', () => {}); // the abort below
+    await inHandler;
+    req.destroy();
+    await until(lines, () => lines.some((l) => l.msg === 'request aborted'));
+    release();
+    // The late answer is written to a closed socket; then a normal request proves the log is flushed.
+    await fetch(`http://127.0.0.1:${port}/items/1`);
+    await until(lines, () => lines.some((l) => l.msg === 'request completed' && l.route === '/items/:id'));
+    const hang = lines.filter((l) => l.route === '/hang');
+    expect(hang).toHaveLength(1);
+    expect(hang[0]).toMatchObject({
+      level: 'warn',
+      msg: 'request aborted',
+      status_code: 499,
+      request_id: 'gone-1',
+      method: 'GET',
+    });
   });
 });

@@ -19,7 +19,11 @@ import { escapeHelp, FAST_WRITE, type FastWritable, register } from './internal/
  */
 export const TRACING_HOOK: unique symbol = Symbol.for('vigil.tracing.hook');
 
-/** Key under which the tracing hook stores a request's trace on the `IncomingMessage`. */
+/**
+ * @deprecated Tracing no longer stores a request's trace on the `IncomingMessage` (a property
+ * added per request is slow after Express 5's prototype swap); use
+ * `getTracingHook()?.requestTrace?.(req)`. Kept so code reading it keeps compiling.
+ */
 export const REQUEST_TRACE: unique symbol = Symbol.for('vigil.tracing.request');
 
 /** Trace and span id of a sampled span: what a histogram exemplar points at. */
@@ -73,6 +77,8 @@ export interface TracingStats {
 export interface TracingHook {
   /** Starts the span of a server request (W3C context from its headers, or the active span). */
   startServer(req: IncomingMessage): RequestTrace;
+  /** The trace `startServer()` returned for this request, if any (logs read their ids here). */
+  requestTrace?(req: IncomingMessage): RequestTrace | undefined;
   /** Runs `fn` with the request's span as the active context. */
   run<T>(trace: RequestTrace, fn: () => T): T;
   /**

@@ -6,8 +6,14 @@
 
 const OTEL_API = Symbol.for('opentelemetry.js.api.1');
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
-/** Where @vigil/tracing keeps a server request's trace on the IncomingMessage (see @vigil/metrics). */
-export const REQUEST_TRACE = Symbol.for('vigil.tracing.request');
+/** @vigil/tracing's per-process hook (see @vigil/metrics' tracing-hook.ts): knows each request's trace. */
+const TRACING_HOOK = Symbol.for('vigil.tracing.hook');
+/** Where earlier @vigil/tracing versions kept a request's trace on the IncomingMessage. */
+const REQUEST_TRACE = Symbol.for('vigil.tracing.request');
+
+interface TracingHookLike {
+  requestTrace?(req: object): SpanContextLike | undefined;
+}
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 
 interface SpanContextLike {
@@ -45,5 +51,11 @@ export function activeTraceFields(): TraceFields | undefined {
 
 /** Trace fields of a server request's span (set by @vigil/tracing's adapters), whatever context is active. */
 export function requestTraceFields(raw: object): TraceFields | undefined {
-  return fieldsOf((raw as { [REQUEST_TRACE]?: SpanContextLike })[REQUEST_TRACE]);
+  const hook = (globalThis as { [TRACING_HOOK]?: TracingHookLike })[TRACING_HOOK];
+  if (hook === undefined) return undefined;
+  const sc =
+    typeof hook.requestTrace === 'function'
+      ? hook.requestTrace(raw)
+      : (raw as { [REQUEST_TRACE]?: SpanContextLike })[REQUEST_TRACE];
+  return fieldsOf(sc);
 }

@@ -15,8 +15,6 @@ import {
 import type { DbQueryInfo, DbTrace, RequestTrace, TracingHook } from '@vigil/metrics';
 import type { TracingStats } from '../types.js';
 
-/** Same key as `REQUEST_TRACE` in @vigil/metrics (Symbol.for, so shared across copies). */
-export const REQUEST_TRACE: unique symbol = Symbol.for('vigil.tracing.request') as never;
 /** Same key as `TRACING_HOOK` in @vigil/metrics. */
 export const TRACING_HOOK: unique symbol = Symbol.for('vigil.tracing.hook') as never;
 
@@ -85,6 +83,8 @@ function errorType(err: unknown): string {
 export function createHook(o: HookOptions): TracingHook {
   const { tracer, contexts } = o;
 
+  const byRequest = new WeakMap<IncomingMessage, ServerTrace>();
+
   const startServer = (req: IncomingMessage): RequestTrace => {
     const active = contexts.active();
     const activeSpan = trace.getSpan(active);
@@ -135,7 +135,9 @@ export function createHook(o: HookOptions): TracingHook {
       method,
     } satisfies ServerTrace;
     if (sampled) t.exemplar = t;
-    (req as unknown as { [REQUEST_TRACE]: RequestTrace })[REQUEST_TRACE] = t;
+    // A WeakMap, not a property on req: Express 5 swaps req's prototype on every request, after
+    // which each property V8 has to add costs microseconds.
+    byRequest.set(req, t);
     // A body is read from socket events, which run outside the request's context: bind the
     // request's listeners to it (only for requests with a body; GETs skip the extra work).
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
@@ -172,8 +174,12 @@ export function createHook(o: HookOptions): TracingHook {
       span.end();
     },
 
+    requestTrace(req) {
+      return byRequest.get(req);
+    },
+
     recordError(req, error) {
-      const t = (req as unknown as { [REQUEST_TRACE]?: ServerTrace })[REQUEST_TRACE];
+      const t = byRequest.get(req);
       if (t === undefined || !t.span.isRecording()) return;
       t.span.recordException(
         error instanceof Error ? error : { name: errorType(error), message: cut(String(error)) },

@@ -68,7 +68,9 @@ class VigilLogController extends LogController {
     if (this.skip(request)) return;
     const res = reply.raw;
     res.once('close', () => {
-      if (!res.writableFinished) this.line(undefined, request, reply, undefined);
+      // `writableEnded`: the response was ended (its completion line comes from Fastify), which
+      // also holds for `app.inject()`, whose responses never report `writableFinished`.
+      if (!res.writableEnded && !res.writableFinished) this.line(undefined, request, reply, undefined);
     });
   }
 

@@ -120,4 +120,24 @@ describe("Fastify request logging (Fastify's own logger, one line per request)",
       method: 'GET',
     });
   });
+
+  it('app.inject(): one line per request, no spurious aborted line', async () => {
+    const { lines } = await app();
+    const a = Fastify({
+      ...fastifyLogging({
+        logger: createLogger({
+          service: 'inject',
+          destination: { write: (l: string) => void lines.push(JSON.parse(l)) },
+        }),
+      }),
+    });
+    a.get('/x', async () => 'ok');
+    closers.push(() => a.close());
+    expect((await a.inject({ method: 'GET', url: '/x' })).statusCode).toBe(200);
+    await until(lines, () => lines.some((l) => l.service === 'inject' && l.msg === 'request completed'));
+    // A second request: its line comes after anything the first one could still write.
+    await a.inject({ method: 'GET', url: '/x' });
+    await until(lines, () => lines.filter((l) => l.service === 'inject' && l.route === '/x').length >= 2);
+    expect(lines.filter((l) => l.service === 'inject' && l.msg === 'request aborted')).toEqual([]);
+  });
 });

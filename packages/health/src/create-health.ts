@@ -74,6 +74,9 @@ const KNOWN = [
   'now',
 ] as const;
 const CHECK_KEYS = [
+  // Ignored: the key in `checks` names the check. Accepted so objects that carry their own name
+  // (@vigil/resilience's createBreakerCheck) can be passed as they are.
+  'name',
   'check',
   'timeoutMs',
   'critical',

@@ -54,6 +54,8 @@ export interface CheckOptions {
 /** A check with its options. Built-in checks (`postgresCheck`, ...) return this shape. */
 export interface HealthCheck extends CheckOptions {
   check: CheckFunction;
+  /** Ignored (the key in `checks` names the check); allowed for objects that carry a name. */
+  name?: string;
   /**
    * True for checks of something outside the process (database, cache, HTTP service). Such a
    * check cannot be a liveness check.

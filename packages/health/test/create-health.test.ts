@@ -158,6 +158,19 @@ describe('probes', () => {
     expect(d.body.checks?.db?.[0]?.output).toBe('ECONNREFUSED 10.0.0.7');
   });
 
+  it("a check object carrying its own name (createBreakerCheck's shape) is accepted; the key names it", async () => {
+    const breakerLike = {
+      name: 'breaker:inventory',
+      critical: false,
+      check: async () => ({ status: 'warn' as const }),
+    };
+    const h = make({ autoStart: true, checks: { inventory: breakerLike } });
+    const r = await h.readiness();
+    expect(r.statusCode).toBe(200);
+    expect(r.body.status).toBe('warn');
+    expect(Object.keys(r.body.checks ?? {})).toEqual(['inventory']);
+  });
+
   it('checks may report warn with a measurement (shown with details only)', async () => {
     const h = make({
       autoStart: true,

@@ -1,0 +1,42 @@
+// First: tracing from the OTEL_* variables (same as `node --import @vigil/tracing/register`).
+import '@vigil/tracing/register';
+import type { AddressInfo } from 'node:net';
+import { createShutdown } from '@vigil/express';
+import { getTracing } from '@vigil/tracing';
+import { createApp, SERVICE } from './app.js';
+
+const env = process.env;
+const port = Number(env.PORT ?? 3003);
+const host = env.HOST ?? '0.0.0.0';
+const { app, health, logger, close } = await createApp({
+  databaseUrl: env.DATABASE_URL,
+  pgliteDataDir: env.PGLITE_DATA_DIR,
+  usersUrl: env.USERS_URL,
+  catalogUrl: env.CATALOG_URL,
+  breakerResetTimeoutMs: env.BREAKER_RESET_TIMEOUT_MS ? Number(env.BREAKER_RESET_TIMEOUT_MS) : undefined,
+});
+const server = app.listen(port, host, (err) => {
+  if (err) {
+    console.error(`${SERVICE} could not listen on ${host}:${port}: ${err.message}`);
+    process.exit(1);
+  }
+  const { port: bound } = server.address() as AddressInfo;
+  console.log(
+    `${SERVICE} listening on http://127.0.0.1:${bound} (metrics: /metrics, probes: /livez /readyz)`,
+  );
+});
+
+// Graceful shutdown. On SIGTERM or SIGINT readiness answers 503 at once; the service keeps serving
+// for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it; with Kubernetes it must
+// fit in terminationGracePeriodSeconds), then stops accepting, drains keep-alive connections, runs
+// the hooks in reverse order (the app: HTTP clients, health, metrics, pool, embedded database; then
+// tracing) and exits 0. A second signal exits at once.
+const drainDelayMs = env.SHUTDOWN_DRAIN_DELAY_MS;
+const shutdown = createShutdown({
+  servers: [server],
+  health: health.health,
+  logger,
+  ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
+});
+shutdown.addHook('tracing', async () => getTracing()?.close()); // registered first, runs last: flushes spans
+shutdown.addHook('app', close);

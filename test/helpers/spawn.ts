@@ -34,7 +34,8 @@ export async function startService(script: string, env: Record<string, string> =
     port,
     output: () => out,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already gone (exited, or ended by a signal: then exitCode stays null and 'exit' has fired).
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit');
       child.kill(signal);
       const [code] = await exited;

@@ -11,7 +11,9 @@
 //
 // Env: BENCH_DURATION (s, 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
 //      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included),
-//      BENCH_STARTUP_REPS (5; 0 skips the start-up part).
+//      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
+//      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
+//      BENCH_PAIR_DURATION (s, 3).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -38,6 +40,8 @@ const WARMUP = envNumber('BENCH_WARMUP', 3);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, { integer: true });
 const STARTUP_REPS =
   process.env.BENCH_STARTUP_REPS === '0' ? 0 : envNumber('BENCH_STARTUP_REPS', 5, { integer: true });
+const PAIRS = process.env.BENCH_PAIRS ? envNumber('BENCH_PAIRS', 0, { integer: true }) : 0;
+const PAIR_DURATION = envNumber('BENCH_PAIR_DURATION', 3);
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 const SERVER_JS = join(BENCH_DIR, 'suites', '_tracing-server.mjs');
@@ -250,6 +254,28 @@ async function main() {
         );
       }
     }
+    // Paired: each variant right after (or before) its bare server, alternating, short runs. The
+    // machine's speed drifts over minutes on a shared VM; a ratio within a pair sees (almost) the
+    // same machine, and the median of many pairs is far steadier than a ratio of two medians.
+    if (PAIRS > 0) {
+      console.log(`paired: ${PAIRS} pair(s) × ${PAIR_DURATION} s per variant`);
+      const us = (r) => (r.cpuTicks / hz / r.requests) * 1e6;
+      for (const s of servers) {
+        if (s.variant.bare) continue;
+        const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
+        s.pairs = [];
+        for (let i = 0; i < PAIRS; i++) {
+          const first = i % 2 === 0 ? bare : s;
+          const a = await runLoad(first, PAIR_DURATION);
+          const b = await runLoad(first === bare ? s : bare, PAIR_DURATION);
+          const [rb, rv] = first === bare ? [a, b] : [b, a];
+          s.pairs.push(us(rv) / us(rb));
+        }
+        console.log(
+          `  ${s.variant.id.padEnd(28)} paired ${fmtRatio(median(s.pairs))} (${s.pairs.map((x) => x.toFixed(2)).join(' ')})`,
+        );
+      }
+    }
   } finally {
     for (const s of servers) {
       s.logBytes = (() => {
@@ -329,6 +355,22 @@ async function main() {
     `- Pinning: servers on CPU ${[...new Set(servers.map((s) => s.cpus))].join(', ')}, load and sink on CPU ${LOAD_CPU}.`,
   );
   const short = DURATION < 10 || ROUNDS < 3;
+  const paired = servers.filter((s) => s.pairs?.length);
+  const pairedTable = paired.length
+    ? `## Paired ratios (${PAIRS} alternating bare/variant pairs × ${PAIR_DURATION} s each)\n\nThe steadier figure on a shared VM: each pair's ratio compares the variant with its bare server measured seconds apart, so a slow phase of the machine hits both. Median and range of the pair ratios.\n\n${mdTable(
+        ['variant', 'CPU/req vs bare (median of pairs)', 'range', 'target'],
+        paired.map((s) => {
+          const m = median(s.pairs);
+          const t = s.variant.target;
+          return [
+            s.variant.id,
+            `**${fmtRatio(m)}**`,
+            `${fmtRatio(Math.min(...s.pairs))} – ${fmtRatio(Math.max(...s.pairs))}`,
+            t === undefined ? '' : m <= t ? `≤ ${t.toFixed(2)}x: **met**` : `≤ ${t.toFixed(2)}x: **missed**`,
+          ];
+        }),
+      )}\n`
+    : '';
   const startupTable = startup.length
     ? `## Start-up (spawn → first 200 on GET /users/1, median of ${STARTUP_REPS})\n\n${mdTable(
         ['variant', 'median ms', 'vs bare', 'samples ms'],
@@ -348,7 +390,7 @@ ${machineMarkdown()}
 
 ## Method
 
-Same as \`http-overhead\` and shared/research/perf-tracing.md: one Node.js process per variant pinned to CPU ${SERVER_CPU}, all started at once; autocannon (\`-c ${CONNECTIONS}\`, \`GET /users/<random int>\`) in its own process on CPU ${LOAD_CPU}; warm-up, then interleaved rounds with the order rotated. **CPU µs/req** = server utime+stime over the load window ÷ requests (median over rounds); **vs bare** against the bare server of the same framework. Traced servers export OTLP/HTTP to one sink process on CPU ${LOAD_CPU} (it discards the body). OpenTelemetry variants run with \`OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none\`. Request logs go to files (pino \`destination\`, asynchronous).
+Same as \`http-overhead\` and shared/research/perf-tracing.md: one Node.js process per variant pinned to CPU ${SERVER_CPU}, all started at once; autocannon (\`-c ${CONNECTIONS}\`, \`GET /users/<random int>\`) in its own process on CPU ${LOAD_CPU}; warm-up, then interleaved rounds with the order rotated. **CPU µs/req** = server utime+stime over the load window ÷ requests (median over rounds); **vs bare** against the bare server of the same framework. Traced servers export OTLP/HTTP to one sink process on CPU ${LOAD_CPU} (it discards the body). OpenTelemetry variants run with \`OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none\`. Request logs go to files (each logger's file destination: Vigil's buffered writes, pino's defaults for pino-http and Fastify).
 
 - Vigil's tracing is created by the metrics middleware (it is the same per-request pass), so every Vigil tracing row includes Vigil's metrics; **vs metrics** isolates what tracing adds on top.
 - Vigil exports \`http/protobuf\` (its default); the lean set exports JSON (exporter-trace-otlp-http); the auto register exports protobuf.
@@ -376,6 +418,7 @@ ${mdTable(
 
 ${notes.join('\n')}
 
+${pairedTable}
 ${startupTable}
 ## Reading it
 

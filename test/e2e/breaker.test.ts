@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { call, waitFor } from '../helpers/services.js';
 import type { Running } from '../helpers/spawn.js';
 import {
   assertBuilt,
   type Isolation,
   isolate,
-  json,
   metric,
   metricsOf,
-  poll,
   type Stack,
   samples,
   start,
@@ -53,19 +52,19 @@ const logLine = (name: string, what: string) =>
   new RegExp(`circuit breaker \\\\?"${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\\\?" ${what}`);
 
 it('opens when catalog-service is down, fails fast, keeps orders ready, and closes when it is back', async () => {
-  const u = await json(stack.users.port, 'POST', '/users', {
+  const u = await call(stack.users.port, 'POST', '/users', {
     name: 'Grace',
     email: `grace-${Date.now()}@example.com`,
   });
-  const p = await json(stack.catalog.port, 'POST', '/products', {
+  const p = await call(stack.catalog.port, 'POST', '/products', {
     sku: `BRK-${Date.now()}`,
     name: 'Kettle',
     price_cents: 4000,
     stock: 100,
   });
   expect([u.status, p.status]).toEqual([201, 201]);
-  const order = { user_id: u.body.id, product_id: p.body.id, quantity: 1 };
-  expect((await json(stack.orders.port, 'POST', '/orders', order)).status).toBe(201);
+  const order = { user_id: u.json.id, product_id: p.json.id, quantity: 1 };
+  expect((await call(stack.orders.port, 'POST', '/orders', order)).status).toBe(201);
   expect((await catalogBreaker()).state).toBe(0);
 
   const catalogPort = stack.catalog.port;
@@ -73,8 +72,8 @@ it('opens when catalog-service is down, fails fast, keeps orders ready, and clos
 
   // Every attempt fails (connection refused) until the breaker has seen enough failures to open.
   const statuses = new Set<number>();
-  await poll('the catalog breaker to open', async () => {
-    const r = await json(stack.orders.port, 'POST', '/orders', order);
+  await waitFor('the catalog breaker to open', async () => {
+    const r = await call(stack.orders.port, 'POST', '/orders', order);
     statuses.add(r.status);
     return (await catalogBreaker()).state === 2;
   });
@@ -89,18 +88,18 @@ it('opens when catalog-service is down, fails fast, keeps orders ready, and clos
       event,
     });
   const rejectsBefore = (await events('reject')) || 0;
-  const refused = await json(stack.orders.port, 'POST', '/orders', order);
+  const refused = await call(stack.orders.port, 'POST', '/orders', order);
   expect(refused.status).toBe(503);
-  expect(refused.body).toMatchObject({ error: 'catalog-service unavailable', dependency: 'catalog' });
+  expect(refused.json).toMatchObject({ error: 'catalog-service unavailable', dependency: 'catalog' });
   expect(await events('reject')).toBe(rejectsBefore + 1);
 
   // Still ready: an open breaker is a warning, not a reason to leave the load balancer.
-  const ready = await json(stack.orders.port, 'GET', '/readyz');
+  const ready = await call(stack.orders.port, 'GET', '/readyz');
   expect(ready.status).toBe(200);
-  expect(ready.body.status).toBe('warn');
-  const checks = Object.entries(ready.body.checks as Record<string, { status: string }[]>);
+  expect(ready.json.status).toBe('warn');
+  const checks = Object.entries(ready.json.checks as Record<string, { status: string }[]>);
   const breakerCheck = checks.find(([k]) => /catalog/.test(k));
-  expect(breakerCheck, JSON.stringify(ready.body)).toBeDefined();
+  expect(breakerCheck, JSON.stringify(ready.json)).toBeDefined();
   expect(breakerCheck![1][0]!.status).toBe('warn');
 
   // Back on the same port (same database and cache prefix): after the reset timeout a trial call
@@ -108,10 +107,10 @@ it('opens when catalog-service is down, fails fast, keeps orders ready, and clos
   catalog2 = await start('catalog-service', { ...iso.env, PORT: String(catalogPort) });
   expect(catalog2.port).toBe(catalogPort);
   let last = 0;
-  await poll(
+  await waitFor(
     'an order to succeed after catalog-service is back',
     async () => {
-      last = (await json(stack.orders.port, 'POST', '/orders', order)).status;
+      last = (await call(stack.orders.port, 'POST', '/orders', order)).status;
       return last === 201;
     },
     90_000,
@@ -119,6 +118,6 @@ it('opens when catalog-service is down, fails fast, keeps orders ready, and clos
   );
   expect((await catalogBreaker()).state).toBe(0);
   expect(stack.orders.output()).toMatch(logLine(name, 'closed'));
-  expect((await json(stack.orders.port, 'POST', '/orders', order)).status).toBe(201);
-  expect((await json(stack.orders.port, 'GET', '/readyz')).body.status).toBe('pass');
+  expect((await call(stack.orders.port, 'POST', '/orders', order)).status).toBe(201);
+  expect((await call(stack.orders.port, 'GET', '/readyz')).json.status).toBe('pass');
 });

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { haveTool } from '../helpers/env.js';
-import { assertBuilt, metric, metricsOf, poll, ROOT } from './stack.js';
+import { waitFor } from '../helpers/services.js';
+import { assertBuilt, metric, metricsOf, ROOT } from './stack.js';
 
 // `pnpm demo` minus the build: scripts/demo/run.mjs as a user runs it (embedded database and
 // cache), on a free port range. Traffic must flow, and Ctrl-C (SIGINT) must stop everything.
@@ -90,7 +91,7 @@ it('starts the three services and traffic, and stops everything on SIGINT with e
   const running = () => child.exitCode === null && child.signalCode === null;
   const ctx = () => `demo output:\n${out.slice(-4000)}`;
 
-  await poll('the demo banner', () => running() && out.includes('Vigil demo is up'), 120_000, 200).catch(
+  await waitFor('the demo banner', () => running() && out.includes('Vigil demo is up'), 120_000, 200).catch(
     (e) => {
       throw new Error(`${e.message}\n${ctx()}`);
     },
@@ -99,7 +100,7 @@ it('starts the three services and traffic, and stops everything on SIGINT with e
 
   // Traffic flows: orders are created through orders-service (which calls users and catalog).
   const orderPort = base + 2;
-  await poll('orders created by the traffic', async () => {
+  await waitFor('orders created by the traffic', async () => {
     const text = await metricsOf(orderPort);
     return metric(text, 'http_requests_total', { route: '/orders', method: 'POST', status_code: '201' }) > 0;
   }).catch((e) => {
@@ -108,7 +109,7 @@ it('starts the three services and traffic, and stops everything on SIGINT with e
 
   if (prometheus) {
     expect(out).toContain(`Prometheus       http://127.0.0.1:${base + 3}`);
-    await poll(
+    await waitFor(
       'Prometheus to report the three services up',
       async () => {
         const res = await fetch(`http://127.0.0.1:${base + 3}/api/v1/targets?state=active`);
@@ -139,7 +140,7 @@ it('starts the three services and traffic, and stops everything on SIGINT with e
   // Every service drained and exited 0 (the demo reports each).
   for (const name of ['users-service', 'catalog-service', 'orders-service'])
     expect(out).toContain(`${name} exited with 0`);
-  await poll('no process of the demo left', () => [...descendants].every((pid) => !alive(pid)), 10_000);
+  await waitFor('no process of the demo left', () => [...descendants].every((pid) => !alive(pid)), 10_000);
   const tmp = /config from [^:]+: (\/\S+)\/prometheus\.yml/.exec(out)?.[1];
   if (prometheus) expect(tmp && existsSync(tmp), `temp dir ${tmp} removed`).toBe(false);
 });

@@ -3,14 +3,13 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, waitFor } from '../helpers/services.js';
 import {
   assertBuilt,
   type Isolation,
   isolate,
-  json,
   metric,
   metricsOf,
-  poll,
   ROOT,
   type Stack,
   samples,
@@ -74,36 +73,36 @@ describe('an order through users, catalog and orders', () => {
   let order: { id: number };
 
   it('is created (201) and stock is reserved', async () => {
-    const u = await json(stack.users.port, 'POST', '/users', {
+    const u = await call(stack.users.port, 'POST', '/users', {
       name: 'Ada',
       email: `ada-${Date.now()}@example.com`,
     });
     expect(u.status).toBe(201);
-    user = u.body;
-    const p = await json(stack.catalog.port, 'POST', '/products', {
+    user = u.json;
+    const p = await call(stack.catalog.port, 'POST', '/products', {
       sku: `SKU-${Date.now()}`,
       name: 'Lamp',
       price_cents: 2500,
       stock: 5,
     });
     expect(p.status).toBe(201);
-    product = p.body;
-    const o = await json(stack.orders.port, 'POST', '/orders', {
+    product = p.json;
+    const o = await call(stack.orders.port, 'POST', '/orders', {
       user_id: user.id,
       product_id: product.id,
       quantity: 2,
     });
-    expect(o.status, JSON.stringify(o.body)).toBe(201);
-    expect(o.body).toMatchObject({
+    expect(o.status, JSON.stringify(o.json)).toBe(201);
+    expect(o.json).toMatchObject({
       user_id: user.id,
       product_id: product.id,
       quantity: 2,
       status: 'confirmed',
     });
-    order = o.body;
-    const after = await json(stack.catalog.port, 'GET', `/products/${product.id}`);
-    expect(after.body.stock).toBe(3);
-    expect((await json(stack.orders.port, 'GET', `/orders/${order.id}`)).body).toMatchObject({
+    order = o.json;
+    const after = await call(stack.catalog.port, 'GET', `/products/${product.id}`);
+    expect(after.json.stock).toBe(3);
+    expect((await call(stack.orders.port, 'GET', `/orders/${order.id}`)).json).toMatchObject({
       id: order.id,
     });
   });
@@ -149,7 +148,7 @@ describe('an order through users, catalog and orders', () => {
     let trace: Span[] = [];
     let root: Span | undefined;
     // Spans arrive in batches from three processes: wait until the whole tree is there.
-    await poll(
+    await waitFor(
       'the order trace in the OTLP receiver',
       async () => {
         const all = await spans();

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, waitFor } from '../helpers/services.js';
 import type { Running } from '../helpers/spawn.js';
-import { assertBuilt, type Isolation, isolate, json, poll, type Stack, startStack } from './stack.js';
+import { assertBuilt, type Isolation, isolate, type Stack, startStack } from './stack.js';
 
 // SIGTERM under keep-alive load loses no accepted request. The method of bench/suites/shutdown.mjs:
 // raw HTTP/1.1 keep-alive connections, each sending its next request as soon as the previous
@@ -20,23 +21,23 @@ beforeAll(async () => {
   assertBuilt();
   iso = await isolate('shutdown');
   stack = await startStack({ ...iso.env, SHUTDOWN_DRAIN_DELAY_MS: '1000' });
-  const u = await json(stack.users.port, 'POST', '/users', {
+  const u = await call(stack.users.port, 'POST', '/users', {
     name: 'Linus',
     email: `linus-${Date.now()}@example.com`,
   });
-  const p = await json(stack.catalog.port, 'POST', '/products', {
+  const p = await call(stack.catalog.port, 'POST', '/products', {
     sku: `SD-${Date.now()}`,
     name: 'Mug',
     price_cents: 900,
     stock: 50,
   });
-  const o = await json(stack.orders.port, 'POST', '/orders', {
-    user_id: u.body.id,
-    product_id: p.body.id,
+  const o = await call(stack.orders.port, 'POST', '/orders', {
+    user_id: u.json.id,
+    product_id: p.json.id,
     quantity: 1,
   });
   expect([u.status, p.status, o.status]).toEqual([201, 201, 201]);
-  Object.assign(ids, { user: u.body.id, product: p.body.id, order: o.body.id });
+  Object.assign(ids, { user: u.json.id, product: p.json.id, order: o.json.id });
 });
 
 afterAll(async () => {
@@ -172,7 +173,7 @@ async function sigtermUnderLoad(
   };
 
   const clients = Array.from({ length: CLIENTS }, client);
-  await poll(`${warm} responses under load`, () => load.ok >= warm || done, 30_000, 20);
+  await waitFor(`${warm} responses under load`, () => load.ok >= warm || done, 30_000, 20);
   expect(done, 'the service exited before SIGTERM').toBe(false);
   signalled = true;
   svc.child.kill('SIGTERM');

@@ -1,23 +1,23 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { PG_URL } from '../helpers/env.js';
 import { request } from '../helpers/http.js';
+import {
+  createTestSchema,
+  deleteKeys,
+  REDIS_URL,
+  SERVICES,
+  type ServiceName,
+  serviceScript,
+  waitFor,
+} from '../helpers/services.js';
 import { type Running, startService } from '../helpers/spawn.js';
 
 // The three example services as real processes on ephemeral ports, against the real PostgreSQL
 // (one schema per test file, dropped afterwards) and the real Redis (one key prefix per file).
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const REDIS_URL = process.env.VIGIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export type ServiceName = 'users-service' | 'catalog-service' | 'orders-service';
-export const script = (name: ServiceName) => join(ROOT, 'examples', name, 'dist', 'server.js');
 
 export function assertBuilt(): void {
-  for (const name of ['users-service', 'catalog-service', 'orders-service'] as const) {
-    if (!existsSync(script(name))) throw new Error(`${script(name)} is missing: run \`pnpm build\` first`);
-  }
+  for (const name of SERVICES) serviceScript(name);
 }
 
 export interface Isolation {
@@ -28,37 +28,13 @@ export interface Isolation {
 
 /** A fresh PostgreSQL schema and Redis key prefix, named after `tag`. */
 export async function isolate(tag: string): Promise<Isolation> {
-  const id = `e2e_${tag}_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE SCHEMA ${id}`);
-  } finally {
-    await admin.end();
-  }
-  const prefix = `${id}:`;
+  const schema = await createTestSchema(`e2e_${tag}`);
+  const prefix = `${schema.name}:`;
   return {
-    env: {
-      DATABASE_URL: `${PG_URL}?options=-c%20search_path%3D${id}`,
-      REDIS_URL,
-      CACHE_PREFIX: prefix,
-    },
+    env: { DATABASE_URL: schema.url, REDIS_URL, CACHE_PREFIX: prefix },
     async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS ${id} CASCADE`);
-      } finally {
-        await c.end();
-      }
-      const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await redis.connect();
-      try {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-      } finally {
-        redis.disconnect();
-      }
+      await schema.drop();
+      await deleteKeys(prefix);
     },
   };
 }
@@ -72,8 +48,8 @@ export const BASE_ENV: Record<string, string> = {
 
 /** Starts one service and waits for /readyz 200. */
 export async function start(name: ServiceName, env: Record<string, string>): Promise<Running> {
-  const svc = await startService(script(name), { ...BASE_ENV, ...env });
-  await poll(`${name} /readyz`, async () => (await request(svc.port, 'GET', '/readyz')).status === 200);
+  const svc = await startService(serviceScript(name), { ...BASE_ENV, ...env });
+  await waitFor(`${name} /readyz`, async () => (await request(svc.port, 'GET', '/readyz')).status === 200);
   return svc;
 }
 
@@ -116,47 +92,6 @@ export async function startStack(
 /** Kills what still runs. */
 export async function stopAll(list: Running[]): Promise<void> {
   await Promise.all(list.map((s) => s.stop('SIGKILL')));
-}
-
-/** Polls `check` every `everyMs` until it returns true; throws `what` at the deadline. */
-export async function poll(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 60_000,
-  everyMs = 100,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
-/** One JSON request; resolves with status and parsed body. */
-export async function json(
-  port: number,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: res.status, body: parsed, headers: res.headers };
 }
 
 /** Sum of the samples of `name` whose labels include every pair in `labels`. */

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSamples } from '../helpers/http.js';
-import type { Running } from '../helpers/spawn.js';
 import {
   call,
   countRows,
@@ -10,7 +9,8 @@ import {
   REDIS_URL,
   startBuilt,
   type TestSchema,
-} from './support.js';
+} from '../helpers/services.js';
+import type { Running } from '../helpers/spawn.js';
 
 const PREFIX = `catalog-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}:`;
 

@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSamples } from '../helpers/http.js';
-import type { Running } from '../helpers/spawn.js';
 import {
   call,
   countRows,
@@ -12,7 +11,8 @@ import {
   startBuilt,
   type TestSchema,
   waitFor,
-} from './support.js';
+} from '../helpers/services.js';
+import type { Running } from '../helpers/spawn.js';
 
 const PREFIX = `orders-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}:`;
 

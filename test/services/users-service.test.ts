@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSamples } from '../helpers/http.js';
+import { call, createTestSchema, startBuilt, type TestSchema } from '../helpers/services.js';
 import type { Running } from '../helpers/spawn.js';
-import { call, createTestSchema, startBuilt, type TestSchema } from './support.js';
 
 describe('users-service on PostgreSQL', () => {
   let db: TestSchema;

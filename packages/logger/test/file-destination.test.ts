@@ -43,14 +43,16 @@ describe('file destination (buffered)', () => {
     // It can only appear through the interval flush: nothing else writes fewer than FILE_BUFFER.bytes.
     await until(() => read(file).includes('"first line"'), 'the first line');
     expect(read(file).length).toBeLessThan(FILE_BUFFER.bytes);
-    // Many lines: every one arrives, in order, as whole JSON lines.
-    for (let i = 0; i < 500; i++) log.info({ i }, 'bulk');
+    // Many lines: every one arrives, in order, as whole JSON lines, multi-byte characters intact
+    // (the writer hands strings to write(), whose byte count then differs from their length).
+    for (let i = 0; i < 500; i++) log.info({ i, word: 'café ☕ 🙂' }, 'bulk');
     await until(() => read(file).split('\n').filter(Boolean).length === 501, '501 lines');
     const lines = read(file)
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l));
     expect(lines.slice(1).map((l) => l.i)).toEqual([...Array(500).keys()]);
+    expect(lines.slice(1).every((l) => l.word === 'café ☕ 🙂')).toBe(true);
     await new Promise<void>((r) => log.flush(() => r()));
   });
 

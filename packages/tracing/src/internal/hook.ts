@@ -5,6 +5,7 @@ import {
   propagation,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
@@ -47,6 +48,8 @@ interface ServerTrace extends RequestTrace {
   readonly ctx: Context;
   readonly method: string;
   readonly req: IncomingMessage;
+  /** Whether the span records (sampled). Unsampled spans are never called: see startServer. */
+  readonly recording: boolean;
 }
 
 interface DbSpan extends DbTrace {
@@ -154,7 +157,10 @@ export function createHook(o: HookOptions): TracingHook {
 
     const raw = req.method ?? 'GET';
     const method = KNOWN_METHODS.has(raw) ? raw : '_OTHER';
-    let span: Span | undefined;
+    // Unsampled requests get a bare span context (`sc`) and a non-recording span made from it, and
+    // no method of that span is ever called: with a share of requests sampled, the same call sites
+    // would otherwise see two span classes and turn polymorphic for every request.
+    let sc: SpanContext | undefined;
     const parentSc = parent === ROOT_CONTEXT ? undefined : trace.getSpanContext(parent);
     if (parentSc !== undefined && trace.isSpanContextValid(parentSc)) {
       if (
@@ -162,33 +168,32 @@ export function createHook(o: HookOptions): TracingHook {
         (parentSc.traceFlags & TraceFlags.SAMPLED) === 0 &&
         (followsParent || root === 'off')
       ) {
-        span = trace.wrapSpanContext({
+        sc = {
           traceId: parentSc.traceId,
           spanId: ids.generateSpanId(),
           traceFlags: TraceFlags.NONE,
           traceState: parentSc.traceState,
-        });
+        };
       }
     } else if (root === 'off') {
-      span = trace.wrapSpanContext({
-        traceId: ids.nextTraceId(),
-        spanId: ids.generateSpanId(),
-        traceFlags: TraceFlags.NONE,
-      });
+      sc = { traceId: ids.nextTraceId(), spanId: ids.generateSpanId(), traceFlags: TraceFlags.NONE };
     } else if (root === 'ratio') {
       const traceId = ids.nextTraceId();
-      if (ids.acc >= upper) {
-        span = trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.NONE });
-      } else ids.pending = traceId;
+      if (ids.acc >= upper) sc = { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.NONE };
+      else ids.pending = traceId;
     }
-    if (span === undefined) {
+    let span: Span;
+    let recording = false;
+    if (sc !== undefined) span = trace.wrapSpanContext(sc);
+    else {
       span = tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind }, parent);
       ids.pending = undefined;
+      sc = span.spanContext();
+      recording = span.isRecording();
     }
-    const sc = span.spanContext();
     const ctx = trace.setSpan(parent, span);
     const sampled = (sc.traceFlags & TraceFlags.SAMPLED) !== 0;
-    if (span.isRecording()) {
+    if (recording) {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const hostHeader = req.headers.host;
@@ -217,6 +222,7 @@ export function createHook(o: HookOptions): TracingHook {
       ctx,
       method,
       req,
+      recording,
     } satisfies ServerTrace;
     if (sampled) t.exemplar = t;
     const sock = req.socket as Slotted | null | undefined;
@@ -243,21 +249,21 @@ export function createHook(o: HookOptions): TracingHook {
       if (sock != null && sock[SLOT] === st) sock[SLOT] = undefined;
       else byRequest.delete(st.req);
       lastEnded = st;
+      // A non-recording span's end() does nothing; not calling it keeps this site monomorphic.
+      if (!st.recording) return;
       const { span, method } = st;
-      if (span.isRecording()) {
-        if (route.charCodeAt(0) === 47 /* / */) {
-          span.setAttribute('http.route', route);
-          span.updateName(`${method === '_OTHER' ? 'HTTP' : method} ${route}`);
-        }
-        if (statusCode === undefined) {
-          span.setAttribute('error.type', 'aborted');
-          span.setStatus({ code: SpanStatusCode.ERROR, message: 'client aborted the request' });
-        } else {
-          span.setAttribute('http.response.status_code', statusCode);
-          if (statusCode >= 500) {
-            span.setAttribute('error.type', String(statusCode));
-            span.setStatus({ code: SpanStatusCode.ERROR });
-          }
+      if (route.charCodeAt(0) === 47 /* / */) {
+        span.setAttribute('http.route', route);
+        span.updateName(`${method === '_OTHER' ? 'HTTP' : method} ${route}`);
+      }
+      if (statusCode === undefined) {
+        span.setAttribute('error.type', 'aborted');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'client aborted the request' });
+      } else {
+        span.setAttribute('http.response.status_code', statusCode);
+        if (statusCode >= 500) {
+          span.setAttribute('error.type', String(statusCode));
+          span.setStatus({ code: SpanStatusCode.ERROR });
         }
       }
       span.end();
@@ -267,7 +273,7 @@ export function createHook(o: HookOptions): TracingHook {
 
     recordError(req, error) {
       const t = requestTrace(req);
-      if (t === undefined || !t.span.isRecording()) return;
+      if (t === undefined || !t.recording || !t.span.isRecording()) return;
       t.span.recordException(
         error instanceof Error ? error : { name: errorType(error), message: cut(String(error)) },
       );

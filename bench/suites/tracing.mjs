@@ -13,7 +13,10 @@
 //      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included),
 //      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
 //      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
-//      BENCH_PAIR_DURATION (s, 3).
+//      BENCH_PAIR_DURATION (s, 3),
+//      BENCH_PAIR_MODE (alternate: bare then variant, or the reverse, one after the other;
+//      concurrent: bare and variant loaded at the same time, sharing the server CPU, so a slow
+//      phase of the machine hits both alike — the steadier of the two on a noisy VM).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -42,6 +45,11 @@ const STARTUP_REPS =
   process.env.BENCH_STARTUP_REPS === '0' ? 0 : envNumber('BENCH_STARTUP_REPS', 5, { integer: true });
 const PAIRS = process.env.BENCH_PAIRS ? envNumber('BENCH_PAIRS', 0, { integer: true }) : 0;
 const PAIR_DURATION = envNumber('BENCH_PAIR_DURATION', 3);
+const PAIR_MODE = process.env.BENCH_PAIR_MODE ?? 'alternate';
+if (PAIR_MODE !== 'alternate' && PAIR_MODE !== 'concurrent') {
+  console.error(`BENCH_PAIR_MODE: "alternate" or "concurrent", not ${JSON.stringify(PAIR_MODE)}`);
+  process.exit(2);
+}
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 const SERVER_JS = join(BENCH_DIR, 'suites', '_tracing-server.mjs');
@@ -258,13 +266,21 @@ async function main() {
     // machine's speed drifts over minutes on a shared VM; a ratio within a pair sees (almost) the
     // same machine, and the median of many pairs is far steadier than a ratio of two medians.
     if (PAIRS > 0) {
-      console.log(`paired: ${PAIRS} pair(s) × ${PAIR_DURATION} s per variant`);
+      console.log(`paired (${PAIR_MODE}): ${PAIRS} pair(s) × ${PAIR_DURATION} s per variant`);
       const us = (r) => (r.cpuTicks / hz / r.requests) * 1e6;
       for (const s of servers) {
         if (s.variant.bare) continue;
         const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
         s.pairs = [];
+        // One pair first, not counted: a variant that sat idle while others were measured runs its
+        // first seconds slower (seen: the first pair 1.2–1.9x the others, for every variant).
+        await Promise.all([runLoad(bare, 1), runLoad(s, 1)]);
         for (let i = 0; i < PAIRS; i++) {
+          if (PAIR_MODE === 'concurrent') {
+            const [rb, rv] = await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
+            s.pairs.push(us(rv) / us(rb));
+            continue;
+          }
           const first = i % 2 === 0 ? bare : s;
           const a = await runLoad(first, PAIR_DURATION);
           const b = await runLoad(first === bare ? s : bare, PAIR_DURATION);
@@ -357,7 +373,7 @@ async function main() {
   const short = DURATION < 10 || ROUNDS < 3;
   const paired = servers.filter((s) => s.pairs?.length);
   const pairedTable = paired.length
-    ? `## Paired ratios (${PAIRS} alternating bare/variant pairs × ${PAIR_DURATION} s each)\n\nThe steadier figure on a shared VM: each pair's ratio compares the variant with its bare server measured seconds apart, so a slow phase of the machine hits both. Median and range of the pair ratios.\n\n${mdTable(
+    ? `## Paired ratios (${PAIRS} ${PAIR_MODE === 'concurrent' ? 'concurrent' : 'alternating'} bare/variant pairs × ${PAIR_DURATION} s each)\n\n${PAIR_MODE === 'concurrent' ? 'Each pair loads the bare server and the variant at the same time (both on the server CPU, two load processes on the other), so whatever the machine does during those seconds hits both alike; each process gets about half the CPU, and its CPU per request is measured over the same window.' : "Each pair's ratio compares the variant with its bare server measured seconds apart, so a slow phase of the machine hits both."} The steadier figure on a shared VM. Median and range of the pair ratios.\n\n${mdTable(
         ['variant', 'CPU/req vs bare (median of pairs)', 'range', 'target'],
         paired.map((s) => {
           const m = median(s.pairs);
@@ -393,7 +409,7 @@ ${machineMarkdown()}
 Same as \`http-overhead\` and shared/research/perf-tracing.md: one Node.js process per variant pinned to CPU ${SERVER_CPU}, all started at once; autocannon (\`-c ${CONNECTIONS}\`, \`GET /users/<random int>\`) in its own process on CPU ${LOAD_CPU}; warm-up, then interleaved rounds with the order rotated. **CPU µs/req** = server utime+stime over the load window ÷ requests (median over rounds); **vs bare** against the bare server of the same framework. Traced servers export OTLP/HTTP to one sink process on CPU ${LOAD_CPU} (it discards the body). OpenTelemetry variants run with \`OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none\`. Request logs go to files (each logger's file destination: Vigil's buffered writes, pino's defaults for pino-http and Fastify).
 
 - Vigil's tracing is created by the metrics middleware (it is the same per-request pass), so every Vigil tracing row includes Vigil's metrics; **vs metrics** isolates what tracing adds on top.
-- Vigil exports \`http/protobuf\` (its default); the lean set exports JSON (exporter-trace-otlp-http); the auto register exports protobuf.
+- Vigil exports \`http/json\` (its default: cheaper to encode in Node.js than protobuf, though 2.4x the bytes: 929 vs 381 B per server span); the lean set exports JSON too (exporter-trace-otlp-http); the auto register exports protobuf.
 
 ## Results
 
@@ -422,7 +438,7 @@ ${pairedTable}
 ${startupTable}
 ## Reading it
 
-Fastify's bare CPU/req is small (about 20 µs), so the same absolute cost is a much larger ratio there than on Express (about 105 µs): compare **Δ µs/req**. Expect ±5 % (Express) and ±10–20 % (Fastify) between runs on a 2-vCPU VM, more on a shared machine (see the "other use" column).
+Fastify's bare CPU/req is small (20–40 µs on the machines seen here, against 105–220 µs for Express), so the same absolute cost is a much larger ratio there than on Express: compare **Δ µs/req**. Expect ±5 % (Express) and ±10–20 % (Fastify) between runs on a quiet 2-vCPU VM, more on a shared machine (see the "other use" column); on a noisy one, quote the paired table.
 `,
   );
 }

@@ -104,18 +104,12 @@ export function clockTicks() {
   return 100; // Linux' USER_HZ on every mainstream architecture
 }
 
-/** utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-/** User-mode CPU ticks of a process (utime only: where JavaScript, and so any instrumentation, runs). */
-export function userTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11]);
-}
-
-export function cpuTicks(pid) {
+/** utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+export function procTicks(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may contain spaces: split after it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return { user: Number(fields[11]), system: Number(fields[12]) };
 }
 
 /** The CPUs a process may run on (`Cpus_allowed_list`), to prove the pinning took. */

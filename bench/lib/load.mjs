@@ -6,7 +6,7 @@
 // /proc/<pid>/stat right before the load starts and right after it ends, so the CPU window is the
 // load window. Prints one JSON line with the result on stdout.
 import autocannon from 'autocannon';
-import { cpuLineTicks, cpuTicks, userTicks } from './common.mjs';
+import { cpuLineTicks, procTicks } from './common.mjs';
 
 const { port, pid, connections, duration, serverCpu = 0 } = JSON.parse(process.argv[2] ?? '{}');
 if (!Number.isInteger(port) || !Number.isInteger(pid) || !(duration > 0) || !(connections > 0)) {
@@ -19,8 +19,7 @@ process.stdin.on('end', () => process.exit(1));
 process.stdin.on('close', () => process.exit(1));
 process.stdin.resume();
 
-const ticks0 = cpuTicks(pid);
-const user0 = userTicks(pid);
+const proc0 = procTicks(pid);
 const core0 = cpuLineTicks(serverCpu);
 const t0 = process.hrtime.bigint();
 autocannon(
@@ -40,8 +39,8 @@ autocannon(
     ],
   },
   (err, result) => {
-    const ticks1 = cpuTicks(pid);
-    const user1 = userTicks(pid);
+    const proc1 = procTicks(pid);
+    const ticks = proc1.user + proc1.system - proc0.user - proc0.system;
     const core1 = cpuLineTicks(serverCpu);
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     if (err) {
@@ -58,12 +57,12 @@ autocannon(
         p50: result.latency.p50,
         p99: result.latency.p99,
         wallS,
-        cpuTicks: ticks1 - ticks0,
+        cpuTicks: ticks,
         // the user-mode part (the rest is the kernel's: mostly the loopback TCP writes)
-        userTicks: user1 - user0,
+        userTicks: proc1.user - proc0.user,
         // everything else that ran on the server's CPU during the window (other servers' timers,
         // other people's work), and time the hypervisor took from that CPU
-        foreignTicks: core1.busy - core0.busy - (ticks1 - ticks0),
+        foreignTicks: core1.busy - core0.busy - ticks,
         stealTicks: core1.steal - core0.steal,
       })}\n`,
     );

@@ -158,6 +158,81 @@ describe('@vigil/express metrics', () => {
     expect(text).toContain('http_requests_in_flight 0');
   });
 
+  it("keeps each request's route on a kept-alive connection, one after another and pipelined", async () => {
+    // Route captures live in a slot on the socket; the next request may take the slot only once
+    // the previous response has closed, so a pipelined request (dispatched by Node while the first
+    // is still running) keeps its own capture elsewhere. Each close listener reads its own route.
+    const app = express();
+    const metrics = createExpressMetrics({ runtimeMetrics: false });
+    app.use(metrics.middleware);
+    app.get('/metrics', metrics.handler);
+    const routes: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const both = new Promise<void>((resolve) => {
+      const note = (req: express.Request, res: express.Response, name: string) =>
+        res.on('close', () => {
+          routes.push(`${name} ${req.route?.path}`);
+          if (routes.length === 5) resolve();
+        });
+      app.get('/seq/:n', (req, res) => {
+        note(req, res, `seq${req.params.n}`);
+        res.send('ok');
+      });
+      app.get('/slow/:id', async (req, res) => {
+        await gate; // held until /fast/:x has been routed on the same connection
+        note(req, res, 'slow');
+        res.send('slow');
+      });
+      app.get('/fast/:x', (req, res) => {
+        release();
+        note(req, res, 'fast');
+        res.send('fast');
+      });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    open.push({ port: (server.address() as AddressInfo).port, metrics, server } as Harness);
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(socket, 'connect');
+    let got = '';
+    const answers = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (got.split('HTTP/1.1 200').length - 1 >= n) {
+            socket.off('data', onData);
+            resolve();
+          }
+        };
+        const onData = (d: Buffer) => {
+          got += d.toString();
+          check();
+        };
+        socket.on('data', onData);
+        check();
+      });
+    for (const n of [1, 2, 3]) {
+      socket.write(`GET /seq/${n} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await answers(n);
+    }
+    socket.write('GET /slow/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast/2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answers(5);
+    await both;
+    socket.destroy();
+    expect(routes).toEqual([
+      'seq1 /seq/:n',
+      'seq2 /seq/:n',
+      'seq3 /seq/:n',
+      'slow /slow/:id',
+      'fast /fast/:x',
+    ]);
+    const h = open[open.length - 1] as Harness;
+    const text = await scrape(h);
+    expect(count(text, 'route="/seq/:n",method="GET",status_code="200"')).toBe(3);
+    expect(count(text, 'route="/slow/:id",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/fast/:x",method="GET",status_code="200"')).toBe(1);
+  });
+
   it('survives very long URLs and huge query strings without raw-path labels', async () => {
     const h = await start();
     const long = `/users/${'x'.repeat(6000)}?q=${'y'.repeat(1000)}`;

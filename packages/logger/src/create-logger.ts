@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { createRedactor } from './internal/redact.js';
+import { FAST_LINE, type FastLineInfo, REQUEST_LINE_KEYS } from './internal/request-line.js';
 import { activeTraceFields } from './internal/trace-context.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -139,10 +140,8 @@ export function createLogger(options?: LoggerOptions): Logger {
     throw new VigilOptionError('destination', 'a file path, a file descriptor or a stream', dest);
   }
 
-  const redact = createRedactor([
-    ...LOGGER_DEFAULTS.redactKeys,
-    ...((o.redact as string[] | undefined) ?? []),
-  ]);
+  const redactKeys = [...LOGGER_DEFAULTS.redactKeys, ...((o.redact as string[] | undefined) ?? [])];
+  const redact = createRedactor(redactKeys);
   const traceContext = (o.traceContext as boolean | undefined) ?? LOGGER_DEFAULTS.traceContext;
   const pretty = (o.pretty as boolean | undefined) ?? LOGGER_DEFAULTS.pretty;
 
@@ -172,13 +171,30 @@ export function createLogger(options?: LoggerOptions): Logger {
     }
     return pino({ ...opts, transport: { target } });
   }
-  if (dest === undefined) return pino(opts);
-  if (typeof dest === 'string') {
-    if (o.sync === true) return pino(opts, pino.destination({ dest, sync: true, mkdir: true }));
-    return pino(opts, bufferedFile(dest));
+  let logger: Logger;
+  if (dest === undefined) logger = pino(opts);
+  else if (typeof dest === 'string') {
+    logger =
+      o.sync === true
+        ? pino(opts, pino.destination({ dest, sync: true, mkdir: true }))
+        : pino(opts, bufferedFile(dest));
+  } else if (typeof dest === 'number') logger = pino(opts, pino.destination({ dest, sync: true }));
+  else logger = pino(opts, dest as pino.DestinationStream);
+  // The request loggers' one-string line (internal/request-line.ts), unless a field of that line
+  // is itself a redacted key (then every line goes through pino and its redaction).
+  const lower = new Set(redactKeys.map((k) => k.toLowerCase()));
+  if (!REQUEST_LINE_KEYS.some((k) => lower.has(k))) {
+    const l = logger as unknown as Record<symbol, unknown>;
+    const fm = l[pino.symbols.formattersSym] as { log: unknown; level: unknown };
+    const info: FastLineInfo = {
+      log: fm.log,
+      level: fm.level,
+      serializers: l[pino.symbols.serializersSym],
+      traceContext,
+    };
+    Object.defineProperty(logger, FAST_LINE, { value: info });
   }
-  if (typeof dest === 'number') return pino(opts, pino.destination({ dest, sync: true }));
-  return pino(opts, dest as pino.DestinationStream);
+  return logger;
 }
 
 const NO_FIELDS = Object.freeze({}) as Record<string, never>;

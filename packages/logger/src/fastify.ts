@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { LogController } from 'fastify';
 import type { Logger } from './create-logger.js';
 import { VigilOptionError } from './errors.js';
+import { writeRequestLine } from './internal/request-line.js';
 import {
   levelFor,
   pathOf,
@@ -90,23 +91,49 @@ class VigilLogController extends LogController {
     reply: FastifyReply,
     status: number | undefined,
   ): void {
+    const route = request.routeOptions?.url ?? '__unmatched__';
+    const path = pathOf(request.raw.url);
+    const duration = Math.round(reply.elapsedTime * 100) / 100;
+    const t = requestTraceFields(request.raw);
+    const error = err ?? (request as RequestWithError)[ERROR];
+    const level = levelFor(status);
+    const msg = status === undefined ? 'request aborted' : 'request completed';
+    // request.log carries request_id in its bindings.
+    if (
+      !error &&
+      !this.o.logHeaders &&
+      writeRequestLine(
+        request.log,
+        level,
+        {
+          requestId: undefined,
+          method: request.method,
+          route,
+          path,
+          status: status ?? 499,
+          durationMs: duration,
+          trace: t,
+        },
+        msg,
+      )
+    ) {
+      return;
+    }
     const fields: Record<string, unknown> = {
       method: request.method,
-      route: request.routeOptions?.url ?? '__unmatched__',
-      path: pathOf(request.raw.url),
+      route,
+      path,
       status_code: status ?? 499,
-      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+      duration_ms: duration,
     };
-    const t = requestTraceFields(request.raw);
     if (t !== undefined) {
       fields.trace_id = t.trace_id;
       fields.span_id = t.span_id;
       fields.trace_flags = t.trace_flags;
     }
     if (this.o.logHeaders) fields.headers = request.headers;
-    const error = err ?? (request as RequestWithError)[ERROR];
     if (error) fields.err = error;
-    request.log[levelFor(status)](fields, status === undefined ? 'request aborted' : 'request completed');
+    request.log[level](fields, msg);
   }
 
   /** The handler's error goes on the completion line instead of a line of its own. */

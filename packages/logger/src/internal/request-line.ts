@@ -1,0 +1,107 @@
+import pino from 'pino';
+import { activeTraceFields, type TraceFields } from './trace-context.js';
+
+/**
+ * The request line written as one string, without pino's general path (a fields object, the
+ * redaction walk, the per-key serialiser loop, a child logger on Fastify), for loggers made by
+ * `createLogger()`. Same bytes as pino would write for them: level, time, the logger's bindings,
+ * the fields, the message. Measured on Fastify: pino's path for this line ~2 µs per request, about
+ * a seventh of a bare Fastify request on this project's VMs.
+ *
+ * It applies only where the output cannot differ: the logger (or a child of it, which inherits the
+ * marker) still uses createLogger's formatters, serialisers and mixin, has no message prefix, and
+ * writes to a stream that needs no metadata (not a multistream), and none of the line's field names
+ * is a redacted key. Anything else goes through pino (`write` returns false).
+ */
+
+const {
+  chindingsSym,
+  formattersSym,
+  messageKeySym,
+  needsMetadataGsym,
+  serializersSym,
+  streamSym,
+  timeSym,
+} = pino.symbols;
+/** In pino.symbols since pino 8.14, not in its type declarations. */
+const msgPrefixSym = (pino.symbols as unknown as Record<string, symbol>).msgPrefixSym as symbol;
+
+export const FAST_LINE = Symbol('vigil.logger.requestLine');
+
+/** What createLogger() records on the logger it makes (children inherit it through the prototype). */
+export interface FastLineInfo {
+  readonly log: unknown;
+  readonly level: unknown;
+  readonly serializers: unknown;
+  readonly traceContext: boolean;
+}
+
+/** The line's own field names: when one of them is redacted, every line goes through pino. */
+export const REQUEST_LINE_KEYS: readonly string[] = [
+  'request_id',
+  'method',
+  'route',
+  'path',
+  'status_code',
+  'duration_ms',
+  'trace_id',
+  'span_id',
+  'trace_flags',
+];
+
+const LEVEL_VALUE = { info: 30, warn: 40, error: 50 } as const;
+const LEVEL_JSON = { info: '{"level":"info"', warn: '{"level":"warn"', error: '{"level":"error"' } as const;
+
+/** Printable ASCII without `"` and `\`: such a string is its own JSON body. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+function str(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+type Internals = Record<symbol, unknown> & {
+  levelVal: number;
+  [FAST_LINE]?: FastLineInfo;
+};
+
+export interface RequestLine {
+  /** Omitted when the logger's bindings already carry it (Fastify's request logger). */
+  requestId: string | undefined;
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  trace: TraceFields | undefined;
+}
+
+/**
+ * Writes the request line through `logger`'s stream, or does nothing when the level is off.
+ * Returns false, having written nothing, when the line must go through pino instead.
+ */
+export function writeRequestLine(
+  logger: object,
+  level: 'info' | 'warn' | 'error',
+  line: RequestLine,
+  msg: string,
+): boolean {
+  const l = logger as Internals;
+  const f = l[FAST_LINE];
+  if (f === undefined) return false;
+  const fm = l[formattersSym] as { log?: unknown; level?: unknown } | undefined;
+  if (fm === undefined || fm.log !== f.log || fm.level !== f.level || l[serializersSym] !== f.serializers || l[msgPrefixSym]) {
+    return false;
+  }
+  const stream = l[streamSym] as { write(s: string): unknown; [k: symbol]: unknown } | undefined;
+  if (stream === undefined || stream[needsMetadataGsym]) return false;
+  if (l.levelVal > LEVEL_VALUE[level]) return true;
+  let s = LEVEL_JSON[level] + (l[timeSym] as () => string)() + (l[chindingsSym] as string);
+  if (line.requestId !== undefined) s += `,"request_id":${str(line.requestId)}`;
+  s += `,"method":${str(line.method)},"route":${str(line.route)},"path":${str(line.path)},"status_code":${line.status},"duration_ms":${line.durationMs}`;
+  const t = line.trace ?? (f.traceContext ? activeTraceFields() : undefined);
+  if (t !== undefined) {
+    s += `,"trace_id":"${t.trace_id}","span_id":"${t.span_id}","trace_flags":"${t.trace_flags}"`;
+  }
+  s += `,${str(l[messageKeySym] as string)}:${str(msg)}}\n`;
+  stream.write(s);
+  return true;
+}

@@ -189,7 +189,6 @@ export function createLogger(options?: LoggerOptions): Logger {
     const info: FastLineInfo = {
       log: fm.log,
       level: fm.level,
-      serializers: l[pino.symbols.serializersSym],
       traceContext,
     };
     Object.defineProperty(logger, FAST_LINE, { value: info });

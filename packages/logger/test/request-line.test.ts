@@ -1,5 +1,7 @@
+import Fastify from 'fastify';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { fastifyLogging } from '../src/fastify.js';
 import { createLogger } from '../src/index.js';
 import { type RequestLine, writeRequestLine } from '../src/internal/request-line.js';
 
@@ -76,12 +78,28 @@ describe('the request line written as one string', () => {
     const fast = capture();
     const slow = capture();
     const l = { ...base, requestId: undefined };
-    expect(writeRequestLine(fast.logger.child({ request_id: 'r-1' }, {}), 'info', l, 'request completed')).toBe(
-      true,
-    );
+    expect(
+      writeRequestLine(fast.logger.child({ request_id: 'r-1' }, {}), 'info', l, 'request completed'),
+    ).toBe(true);
     viaPino(slow.logger.child({ request_id: 'r-1' }, {}), 'info', l, 'request completed');
     expect(withoutTime(fast.lines[0] as string)).toEqual(withoutTime(slow.lines[0] as string));
     expect(JSON.parse(fast.lines[0] as string).request_id).toBe('r-1');
+  });
+
+  it('applies to Fastify’s request logger (a child carrying Fastify’s req/res/err serialisers)', async () => {
+    const { logger, lines } = capture();
+    const app = Fastify({ ...fastifyLogging({ logger }) });
+    let wrote: boolean | undefined;
+    app.get('/x', async (request) => {
+      wrote = writeRequestLine(request.log, 'info', { ...base, requestId: undefined }, 'probe');
+      return 'ok';
+    });
+    const res = await app.inject({ url: '/x', headers: { 'x-request-id': 'fastify-req-1' } });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    expect(wrote).toBe(true);
+    const probe = lines.map((l) => JSON.parse(l)).find((o) => o.msg === 'probe');
+    expect(probe).toMatchObject({ request_id: 'fastify-req-1', route: '/users/:id', service: 'line-test' });
   });
 
   it('writes nothing below the logger’s level (its own level, also a child’s)', () => {
@@ -101,6 +119,8 @@ describe('the request line written as one string', () => {
     const c = capture();
     const serialised = c.logger.child({}, { serializers: { route: () => 'x' } });
     expect(writeRequestLine(serialised, 'info', base, 'request completed')).toBe(false);
+    const wildcard = c.logger.child({}, { serializers: { [Symbol.for('pino.*')]: (v: unknown) => v } });
+    expect(writeRequestLine(wildcard, 'info', base, 'request completed')).toBe(false);
     const prefixed = c.logger.child({}, { msgPrefix: '[http] ' });
     expect(writeRequestLine(prefixed, 'info', base, 'request completed')).toBe(false);
     const formatted = c.logger.child({}, { formatters: { level: (label: string) => ({ lvl: label }) } });

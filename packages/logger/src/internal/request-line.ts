@@ -9,20 +9,14 @@ import { activeTraceFields, type TraceFields } from './trace-context.js';
  * a seventh of a bare Fastify request on this project's VMs.
  *
  * It applies only where the output cannot differ: the logger (or a child of it, which inherits the
- * marker) still uses createLogger's formatters, serialisers and mixin, has no message prefix, and
+ * marker) still uses createLogger's formatters and mixin, has no serialiser for a field of the
+ * line (Fastify's req/res/err serialisers are fine), has no message prefix, and
  * writes to a stream that needs no metadata (not a multistream), and none of the line's field names
  * is a redacted key. Anything else goes through pino (`write` returns false).
  */
 
-const {
-  chindingsSym,
-  formattersSym,
-  messageKeySym,
-  needsMetadataGsym,
-  serializersSym,
-  streamSym,
-  timeSym,
-} = pino.symbols;
+const { chindingsSym, formattersSym, messageKeySym, needsMetadataGsym, serializersSym, streamSym, timeSym } =
+  pino.symbols;
 /** In pino.symbols since pino 8.14, not in its type declarations. */
 const msgPrefixSym = (pino.symbols as unknown as Record<string, symbol>).msgPrefixSym as symbol;
 
@@ -32,7 +26,6 @@ export const FAST_LINE = Symbol('vigil.logger.requestLine');
 export interface FastLineInfo {
   readonly log: unknown;
   readonly level: unknown;
-  readonly serializers: unknown;
   readonly traceContext: boolean;
 }
 
@@ -48,6 +41,25 @@ export const REQUEST_LINE_KEYS: readonly string[] = [
   'span_id',
   'trace_flags',
 ];
+
+/** pino's wildcard serialiser key (applies to every field). */
+const WILDCARD = Symbol.for('pino.*');
+
+/**
+ * Whether a serialiser set leaves the line's fields alone (checked once per set: children share
+ * their parent's, and Fastify's request loggers carry its req/res/err serialisers).
+ */
+const neutral = new WeakMap<object, boolean>();
+function serializersNeutral(s: unknown): boolean {
+  if (s === undefined || s === null) return true;
+  const set = s as Record<string | symbol, unknown>;
+  let ok = neutral.get(set);
+  if (ok === undefined) {
+    ok = set[WILDCARD] === undefined && REQUEST_LINE_KEYS.every((k) => set[k] === undefined);
+    neutral.set(set, ok);
+  }
+  return ok;
+}
 
 const LEVEL_VALUE = { info: 30, warn: 40, error: 50 } as const;
 const LEVEL_JSON = { info: '{"level":"info"', warn: '{"level":"warn"', error: '{"level":"error"' } as const;
@@ -88,7 +100,13 @@ export function writeRequestLine(
   const f = l[FAST_LINE];
   if (f === undefined) return false;
   const fm = l[formattersSym] as { log?: unknown; level?: unknown } | undefined;
-  if (fm === undefined || fm.log !== f.log || fm.level !== f.level || l[serializersSym] !== f.serializers || l[msgPrefixSym]) {
+  if (
+    fm === undefined ||
+    fm.log !== f.log ||
+    fm.level !== f.level ||
+    l[msgPrefixSym] ||
+    !serializersNeutral(l[serializersSym])
+  ) {
     return false;
   }
   const stream = l[streamSym] as { write(s: string): unknown; [k: symbol]: unknown } | undefined;

@@ -189,6 +189,7 @@ export function createLogger(options?: LoggerOptions): Logger {
     const info: FastLineInfo = {
       log: fm.log,
       level: fm.level,
+      onChild: (logger as unknown as { onChild: unknown }).onChild,
       traceContext,
     };
     Object.defineProperty(logger, FAST_LINE, { value: info });

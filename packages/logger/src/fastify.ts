@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { LogController } from 'fastify';
 import type { Logger } from './create-logger.js';
 import { VigilOptionError } from './errors.js';
-import { writeRequestLine } from './internal/request-line.js';
+import { cheapChild, writeRequestLine } from './internal/request-line.js';
 import {
   levelFor,
   pathOf,
@@ -29,6 +29,17 @@ export interface FastifyLoggingServerOptions {
   loggerInstance: FastifyBaseLogger;
   logController: LogController;
   genReqId: (req: IncomingMessage) => string;
+  /**
+   * Fastify makes a child logger for every request (`request.log`, with `request_id` bound); this
+   * makes it the cheap way for createLogger()'s loggers (and through pino otherwise, or when the
+   * route sets its own log level or serialisers).
+   */
+  childLoggerFactory: (
+    logger: FastifyBaseLogger,
+    bindings: Record<string, unknown>,
+    opts: { level?: string; serializers?: unknown },
+    rawReq: IncomingMessage,
+  ) => FastifyBaseLogger;
 }
 
 const ERROR = Symbol('vigil.requestError');
@@ -164,5 +175,15 @@ export function fastifyLogging(options: FastifyLoggingOptions): FastifyLoggingSe
     loggerInstance: logger,
     logController: new VigilLogController(o),
     genReqId: (req) => requestIdFrom(req.headers[header]),
+    childLoggerFactory: (parent, bindings, opts) => {
+      const id = bindings.request_id;
+      if (!opts.level && opts.serializers === undefined && typeof id === 'string') {
+        let only = true;
+        for (const k in bindings) if (k !== 'request_id') only = false;
+        const child = only ? cheapChild(parent, 'request_id', id) : undefined;
+        if (child !== undefined) return child;
+      }
+      return parent.child(bindings, opts as Parameters<FastifyBaseLogger['child']>[1]);
+    },
   };
 }

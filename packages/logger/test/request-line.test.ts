@@ -102,6 +102,37 @@ describe('the request line written as one string', () => {
     expect(probe).toMatchObject({ request_id: 'fastify-req-1', route: '/users/:id', service: 'line-test' });
   });
 
+  it('Fastify’s per-request child is made without pino’s child() unless the route sets its own log options', async () => {
+    const { logger, lines } = capture();
+    const app = Fastify({ ...fastifyLogging({ logger }) });
+    let made = 0;
+    app.get('/plain', async (request) => {
+      request.log.info({ step: 1 }, 'handler');
+      request.log.child({ part: 'db' }).info('nested');
+      return { level: request.log.level, bindings: request.log.bindings() };
+    });
+    app.get('/quiet', { logLevel: 'warn' }, async (request) => ({ level: request.log.level }));
+    await app.ready();
+    const child = app.log.child;
+    app.log.child = function (this: typeof app.log, ...a: Parameters<typeof child>) {
+      if ((a[0] as { request_id?: unknown }).request_id !== undefined) made++; // a request's child
+      return child.apply(this, a);
+    } as typeof app.log.child;
+    const plain = await app.inject({ url: '/plain', headers: { 'x-request-id': 'req-a' } });
+    expect(made).toBe(0);
+    expect(plain.json()).toEqual({ level: 'info', bindings: { service: 'line-test', request_id: 'req-a' } });
+    const quiet = await app.inject({ url: '/quiet', headers: { 'x-request-id': 'req-b' } });
+    expect(made).toBe(1);
+    expect(quiet.json()).toEqual({ level: 'warn' });
+    await app.close();
+    const out = lines.map((l) => JSON.parse(l));
+    expect(out.find((o) => o.msg === 'handler')).toMatchObject({ request_id: 'req-a', step: 1 });
+    expect(out.find((o) => o.msg === 'nested')).toMatchObject({ request_id: 'req-a', part: 'db' });
+    const done = out.filter((o) => o.msg === 'request completed');
+    expect(done.map((o) => o.request_id)).toEqual(['req-a']); // /quiet logs at warn only
+    expect(done[0]).toMatchObject({ route: '/plain', status_code: 200 });
+  });
+
   it('writes nothing below the logger’s level (its own level, also a child’s)', () => {
     const { logger, lines } = capture({ level: 'warn' });
     expect(writeRequestLine(logger, 'info', base, 'request completed')).toBe(true);

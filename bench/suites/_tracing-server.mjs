@@ -37,9 +37,14 @@ const logger = withLog
   ? (await import('@vigil/logger')).createLogger({ service: 'bench', destination: logFile })
   : undefined;
 
+// Reference: an AsyncLocalStorage.run per request and nothing else, what any context propagation
+// (Vigil's or OpenTelemetry's context manager) costs on this Node.js version.
+const als = kind === 'als' ? new (await import('node:async_hooks')).AsyncLocalStorage() : undefined;
+
 async function expressApp() {
   const { default: express } = await import('express');
   const app = express();
+  if (als) app.use((_req, _res, next) => als.run({}, next));
   if (logger) {
     const { createExpressRequestLogger } = await import('@vigil/logger/express');
     app.use(createExpressRequestLogger({ logger }).middleware);
@@ -84,6 +89,7 @@ async function fastifyApp() {
       done();
     });
   } else app = Fastify({ logger: false });
+  if (als) app.addHook('onRequest', (_req, _reply, done) => als.run({}, done));
   if (withMetrics) {
     const { vigilMetrics } = await import('@vigil/fastify');
     await app.register(vigilMetrics);

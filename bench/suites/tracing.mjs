@@ -92,6 +92,7 @@ for (const fw of ['express', 'fastify']) {
     vigil: true,
     target: fw === 'express' ? 1.5 : 1.8,
   });
+  v('als', 'AsyncLocalStorage.run per request, nothing else (the floor of context propagation)');
   v('otel-auto-0.1', 'OTel auto-instrumentations register 0.81.2, sampling 0.1', auto(0.1));
   v('otel-auto-0', 'OTel auto-instrumentations register 0.81.2, sampling 0', auto(0));
   v(

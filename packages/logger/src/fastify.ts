@@ -159,7 +159,8 @@ class VigilLogController extends LogController {
 /**
  * Logging for Fastify in one spread: `Fastify({ ...fastifyLogging({ logger }) })`. Sets Fastify's
  * `loggerInstance` (your pino logger), a request id generator (well-formed `x-request-id`, else a
- * UUID) and a `logController` that writes one line per request.
+ * UUID), a `logController` that writes one line per request, and a `childLoggerFactory` that makes
+ * each request's `request.log` cheaply (see `FastifyLoggingServerOptions`).
  */
 export function fastifyLogging(options: FastifyLoggingOptions): FastifyLoggingServerOptions {
   if (typeof options !== 'object' || options === null) {

@@ -1,6 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ROOT_CONTEXT, SamplingDecision } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  propagation,
+  ROOT_CONTEXT,
+  SamplingDecision,
+  trace,
+} from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { getTracingHook } from '@vigil/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -196,6 +203,38 @@ describe('server spans through the hook', () => {
     hook.endServer(t, '/x', 200);
     expect(await spans()).toEqual([]);
     expect(tracing!.stats().queued).toBe(0);
+  });
+
+  it("a request's context behaves as an OpenTelemetry context: values set on it keep the span, the span can be removed", async () => {
+    const { spans } = start({ sampleRatio: 1 });
+    const hook = getTracingHook()!;
+    const t = hook.startServer(fakeReq({}));
+    const key = createContextKey('vigil.test');
+    hook.run(t, () => {
+      const active = context.active();
+      expect(trace.getSpan(active)?.spanContext().spanId).toBe(t.spanId);
+      expect(active.getValue(key)).toBeUndefined();
+      const withValue = active.setValue(key, 42);
+      expect(withValue.getValue(key)).toBe(42);
+      expect(trace.getSpan(withValue)?.spanContext().spanId).toBe(t.spanId);
+      expect(active.getValue(key)).toBeUndefined(); // contexts are immutable
+      expect(trace.getSpan(trace.deleteSpan(active))).toBeUndefined();
+      expect(trace.getSpan(active.deleteValue(key))?.spanContext().spanId).toBe(t.spanId);
+      // A span started in it is the request span's child; baggage rides along.
+      const child = trace
+        .getTracer('test')
+        .startSpan(
+          'child',
+          {},
+          propagation.setBaggage(active, propagation.createBaggage({ a: { value: '1' } })),
+        );
+      child.end();
+    });
+    hook.endServer(t, '/x', 200);
+    const all = await spans();
+    const child = all.find((s) => s.name === 'child');
+    expect(child?.parentSpanContext?.spanId).toBe(t.spanId);
+    expect(child?.spanContext().traceId).toBe(t.traceId);
   });
 
   // The hook takes the sampling decision for requests itself (unsampled ones never enter the

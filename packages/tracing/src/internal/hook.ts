@@ -35,6 +35,28 @@ const KNOWN_METHODS = new Set([
 ]);
 const MAX_ATTR = 1024;
 
+/** The API's span key (`createContextKey` is `Symbol.for` of its description). */
+const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/**
+ * The context of a request that starts its own trace: the root context plus the request's span.
+ * `trace.setSpan(ROOT_CONTEXT, span)` copies the root's Map into a new context object for every
+ * request (~90 ns and two objects, micro-benchmark); this holds the span alone (~7 ns). Setting or
+ * deleting a value gives an ordinary OpenTelemetry context.
+ */
+class RequestContext implements Context {
+  constructor(private readonly span: Span) {}
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.span : undefined;
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return trace.setSpan(ROOT_CONTEXT, this.span).setValue(key, value);
+  }
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, this.span);
+  }
+}
+
 const headerGetter: TextMapGetter<IncomingMessage['headers']> = {
   keys: (carrier) => Object.keys(carrier),
   get(carrier, key) {
@@ -195,7 +217,7 @@ export function createHook(o: HookOptions): TracingHook {
       sc = span.spanContext();
       recording = span.isRecording();
     }
-    const ctx = trace.setSpan(parent, span);
+    const ctx = parent === ROOT_CONTEXT ? new RequestContext(span) : trace.setSpan(parent, span);
     const sampled = (sc.traceFlags & TraceFlags.SAMPLED) !== 0;
     if (recording) {
       const url = req.url ?? '/';

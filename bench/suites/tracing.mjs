@@ -16,7 +16,10 @@
 //      BENCH_PAIR_DURATION (s, 3),
 //      BENCH_PAIR_MODE (alternate: bare then variant, or the reverse, one after the other;
 //      concurrent: bare and variant loaded at the same time, sharing the server CPU, so a slow
-//      phase of the machine hits both alike — the steadier of the two on a noisy VM).
+//      phase of the machine hits both alike — the steadier of the two on a noisy VM),
+//      BENCH_SINK_CPU (load: the OTLP sink shares the load generator's CPU, as in
+//      shared/research/perf-tracing.md; server: it shares the servers' CPU, where it takes nothing
+//      from the load generator and its own CPU is still not counted against the server).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -52,6 +55,12 @@ if (PAIR_MODE !== 'alternate' && PAIR_MODE !== 'concurrent') {
 }
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
+const SINK_AT = process.env.BENCH_SINK_CPU ?? 'load';
+if (SINK_AT !== 'load' && SINK_AT !== 'server') {
+  console.error(`BENCH_SINK_CPU: "load" or "server", not ${JSON.stringify(SINK_AT)}`);
+  process.exit(2);
+}
+const SINK_CPU = SINK_AT === 'server' ? SERVER_CPU : LOAD_CPU;
 const SERVER_JS = join(BENCH_DIR, 'suites', '_tracing-server.mjs');
 const SINK_JS = join(BENCH_DIR, 'suites', '_otlp-sink.mjs');
 const LEAN_CJS = join(BENCH_DIR, 'suites', '_otel-lean.cjs');
@@ -229,7 +238,7 @@ async function startupMs(v, sinkUrl) {
 async function main() {
   const hz = clockTicks();
   const startedAt = new Date().toISOString();
-  const sinkChild = pinned(LOAD_CPU, [SINK_JS], process.env);
+  const sinkChild = pinned(SINK_CPU, [SINK_JS], process.env);
   const { port: sinkPort } = await firstJsonLine(sinkChild, 'sink', 10_000);
   const sinkUrl = `http://127.0.0.1:${sinkPort}`;
   const variants = selected();
@@ -274,8 +283,9 @@ async function main() {
         const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
         s.pairs = [];
         // One pair first, not counted: a variant that sat idle while others were measured runs its
-        // first seconds slower (seen: the first pair 1.2–1.9x the others, for every variant).
-        await Promise.all([runLoad(bare, 1), runLoad(s, 1)]);
+        // first seconds slower (seen: the first pair 1.2–1.9x the others, for every variant; with a
+        // 1 s warm-up pair, still the first one or two counted pairs).
+        await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
         for (let i = 0; i < PAIRS; i++) {
           if (PAIR_MODE === 'concurrent') {
             const [rb, rv] = await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
@@ -369,7 +379,7 @@ async function main() {
       `- Something else used CPU ${SERVER_CPU} during: ${busy.map((s) => s.variant.id).join(', ')} (noisy rows).`,
     );
   notes.push(
-    `- Pinning: servers on CPU ${[...new Set(servers.map((s) => s.cpus))].join(', ')}, load and sink on CPU ${LOAD_CPU}.`,
+    `- Pinning: servers on CPU ${[...new Set(servers.map((s) => s.cpus))].join(', ')}, load on CPU ${LOAD_CPU}, OTLP sink on CPU ${SINK_CPU} (\`BENCH_SINK_CPU=${SINK_AT}\`).`,
   );
   const short = DURATION < 10 || ROUNDS < 3;
   const paired = servers.filter((s) => s.pairs?.length);

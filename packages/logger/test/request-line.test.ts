@@ -109,7 +109,7 @@ describe('the request line written as one string', () => {
     app.get('/plain', async (request) => {
       request.log.info({ step: 1 }, 'handler');
       request.log.child({ part: 'db' }).info('nested');
-      return { level: request.log.level, bindings: request.log.bindings() };
+      return { level: request.log.level, bindings: (request.log as unknown as pino.Logger).bindings() };
     });
     app.get('/quiet', { logLevel: 'warn' }, async (request) => ({ level: request.log.level }));
     await app.ready();

@@ -3,7 +3,7 @@ import { prepareRequest, routeTemplate } from '@vigil/express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from './create-logger.js';
 import { VigilOptionError } from './errors.js';
-import { writeRequestLine } from './internal/request-line.js';
+import { logRequestLine } from './internal/request-line.js';
 import {
   levelFor,
   pathOf,
@@ -80,46 +80,21 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
     const req = res.req as Request;
     const finished = res.writableFinished;
     const status = finished ? res.statusCode : undefined;
-    const level = levelFor(status);
-    const msg = finished ? 'request completed' : 'request aborted';
-    const route = routeTemplate(req);
-    const path = pathOf(req.originalUrl ?? req.url);
-    const duration = Math.round((performance.now() - start) * 100) / 100;
-    const t = requestTraceFields(req);
-    if (
-      !o.logHeaders &&
-      writeRequestLine(
-        logger,
-        level,
-        {
-          requestId: id,
-          method: req.method,
-          route,
-          path,
-          status: status ?? 499,
-          durationMs: duration,
-          trace: t,
-        },
-        msg,
-      )
-    ) {
-      return;
-    }
-    const fields: Record<string, unknown> = {
-      request_id: id,
-      method: req.method,
-      route,
-      path,
-      status_code: status ?? 499,
-      duration_ms: duration,
-    };
-    if (t !== undefined) {
-      fields.trace_id = t.trace_id;
-      fields.span_id = t.span_id;
-      fields.trace_flags = t.trace_flags;
-    }
-    if (o.logHeaders) fields.headers = req.headers;
-    logger[level](fields, msg);
+    logRequestLine(
+      logger,
+      levelFor(status),
+      {
+        requestId: id,
+        method: req.method,
+        route: routeTemplate(req),
+        path: pathOf(req.originalUrl ?? req.url),
+        status: status ?? 499,
+        durationMs: Math.round((performance.now() - start) * 100) / 100,
+        trace: requestTraceFields(req),
+      },
+      finished ? 'request completed' : 'request aborted',
+      o.logHeaders ? { headers: req.headers } : undefined,
+    );
   }
 
   let lastProto: object | null = null;

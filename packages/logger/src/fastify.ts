@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { LogController } from 'fastify';
 import type { Logger } from './create-logger.js';
 import { VigilOptionError } from './errors.js';
-import { cheapChild, writeRequestLine } from './internal/request-line.js';
+import { cheapChild, logRequestLine } from './internal/request-line.js';
 import {
   levelFor,
   pathOf,
@@ -102,49 +102,25 @@ class VigilLogController extends LogController {
     reply: FastifyReply,
     status: number | undefined,
   ): void {
-    const route = request.routeOptions?.url ?? '__unmatched__';
-    const path = pathOf(request.raw.url);
-    const duration = Math.round(reply.elapsedTime * 100) / 100;
-    const t = requestTraceFields(request.raw);
     const error = err ?? (request as RequestWithError)[ERROR];
-    const level = levelFor(status);
-    const msg = status === undefined ? 'request aborted' : 'request completed';
     // request.log carries request_id in its bindings.
-    if (
-      !error &&
-      !this.o.logHeaders &&
-      writeRequestLine(
-        request.log,
-        level,
-        {
-          requestId: undefined,
-          method: request.method,
-          route,
-          path,
-          status: status ?? 499,
-          durationMs: duration,
-          trace: t,
-        },
-        msg,
-      )
-    ) {
-      return;
-    }
-    const fields: Record<string, unknown> = {
-      method: request.method,
-      route,
-      path,
-      status_code: status ?? 499,
-      duration_ms: duration,
-    };
-    if (t !== undefined) {
-      fields.trace_id = t.trace_id;
-      fields.span_id = t.span_id;
-      fields.trace_flags = t.trace_flags;
-    }
-    if (this.o.logHeaders) fields.headers = request.headers;
-    if (error) fields.err = error;
-    request.log[level](fields, msg);
+    logRequestLine(
+      request.log,
+      levelFor(status),
+      {
+        requestId: undefined,
+        method: request.method,
+        route: request.routeOptions?.url ?? '__unmatched__',
+        path: pathOf(request.raw.url),
+        status: status ?? 499,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        trace: requestTraceFields(request.raw),
+      },
+      status === undefined ? 'request aborted' : 'request completed',
+      error || this.o.logHeaders
+        ? { headers: this.o.logHeaders ? request.headers : undefined, err: error }
+        : undefined,
+    );
   }
 
   /** The handler's error goes on the completion line instead of a line of its own. */

@@ -149,3 +149,32 @@ export function writeRequestLine(
   stream.write(s);
   return true;
 }
+
+/**
+ * The request line: as one string where it can be, else through pino with the same fields, and
+ * `extra` fields (request headers, an error) always through pino (their redaction and serialisers).
+ */
+export function logRequestLine(
+  logger: { [L in 'info' | 'warn' | 'error']: (obj: object, msg: string) => void },
+  level: 'info' | 'warn' | 'error',
+  line: RequestLine,
+  msg: string,
+  extra?: { headers?: unknown; err?: unknown },
+): void {
+  if (extra === undefined && writeRequestLine(logger, level, line, msg)) return;
+  const fields: Record<string, unknown> = {};
+  if (line.requestId !== undefined) fields.request_id = line.requestId;
+  fields.method = line.method;
+  fields.route = line.route;
+  fields.path = line.path;
+  fields.status_code = line.status;
+  fields.duration_ms = line.durationMs;
+  if (line.trace !== undefined) {
+    fields.trace_id = line.trace.trace_id;
+    fields.span_id = line.trace.span_id;
+    fields.trace_flags = line.trace.trace_flags;
+  }
+  if (extra?.headers !== undefined) fields.headers = extra.headers;
+  if (extra?.err) fields.err = extra.err;
+  logger[level](fields, msg);
+}

@@ -79,7 +79,8 @@ class VigilLogController extends LogController {
     reply.header(this.o.header, request.id);
     if (this.skip(request)) return;
     const res = reply.raw;
-    res.once('close', () => {
+    // 'close' is emitted once per response: a plain listener, no once() wrapper per request.
+    res.on('close', () => {
       // `writableEnded`: the response was ended (its completion line comes from Fastify), which
       // also holds for `app.inject()`, whose responses never report `writableFinished`.
       if (!res.writableEnded && !res.writableFinished) this.line(undefined, request, reply, undefined);

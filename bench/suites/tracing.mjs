@@ -19,7 +19,9 @@
 //      phase of the machine hits both alike — the steadier of the two on a noisy VM),
 //      BENCH_SINK_CPU (load: the OTLP sink shares the load generator's CPU, as in
 //      shared/research/perf-tracing.md; server: it shares the servers' CPU, where it takes nothing
-//      from the load generator and its own CPU is still not counted against the server).
+//      from the load generator and its own CPU is still not counted against the server),
+//      BENCH_FREEZE_IDLE (1: servers not under load are stopped with SIGSTOP meanwhile; 0: left
+//      running, as before 2026-11-26).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -186,6 +188,30 @@ async function startServer(v, sinkUrl) {
   return { variant: v, child, port, pid, cpus: allowedCpus(pid), runs: [] };
 }
 
+/**
+ * Servers not under load are stopped (SIGSTOP) and continued (SIGCONT) when their turn comes: an
+ * idle Node.js server still wakes up on its timers (prom-client's event-loop monitor every 10 ms,
+ * batch timers), and two dozen of them on the server CPU took 3–6 % of it during every measurement,
+ * polluting the measured processes' caches (measured: ten idle processes with a 10 ms timer on the
+ * server CPU moved Fastify's traced ratios by +0.03 to +0.14). `BENCH_FREEZE_IDLE=0` turns it off.
+ */
+const FREEZE_IDLE = process.env.BENCH_FREEZE_IDLE !== '0';
+const frozen = new Set();
+let allServers = [];
+function onlyRunning(...active) {
+  if (!FREEZE_IDLE) return;
+  for (const s of allServers) {
+    const run = active.includes(s);
+    if (run && frozen.has(s)) {
+      process.kill(s.pid, 'SIGCONT');
+      frozen.delete(s);
+    } else if (!run && !frozen.has(s) && s.child.exitCode === null) {
+      process.kill(s.pid, 'SIGSTOP');
+      frozen.add(s);
+    }
+  }
+}
+
 async function runLoad(server, duration) {
   const arg = JSON.stringify({
     port: server.port,
@@ -247,6 +273,7 @@ async function main() {
   );
   const servers = [];
   for (const v of variants) servers.push(await startServer(v, sinkUrl));
+  allServers = servers;
   try {
     for (const s of servers) {
       const u = await get(s.port, '/users/7');
@@ -254,6 +281,7 @@ async function main() {
         throw new Error(`server ${s.variant.id}: ${u.status} ${u.body}`);
     }
     for (const s of servers) {
+      onlyRunning(s);
       const r = await runLoad(s, WARMUP);
       console.log(`warm-up ${s.variant.id.padEnd(28)} ${fmt(r.requests / r.wallS, 0)} req/s`);
     }
@@ -261,6 +289,7 @@ async function main() {
       console.log(`round ${round + 1}/${ROUNDS}`);
       const order = servers.map((_, i) => servers[(i + round) % servers.length]);
       for (const s of order) {
+        onlyRunning(s);
         const sink0 = JSON.parse((await get(sinkPort, '/stats')).body);
         const r = await runLoad(s, DURATION);
         const sink1 = JSON.parse((await get(sinkPort, '/stats')).body);
@@ -282,6 +311,7 @@ async function main() {
         if (s.variant.bare) continue;
         const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
         s.pairs = [];
+        onlyRunning(bare, s);
         // One pair first, not counted: a variant that sat idle while others were measured runs its
         // first seconds slower (seen: the first pair 1.2–1.9x the others, for every variant; with a
         // 1 s warm-up pair, still the first one or two counted pairs).
@@ -304,6 +334,7 @@ async function main() {
       }
     }
   } finally {
+    onlyRunning(...servers);
     for (const s of servers) {
       s.logBytes = (() => {
         try {
@@ -379,7 +410,7 @@ async function main() {
       `- Something else used CPU ${SERVER_CPU} during: ${busy.map((s) => s.variant.id).join(', ')} (noisy rows).`,
     );
   notes.push(
-    `- Pinning: servers on CPU ${[...new Set(servers.map((s) => s.cpus))].join(', ')}, load on CPU ${LOAD_CPU}, OTLP sink on CPU ${SINK_CPU} (\`BENCH_SINK_CPU=${SINK_AT}\`).`,
+    `- Pinning: servers on CPU ${[...new Set(servers.map((s) => s.cpus))].join(', ')}, load on CPU ${LOAD_CPU}, OTLP sink on CPU ${SINK_CPU} (\`BENCH_SINK_CPU=${SINK_AT}\`)${FREEZE_IDLE ? '; servers not under load stopped (SIGSTOP) while others are measured' : '; idle servers left running (`BENCH_FREEZE_IDLE=0`)'}.`,
   );
   const short = DURATION < 10 || ROUNDS < 3;
   const paired = servers.filter((s) => s.pairs?.length);

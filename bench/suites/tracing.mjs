@@ -198,15 +198,23 @@ async function startServer(v, sinkUrl) {
 const FREEZE_IDLE = process.env.BENCH_FREEZE_IDLE !== '0';
 const frozen = new Set();
 let allServers = [];
+function signal(s, sig) {
+  try {
+    process.kill(s.pid, sig);
+  } catch (err) {
+    // A server that has exited is reported by its own exit handling, not here.
+    if (err.code !== 'ESRCH') throw err;
+  }
+}
 function onlyRunning(...active) {
   if (!FREEZE_IDLE) return;
   for (const s of allServers) {
     const run = active.includes(s);
     if (run && frozen.has(s)) {
-      process.kill(s.pid, 'SIGCONT');
+      signal(s, 'SIGCONT');
       frozen.delete(s);
     } else if (!run && !frozen.has(s) && s.child.exitCode === null) {
-      process.kill(s.pid, 'SIGSTOP');
+      signal(s, 'SIGSTOP');
       frozen.add(s);
     }
   }

@@ -488,7 +488,7 @@ ${pairedTable}
 ${startupTable}
 ## Reading it
 
-Fastify's bare CPU/req is small (20–40 µs on the machines seen here, against 105–220 µs for Express), so the same absolute cost is a much larger ratio there than on Express: compare **Δ µs/req**. Expect ±5 % (Express) and ±10–20 % (Fastify) between runs on a quiet 2-vCPU VM, more on a shared machine (see the "other use" column); on a noisy one, quote the paired table.
+Fastify's bare CPU/req is small (13–40 µs on the machines seen here, against 80–220 µs for Express), so the same absolute cost is a much larger ratio there than on Express: compare **Δ µs/req**. Expect ±5 % (Express) and ±10–20 % (Fastify) between runs on a quiet 2-vCPU VM, more on a shared machine (see the "other use" column); on a noisy one, quote the paired table.
 `,
   );
 }

@@ -8,7 +8,7 @@ import {
   VigilOptionError,
 } from '@vigil/metrics';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { prepareRequest, routeTemplate } from './route.js';
+import { prepareRequest, requestPath, routeTemplate } from './route.js';
 
 export interface ExpressMetricsOptions extends MetricsOptions {
   /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
@@ -69,34 +69,46 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
   // Per-request state lives in the 'close' listener's closure, never on req/res: Express 5 swaps
   // both objects' prototypes on every request, after which each property V8 has to add costs
   // microseconds (measured: four symbol properties cost ~27 µs per request; a closure ~0.1 µs).
+  // For the same reason every property *read* on req/res misses V8's inline caches (~2,000
+  // instructions each under callgrind): each one is read once, here, and passed on.
   // 'close' fires exactly once per response: after 'finish' when it completed, or on its own when
   // the client went away first (then `writableFinished` is false: recorded as aborted, 499).
-  const record = (req: Request, res: Response, start: number, trace: RequestTrace | undefined) => {
-    const route = routeTemplate(req);
-    const done = res.writableFinished;
-    if (done) http.end(req.method, route, res.statusCode, start, trace?.exemplar);
-    else http.abort(req.method, route, start, trace?.exemplar);
+  const record = (
+    req: Request,
+    res: Response,
+    socket: object | null,
+    method: string,
+    start: number,
+    trace: RequestTrace | undefined,
+  ) => {
+    const route = routeTemplate(req, socket, true);
+    const status = res.writableFinished ? res.statusCode : undefined;
+    if (status !== undefined) http.end(method, route, status, start, trace?.exemplar);
+    else http.abort(method, route, start, trace?.exemplar);
     // Tracing (@vigil/tracing): end the request's span; its ids became the exemplar above.
-    if (trace !== undefined) getTracingHook()?.endServer(trace, route, done ? res.statusCode : undefined);
+    if (trace !== undefined) getTracingHook()?.endServer(trace, route, status);
   };
 
   let lastProto: object | null = null;
   const middleware: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
-    if (excluded.size > 0 && excluded.has(req.path)) return next();
+    if (excluded.size > 0 && excluded.has(requestPath(req))) return next();
     const proto = Object.getPrototypeOf(req) as object | null;
     if (proto !== lastProto) {
       lastProto = proto;
       prepareRequest(req);
     }
     const start = http.start();
+    // Read before startServer (which reads them again, then from V8's cache).
+    const socket = req.socket;
+    const method = req.method;
     // Tracing: one global read when it is off. When on, the rest of the chain runs in the span.
     const tracing = getTracingHook();
     if (tracing === undefined) {
-      res.on('close', () => record(req, res, start, undefined));
+      res.on('close', () => record(req, res, socket, method, start, undefined));
       return next();
     }
     const trace = tracing.startServer(req);
-    res.on('close', () => record(req, res, start, trace));
+    res.on('close', () => record(req, res, socket, method, start, trace));
     tracing.run(trace, next);
   };
 
@@ -119,6 +131,6 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
 
 export * from './health.js';
 /** Route template of a finished request (used by @vigil/logger's request line). */
-export { prepareRequest, routeTemplate } from './route.js';
+export { prepareRequest, requestPath, routeTemplate } from './route.js';
 export type { Metrics, MetricsOptions };
 export { LABEL_VALUES };

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { prepareRequest, routeTemplate } from '@vigil/express';
+import { prepareRequest, requestPath, routeTemplate } from '@vigil/express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from './create-logger.js';
 import { VigilOptionError } from './errors.js';
@@ -74,10 +74,20 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
   const o = resolveRequestLog(rest, []);
   const header = o.header;
 
-  // State in the listener's closure (see `ids` for why not on `res`).
-  function onClose(res: Response, id: string, start: number, slot: IdSlot | undefined): void {
+  // State in the listener's closure (see `ids` for why not on `res`). Each property of req/res is
+  // read once, in the middleware: on Express 5 every read is a V8 inline-cache miss (~2,000
+  // instructions under callgrind), the largest part of this logger's cost there.
+  function onClose(
+    req: Request,
+    res: Response,
+    socket: object | null,
+    method: string,
+    url: string,
+    id: string,
+    start: number,
+    slot: IdSlot | undefined,
+  ): void {
     if (slot !== undefined) slot.done = true;
-    const req = res.req as Request;
     const finished = res.writableFinished;
     const status = finished ? res.statusCode : undefined;
     logRequestLine(
@@ -85,12 +95,12 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
       levelFor(status),
       {
         requestId: id,
-        method: req.method,
-        route: routeTemplate(req),
-        path: pathOf(req.originalUrl ?? req.url),
+        method,
+        route: routeTemplate(req, socket, true),
+        path: pathOf(url),
         status: status ?? 499,
         durationMs: Math.round((performance.now() - start) * 100) / 100,
-        trace: requestTraceFields(req),
+        trace: requestTraceFields(req, socket),
       },
       finished ? 'request completed' : 'request aborted',
       o.logHeaders ? { headers: req.headers } : undefined,
@@ -107,18 +117,20 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
     }
     const id = requestIdFrom(req.headers[header]);
     res.setHeader(header, id);
-    if (o.ignore.size > 0 && o.ignore.has(req.path)) {
+    if (o.ignore.size > 0 && o.ignore.has(requestPath(req))) {
       ids.set(res, id);
       return next();
     }
     const start = performance.now();
-    const sock = req.socket as Slotted | null | undefined;
+    const sock = req.socket as Slotted | null;
+    const method = req.method;
+    const url = req.originalUrl ?? req.url;
     let slot: IdSlot | undefined;
     if (sock != null && (sock[SLOT] === undefined || sock[SLOT].done)) {
       slot = { req, id, done: false };
       sock[SLOT] = slot;
     } else ids.set(res, id);
-    res.on('close', () => onClose(res, id, start, slot));
+    res.on('close', () => onClose(req, res, sock, method, url, id, start, slot));
     next();
   };
 

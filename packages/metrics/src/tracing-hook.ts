@@ -77,8 +77,11 @@ export interface TracingStats {
 export interface TracingHook {
   /** Starts the span of a server request (W3C context from its headers, or the active span). */
   startServer(req: IncomingMessage): RequestTrace;
-  /** The trace `startServer()` returned for this request, if any (logs read their ids here). */
-  requestTrace?(req: IncomingMessage): RequestTrace | undefined;
+  /**
+   * The trace `startServer()` returned for this request, if any (logs read their ids here).
+   * `socket`: the request's `req.socket` when the caller already has it (saves a read of `req`).
+   */
+  requestTrace?(req: IncomingMessage, socket?: object | null): RequestTrace | undefined;
   /** Runs `fn` with the request's span as the active context. */
   run<T>(trace: RequestTrace, fn: () => T): T;
   /**

@@ -12,7 +12,7 @@ const TRACING_HOOK = Symbol.for('vigil.tracing.hook');
 const REQUEST_TRACE = Symbol.for('vigil.tracing.request');
 
 interface TracingHookLike {
-  requestTrace?(req: object): SpanContextLike | undefined;
+  requestTrace?(req: object, socket?: object | null): SpanContextLike | undefined;
 }
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 
@@ -49,13 +49,16 @@ export function activeTraceFields(): TraceFields | undefined {
   return fieldsOf(span.spanContext());
 }
 
-/** Trace fields of a server request's span (set by @vigil/tracing's adapters), whatever context is active. */
-export function requestTraceFields(raw: object): TraceFields | undefined {
+/**
+ * Trace fields of a server request's span (set by @vigil/tracing's adapters), whatever context is
+ * active. `socket`: the request's socket when the caller has it (passed on to the hook).
+ */
+export function requestTraceFields(raw: object, socket?: object | null): TraceFields | undefined {
   const hook = (globalThis as { [TRACING_HOOK]?: TracingHookLike })[TRACING_HOOK];
   if (hook === undefined) return undefined;
   const sc =
     typeof hook.requestTrace === 'function'
-      ? hook.requestTrace(raw)
+      ? hook.requestTrace(raw, socket)
       : (raw as { [REQUEST_TRACE]?: SpanContextLike })[REQUEST_TRACE];
   return fieldsOf(sc);
 }

@@ -70,6 +70,8 @@ interface ServerTrace extends RequestTrace {
   readonly ctx: Context;
   readonly method: string;
   readonly req: IncomingMessage;
+  /** `req.socket`, read once at the start (on Express 5 each read of `req` misses V8's caches). */
+  readonly socket: Slotted | null | undefined;
   /** Whether the span records (sampled). Unsampled spans are never called: see startServer. */
   readonly recording: boolean;
 }
@@ -151,8 +153,8 @@ export function createHook(o: HookOptions): TracingHook {
   // With a remote parent: parent-based samplers follow its flag; always_off never samples.
   const followsParent = type.startsWith('parentbased_');
 
-  const requestTrace = (req: IncomingMessage): ServerTrace | undefined => {
-    const slotted = (req.socket as Slotted | null | undefined)?.[SLOT];
+  const requestTrace = (req: IncomingMessage, socket?: object | null): ServerTrace | undefined => {
+    const slotted = ((socket === undefined ? req.socket : socket) as Slotted | null | undefined)?.[SLOT];
     if (slotted !== undefined && slotted.req === req) return slotted;
     return byRequest.get(req) ?? (lastEnded !== undefined && lastEnded.req === req ? lastEnded : undefined);
   };
@@ -160,6 +162,7 @@ export function createHook(o: HookOptions): TracingHook {
   const startServer = (req: IncomingMessage): RequestTrace => {
     let parent: Context = ROOT_CONTEXT;
     let kind: SpanKind = SpanKind.SERVER;
+    const sock = req.socket as Slotted | null | undefined;
     if (o.checkActive) {
       const active = contexts.active();
       const activeSpan = trace.getSpan(active);
@@ -223,7 +226,7 @@ export function createHook(o: HookOptions): TracingHook {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const hostHeader = req.headers.host;
-      const secure = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+      const secure = (sock as { encrypted?: boolean } | null | undefined)?.encrypted === true;
       span.setAttribute('http.request.method', method);
       if (method === '_OTHER') span.setAttribute('http.request.method_original', cut(raw));
       span.setAttribute('url.path', cut(q < 0 ? url : url.slice(0, q)));
@@ -233,7 +236,7 @@ export function createHook(o: HookOptions): TracingHook {
         if (m?.[1]) span.setAttribute('server.address', cut(m[1]));
         if (m?.[2]) span.setAttribute('server.port', Number(m[2]));
       }
-      const peer = req.socket?.remoteAddress;
+      const peer = (sock as { remoteAddress?: string } | null | undefined)?.remoteAddress;
       if (peer) span.setAttribute('client.address', peer);
       const ua = req.headers['user-agent'];
       if (ua) span.setAttribute('user_agent.original', cut(ua));
@@ -248,10 +251,10 @@ export function createHook(o: HookOptions): TracingHook {
       ctx,
       method,
       req,
+      socket: sock,
       recording,
     } satisfies ServerTrace;
     if (sampled) t.exemplar = t;
-    const sock = req.socket as Slotted | null | undefined;
     if (sock != null && sock[SLOT] === undefined) sock[SLOT] = t;
     else byRequest.set(req, t);
     // A body is read from socket events, which run outside the request's context: bind the
@@ -271,7 +274,7 @@ export function createHook(o: HookOptions): TracingHook {
 
     endServer(t, route, statusCode) {
       const st = t as ServerTrace;
-      const sock = st.req.socket as Slotted | null | undefined;
+      const sock = st.socket;
       if (sock != null && sock[SLOT] === st) sock[SLOT] = undefined;
       else byRequest.delete(st.req);
       lastEnded = st;

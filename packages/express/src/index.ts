@@ -8,6 +8,7 @@ import {
   VigilOptionError,
 } from '@vigil/metrics';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { onCompletion } from './completion.js';
 import { prepareRequest, requestPath, routeTemplate } from './route.js';
 
 export interface ExpressMetricsOptions extends MetricsOptions {
@@ -50,6 +51,14 @@ export interface ExpressMetrics {
  * `__unmatched__` for requests no route matched, `_OTHER` for non-standard methods, and `499` for
  * requests the client aborted.
  */
+interface RequestState {
+  readonly req: Request;
+  readonly socket: object | null;
+  readonly method: string;
+  readonly start: number;
+  readonly trace: RequestTrace | undefined;
+}
+
 export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMetrics {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new VigilOptionError('options', 'an options object', options);
@@ -66,27 +75,19 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
   const http = metrics.http;
   const excluded = new Set(ex ?? EXPRESS_METRICS_DEFAULTS.excludePaths);
 
-  // Per-request state lives in the 'close' listener's closure, never on req/res: Express 5 swaps
-  // both objects' prototypes on every request, after which each property V8 has to add costs
-  // microseconds (measured: four symbol properties cost ~27 µs per request; a closure ~0.1 µs).
-  // For the same reason every property *read* on req/res misses V8's inline caches (~2,000
-  // instructions each under callgrind): each one is read once, here, and passed on.
-  // 'close' fires exactly once per response: after 'finish' when it completed, or on its own when
-  // the client went away first (then `writableFinished` is false: recorded as aborted, 499).
-  const record = (
-    req: Request,
-    res: Response,
-    socket: object | null,
-    method: string,
-    start: number,
-    trace: RequestTrace | undefined,
-  ) => {
-    const route = routeTemplate(req, socket, true);
-    const status = res.writableFinished ? res.statusCode : undefined;
-    if (status !== undefined) http.end(method, route, status, start, trace?.exemplar);
-    else http.abort(method, route, start, trace?.exemplar);
+  // Per-request state lives in one object handed to the completion, never on req/res: Express 5
+  // swaps both objects' prototypes on every request, after which each property V8 has to add costs
+  // microseconds (measured: four symbol properties cost ~27 µs per request). For the same reason
+  // every property *read* on req/res misses V8's inline caches (~2,000 instructions each under
+  // callgrind): each one is read once, here, and the completion needs no listener on `res` (see
+  // onCompletion). It runs once per request: when the response finished, or when the client went
+  // away first (status undefined: recorded as aborted, 499).
+  const record = (s: RequestState, status: number | undefined) => {
+    const route = routeTemplate(s.req, s.socket, true);
+    if (status !== undefined) http.end(s.method, route, status, s.start, s.trace?.exemplar);
+    else http.abort(s.method, route, s.start, s.trace?.exemplar);
     // Tracing (@vigil/tracing): end the request's span; its ids became the exemplar above.
-    if (trace !== undefined) getTracingHook()?.endServer(trace, route, status);
+    if (s.trace !== undefined) getTracingHook()?.endServer(s.trace, route, status);
   };
 
   let lastProto: object | null = null;
@@ -104,11 +105,11 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
     // Tracing: one global read when it is off. When on, the rest of the chain runs in the span.
     const tracing = getTracingHook();
     if (tracing === undefined) {
-      res.on('close', () => record(req, res, socket, method, start, undefined));
+      onCompletion(req, res, socket, record, { req, socket, method, start, trace: undefined });
       return next();
     }
     const trace = tracing.startServer(req);
-    res.on('close', () => record(req, res, socket, method, start, trace));
+    onCompletion(req, res, socket, record, { req, socket, method, start, trace });
     tracing.run(trace, next);
   };
 
@@ -129,6 +130,8 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
   };
 }
 
+/** Request completion without a listener per response (used by @vigil/logger's request line). */
+export { type CompletionHandler, onCompletion } from './completion.js';
 export * from './health.js';
 /** Route template of a finished request (used by @vigil/logger's request line). */
 export { prepareRequest, requestPath, routeTemplate } from './route.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { prepareRequest, requestPath, routeTemplate } from '@vigil/express';
+import { onCompletion, prepareRequest, requestPath, routeTemplate } from '@vigil/express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from './create-logger.js';
 import { VigilOptionError } from './errors.js';
@@ -20,6 +20,16 @@ export { REQUEST_LOG_DEFAULTS };
 export interface ExpressRequestLoggerOptions extends RequestLogOptions {
   /** The logger to write to (from `createLogger()`). */
   logger: Logger;
+}
+
+interface LineState {
+  readonly req: Request;
+  readonly socket: object | null;
+  readonly method: string;
+  readonly url: string;
+  readonly id: string;
+  readonly start: number;
+  readonly slot: IdSlot | undefined;
 }
 
 export interface ExpressRequestLogger {
@@ -74,35 +84,26 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
   const o = resolveRequestLog(rest, []);
   const header = o.header;
 
-  // State in the listener's closure (see `ids` for why not on `res`). Each property of req/res is
-  // read once, in the middleware: on Express 5 every read is a V8 inline-cache miss (~2,000
-  // instructions under callgrind), the largest part of this logger's cost there.
-  function onClose(
-    req: Request,
-    res: Response,
-    socket: object | null,
-    method: string,
-    url: string,
-    id: string,
-    start: number,
-    slot: IdSlot | undefined,
-  ): void {
-    if (slot !== undefined) slot.done = true;
-    const finished = res.writableFinished;
-    const status = finished ? res.statusCode : undefined;
+  // State in one object per request handed to the completion (see `ids` for why not on `res`).
+  // Each property of req/res is read once, in the middleware: on Express 5 every read is a V8
+  // inline-cache miss (~2,000 instructions under callgrind), the largest part of this logger's
+  // cost there; the completion needs no listener on `res` (see @vigil/express' onCompletion).
+  function onDone(s: LineState, status: number | undefined): void {
+    if (s.slot !== undefined) s.slot.done = true;
+    const req = s.req;
     logRequestLine(
       logger,
       levelFor(status),
       {
-        requestId: id,
-        method,
-        route: routeTemplate(req, socket, true),
-        path: pathOf(url),
+        requestId: s.id,
+        method: s.method,
+        route: routeTemplate(req, s.socket, true),
+        path: pathOf(s.url),
         status: status ?? 499,
-        durationMs: Math.round((performance.now() - start) * 100) / 100,
-        trace: requestTraceFields(req, socket),
+        durationMs: Math.round((performance.now() - s.start) * 100) / 100,
+        trace: requestTraceFields(req, s.socket),
       },
-      finished ? 'request completed' : 'request aborted',
+      status !== undefined ? 'request completed' : 'request aborted',
       o.logHeaders ? { headers: req.headers } : undefined,
     );
   }
@@ -122,15 +123,21 @@ export function createExpressRequestLogger(options: ExpressRequestLoggerOptions)
       return next();
     }
     const start = performance.now();
-    const sock = req.socket as Slotted | null;
-    const method = req.method;
-    const url = req.originalUrl ?? req.url;
+    const socket = req.socket as Slotted | null;
     let slot: IdSlot | undefined;
-    if (sock != null && (sock[SLOT] === undefined || sock[SLOT].done)) {
+    if (socket != null && (socket[SLOT] === undefined || socket[SLOT].done)) {
       slot = { req, id, done: false };
-      sock[SLOT] = slot;
+      socket[SLOT] = slot;
     } else ids.set(res, id);
-    res.on('close', () => onClose(req, res, sock, method, url, id, start, slot));
+    onCompletion(req, res, socket, onDone, {
+      req,
+      socket,
+      method: req.method,
+      url: req.originalUrl ?? req.url,
+      id,
+      start,
+      slot,
+    });
     next();
   };
 

@@ -1,0 +1,170 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { onCompletion } from '../src/index.js';
+
+interface Done {
+  name: string;
+  path: string;
+  status: number | undefined;
+}
+
+const open: Server[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+/**
+ * An app with two completion handlers per request (as the metrics middleware and the request
+ * logger register them). `/hang` answers only when `release()` is called; `/status/:n` answers n.
+ */
+async function start() {
+  const done: Done[] = [];
+  const waiters: Array<() => void> = [];
+  let release: () => void = () => {};
+  let hangEntered: () => void = () => {};
+  const entered = new Promise<void>((r) => {
+    hangEntered = r;
+  });
+  const onDone = (name: string) => (path: string, status: number | undefined) => {
+    done.push({ name, path, status });
+    for (const w of waiters.splice(0)) w();
+  };
+  const app = express();
+  app.use((req, res, next) => {
+    onCompletion(req, res, req.socket, onDone('first'), req.url);
+    onCompletion(req, res, req.socket, onDone('second'), req.url);
+    next();
+  });
+  app.get('/status/:n', (req, res) => {
+    res.status(Number(req.params.n)).send('x');
+  });
+  app.get('/hang', (_req, res) => {
+    release = () => res.send('late');
+    hangEntered();
+  });
+  const server = createServer(app);
+  /** Server side of each connection: resolves when its 'close' has been emitted (all listeners run). */
+  const closed: Promise<unknown>[] = [];
+  server.on('connection', (s) => closed.push(once(s, 'close')));
+  open.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  /** Resolves once `n` completions have been recorded. */
+  const completions = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => (done.length >= n ? resolve() : waiters.push(check));
+      check();
+    });
+  return { port, done, completions, entered, closed, release: () => release() };
+}
+
+async function rawSocket(port: number): Promise<{ sock: Socket; responses: (n: number) => Promise<string> }> {
+  const sock = connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  let text = '';
+  const waiting: Array<() => void> = [];
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => {
+    text += d;
+    for (const w of waiting.splice(0)) w();
+  });
+  const responses = (n: number) =>
+    new Promise<string>((resolve) => {
+      const check = () => (text.split('HTTP/1.1 ').length - 1 >= n ? resolve(text) : waiting.push(check));
+      check();
+    });
+  return { sock, responses };
+}
+
+const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+
+describe('onCompletion', () => {
+  it('completes every request of a kept-alive connection once per handler, in order, with its status', async () => {
+    const h = await start();
+    const { sock, responses } = await rawSocket(h.port);
+    for (const [i, n] of [200, 404, 503, 201].entries()) {
+      sock.write(get(`/status/${n}`));
+      await responses(i + 1);
+    }
+    await h.completions(8);
+    sock.destroy();
+    expect(h.done).toEqual([
+      { name: 'first', path: '/status/200', status: 200 },
+      { name: 'second', path: '/status/200', status: 200 },
+      { name: 'first', path: '/status/404', status: 404 },
+      { name: 'second', path: '/status/404', status: 404 },
+      { name: 'first', path: '/status/503', status: 503 },
+      { name: 'second', path: '/status/503', status: 503 },
+      { name: 'first', path: '/status/201', status: 201 },
+      { name: 'second', path: '/status/201', status: 201 },
+    ]);
+  });
+
+  it('completes a request the client abandoned with status undefined, once', async () => {
+    const h = await start();
+    const { sock } = await rawSocket(h.port);
+    sock.write(get('/hang'));
+    await h.entered;
+    expect(h.done).toEqual([]);
+    sock.destroy();
+    await h.completions(2);
+    expect(h.done).toEqual([
+      { name: 'first', path: '/hang', status: undefined },
+      { name: 'second', path: '/hang', status: undefined },
+    ]);
+    // Answering the abandoned request later completes nothing twice.
+    h.release();
+    const { sock: s2, responses } = await rawSocket(h.port);
+    s2.write(get('/status/200'));
+    await responses(1);
+    await h.completions(4);
+    s2.destroy();
+    expect(h.done.slice(2)).toEqual([
+      { name: 'first', path: '/status/200', status: 200 },
+      { name: 'second', path: '/status/200', status: 200 },
+    ]);
+  });
+
+  it('completes pipelined requests (the second waits behind the first) each once with its own status', async () => {
+    const h = await start();
+    const { sock, responses } = await rawSocket(h.port);
+    sock.write(get('/hang') + get('/status/404') + get('/status/200'));
+    await h.entered;
+    h.release();
+    await responses(3);
+    await h.completions(6);
+    sock.destroy();
+    const byPath = (p: string) => h.done.filter((d) => d.path === p).map((d) => [d.name, d.status]);
+    expect(byPath('/hang')).toEqual([
+      ['first', 200],
+      ['second', 200],
+    ]);
+    expect(byPath('/status/404')).toEqual([
+      ['first', 404],
+      ['second', 404],
+    ]);
+    expect(byPath('/status/200')).toEqual([
+      ['first', 200],
+      ['second', 200],
+    ]);
+  });
+
+  it('a socket closing after its last response completes nothing more', async () => {
+    const h = await start();
+    const { sock, responses } = await rawSocket(h.port);
+    sock.write(get('/status/200'));
+    await responses(1);
+    await h.completions(2);
+    sock.destroy();
+    await h.closed[0];
+    expect(h.done.map((d) => d.status)).toEqual([200, 200]);
+  });
+});

@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { onCompletion } from '../src/index.js';
@@ -166,5 +168,21 @@ describe('onCompletion', () => {
     sock.destroy();
     await h.closed[0];
     expect(h.done.map((d) => d.status)).toEqual([200, 200]);
+  });
+
+  it('keeps completing after full garbage collections (the channel subscription is held)', async () => {
+    const h = await start();
+    const { sock, responses } = await rawSocket(h.port);
+    sock.write(get('/status/200'));
+    await responses(1);
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    gc();
+    gc();
+    sock.write(get('/status/202'));
+    await responses(2);
+    await h.completions(4);
+    sock.destroy();
+    expect(h.done.map((d) => d.status)).toEqual([200, 200, 202, 202]);
   });
 });

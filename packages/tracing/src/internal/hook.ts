@@ -71,7 +71,7 @@ interface ServerTrace extends RequestTrace {
   readonly method: string;
   readonly req: IncomingMessage;
   /** `req.socket`, read once at the start (on Express 5 each read of `req` misses V8's caches). */
-  readonly socket: Slotted | null | undefined;
+  readonly socket: object | null | undefined;
   /** Whether the span records (sampled). Unsampled spans are never called: see startServer. */
   readonly recording: boolean;
 }
@@ -129,8 +129,8 @@ export function createHook(o: HookOptions): TracingHook {
   // WeakMap). Not a WeakMap for every request: its set gives each request object an identity hash
   // and each scavenge ephemeron work, measured at +17–19 % CPU per request on a bare Express route
   // (+2 % for the socket slot). Not a property on req: Express 5 swaps req's prototype on every
-  // request, after which every property V8 has to add is slow. Listeners of the same 'close'
-  // event that run after endServer (a request logger mounted after the metrics middleware) still
+  // request, after which every property V8 has to add is slow. Completion handlers of the same
+  // request that run after endServer (a request logger mounted after the metrics middleware) still
   // find the request that just ended in `lastEnded`.
   const SLOT = Symbol('vigil.tracing.request');
   type Slotted = { [SLOT]?: ServerTrace | undefined };
@@ -274,7 +274,7 @@ export function createHook(o: HookOptions): TracingHook {
 
     endServer(t, route, statusCode) {
       const st = t as ServerTrace;
-      const sock = st.socket;
+      const sock = st.socket as Slotted | null | undefined;
       if (sock != null && sock[SLOT] === st) sock[SLOT] = undefined;
       else byRequest.delete(st.req);
       lastEnded = st;

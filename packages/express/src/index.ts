@@ -43,14 +43,7 @@ export interface ExpressMetrics {
   close(): Promise<void>;
 }
 
-/**
- * Express 5 metrics in one line: `app.use(createExpressMetrics().middleware)`.
- *
- * Records `http_request_duration_seconds`, `http_requests_total` and `http_requests_in_flight`
- * with the matched route template including mount paths (`/api/v1/items/:id`), a fixed
- * `__unmatched__` for requests no route matched, `_OTHER` for non-standard methods, and `499` for
- * requests the client aborted.
- */
+/** What the completion of one request needs (read once when it came in). */
 interface RequestState {
   readonly req: Request;
   readonly socket: object | null;
@@ -59,6 +52,14 @@ interface RequestState {
   readonly trace: RequestTrace | undefined;
 }
 
+/**
+ * Express 5 metrics in one line: `app.use(createExpressMetrics().middleware)`.
+ *
+ * Records `http_request_duration_seconds`, `http_requests_total` and `http_requests_in_flight`
+ * with the matched route template including mount paths (`/api/v1/items/:id`), a fixed
+ * `__unmatched__` for requests no route matched, `_OTHER` for non-standard methods, and `499` for
+ * requests the client aborted.
+ */
 export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMetrics {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new VigilOptionError('options', 'an options object', options);

@@ -22,6 +22,7 @@ export interface ExpressRequestLoggerOptions extends RequestLogOptions {
   logger: Logger;
 }
 
+/** What the request line needs at completion (read once when the request came in). */
 interface LineState {
   readonly req: Request;
   readonly socket: object | null;

@@ -33,8 +33,8 @@ interface Capture {
   route: { path?: unknown };
   base: string;
   /**
-   * Set when the holder's response has closed (by `routeTemplate(req, socket, true)` in Vigil's
-   * close listeners), so the next request takes the slot without reading the holder's `res.closed`:
+   * Set when the holder's request has completed (by `routeTemplate(req, socket, true)` in Vigil's
+   * completion handlers), so the next request takes the slot without reading the holder's `res.closed`:
    * two property reads on objects whose shape changed since, each a V8 inline-cache miss (~2,000
    * instructions) on Express 5.
    */
@@ -153,10 +153,10 @@ function mountTemplate(req: Request, base: string): string {
 /**
  * The route template for a finished request, or `__unmatched__`.
  *
- * Vigil's close listeners pass the request's socket (read once when the request came in: every
- * property read on an Express 5 request is an inline-cache miss) and `closed: true`, which frees
- * the socket's capture slot for the connection's next request. The template stays readable for
- * the rest of this request's close listeners.
+ * Vigil's completion handlers (see completion.ts) pass the request's socket (read once when the
+ * request came in: every property read on an Express 5 request is an inline-cache miss) and
+ * `closed: true`, which frees the socket's capture slot for the connection's next request. The
+ * template stays readable for the rest of this request's handlers and `close` listeners.
  */
 export function routeTemplate(req: Request, socket?: object | null, closed?: boolean): string {
   const c = captureOf(

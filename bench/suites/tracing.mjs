@@ -14,6 +14,10 @@
 //      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
 //      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
 //      BENCH_PAIR_DURATION (s, 3),
+//      BENCH_PAIR_PROCESSES (1; N spreads each variant's pairs over N sets of fresh bare and variant
+//      processes: a process keeps whatever layout its heap, code and V8's caches took at start for
+//      its whole life, and two processes of the same server differ by a few per cent, so a ratio
+//      from one pair of processes carries that process's luck; N > 1 averages it out),
 //      BENCH_PAIR_MODE (alternate: bare then variant, or the reverse, one after the other;
 //      concurrent: bare and variant loaded at the same time, sharing the server CPU, so a slow
 //      phase of the machine hits both alike — the steadier of the two on a noisy VM),
@@ -50,6 +54,7 @@ const STARTUP_REPS =
   process.env.BENCH_STARTUP_REPS === '0' ? 0 : envNumber('BENCH_STARTUP_REPS', 5, { integer: true });
 const PAIRS = process.env.BENCH_PAIRS ? envNumber('BENCH_PAIRS', 0, { integer: true }) : 0;
 const PAIR_DURATION = envNumber('BENCH_PAIR_DURATION', 3);
+const PAIR_PROCESSES = envNumber('BENCH_PAIR_PROCESSES', 1, { integer: true });
 const PAIR_MODE = process.env.BENCH_PAIR_MODE ?? 'alternate';
 if (PAIR_MODE !== 'alternate' && PAIR_MODE !== 'concurrent') {
   console.error(`BENCH_PAIR_MODE: "alternate" or "concurrent", not ${JSON.stringify(PAIR_MODE)}`);
@@ -85,6 +90,9 @@ for (const fw of ['express', 'fastify']) {
   const v = (kind, label, extra = {}) =>
     VARIANTS.push({ id: `${fw}-${kind}`, framework: fw, kind, label, args: [], env: {}, ...extra });
   v('bare', `${fw} bare`, { bare: true });
+  // A/A control: the same bare server again, measured like any variant. Its ratio is the method's
+  // own error on this machine (ideally 1.00): read every other ratio against it.
+  v('bare-control', `${fw} bare again (control: the method's own error, ideally 1.00)`);
   v('vigil-metrics', 'Vigil metrics only (reference)', { vigil: true });
   v('vigil-trace-0', 'Vigil metrics + tracing, sampling 0', {
     vigil: true,
@@ -231,7 +239,19 @@ async function runLoad(server, duration) {
   const child = pinned(LOAD_CPU, [LOAD_JS, arg], process.env);
   const result = await firstJsonLine(child, `load on ${server.variant.id}`, (duration + 30) * 1000);
   child.stdin.end();
+  served.set(server.variant.id, (served.get(server.variant.id) ?? 0) + result.requests);
   return result;
+}
+
+/** Requests each variant answered over the whole run (warm-ups and pairs too): its log file's. */
+const served = new Map();
+
+async function stopServers(...list) {
+  for (const s of list) {
+    const exited = once(s.child, 'exit');
+    s.child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 async function get(port, path) {
@@ -317,27 +337,44 @@ async function main() {
       const us = (r) => (r.cpuTicks / hz / r.requests) * 1e6;
       for (const s of servers) {
         if (s.variant.bare) continue;
-        const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
+        const bare0 = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
         s.pairs = [];
-        onlyRunning(bare, s);
-        // One pair first, not counted: a variant that sat idle while others were measured runs its
-        // first seconds slower (seen: the first pair 1.2–1.9x the others, for every variant; with a
-        // 1 s warm-up pair, still the first one or two counted pairs).
-        await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
-        for (let i = 0; i < PAIRS; i++) {
-          if (PAIR_MODE === 'concurrent') {
-            const [rb, rv] = await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
-            s.pairs.push(us(rv) / us(rb));
-            continue;
+        s.pairSets = [];
+        for (let set = 0; set < PAIR_PROCESSES; set++) {
+          // The first set pairs the servers measured above; each further set a fresh bare process
+          // and a fresh variant process, warmed up like the first ones.
+          let bare = bare0;
+          let v = s;
+          if (set > 0) {
+            onlyRunning();
+            [bare, v] = [await startServer(bare0.variant, sinkUrl), await startServer(s.variant, sinkUrl)];
+            await Promise.all([runLoad(bare, WARMUP), runLoad(v, WARMUP)]);
           }
-          const first = i % 2 === 0 ? bare : s;
-          const a = await runLoad(first, PAIR_DURATION);
-          const b = await runLoad(first === bare ? s : bare, PAIR_DURATION);
-          const [rb, rv] = first === bare ? [a, b] : [b, a];
-          s.pairs.push(us(rv) / us(rb));
+          onlyRunning(bare, v);
+          // One pair first, not counted: a variant that sat idle while others were measured runs its
+          // first seconds slower (seen: the first pair 1.2–1.9x the others, for every variant; with a
+          // 1 s warm-up pair, still the first one or two counted pairs).
+          await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(v, PAIR_DURATION)]);
+          const n = Math.floor((PAIRS + PAIR_PROCESSES - 1 - set) / PAIR_PROCESSES);
+          const these = [];
+          for (let i = 0; i < n; i++) {
+            if (PAIR_MODE === 'concurrent') {
+              const [rb, rv] = await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(v, PAIR_DURATION)]);
+              these.push(us(rv) / us(rb));
+              continue;
+            }
+            const first = i % 2 === 0 ? bare : v;
+            const a = await runLoad(first, PAIR_DURATION);
+            const b = await runLoad(first === bare ? v : bare, PAIR_DURATION);
+            const [rb, rv] = first === bare ? [a, b] : [b, a];
+            these.push(us(rv) / us(rb));
+          }
+          s.pairs.push(...these);
+          s.pairSets.push(median(these));
+          if (set > 0) await stopServers(bare, v);
         }
         console.log(
-          `  ${s.variant.id.padEnd(28)} paired ${fmtRatio(median(s.pairs))} (${s.pairs.map((x) => x.toFixed(2)).join(' ')})`,
+          `  ${s.variant.id.padEnd(28)} paired ${fmtRatio(median(s.pairs))} (${s.pairs.map((x) => x.toFixed(2)).join(' ')})${PAIR_PROCESSES > 1 ? `; per process set ${s.pairSets.map((x) => x.toFixed(2)).join(' ')}` : ''}`,
         );
       }
     }
@@ -401,7 +438,7 @@ async function main() {
       fmt(s.med.rps, 0),
       fmt(s.med.p99, 0),
       fmt(s.otlpPerReq, 0),
-      s.logBytes ? fmt(s.logBytes / s.runs.reduce((n, r) => n + r.requests, 1), 0) : '',
+      s.logBytes ? fmt(s.logBytes / (served.get(s.variant.id) ?? 1), 0) : '',
       `${Math.round(s.foreign * 100)} %`,
       s.cpu.map((x) => fmt(x, 1)).join(' / '),
     ]);
@@ -423,8 +460,14 @@ async function main() {
   const short = DURATION < 10 || ROUNDS < 3;
   const paired = servers.filter((s) => s.pairs?.length);
   const pairedTable = paired.length
-    ? `## Paired ratios (${PAIRS} ${PAIR_MODE === 'concurrent' ? 'concurrent' : 'alternating'} bare/variant pairs × ${PAIR_DURATION} s each)\n\n${PAIR_MODE === 'concurrent' ? 'Each pair loads the bare server and the variant at the same time (both on the server CPU, two load processes on the other), so whatever the machine does during those seconds hits both alike; each process gets about half the CPU, and its CPU per request is measured over the same window.' : "Each pair's ratio compares the variant with its bare server measured seconds apart, so a slow phase of the machine hits both."} The steadier figure on a shared VM. Median and range of the pair ratios.\n\n${mdTable(
-        ['variant', 'CPU/req vs bare (median of pairs)', 'range', 'target'],
+    ? `## Paired ratios (${PAIRS} ${PAIR_MODE === 'concurrent' ? 'concurrent' : 'alternating'} bare/variant pairs × ${PAIR_DURATION} s each${PAIR_PROCESSES > 1 ? `, over ${PAIR_PROCESSES} sets of processes` : ''})\n\n${PAIR_MODE === 'concurrent' ? 'Each pair loads the bare server and the variant at the same time (both on the server CPU, two load processes on the other), so whatever the machine does during those seconds hits both alike; each process gets about half the CPU, and its CPU per request is measured over the same window.' : "Each pair's ratio compares the variant with its bare server measured seconds apart, so a slow phase of the machine hits both."} The steadier figure on a shared VM. Median and range of the pair ratios${PAIR_PROCESSES > 1 ? `; the pairs of each variant are spread over ${PAIR_PROCESSES} sets of processes (the first set the servers above, then fresh bare and variant processes each time), since a process keeps its start-up luck (heap and code layout, V8's caches) for life: **per process set** gives each set's median` : ''}.${paired.some((s) => s.variant.kind === 'bare-control') ? " **bare-control** is a second bare server measured like a variant: its distance from 1.00x is the method's own error in this run." : ''}\n\n${mdTable(
+        [
+          'variant',
+          'CPU/req vs bare (median of pairs)',
+          'range',
+          ...(PAIR_PROCESSES > 1 ? ['per process set'] : []),
+          'target',
+        ],
         paired.map((s) => {
           const m = median(s.pairs);
           const t = s.variant.target;
@@ -432,6 +475,7 @@ async function main() {
             s.variant.id,
             `**${fmtRatio(m)}**`,
             `${fmtRatio(Math.min(...s.pairs))} – ${fmtRatio(Math.max(...s.pairs))}`,
+            ...(PAIR_PROCESSES > 1 ? [s.pairSets.map((x) => fmtRatio(x)).join(' / ')] : []),
             t === undefined ? '' : m <= t ? `≤ ${t.toFixed(2)}x: **met**` : `≤ ${t.toFixed(2)}x: **missed**`,
           ];
         }),

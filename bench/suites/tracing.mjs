@@ -342,13 +342,17 @@ async function main() {
         s.pairSets = [];
         for (let set = 0; set < PAIR_PROCESSES; set++) {
           // The first set pairs the servers measured above; each further set a fresh bare process
-          // and a fresh variant process, warmed up like the first ones.
+          // and a fresh variant process, loaded first as long as the first ones were before their
+          // pairs (warm-up and rounds). With only the warm-up, the fresh sets came out 0.03–0.3
+          // higher than the first on every Vigil row and the bare-vs-bare control (V8 still
+          // optimising, the heap still growing), a bias rather than luck.
           let bare = bare0;
           let v = s;
           if (set > 0) {
             onlyRunning();
             [bare, v] = [await startServer(bare0.variant, sinkUrl), await startServer(s.variant, sinkUrl)];
-            await Promise.all([runLoad(bare, WARMUP), runLoad(v, WARMUP)]);
+            const history = 2 * (WARMUP + ROUNDS * DURATION); // concurrent: half the CPU each
+            await Promise.all([runLoad(bare, history), runLoad(v, history)]);
           }
           onlyRunning(bare, v);
           // One pair first, not counted: a variant that sat idle while others were measured runs its

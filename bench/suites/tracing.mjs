@@ -14,10 +14,11 @@
 //      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
 //      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
 //      BENCH_PAIR_DURATION (s, 3),
-//      BENCH_PAIR_PROCESSES (1; N spreads each variant's pairs over N sets of fresh bare and variant
-//      processes: a process keeps whatever layout its heap, code and V8's caches took at start for
-//      its whole life, and two processes of the same server differ by a few per cent, so a ratio
-//      from one pair of processes carries that process's luck; N > 1 averages it out),
+//      BENCH_PAIR_PROCESSES (1; N spreads each variant's pairs over N sets of bare and variant
+//      processes, the first the servers already running, the others fresh: a process keeps whatever
+//      layout its heap, code and V8's caches took at start for its whole life, and two processes of
+//      the same server differ by a few per cent, so a ratio from one pair of processes carries that
+//      process's luck; N > 1 averages it out),
 //      BENCH_PAIR_MODE (alternate: bare then variant, or the reverse, one after the other;
 //      concurrent: bare and variant loaded at the same time, sharing the server CPU, so a slow
 //      phase of the machine hits both alike — the steadier of the two on a noisy VM),

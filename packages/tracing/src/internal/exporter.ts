@@ -3,11 +3,13 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { OtlpJsonEncoder } from './otlp-json.js';
 
 /**
- * OTLP/HTTP span exporter: OpenTelemetry's own serializers (`@opentelemetry/otlp-transformer`, the
- * code inside `@opentelemetry/exporter-trace-otlp-http` and `-proto`), with a transport built so
- * that a collector that is down, slow or failing can never hold the process:
+ * OTLP/HTTP span exporter: Vigil's JSON encoder (otlp-json.ts, byte for byte what OpenTelemetry's
+ * JSON serializer writes) or OpenTelemetry's protobuf serializer (`@opentelemetry/otlp-transformer`,
+ * the code inside `@opentelemetry/exporter-trace-otlp-proto`), with a transport built so that a
+ * collector that is down, slow or failing can never hold the process:
  *
  * - sockets are `unref()`d and retry timers too, so a pending export never keeps the process alive;
  * - every request has a timeout, and `shutdown()` aborts whatever is in flight at once;
@@ -40,27 +42,40 @@ export class ExportError extends Error {
   }
 }
 
-type Serialize = (spans: ReadableSpan[]) => Uint8Array | undefined;
+/** A request body: one buffer (protobuf), or UTF-8 chunks sent one after the other (JSON). */
+type Body = Uint8Array | readonly Buffer[];
+type Serialize = (spans: ReadableSpan[]) => Body | undefined;
 interface TraceSerializer {
   serializeRequest: Serialize;
 }
 
 /**
- * OpenTelemetry's serializers, loaded on the first export rather than at start-up: the package's
+ * OpenTelemetry's protobuf serializer, loaded on the first export rather than at start-up: the package's
  * index also loads the logs and metrics SDKs (about 95 of the 230 files tracing used to load, the
  * largest part of its start-up cost). Deep paths: the package has no `exports` map, and only the
  * trace serializers are needed.
  */
-async function loadSerializer(json: boolean): Promise<Serialize> {
-  const mod: Record<string, unknown> = json
-    ? await import('@opentelemetry/otlp-transformer/build/src/trace/json/index.js')
-    : await import('@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js');
+async function loadProtobufSerializer(): Promise<Serialize> {
+  const mod: Record<string, unknown> = await import(
+    '@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js'
+  );
   // CommonJS imported from ESM: named exports are detected; `default` is the exports object.
   const exportsObject = (mod.default ?? mod) as Record<string, TraceSerializer | undefined>;
-  const name = json ? 'JsonTraceSerializer' : 'ProtobufTraceSerializer';
+  const name = 'ProtobufTraceSerializer';
   const serializer = (mod[name] as TraceSerializer | undefined) ?? exportsObject[name];
   if (serializer === undefined) throw new Error(`@opentelemetry/otlp-transformer: ${name} not found`);
   return (spans) => serializer.serializeRequest(spans);
+}
+
+function isChunks(body: Body): body is readonly Buffer[] {
+  return Array.isArray(body);
+}
+
+function byteLength(body: Body): number {
+  if (!isChunks(body)) return body.byteLength;
+  let n = 0;
+  for (const chunk of body) n += chunk.byteLength;
+  return n;
 }
 
 export class OtlpHttpExporter implements SpanExporter {
@@ -68,7 +83,6 @@ export class OtlpHttpExporter implements SpanExporter {
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
   private serialize: Serialize | undefined;
-  private readonly json: boolean;
   private readonly headers: Record<string, string>;
   private readonly inFlight = new Set<http.ClientRequest>();
   private readonly timers = new Map<NodeJS.Timeout, () => void>();
@@ -84,7 +98,11 @@ export class OtlpHttpExporter implements SpanExporter {
     this.agent.on('free', (socket: Socket) => socket.unref());
     this.request = secure ? https.request : http.request;
     const json = o.protocol === 'http/json';
-    this.json = json;
+    if (json) {
+      // Vigil's own JSON encoder (same output as upstream's, at about a third of the CPU per span).
+      const encoder = new OtlpJsonEncoder();
+      this.serialize = (spans) => encoder.encodeChunks(spans);
+    }
     this.headers = {
       ...o.headers,
       'content-type': json ? 'application/json' : 'application/x-protobuf',
@@ -105,7 +123,7 @@ export class OtlpHttpExporter implements SpanExporter {
       return;
     }
     if (this.serialize === undefined) {
-      loadSerializer(this.json).then(
+      loadProtobufSerializer().then(
         (serialize) => {
           this.serialize = serialize;
           this.export(spans, resultCallback);
@@ -114,7 +132,7 @@ export class OtlpHttpExporter implements SpanExporter {
       );
       return;
     }
-    let body: Uint8Array | undefined;
+    let body: Body | undefined;
     try {
       body = this.serialize(spans);
     } catch (err) {
@@ -131,7 +149,7 @@ export class OtlpHttpExporter implements SpanExporter {
     );
   }
 
-  private async sendWithRetries(body: Uint8Array, deadline: number): Promise<void> {
+  private async sendWithRetries(body: Body, deadline: number): Promise<void> {
     let backoff = 250;
     for (;;) {
       try {
@@ -158,7 +176,7 @@ export class OtlpHttpExporter implements SpanExporter {
     });
   }
 
-  private send(body: Uint8Array, timeoutMs: number): Promise<void> {
+  private send(body: Body, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new ExportError('exporter is shut down', false));
@@ -171,7 +189,7 @@ export class OtlpHttpExporter implements SpanExporter {
       const req = this.request(this.url, {
         method: 'POST',
         agent: this.agent,
-        headers: { ...this.headers, 'content-length': String(body.byteLength) },
+        headers: { ...this.headers, 'content-length': String(byteLength(body)) },
       });
       this.inFlight.add(req);
       let settled = false;
@@ -214,7 +232,10 @@ export class OtlpHttpExporter implements SpanExporter {
           }
         });
       });
-      req.end(body);
+      if (isChunks(body)) {
+        for (const chunk of body) req.write(chunk);
+        req.end();
+      } else req.end(body);
     });
   }
 

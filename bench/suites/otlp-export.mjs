@@ -16,7 +16,17 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import readline from 'node:readline';
-import { BENCH_DIR, envNumber, fmt, fmtRatio, machineMarkdown, mdTable, median, ratio, writeResult } from '../lib/common.mjs';
+import {
+  BENCH_DIR,
+  envNumber,
+  fmt,
+  fmtRatio,
+  machineMarkdown,
+  mdTable,
+  median,
+  ratio,
+  writeResult,
+} from '../lib/common.mjs';
 
 const ROUNDS = envNumber('OTLP_BENCH_ROUNDS', 5, { integer: true });
 const BATCHES = envNumber('OTLP_BENCH_BATCHES', 30, { integer: true });
@@ -49,7 +59,9 @@ const sink = spawn('taskset', ['-c', '1', process.execPath, SINK], { stdio: ['pi
 const { port } = await firstLine(sink, 'sink');
 const sinkUrl = `http://127.0.0.1:${port}`;
 const results = Object.fromEntries(VARIANTS.map(([id]) => [id, { rounds: [], bytes: [] }]));
-console.log(`otlp-export: ${VARIANTS.length} exporters, ${ROUNDS} round(s) × ${BATCHES} batches of 512 spans`);
+console.log(
+  `otlp-export: ${VARIANTS.length} exporters, ${ROUNDS} round(s) × ${BATCHES} batches of 512 spans`,
+);
 try {
   for (let r = 0; r < ROUNDS; r++) {
     const order = VARIANTS.slice(r % VARIANTS.length).concat(VARIANTS.slice(0, r % VARIANTS.length));

@@ -31,9 +31,8 @@ const withLog = kind === 'vigil-log' || kind === 'vigil-full';
 
 if (vigil && ratio !== undefined) {
   const { startTracing } = await import('@vigil/tracing');
-  // http/json, Vigil's default until 2026-11-27 and what the published figures measured; the
-  // default is now http/protobuf, cheaper per exported span (see the otlp-export suite).
-  startTracing({ sampleRatio: ratio, endpoint: sink, protocol: 'http/json' });
+  // Vigil's default protocol (http/protobuf since 2026-11-27; http/json before).
+  startTracing({ sampleRatio: ratio, endpoint: sink });
 }
 const logger = withLog
   ? (await import('@vigil/logger')).createLogger({ service: 'bench', destination: logFile })

@@ -508,7 +508,7 @@ ${machineMarkdown()}
 Same as \`http-overhead\` and shared/research/perf-tracing.md: one Node.js process per variant pinned to CPU ${SERVER_CPU}, all started at once; autocannon (\`-c ${CONNECTIONS}\`, \`GET /users/<random int>\`) in its own process on CPU ${LOAD_CPU}; warm-up, then interleaved rounds with the order rotated. **CPU µs/req** = server utime+stime over the load window ÷ requests (median over rounds); **vs bare** against the bare server of the same framework. Traced servers export OTLP/HTTP to one sink process on CPU ${SINK_CPU} (it discards the body). OpenTelemetry variants run with \`OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none\`. Request logs go to files (each logger's file destination: Vigil's buffered writes, pino's defaults for pino-http and Fastify).
 
 - Vigil's tracing is created by the metrics middleware (it is the same per-request pass), so every Vigil tracing row includes Vigil's metrics; **vs metrics** isolates what tracing adds on top.
-- Vigil exports \`http/json\` here (its default until 2026-11-27, encoded by Vigil itself; the default is now \`http/protobuf\`, which \`otlp-export.md\` measured at half the CPU per exported span); the lean set exports JSON too (exporter-trace-otlp-http); the auto register exports protobuf.
+- Vigil exports \`http/protobuf\` (its default since 2026-11-27; runs before exported \`http/json\`, which \`otlp-export.md\` measured at twice the CPU per exported span); the lean set exports JSON (exporter-trace-otlp-http); the auto register exports protobuf.
 
 ## Results
 

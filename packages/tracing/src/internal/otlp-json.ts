@@ -2,7 +2,7 @@ import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelem
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 /**
- * OTLP/HTTP JSON encoding of spans, written straight into one string.
+ * OTLP/HTTP JSON encoding of spans, written straight into strings (in chunks for sending).
  *
  * It produces what OpenTelemetry's `JsonTraceSerializer` (`@opentelemetry/otlp-transformer`)
  * produces, field for field (test/otlp-json.test.ts compares the two on every kind of span), but
@@ -11,8 +11,8 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
  * fresh Uint8Array with a TextEncoder: about 11 µs of CPU per server span against 3.6 µs here
  * (bench/README.md, `otlp-export`).
  *
- * The resource and the instrumentation scope are the same for almost every span, so their JSON is
- * kept per object (a WeakMap keyed by the resource, a Map by the scope key).
+ * The resource is the same for almost every span, so its JSON is kept per resource object (a
+ * WeakMap); a scope's is written once per scope and batch.
  */
 
 type Scope = ReadableSpan['instrumentationScope'];

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { VigilOptionError } from '@vigil/metrics';
-import { Registry } from 'prom-client';
+import { Registry, VigilOptionError } from '@vigil/metrics';
 import { createProbeHandler, startProbeServer } from './internal/http.js';
 import { attachHealthMetrics } from './internal/metrics.js';
 import { type CheckSpec, createRunner, type Runner, type RunResult } from './internal/runner.js';

@@ -1,10 +1,10 @@
 import { DB_DURATION_BUCKETS, HTTP_DURATION_BUCKETS, seriesOverflowTotal } from '@vigil/catalog';
-import { Registry } from 'prom-client';
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { VigilOptionError } from './errors.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
 import { createHttpMetrics, type HttpMetrics } from './http.js';
 import { register, SmallCounter } from './internal/collectors.js';
+import { Registry } from './internal/prom.js';
 import {
   checkBoolean,
   checkBuckets,

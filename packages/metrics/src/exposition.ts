@@ -1,5 +1,5 @@
-import { Registry } from 'prom-client';
 import { FAST_WRITE, type FastWritable } from './internal/collectors.js';
+import { Registry } from './internal/prom.js';
 import { escapeLabelValue } from './internal/series-store.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -1,5 +1,4 @@
 export { CATALOG, LABEL_VALUES } from '@vigil/catalog';
-export { Registry } from 'prom-client';
 export type { Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
 export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
 export type { DbMetrics, QueryOutcome } from './db.js';
@@ -12,6 +11,7 @@ export {
 } from './exposition.js';
 export type { ScrapeResult } from './handler.js';
 export type { HttpMetrics } from './http.js';
+export { Registry } from './internal/prom.js';
 export type { Exemplar, Series } from './internal/series-store.js';
 /**
  * The option validators Vigil's packages share (each throws a `VigilOptionError` naming the

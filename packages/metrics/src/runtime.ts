@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { eventLoopUtilization } from '@vigil/catalog';
-import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { FunctionGauge, register } from './internal/collectors.js';
+import { collectDefaultMetrics, type Registry } from './internal/prom.js';
 
 /**
  * Node.js runtime metrics: prom-client's default collectors plus event-loop utilization.

@@ -1,7 +1,8 @@
 import { HEALTH_STATUS_VALUES, healthCheckDuration, healthCheckStatus, healthStatus } from '@vigil/catalog';
 import { VigilOptionError } from '@vigil/metrics';
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { HealthStatus, Probe } from '../types.js';
+import { Gauge, Histogram } from './prom.js';
 
 type ProbeSource = () => Record<Probe, HealthStatus>;
 

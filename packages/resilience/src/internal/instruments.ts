@@ -1,6 +1,5 @@
 import type { MetricDefinition } from '@vigil/catalog';
-import { VigilOptionError } from '@vigil/metrics';
-import { Registry } from 'prom-client';
+import { Registry, VigilOptionError } from '@vigil/metrics';
 import type { InstrumentationOptions } from '../types.js';
 
 /**

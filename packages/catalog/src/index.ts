@@ -7,31 +7,14 @@
 
 import { defineMetric, type MetricDefinition, type MetricType } from './define.js';
 
+/**
+ * Fixed label values that stand in for unbounded or unknown input (`__unmatched__`, `_OTHER`,
+ * `499`, ...). Dashboards and alert rules match on these, so they are part of the public contract;
+ * they are defined in @vigil/core, next to the normalisers that produce them.
+ */
+export { LABEL_VALUES } from '@vigil/core';
 export type { MetricDefinition, MetricSource, MetricType } from './define.js';
 export { defineMetric } from './define.js';
-
-/**
- * Fixed label values that stand in for unbounded or unknown input. Dashboards and alert rules
- * match on these, so they are part of the public contract.
- */
-export const LABEL_VALUES = Object.freeze({
-  /** `route` of a request that matched no route (404s, scanners). */
-  unmatchedRoute: '__unmatched__',
-  /** `route` once a metric reached its series cap; the overflow counter says how often. */
-  overflowRoute: '__overflow__',
-  /** `method` for anything outside the standard HTTP methods (OpenTelemetry semconv's value). */
-  otherMethod: '_OTHER',
-  /**
-   * `status_code` of a request the client aborted before the response was complete
-   * (nginx's "client closed request"; a 4xx, so it never counts against availability).
-   */
-  abortedStatus: '499',
-  /** `operation` / `table` when the SQL text cannot be classified. */
-  unknownSql: 'unknown',
-  /** `outcome` of a database query. */
-  success: 'success',
-  error: 'error',
-});
 
 /** Request-duration buckets (seconds): 5 ms to 10 s, 11 boundaries (prom-client's defaults). */
 export const HTTP_DURATION_BUCKETS = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);

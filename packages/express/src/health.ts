@@ -1,15 +1,15 @@
+import { checkObject, isRegistry, type RegistryLike, VigilOptionError } from '@vigil/core';
 import { createHealth, type Health, type HealthOptions } from '@vigil/health';
-import { type Registry, VigilOptionError } from '@vigil/metrics';
 import type { RequestHandler } from 'express';
 
 export interface ExpressHealthOptions extends Omit<HealthOptions, 'metrics'> {
   /** An existing health handle to serve (then the other health options are ignored). */
   health?: Health;
   /**
-   * Where the health metrics go: a `createExpressMetrics()` result, a `createMetrics()` handle, or
-   * anything with a `registry`. Default: a private registry (`expressHealth.health.registry`).
+   * Where the health metrics go: the `createExpressMetrics()` handle (or any Vigil metrics handle),
+   * so `vigil_health_*` is served on the same `/metrics`. Default: a private registry.
    */
-  metrics?: { readonly registry: Registry } | { readonly metrics: { readonly registry: Registry } };
+  metrics?: { readonly registry: RegistryLike };
 }
 
 export const EXPRESS_HEALTH_DEFAULTS = Object.freeze({
@@ -21,41 +21,45 @@ export const EXPRESS_HEALTH_DEFAULTS = Object.freeze({
   autoStart: true,
 });
 
-export interface ExpressHealth {
+/** The Express adapter's handle: the health handle, plus the middleware to mount. */
+export interface ExpressHealth extends Health {
   /**
-   * `app.use(expressHealth.middleware)`: answers `/health` `/livez` `/ready` `/readyz` `/startup`
+   * `app.use(health.middleware)`: answers `/health` `/livez` `/ready` `/readyz` `/startup`
    * (GET, HEAD) with `application/health+json`, and passes every other request on.
    */
   readonly middleware: RequestHandler;
-  /** The core handle: `markStarted()`, `beginShutdown()`, `startServer()` for a management port. */
+  /** @deprecated The handle itself is the health handle (`health.markStarted()`, `health.readiness()`). */
   readonly health: Health;
   /** Closes the health handle if this adapter created it. Idempotent. */
   close(): Promise<void>;
 }
 
 /**
- * Kubernetes probes for Express 5 in one line: `app.use(createExpressHealth({ checks }).middleware)`.
- * Pair it with `createShutdown({ servers: [server], health: expressHealth.health })` so readiness
- * fails the moment SIGTERM arrives.
+ * Kubernetes probes for Express in one line: `app.use(createExpressHealth({ checks, metrics }).middleware)`.
+ * Pair it with `createShutdown({ servers: [server], health })` so readiness fails the moment
+ * SIGTERM arrives.
  */
 export function createExpressHealth(options?: ExpressHealthOptions): ExpressHealth {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new VigilOptionError('options', 'an options object', options);
-  }
-  const { health: given, metrics, ...rest } = options ?? {};
+  const { health: given, metrics, ...rest } = checkObject('options', options) as ExpressHealthOptions;
   if (
     given !== undefined &&
     (typeof given !== 'object' || given === null || typeof (given as Health).createHandler !== 'function')
   ) {
     throw new VigilOptionError('health', 'a handle from createHealth()', given);
   }
-  const registry = registryOf(metrics);
+  if (metrics !== undefined && !isRegistry((metrics as { registry?: unknown } | null)?.registry)) {
+    throw new VigilOptionError(
+      'metrics',
+      'a Vigil metrics handle (createExpressMetrics(), createMetrics())',
+      metrics,
+    );
+  }
   const health =
     given ??
     createHealth({
       ...rest,
       autoStart: rest.autoStart ?? EXPRESS_HEALTH_DEFAULTS.autoStart,
-      ...(registry ? { registry } : {}),
+      ...(metrics ? { metrics: metrics as HealthOptions['metrics'] } : {}),
     });
   const owned = given === undefined;
   const handler =
@@ -66,25 +70,12 @@ export function createExpressHealth(options?: ExpressHealthOptions): ExpressHeal
         })
       : health.handler;
   const middleware: RequestHandler = (req, res, next) => handler(req, res, next);
-  return {
-    middleware,
-    health,
-    close: () => (owned ? health.close() : Promise.resolve()),
-  };
-}
-
-function registryOf(m: unknown): Registry | undefined {
-  if (m === undefined) return undefined;
-  const o = m as { registry?: unknown; metrics?: { registry?: unknown } } | null;
-  const r = o?.registry ?? o?.metrics?.registry;
-  if (
-    typeof r !== 'object' ||
-    r === null ||
-    typeof (r as { registerMetric?: unknown }).registerMetric !== 'function'
-  ) {
-    throw new VigilOptionError('metrics', 'createExpressMetrics(), createMetrics() or { registry }', m);
-  }
-  return r as Registry;
+  // Inherits the health handle's methods and getters (`state`), adds the adapter's own.
+  return Object.create(health, {
+    middleware: { value: middleware, enumerable: true },
+    health: { value: health },
+    close: { value: () => (owned ? health.close() : Promise.resolve()), enumerable: true },
+  }) as ExpressHealth;
 }
 
 export type {

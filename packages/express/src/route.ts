@@ -1,78 +1,28 @@
-import { LABEL_VALUES } from '@vigil/catalog';
+import { LABEL_VALUES, type RequestRecord, recordOf } from '@vigil/core';
 import type { Request } from 'express';
 
 /**
- * Route templates for Express 5, including mount paths.
+ * Route templates for Express, including mount paths.
  *
  * Express exposes the matched route (`req.route.path`, relative to its router) and the *concrete*
  * mount prefix (`req.baseUrl`, `/users/42/posts` for a router mounted at `/users/:uid/posts`), and
  * it restores `req.baseUrl` when an error leaves a router. So Vigil:
  *  1. captures `req.baseUrl` at the moment Express assigns `req.route` (an accessor on the app's
- *     request prototype, installed once per app on its first request: per app, not global);
+ *     request prototype, installed once per app on its first request: per app, not global), into
+ *     the request's record;
  *  2. maps that concrete prefix back to the mount templates by walking the app's router stack
  *     (`layer.rawPath`), cached per prefix in a bounded map.
  * The result is never a raw URL unless the router stack cannot be read, and then the series cap
  * still bounds it.
  */
 
-/**
- * The route Express assigned and `req.baseUrl` at that moment, per request. Not properties on
- * `req`: Express 5 swaps the request's prototype per request, after which adding properties is
- * slow. Not a WeakMap entry for every request either: its `set` gives each request an identity hash
- * and every scavenge ephemeron work (measured +2–5 % CPU per request on a bare Express route). The
- * capture sits in a slot on the request's socket, which serves one request at a time on HTTP/1.1;
- * the slot is reused (the object itself: no allocation) once the response of the request holding it
- * has closed. A request that finds the slot held by one still in flight (pipelining, HTTP/2) keeps
- * its capture in the WeakMap. So `req.route` reads as Express set it for the whole life of the
- * request, its `close` listeners included; read after the same connection's next request has been
- * routed it is `undefined`.
- */
-interface Capture {
-  /** The request holding the socket's slot (null in the WeakMap: a value must not point at its key). */
-  req: object | null;
+interface Captured {
   route: { path?: unknown };
   base: string;
-  /**
-   * Set when the holder's request has completed (by `routeTemplate(req, socket, true)` in Vigil's
-   * completion handlers), so the next request takes the slot without reading the holder's `res.closed`:
-   * two property reads on objects whose shape changed since, each a V8 inline-cache miss (~2,000
-   * instructions) on Express 5.
-   */
-  closed: boolean;
 }
-const SLOT = Symbol('vigil.express.route');
-type Slotted = { [SLOT]?: Capture };
-type Routed = { socket?: Slotted | null; baseUrl?: string; res?: { closed?: boolean } };
-const captured = new WeakMap<object, Capture>();
-
-function captureOf(req: Routed, sock: Slotted | null | undefined): Capture | undefined {
-  const c = sock?.[SLOT];
-  return c !== undefined && c.req === req ? c : captured.get(req);
-}
-
-function capture(req: Routed, route: { path?: unknown }): void {
-  const base = req.baseUrl ?? '';
-  const sock = req.socket;
-  const c = sock?.[SLOT];
-  if (c !== undefined) {
-    if (c.req === req || c.closed || (c.req as Routed).res?.closed !== false) {
-      c.req = req;
-      c.route = route;
-      c.base = base;
-      c.closed = false;
-      return;
-    }
-  } else if (sock != null) {
-    sock[SLOT] = { req, route, base, closed: false };
-    return;
-  }
-  const w = captured.get(req);
-  if (w === undefined) captured.set(req, { req: null, route, base, closed: false });
-  else {
-    w.route = route;
-    w.base = base;
-  }
-}
+/** Where a request Vigil does not observe (an excluded path) keeps what Express assigned. */
+const UNOBSERVED = Symbol('vigil.express.route');
+type Routed = { baseUrl?: string; [UNOBSERVED]?: Captured };
 
 const prepared = new WeakSet<object>();
 
@@ -86,10 +36,16 @@ export function prepareRequest(req: Request): void {
     configurable: true,
     enumerable: true,
     get(this: Routed) {
-      return captureOf(this, this.socket)?.route;
+      const rec = recordOf(this);
+      return rec !== undefined ? rec.routeState : this[UNOBSERVED]?.route;
     },
     set(this: Routed, value: { path?: unknown }) {
-      capture(this, value);
+      const base = this.baseUrl ?? '';
+      const rec = recordOf(this);
+      if (rec !== undefined) {
+        rec.routeState = value;
+        rec.routeBase = base;
+      } else this[UNOBSERVED] = { route: value, base };
     },
   });
 }
@@ -150,37 +106,38 @@ function mountTemplate(req: Request, base: string): string {
   return tpl;
 }
 
-/**
- * The route template for a finished request, or `__unmatched__`.
- *
- * Vigil's completion handlers (see completion.ts) pass the request's socket (read once when the
- * request came in: every property read on an Express 5 request is an inline-cache miss) and
- * `closed: true`, which frees the socket's capture slot for the connection's next request. The
- * template stays readable for the rest of this request's handlers and `close` listeners.
- */
-export function routeTemplate(req: Request, socket?: object | null, closed?: boolean): string {
-  const c = captureOf(
-    req as unknown as Routed,
-    (socket === undefined ? req.socket : socket) as Slotted | null | undefined,
-  );
-  if (closed === true && c !== undefined && c.req === req) c.closed = true;
-  const route = c?.route ?? (req as unknown as { route?: { path?: unknown } }).route;
+function template(req: Request, route: { path?: unknown } | undefined, base: string): string {
   if (!route) return LABEL_VALUES.unmatchedRoute;
   const path = pathString(route.path);
-  const base = c !== undefined ? c.base : (req.baseUrl ?? '');
   if (base === '') return path === '' ? '/' : path;
   const mount = mountTemplate(req, base);
   return path === '/' || path === '' ? mount : mount + path;
 }
 
+/** The observer's route resolver: the template of the route Express matched, or undefined. */
+export function resolveRoute(rec: RequestRecord): string | undefined {
+  const route = rec.routeState as { path?: unknown } | undefined;
+  return route ? template(rec.req as Request, route, rec.routeBase) : undefined;
+}
+
+/** The route template of a request (after routing), or `__unmatched__`. */
+export function routeTemplate(req: Request): string {
+  const rec = recordOf(req);
+  if (rec !== undefined) return resolveRoute(rec) ?? LABEL_VALUES.unmatchedRoute;
+  const c = (req as unknown as Routed)[UNOBSERVED];
+  return template(
+    req,
+    c?.route ?? (req as unknown as { route?: { path?: unknown } }).route,
+    c?.base ?? req.baseUrl ?? '',
+  );
+}
+
 /**
  * `req.path` (the URL's path, relative to the mount point) without Express' getter, which parses
- * the URL through `parseurl` and costs three inline-cache misses per request on Express 5: the URL
- * up to its query. URLs Express' parser treats specially (not starting with `/`, or with a `#`)
- * still go through `req.path`.
+ * the URL through `parseurl` and costs inline-cache misses per request on Express 5. URLs Express'
+ * parser treats specially (not starting with `/`, or with a `#`) still go through `req.path`.
  */
-export function requestPath(req: Request): string {
-  const url = req.url;
+export function requestPath(req: Request, url: string | undefined = req.url): string {
   if (typeof url !== 'string' || url.charCodeAt(0) !== 47 || url.includes('#')) return req.path;
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestPath } from '../src/index.js';
+import { requestPath } from '../src/route.js';
 
 /**
  * `requestPath(req)` replaces Express' `req.path` getter on every request (excluded and ignored

@@ -1,16 +1,17 @@
+import { excludeVigilEndpoint, isRegistry, type RegistryLike, VigilOptionError } from '@vigil/core';
 import {
   createHealth,
-  HEALTH_CONTENT_TYPE,
   HEALTH_DEFAULTS,
   type Health,
   type HealthOptions,
   type HealthPaths,
   type Probe,
+  toHttp,
 } from '@vigil/health';
-import { type Registry, VigilOptionError } from '@vigil/metrics';
 import { createShutdown, type Shutdown, type ShutdownOptions } from '@vigil/shutdown';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { withoutFastifyKeys } from './options.js';
 
 export interface FastifyHealthOptions extends Omit<HealthOptions, 'metrics'> {
   /** An existing health handle to serve (then the other health options are ignored). */
@@ -19,7 +20,7 @@ export interface FastifyHealthOptions extends Omit<HealthOptions, 'metrics'> {
    * Where the health metrics go. Default: the registry of `vigilMetrics` when it was registered
    * before this plugin, else a private one (`fastify.vigil.health.registry`).
    */
-  metrics?: { readonly registry: Registry };
+  metrics?: { readonly registry: RegistryLike };
 }
 
 export const FASTIFY_HEALTH_DEFAULTS = Object.freeze({
@@ -31,13 +32,6 @@ export const FASTIFY_HEALTH_DEFAULTS = Object.freeze({
 export type FastifyShutdownOptions = Omit<ShutdownOptions, 'servers'>;
 
 const PROBES: readonly Probe[] = ['liveness', 'readiness', 'startup'];
-const CACHE_CONTROL = 'no-cache, no-store, must-revalidate';
-
-/** Keys Fastify itself reads from `register()` options; they are not ours to validate. */
-function withoutFastifyKeys<T extends object>(o: T): T {
-  const { prefix: _p, logLevel: _l, logSerializers: _s, ...rest } = o as T & Record<string, unknown>;
-  return rest as T;
-}
 
 function validateHealth(o: unknown): FastifyHealthOptions {
   if (o === undefined || o === null) return {};
@@ -50,12 +44,7 @@ function validateHealth(o: unknown): FastifyHealthOptions {
   ) {
     throw new VigilOptionError('health', 'a handle from createHealth()', v.health);
   }
-  if (
-    v.metrics !== undefined &&
-    (typeof v.metrics !== 'object' ||
-      v.metrics === null ||
-      typeof (v.metrics.registry as { registerMetric?: unknown } | undefined)?.registerMetric !== 'function')
-  ) {
+  if (v.metrics !== undefined && !isRegistry((v.metrics as { registry?: unknown } | null)?.registry)) {
     throw new VigilOptionError('metrics', 'a handle with a registry (createMetrics())', v.metrics);
   }
   return v;
@@ -80,13 +69,20 @@ function decorateVigil(app: FastifyInstance, key: 'health' | 'shutdown', value: 
 
 const healthPlugin: FastifyPluginAsync<FastifyHealthOptions> = async (app, options) => {
   const { health: given, metrics, ...rest } = validateHealth(options);
+  // Explicit `registry` / `metrics` options win; else the registry of vigilMetrics, if registered.
   const vigilMetrics = app.hasDecorator('vigil')
-    ? (app.vigil as { metrics?: { registry?: Registry } }).metrics
+    ? (app.vigil as { metrics?: { registry: RegistryLike } }).metrics
     : undefined;
-  const registry = rest.registry ?? metrics?.registry ?? vigilMetrics?.registry;
+  const target = metrics ?? (rest.registry === undefined ? vigilMetrics : undefined);
   const autoStart = rest.autoStart ?? FASTIFY_HEALTH_DEFAULTS.autoStart;
   // Started in onReady (below), not at creation, so the startup probe waits for every plugin.
-  const health = given ?? createHealth({ ...rest, autoStart: false, ...(registry ? { registry } : {}) });
+  const health =
+    given ??
+    createHealth({
+      ...rest,
+      autoStart: false,
+      ...(target ? { metrics: target as HealthOptions['metrics'] } : {}),
+    });
   const owned = given === undefined;
   decorateVigil(app, 'health', health);
 
@@ -95,13 +91,11 @@ const healthPlugin: FastifyPluginAsync<FastifyHealthOptions> = async (app, optio
   for (const probe of PROBES) {
     for (const url of paths[probe]) {
       // logLevel warn: kubelet probes every few seconds and must not flood the request log.
-      app.get(url, { logLevel: 'warn' }, async (_req, reply) => {
-        const r = await health[probe](details === undefined ? undefined : { details });
-        reply
-          .code(r.statusCode)
-          .header('content-type', HEALTH_CONTENT_TYPE)
-          .header('cache-control', CACHE_CONTROL);
-        return JSON.stringify(r.body);
+      app.get(url, { logLevel: 'warn' }, async (req, reply) => {
+        excludeVigilEndpoint(req.raw);
+        const r = toHttp(await health[probe](details === undefined ? undefined : { details }));
+        reply.code(r.statusCode).headers(r.headers);
+        return r.body;
       });
     }
   }

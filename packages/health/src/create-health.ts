@@ -1,8 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { Registry, VigilOptionError } from '@vigil/metrics';
-import { createProbeHandler, startProbeServer } from './internal/http.js';
-import { attachHealthMetrics } from './internal/metrics.js';
-import { type CheckSpec, createRunner, type Runner, type RunResult } from './internal/runner.js';
 import {
   checkBoolean,
   checkFunction,
@@ -11,7 +7,11 @@ import {
   checkObject,
   checkPort,
   checkString,
-} from './internal/validate.js';
+} from '@vigil/core';
+import { Registry, VigilOptionError } from '@vigil/metrics';
+import { createProbeHandler, startProbeServer } from './internal/http.js';
+import { attachHealthMetrics } from './internal/metrics.js';
+import { type CheckSpec, createRunner, type Runner, type RunResult } from './internal/runner.js';
 import type {
   CheckEntry,
   CheckFunction,

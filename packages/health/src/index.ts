@@ -1,4 +1,4 @@
-export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/metrics';
+export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/core';
 export type { EventLoopDelayCheckOptions } from './checks/event-loop-check.js';
 export { eventLoopDelayCheck } from './checks/event-loop-check.js';
 export type { HeapCheckOptions } from './checks/heap-check.js';

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { createRedactor } from './internal/redact.js';
 import { FAST_LINE, type FastLineInfo, REQUEST_LINE_KEYS } from './internal/request-line.js';
+import { enableRequestLog } from './internal/request-log.js';
 import { activeTraceFields } from './internal/trace-context.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -169,7 +170,9 @@ export function createLogger(options?: LoggerOptions): Logger {
     } catch {
       throw new VigilOptionError('pretty', 'pino-pretty to be installed (npm i -D pino-pretty)', true);
     }
-    return pino({ ...opts, transport: { target } });
+    const prettyLogger = pino({ ...opts, transport: { target } });
+    enableRequestLog(prettyLogger);
+    return prettyLogger;
   }
   let logger: Logger;
   if (dest === undefined) logger = pino(opts);
@@ -194,6 +197,7 @@ export function createLogger(options?: LoggerOptions): Logger {
     };
     Object.defineProperty(logger, FAST_LINE, { value: info });
   }
+  enableRequestLog(logger);
   return logger;
 }
 

@@ -1,19 +1,19 @@
 import type { IncomingMessage } from 'node:http';
+import {
+  createRequestObserver,
+  type ExcludeRule,
+  type RequestLogWriter,
+  type RequestObserver,
+  recordOf,
+  requestLogWriter,
+  setRequestError,
+  VigilOptionError,
+} from '@vigil/core';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { LogController } from 'fastify';
 import type { Logger } from './create-logger.js';
-import { VigilOptionError } from './errors.js';
-import { cheapChild, logRequestLine } from './internal/request-line.js';
-import {
-  levelFor,
-  pathOf,
-  REQUEST_LOG_DEFAULTS,
-  type RequestLogOptions,
-  type ResolvedRequestLog,
-  requestIdFrom,
-  resolveRequestLog,
-} from './internal/request-log.js';
-import { requestTraceFields } from './internal/trace-context.js';
+import { cheapChild } from './internal/request-line.js';
+import { REQUEST_LOG_DEFAULTS, type RequestLogOptions } from './internal/request-log.js';
 
 export type { RequestLogOptions };
 export { REQUEST_LOG_DEFAULTS };
@@ -21,6 +21,12 @@ export { REQUEST_LOG_DEFAULTS };
 export interface FastifyLoggingOptions extends RequestLogOptions {
   /** The logger (from `createLogger()`); it becomes Fastify's own logger (`app.log`, `request.log`). */
   logger: Logger;
+  /** Paths not logged: exact, `/prefix/*`, RegExps or predicates (Vigil's own endpoints always). */
+  exclude?: readonly ExcludeRule[];
+  /** Log Vigil's own endpoints (`/metrics`, the probes) too. Default false. */
+  includeVigilEndpoints?: boolean;
+  /** @deprecated Use `exclude`. */
+  ignorePaths?: readonly string[];
 }
 
 /** Fastify server options: spread them into `Fastify({ ... })`. */
@@ -42,91 +48,58 @@ export interface FastifyLoggingServerOptions {
   ) => FastifyBaseLogger;
 }
 
-const ERROR = Symbol('vigil.requestError');
-
-type RequestWithError = FastifyRequest & { [ERROR]?: unknown };
-
 /**
  * Fastify's own request logging, reduced to one line per request: Fastify's `incoming request`
- * and `request completed` pair (and its separate error and 404 lines) become a single line at
- * completion, written by Fastify's own pino logger (`request.log`, so it also carries
- * `request_id`), with the route template, status, duration, trace ids and, for a failed request,
- * the error. Probes and `/metrics` are skipped; the request id is echoed in the response.
+ * and `request completed` pair (and its separate error and 404 lines) become the request
+ * observer's single line at completion (see @vigil/core), written through the request's own
+ * `request.log` (so it carries `request_id` and the route's log level), with the route template,
+ * status, duration, trace ids and, for a failed request, the error. Probes and `/metrics` are left
+ * out; the request id is echoed in the response. With `vigilMetrics` registered, metrics, span and
+ * line of a request share one record.
  */
 class VigilLogController extends LogController {
-  constructor(private readonly o: ResolvedRequestLog) {
+  private readonly observe: RequestObserver['observe'];
+  private readonly header: string;
+
+  constructor(
+    writer: RequestLogWriter,
+    exclude: readonly ExcludeRule[] | undefined,
+    includeVigilEndpoints: boolean | undefined,
+  ) {
     super({ requestIdLogLabel: 'request_id' });
+    this.header = writer.idHeader;
+    // No spans from here: Fastify calls this outside its hook chain; vigilMetrics starts them.
+    this.observe = createRequestObserver({
+      log: writer,
+      exclude,
+      includeVigilEndpoints,
+      tracing: false,
+    }).observe;
   }
 
-  /** Fastify passes its request, or the raw IncomingMessage in a few paths. */
-  private skip(request: FastifyRequest | IncomingMessage): boolean {
-    if (this.o.ignore.size === 0) return false;
-    const r = request as Partial<FastifyRequest> & { url?: string };
-    return this.o.ignore.has(r.routeOptions?.url ?? pathOf(r.raw?.url ?? r.url));
-  }
-
-  override isLogDisabled(req: object): boolean {
-    return this.skip(req as FastifyRequest | IncomingMessage);
-  }
-
-  /**
-   * Called once per request by Fastify before the hooks: echo the id, log nothing yet. Fastify
-   * reports completion only when the response finishes; a client that goes away first (or a
-   * handler that never answers before the socket closes) would get no line, so the raw
-   * response's `close` writes an `aborted` line when it did not finish.
-   */
+  /** Called once per request by Fastify before the hooks: begin the record, log nothing yet. */
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    reply.header(this.o.header, request.id);
-    if (this.skip(request)) return;
-    const res = reply.raw;
-    // 'close' is emitted once per response: a plain listener, no once() wrapper per request.
-    res.on('close', () => {
-      // `writableEnded`: the response was ended (its completion line comes from Fastify), which
-      // also holds for `app.inject()`, whose responses never report `writableFinished`.
-      if (!res.writableEnded && !res.writableFinished) this.line(undefined, request, reply, undefined);
-    });
-  }
-
-  override requestCompleted(
-    err: Error | null | undefined,
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): void {
-    if (this.skip(request)) return;
-    this.line(err, request, reply, reply.statusCode);
-  }
-
-  /** The one line; `status` undefined means the client aborted (logged as 499 at warn). */
-  private line(
-    err: Error | null | undefined,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    status: number | undefined,
-  ): void {
-    const error = err ?? (request as RequestWithError)[ERROR];
-    // request.log carries request_id in its bindings.
-    logRequestLine(
-      request.log,
-      levelFor(status),
-      {
-        requestId: undefined,
-        method: request.method,
-        route: request.routeOptions?.url ?? '__unmatched__',
-        path: pathOf(request.raw.url),
-        status: status ?? 499,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        trace: requestTraceFields(request.raw),
-      },
-      status === undefined ? 'request aborted' : 'request completed',
-      error || this.o.logHeaders
-        ? { headers: this.o.logHeaders ? request.headers : undefined, err: error }
-        : undefined,
+    const rec = this.observe(
+      request.raw,
+      reply.raw,
+      request.routeOptions?.url,
+      undefined,
+      request.id,
+      undefined,
     );
+    if (rec === undefined) return;
+    rec.child ??= request.log;
+    reply.header(this.header, request.id);
   }
+
+  /** The observer writes the line when the response completes (or the client goes away). */
+  override requestCompleted(): void {}
 
   /** The handler's error goes on the completion line instead of a line of its own. */
   override defaultErrorLog(error: Error, request: FastifyRequest): void {
-    (request as RequestWithError)[ERROR] = error;
+    const rec = recordOf(request.raw);
+    if (rec !== undefined) setRequestError(rec, error);
+    else super.defaultErrorLog(error, request, undefined as never);
   }
 
   /** The completion line says 404. */
@@ -143,16 +116,16 @@ export function fastifyLogging(options: FastifyLoggingOptions): FastifyLoggingSe
   if (typeof options !== 'object' || options === null) {
     throw new VigilOptionError('options', 'an options object with a logger', options);
   }
-  const { logger, ...rest } = options;
+  const { logger, exclude, includeVigilEndpoints, ignorePaths, ...requestLog } = options;
   if (!logger || typeof logger.info !== 'function' || typeof logger.child !== 'function') {
     throw new VigilOptionError('logger', 'a pino logger (createLogger())', logger);
   }
-  const o = resolveRequestLog(rest, []);
-  const header = o.header;
+  const writer = requestLogWriter(logger, requestLog);
+  const header = writer.idHeader;
   return {
     loggerInstance: logger,
-    logController: new VigilLogController(o),
-    genReqId: (req) => requestIdFrom(req.headers[header]),
+    logController: new VigilLogController(writer, exclude ?? ignorePaths, includeVigilEndpoints),
+    genReqId: (req) => writer.requestId(req.headers[header]),
     childLoggerFactory: (parent, bindings, opts) => {
       const id = bindings.request_id;
       if (!opts.level && opts.serializers === undefined && typeof id === 'string') {

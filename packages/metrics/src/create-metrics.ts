@@ -1,10 +1,4 @@
 import { DB_DURATION_BUCKETS, HTTP_DURATION_BUCKETS, seriesOverflowTotal } from '@vigil/catalog';
-import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
-import { VigilOptionError } from './errors.js';
-import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
-import { createHttpMetrics, type HttpMetrics } from './http.js';
-import { register, SmallCounter } from './internal/collectors.js';
-import { Registry } from './internal/prom.js';
 import {
   checkBoolean,
   checkBuckets,
@@ -15,11 +9,17 @@ import {
   checkPositiveInt,
   checkString,
   METRIC_PREFIX,
-} from './internal/validate.js';
+  VigilOptionError,
+} from '@vigil/core';
+import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
+import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
+import { createHttpMetrics, type HttpMetrics } from './http.js';
+import { register, SmallCounter } from './internal/collectors.js';
+import { Registry } from './internal/prom.js';
 import { instrumentPgWith, type PgClientLike, type PgPoolLike } from './pg.js';
 import { registerRuntimeMetrics } from './runtime.js';
 import { type MetricsServer, startMetricsServerFor } from './server.js';
-import { registerTracingStats } from './tracing-hook.js';
+import { registerTracingStats } from './tracing-stats.js';
 
 /** Defaults for `createMetrics`; the README's options table is generated from this object. */
 export const METRICS_DEFAULTS = Object.freeze({

@@ -1,9 +1,8 @@
 import { dbQueryDuration, LABEL_VALUES } from '@vigil/catalog';
+import { boundLabel, getTracingHook, type TraceIds } from '@vigil/core';
 import type { Registry } from 'prom-client';
 import { register, StoreHistogram } from './internal/collectors.js';
-import { boundLabel } from './internal/normalize.js';
 import { type Series, SeriesStore } from './internal/series-store.js';
-import { getTracingHook, type TraceIds } from './tracing-hook.js';
 
 export type QueryOutcome = 'success' | 'error';
 

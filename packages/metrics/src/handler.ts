@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
+import { excludeVigilEndpoint } from '@vigil/core';
 import type { Registry } from 'prom-client';
 import {
   acceptsOpenMetrics,
@@ -57,6 +58,8 @@ export async function scrape(
 /** A plain `node:http` request handler serving the registry (also usable as Express middleware). */
 export function createNodeHandler(registry: Registry, o: ScrapeOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
+    // Scrapes stay out of the RED metrics, spans and request log, wherever this is mounted.
+    excludeVigilEndpoint(req);
     scrape(registry, req.headers.accept, req.headers['accept-encoding'] as string | undefined, o).then(
       (r) => {
         res.writeHead(r.status, r.headers);

@@ -1,15 +1,16 @@
 import { httpRequestDuration, httpRequestsInFlight, httpRequestsTotal, LABEL_VALUES } from '@vigil/catalog';
+import type { HttpRecorder, TraceIds } from '@vigil/core';
+import { boundLabel, normalizeMethod, statusClass, statusLabel } from '@vigil/core';
 import type { Registry } from 'prom-client';
 import { FunctionGauge, register, StoreCountCounter, StoreHistogram } from './internal/collectors.js';
-import { boundLabel, normalizeMethod, statusClass, statusLabel } from './internal/normalize.js';
 import { type Series, SeriesStore } from './internal/series-store.js';
-import type { TraceIds } from './tracing-hook.js';
 
 /**
- * HTTP RED metrics, framework-agnostic. Adapters call `start()` when a request arrives and
- * `end()` exactly once when it completes or is aborted.
+ * HTTP RED metrics, framework-agnostic. The request observer of @vigil/core calls `enter()` when a
+ * request arrives and `record()` once when it completes or is aborted; `start()` / `end()` /
+ * `abort()` do the same for code that times requests itself.
  */
-export interface HttpMetrics {
+export interface HttpMetrics extends HttpRecorder {
   /** Marks a request in flight; returns the start time (`performance.now()`, ms). */
   start(): number;
   /**
@@ -60,6 +61,22 @@ export function createHttpMetrics(o: HttpMetricsInternalOptions): HttpMetrics {
   );
 
   return {
+    enter() {
+      inFlight++;
+    },
+    leave() {
+      inFlight--;
+    },
+    record(method, route, status, seconds, exemplar) {
+      inFlight--;
+      const s = store.observe(
+        boundLabel(route),
+        normalizeMethod(method),
+        status === undefined ? LABEL_VALUES.abortedStatus : statusLabel(status),
+        seconds,
+      );
+      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
+    },
     start() {
       inFlight++;
       return performance.now();

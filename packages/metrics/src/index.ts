@@ -1,4 +1,5 @@
 export { CATALOG, LABEL_VALUES } from '@vigil/catalog';
+export type { TraceIds } from '@vigil/core';
 export type { Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
 export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
 export type { DbMetrics, QueryOutcome } from './db.js';
@@ -13,21 +14,7 @@ export type { ScrapeResult } from './handler.js';
 export type { HttpMetrics } from './http.js';
 export { Registry } from './internal/prom.js';
 export type { Exemplar, Series } from './internal/series-store.js';
-/**
- * The option validators Vigil's packages share (each throws a `VigilOptionError` naming the
- * option). Exported for Vigil's own packages and for custom adapters; not a general-purpose API.
- */
-export * as optionChecks from './internal/validate.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
 export type { MetricsServer } from './server.js';
 export type { SqlSummary } from './sql.js';
 export { parseSql } from './sql.js';
-export type {
-  DbQueryInfo,
-  DbTrace,
-  RequestTrace,
-  TraceIds,
-  TracingHook,
-  TracingStats,
-} from './tracing-hook.js';
-export { getTracingHook, REQUEST_TRACE, setTracingHook, TRACING_HOOK } from './tracing-hook.js';

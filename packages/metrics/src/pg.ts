@@ -1,6 +1,6 @@
+import { getTracingHook } from '@vigil/core';
 import type { DbMetrics } from './db.js';
 import { parseSql, type SqlSummary } from './sql.js';
-import { getTracingHook } from './tracing-hook.js';
 
 /**
  * The parts of `pg`'s Client and Pool that the instrumentation touches. Structural, so Vigil does

@@ -6,7 +6,15 @@ import {
   circuitBreakerEvents,
   circuitBreakerState,
 } from '@vigil/catalog';
-import { VigilOptionError } from '@vigil/metrics';
+import {
+  checkFunction,
+  checkInt,
+  checkKnownKeys,
+  checkName,
+  checkObject,
+  checkTimeout,
+  VigilOptionError,
+} from '@vigil/core';
 import OpossumBreaker from 'opossum';
 import type { Registry } from 'prom-client';
 import { BREAKER_DEFAULTS } from './defaults.js';
@@ -34,14 +42,6 @@ import {
   resolveRegistry,
 } from './internal/instruments.js';
 import { Listeners, resolveLogger } from './internal/log.js';
-import {
-  checkFunction,
-  checkInt,
-  checkKnownKeys,
-  checkName,
-  checkObject,
-  checkTimeout,
-} from './internal/validate.js';
 import type {
   BreakerState,
   BreakerStateChange,

@@ -1,12 +1,4 @@
 import { bulkheadActive, bulkheadQueued, bulkheadRejections } from '@vigil/catalog';
-import { VigilOptionError } from '@vigil/metrics';
-import type { Registry } from 'prom-client';
-import { BULKHEAD_DEFAULTS } from './defaults.js';
-import { BulkheadRejectedError, ClosedError } from './errors.js';
-import { attemptRunner, makeExecutor, overallRunner, type Runner, Timers } from './internal/call.js';
-import { monotonicNow } from './internal/clock.js';
-import { attach, resolveRegistry } from './internal/instruments.js';
-import { Scope } from './internal/scope.js';
 import {
   checkFunction,
   checkInt,
@@ -14,7 +6,15 @@ import {
   checkName,
   checkObject,
   checkTimeout,
-} from './internal/validate.js';
+  VigilOptionError,
+} from '@vigil/core';
+import type { Registry } from 'prom-client';
+import { BULKHEAD_DEFAULTS } from './defaults.js';
+import { BulkheadRejectedError, ClosedError } from './errors.js';
+import { attemptRunner, makeExecutor, overallRunner, type Runner, Timers } from './internal/call.js';
+import { monotonicNow } from './internal/clock.js';
+import { attach, resolveRegistry } from './internal/instruments.js';
+import { Scope } from './internal/scope.js';
 import type { Executor, InstrumentationOptions } from './types.js';
 
 /** Options of the bulkhead itself (also the `bulkhead` object of `createPolicy` / `createHttpClient`). */

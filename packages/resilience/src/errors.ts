@@ -2,7 +2,7 @@
  * Errors thrown by @vigil/resilience. Each has a stable `code`; the `isXError` guards compare the
  * code, not the class, so they keep working when two copies of the package are installed.
  */
-export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/metrics';
+export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/core';
 
 export const ERROR_CODES = Object.freeze({
   /** The circuit breaker is open (or half-open with its trial call in flight). */

@@ -9,7 +9,16 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { HTTP_CLIENT_STATUS, httpClientRequestDuration } from '@vigil/catalog';
-import { VigilOptionError } from '@vigil/metrics';
+import {
+  checkBoolean,
+  checkFunction,
+  checkInt,
+  checkName,
+  checkObject,
+  checkTimeout,
+  NAME_PATTERN,
+  VigilOptionError,
+} from '@vigil/core';
 import type { Registry } from 'prom-client';
 import type { BreakerSettings, BreakerView } from './breaker.js';
 import type { BulkheadSettings, BulkheadView } from './bulkhead.js';
@@ -26,15 +35,6 @@ import {
   resolveRegistry,
 } from './internal/instruments.js';
 import { resolveLogger } from './internal/log.js';
-import {
-  checkBoolean,
-  checkFunction,
-  checkInt,
-  checkName,
-  checkObject,
-  checkTimeout,
-  NAME_PATTERN,
-} from './internal/validate.js';
 import { breakerView, buildPipeline, bulkheadView, resolvePolicy } from './policy.js';
 import { isConnectError, isRetryableError, type RetrySettings } from './retry.js';
 import type { InstrumentationOptions, RetryEvent, RetryPredicate } from './types.js';

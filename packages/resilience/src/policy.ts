@@ -1,4 +1,12 @@
-import { VigilOptionError } from '@vigil/metrics';
+import {
+  checkFunction,
+  checkKnownKeys,
+  checkName,
+  checkObject,
+  checkTimeout,
+  checkToggle,
+  VigilOptionError,
+} from '@vigil/core';
 import type { Registry } from 'prom-client';
 import {
   BreakerCore,
@@ -20,14 +28,6 @@ import { monotonicNow } from './internal/clock.js';
 import { flowRunner } from './internal/flow.js';
 import { resolveRegistry } from './internal/instruments.js';
 import { resolveLogger } from './internal/log.js';
-import {
-  checkFunction,
-  checkKnownKeys,
-  checkName,
-  checkObject,
-  checkTimeout,
-  checkToggle,
-} from './internal/validate.js';
 import { type ResolvedRetrySettings, RetryCore, type RetrySettings, resolveRetrySettings } from './retry.js';
 import type { Executor, InstrumentationOptions, RetryEvent, RetryPredicate } from './types.js';
 

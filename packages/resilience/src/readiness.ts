@@ -1,6 +1,5 @@
-import { VigilOptionError } from '@vigil/metrics';
+import { checkKnownKeys, checkName, checkObject, checkOneOf, VigilOptionError } from '@vigil/core';
 import { BREAKER_CHECK_DEFAULTS } from './defaults.js';
-import { checkKnownKeys, checkName, checkObject, checkOneOf } from './internal/validate.js';
 import type { BreakerStateSource, BreakerStats, ReadinessCheck, ReadinessCheckResult } from './types.js';
 
 export interface BreakerCheckOptions {

@@ -1,5 +1,15 @@
 import { retryAttempts, retryBudgetRejected, retryExhausted } from '@vigil/catalog';
-import { VigilOptionError } from '@vigil/metrics';
+import {
+  checkFunction,
+  checkInt,
+  checkKnownKeys,
+  checkName,
+  checkNumber,
+  checkObject,
+  checkTimeout,
+  MAX_TIMER_MS,
+  VigilOptionError,
+} from '@vigil/core';
 import type { Registry } from 'prom-client';
 import { RETRY_DEFAULTS } from './defaults.js';
 import { isBreakerOpenError, isHttpStatusError, isTimeoutError } from './errors.js';
@@ -16,16 +26,6 @@ import { monotonicNow } from './internal/clock.js';
 import { attach, resolveRegistry } from './internal/instruments.js';
 import { Listeners } from './internal/log.js';
 import { Scope } from './internal/scope.js';
-import {
-  checkFunction,
-  checkInt,
-  checkKnownKeys,
-  checkName,
-  checkNumber,
-  checkObject,
-  checkTimeout,
-  MAX_TIMER_MS,
-} from './internal/validate.js';
 import type { Executor, InstrumentationOptions, RetryEvent, RetryPredicate } from './types.js';
 
 /** Options of the retry itself (also the `retry` object of `createPolicy` / `createHttpClient`). */

@@ -1,7 +1,6 @@
-import { VigilOptionError } from '@vigil/metrics';
+import { checkFunction, checkKnownKeys, checkObject, checkTimeout, VigilOptionError } from '@vigil/core';
 import { attemptRunner, makeExecutor, overallRunner, Timers } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
-import { checkFunction, checkKnownKeys, checkObject, checkTimeout } from './internal/validate.js';
 import type { Executor } from './types.js';
 
 export interface TimeoutOptions {

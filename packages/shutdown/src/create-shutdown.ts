@@ -1,9 +1,6 @@
 import { Server as NetServer } from 'node:net';
 import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { VigilOptionError } from '@vigil/metrics';
-import { type ServerDrain, trackServer } from './internal/drain.js';
-import { safeLogger, silentLogger, stderrLogger } from './internal/logger.js';
 import {
   checkBoolean,
   checkFunction,
@@ -11,7 +8,10 @@ import {
   checkMs,
   checkObject,
   checkString,
-} from './internal/validate.js';
+  VigilOptionError,
+} from '@vigil/core';
+import { type ServerDrain, trackServer } from './internal/drain.js';
+import { safeLogger, silentLogger, stderrLogger } from './internal/logger.js';
 import type {
   Shutdown,
   ShutdownHook,

@@ -1,4 +1,4 @@
-export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/metrics';
+export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/core';
 export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from './create-shutdown.js';
 export type {
   Shutdown,

@@ -10,12 +10,13 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { getTracingHook, setTracingHook } from '@vigil/core';
 import { TracingAlreadyStartedError } from './errors.js';
 import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
 import { installExitFlush } from './internal/exit.js';
 import { OtlpHttpExporter } from './internal/exporter.js';
 import { instrumentFetch } from './internal/fetch.js';
-import { createHook, TRACING_HOOK } from './internal/hook.js';
+import { createHook } from './internal/hook.js';
 import { IdPool } from './internal/ids.js';
 import { BatchProcessor } from './internal/processor.js';
 import { resourceAttributes, VIGIL_TRACING_VERSION } from './internal/resource.js';
@@ -23,7 +24,7 @@ import type { Tracing, TracingOptions, TracingStats } from './types.js';
 
 /** The running instance, shared by every copy of this package in the process (ESM and CommonJS). */
 const INSTANCE = Symbol.for('vigil.tracing.instance');
-type Globals = { [INSTANCE]?: Tracing; [TRACING_HOOK]?: unknown };
+type Globals = { [INSTANCE]?: Tracing };
 const g = globalThis as Globals;
 
 const NO_STATS: TracingStats = Object.freeze({
@@ -154,7 +155,7 @@ export function startTracing(options?: TracingOptions): Tracing {
     sampler: c.sampler,
     checkActive: c.instrumentations.length > 0 || !ownContext || !ownProvider,
   });
-  g[TRACING_HOOK] = hook;
+  setTracingHook(hook);
   const unfetch = c.fetchSpans ? instrumentFetch(tracer, contexts) : undefined;
 
   let closing: Promise<void> | undefined;
@@ -183,7 +184,7 @@ export function startTracing(options?: TracingOptions): Tracing {
     close() {
       closing ??= (async () => {
         removeExitFlush?.();
-        if (g[TRACING_HOOK] === hook) delete g[TRACING_HOOK];
+        if (getTracingHook() === hook) setTracingHook(undefined);
         unfetch?.();
         if (exporter instanceof OtlpHttpExporter) exporter.stopRetrying();
         await processor.shutdownWithin(c.shutdownTimeoutMs);

@@ -66,14 +66,9 @@ export interface TracingOptions {
   logger?: TracingLogger | false;
 }
 
-export interface TracingStats {
-  /** Spans the collector accepted. */
-  readonly exported: number;
-  /** Spans never exported, by reason: `queue_full`, `export_failed`, `shutdown`. */
-  readonly dropped: Readonly<Record<'queue_full' | 'export_failed' | 'shutdown', number>>;
-  /** Spans waiting in the queue. */
-  readonly queued: number;
-}
+import type { TracingStats } from '@vigil/core';
+
+export type { TracingStats };
 
 /** The running tracing pipeline (one per process). */
 export interface Tracing {

@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { recordOf } from '@vigil/core';
 import { createExpressMetrics } from '@vigil/express';
 import { createLogger } from '@vigil/logger';
 import { createExpressRequestLogger, requestId } from '@vigil/logger/express';
-import { getTracingHook } from '@vigil/metrics';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTracing, type Tracing } from '../src/index.js';
@@ -62,12 +62,12 @@ describe('two requests in flight on one connection (pipelining)', () => {
     app.get('/slow', async (req, res) => {
       await gate; // held until /fast has started on the same connection
       seen.slow = requestId(req);
-      traceOf.slow = getTracingHook()?.requestTrace?.(req)?.traceId;
+      traceOf.slow = recordOf(req)?.trace?.traceId;
       res.json({ path: '/slow', id: requestId(req) });
     });
     app.get('/fast', (req, res) => {
       seen.fast = requestId(req);
-      traceOf.fast = getTracingHook()?.requestTrace?.(req)?.traceId;
+      traceOf.fast = recordOf(req)?.trace?.traceId;
       release();
       res.json({ path: '/fast', id: requestId(req) });
     });

@@ -9,7 +9,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
-import { getTracingHook } from '@vigil/metrics';
+import { getTracingHook } from '@vigil/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   activeTrace,

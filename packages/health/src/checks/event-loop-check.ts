@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { VigilOptionError } from '@vigil/metrics';
-import { checkMs, checkNumber } from '../internal/validate.js';
+import { checkMs, checkNumber, VigilOptionError } from '@vigil/core';
 import type { CheckOptions, HealthCheck } from '../types.js';
 import { splitOptions } from './options.js';
 

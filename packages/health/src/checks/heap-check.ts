@@ -1,6 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import { VigilOptionError } from '@vigil/metrics';
-import { checkNumber } from '../internal/validate.js';
+import { checkNumber, VigilOptionError } from '@vigil/core';
 import type { CheckOptions, HealthCheck } from '../types.js';
 import { splitOptions } from './options.js';
 

@@ -1,5 +1,4 @@
-import { VigilOptionError } from '@vigil/metrics';
-import { checkFunction, checkObject, checkString } from '../internal/validate.js';
+import { checkFunction, checkObject, checkString, VigilOptionError } from '@vigil/core';
 import type { CheckContext, CheckOptions, HealthCheck } from '../types.js';
 import { noLiveness, splitOptions } from './options.js';
 

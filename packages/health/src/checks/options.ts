@@ -1,5 +1,4 @@
-import { VigilOptionError } from '@vigil/metrics';
-import { checkBoolean, checkKnownKeys, checkMs, checkObject } from '../internal/validate.js';
+import { checkBoolean, checkKnownKeys, checkMs, checkObject, VigilOptionError } from '@vigil/core';
 import type { CheckOptions } from '../types.js';
 
 const SCHEDULING = ['timeoutMs', 'critical', 'cacheMs', 'intervalMs'] as const;

@@ -1,5 +1,4 @@
-import { VigilOptionError } from '@vigil/metrics';
-import { checkString } from '../internal/validate.js';
+import { checkString, VigilOptionError } from '@vigil/core';
 import type { CheckContext, CheckOptions, HealthCheck } from '../types.js';
 import { noLiveness, splitOptions } from './options.js';
 

@@ -1,4 +1,4 @@
-import { VigilOptionError } from '@vigil/metrics';
+import { VigilOptionError } from '@vigil/core';
 import type { CheckOptions, HealthCheck } from '../types.js';
 import { noLiveness, splitOptions } from './options.js';
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { excludeVigilEndpoint } from '@vigil/core';
 import type { HealthReport, HealthRequestHandler, HealthServer, Probe, ProbeOptions } from '../types.js';
 
 /** The media type of the IETF health-check draft. */
@@ -43,6 +44,8 @@ export function createProbeHandler(
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
+    // Probes stay out of the RED metrics, spans and request log, wherever this is mounted.
+    excludeVigilEndpoint(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
       res.end('method not allowed\n');

@@ -1,5 +1,5 @@
 import { HEALTH_STATUS_VALUES, healthCheckDuration, healthCheckStatus, healthStatus } from '@vigil/catalog';
-import { VigilOptionError } from '@vigil/metrics';
+import { VigilOptionError } from '@vigil/core';
 import type { Registry } from 'prom-client';
 import type { HealthStatus, Probe } from '../types.js';
 import { Gauge, Histogram } from './prom.js';

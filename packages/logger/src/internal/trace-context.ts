@@ -6,14 +6,6 @@
 
 const OTEL_API = Symbol.for('opentelemetry.js.api.1');
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
-/** @vigil/tracing's per-process hook (see @vigil/metrics' tracing-hook.ts): knows each request's trace. */
-const TRACING_HOOK = Symbol.for('vigil.tracing.hook');
-/** Where earlier @vigil/tracing versions kept a request's trace on the IncomingMessage. */
-const REQUEST_TRACE = Symbol.for('vigil.tracing.request');
-
-interface TracingHookLike {
-  requestTrace?(req: object, socket?: object | null): SpanContextLike | undefined;
-}
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 
 interface SpanContextLike {
@@ -47,18 +39,4 @@ export function activeTraceFields(): TraceFields | undefined {
   const span = ctx.getValue(SPAN_KEY) as { spanContext?: () => SpanContextLike } | undefined;
   if (span === undefined || typeof span.spanContext !== 'function') return undefined;
   return fieldsOf(span.spanContext());
-}
-
-/**
- * Trace fields of a server request's span (set by @vigil/tracing's adapters), whatever context is
- * active. `socket`: the request's socket when the caller has it (passed on to the hook).
- */
-export function requestTraceFields(raw: object, socket?: object | null): TraceFields | undefined {
-  const hook = (globalThis as { [TRACING_HOOK]?: TracingHookLike })[TRACING_HOOK];
-  if (hook === undefined) return undefined;
-  const sc =
-    typeof hook.requestTrace === 'function'
-      ? hook.requestTrace(raw, socket)
-      : (raw as { [REQUEST_TRACE]?: SpanContextLike })[REQUEST_TRACE];
-  return fieldsOf(sc);
 }

@@ -1,8 +1,7 @@
-import { VigilOptionError } from '@vigil/metrics';
+import { checkTimeout, VigilOptionError } from '@vigil/core';
 import { ClosedError, TimeoutError } from '../errors.js';
 import type { AttemptContext, ExecuteOptions, Protected, RetryPredicate } from '../types.js';
 import { type DeadlineNode, DeadlineQueue, neverAborted, Scope } from './scope.js';
-import { checkTimeout } from './validate.js';
 
 /**
  * The execution model shared by every handle.

@@ -1,4 +1,4 @@
-import { VigilOptionError } from '@vigil/metrics';
+import { VigilOptionError } from '@vigil/core';
 import type { ResilienceLogger } from '../types.js';
 
 /**

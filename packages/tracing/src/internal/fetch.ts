@@ -11,6 +11,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
+import { isStandardMethod, LABEL_VALUES } from '@vigil/core';
 
 /**
  * Client spans for `fetch()` and undici, from the diagnostics channels undici publishes (Node's
@@ -33,18 +34,6 @@ interface UndiciRequest {
   headers?: string | (string | string[])[];
   addHeader?(name: string, value: string): unknown;
 }
-
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
 
 function hasTraceparent(headers: UndiciRequest['headers']): boolean {
   if (typeof headers === 'string') return /(^|\r\n)traceparent:/i.test(headers);
@@ -80,15 +69,20 @@ export function instrumentFetch(tracer: Tracer, contexts: ContextManager): () =>
       return;
     }
     const raw = (request.method ?? 'GET').toUpperCase();
-    const method = KNOWN_METHODS.has(raw) ? raw : '_OTHER';
+    const method = isStandardMethod(raw) ? raw : LABEL_VALUES.otherMethod;
     let origin: URL | undefined;
     try {
       origin = request.origin instanceof URL ? request.origin : new URL(String(request.origin));
     } catch {}
-    const span = tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT }, active);
+    const span = tracer.startSpan(
+      method === LABEL_VALUES.otherMethod ? 'HTTP' : method,
+      { kind: SpanKind.CLIENT },
+      active,
+    );
     if (span.isRecording()) {
       span.setAttribute('http.request.method', method);
-      if (method === '_OTHER') span.setAttribute('http.request.method_original', raw.slice(0, 64));
+      if (method === LABEL_VALUES.otherMethod)
+        span.setAttribute('http.request.method_original', raw.slice(0, 64));
       if (origin) {
         span.setAttribute('server.address', origin.hostname);
         const port = origin.port ? Number(origin.port) : origin.protocol === 'https:' ? 443 : 80;

@@ -13,26 +13,18 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { DbQueryInfo, DbTrace, RequestTrace, TracingHook } from '@vigil/metrics';
-import type { TracingStats } from '../types.js';
+import {
+  type DbQueryInfo,
+  type DbTrace,
+  isStandardMethod,
+  LABEL_VALUES,
+  type RequestTrace,
+  type TracingHook,
+  type TracingStats,
+} from '@vigil/core';
 import type { SamplerConfig } from './config.js';
 import { type IdPool, ratioUpperBound } from './ids.js';
 
-/** Same key as `TRACING_HOOK` in @vigil/metrics. */
-export const TRACING_HOOK: unique symbol = Symbol.for('vigil.tracing.hook') as never;
-
-/** Methods semconv names as they are; anything else is `_OTHER` (bounded span names). */
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
 const MAX_ATTR = 1024;
 
 /** The API's span key (`createContextKey` is `Symbol.for` of its description). */
@@ -69,9 +61,6 @@ interface ServerTrace extends RequestTrace {
   readonly span: Span;
   readonly ctx: Context;
   readonly method: string;
-  readonly req: IncomingMessage;
-  /** `req.socket`, read once at the start (on Express 5 each read of `req` misses V8's caches). */
-  readonly socket: object | null | undefined;
   /** Whether the span records (sampled). Unsampled spans are never called: see startServer. */
   readonly recording: boolean;
 }
@@ -113,7 +102,7 @@ function errorType(err: unknown): string {
 }
 
 /**
- * The hook Vigil's adapters call on each request (see @vigil/metrics' tracing-hook.ts): server
+ * The hook Vigil's request observer calls on each request (the contract is @vigil/core's): server
  * spans per request, database client spans per query, context binding for driver callbacks.
  *
  * Unsampled requests (the common case at low ratios) cost an id, a non-recording span and a
@@ -122,20 +111,6 @@ function errorType(err: unknown): string {
  */
 export function createHook(o: HookOptions): TracingHook {
   const { tracer, contexts } = o;
-
-  // Each request's trace, from startServer to endServer, for loggers and error hooks that have
-  // only the request. It sits in a slot on the request's socket (one request at a time per
-  // HTTP/1.1 connection; a pipelined or HTTP/2 request that finds the slot taken goes to the
-  // WeakMap). Not a WeakMap for every request: its set gives each request object an identity hash
-  // and each scavenge ephemeron work, measured at +17–19 % CPU per request on a bare Express route
-  // (+2 % for the socket slot). Not a property on req: Express 5 swaps req's prototype on every
-  // request, after which every property V8 has to add is slow. Completion handlers of the same
-  // request that run after endServer (a request logger mounted after the metrics middleware) still
-  // find the request that just ended in `lastEnded`.
-  const SLOT = Symbol('vigil.tracing.request');
-  type Slotted = { [SLOT]?: ServerTrace | undefined };
-  const byRequest = new WeakMap<IncomingMessage, ServerTrace>();
-  let lastEnded: ServerTrace | undefined;
 
   // The sampling decision for requests, taken here where it is certain to match what the SDK
   // would decide, so that unsampled requests (most of them at low ratios) never enter the SDK:
@@ -153,16 +128,9 @@ export function createHook(o: HookOptions): TracingHook {
   // With a remote parent: parent-based samplers follow its flag; always_off never samples.
   const followsParent = type.startsWith('parentbased_');
 
-  const requestTrace = (req: IncomingMessage, socket?: object | null): ServerTrace | undefined => {
-    const slotted = ((socket === undefined ? req.socket : socket) as Slotted | null | undefined)?.[SLOT];
-    if (slotted !== undefined && slotted.req === req) return slotted;
-    return byRequest.get(req) ?? (lastEnded !== undefined && lastEnded.req === req ? lastEnded : undefined);
-  };
-
   const startServer = (req: IncomingMessage): RequestTrace => {
     let parent: Context = ROOT_CONTEXT;
     let kind: SpanKind = SpanKind.SERVER;
-    const sock = req.socket as Slotted | null | undefined;
     if (o.checkActive) {
       const active = contexts.active();
       const activeSpan = trace.getSpan(active);
@@ -181,7 +149,7 @@ export function createHook(o: HookOptions): TracingHook {
     }
 
     const raw = req.method ?? 'GET';
-    const method = KNOWN_METHODS.has(raw) ? raw : '_OTHER';
+    const method = isStandardMethod(raw) ? raw : LABEL_VALUES.otherMethod;
     // Unsampled requests get a bare span context (`sc`) and a non-recording span made from it, and
     // no method of that span is ever called: with a share of requests sampled, the same call sites
     // would otherwise see two span classes and turn polymorphic for every request.
@@ -212,7 +180,7 @@ export function createHook(o: HookOptions): TracingHook {
     if (sc !== undefined) span = trace.wrapSpanContext(sc);
     else {
       try {
-        span = tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind }, parent);
+        span = tracer.startSpan(method === LABEL_VALUES.otherMethod ? 'HTTP' : method, { kind }, parent);
       } finally {
         // Never left over for another span, even if the SDK threw before taking it.
         ids.pending = undefined;
@@ -226,9 +194,10 @@ export function createHook(o: HookOptions): TracingHook {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const hostHeader = req.headers.host;
-      const secure = (sock as { encrypted?: boolean } | null | undefined)?.encrypted === true;
+      const sock = req.socket as { encrypted?: boolean; remoteAddress?: string } | null | undefined;
+      const secure = sock?.encrypted === true;
       span.setAttribute('http.request.method', method);
-      if (method === '_OTHER') span.setAttribute('http.request.method_original', cut(raw));
+      if (method === LABEL_VALUES.otherMethod) span.setAttribute('http.request.method_original', cut(raw));
       span.setAttribute('url.path', cut(q < 0 ? url : url.slice(0, q)));
       span.setAttribute('url.scheme', secure ? 'https' : 'http');
       if (hostHeader) {
@@ -236,7 +205,7 @@ export function createHook(o: HookOptions): TracingHook {
         if (m?.[1]) span.setAttribute('server.address', cut(m[1]));
         if (m?.[2]) span.setAttribute('server.port', Number(m[2]));
       }
-      const peer = (sock as { remoteAddress?: string } | null | undefined)?.remoteAddress;
+      const peer = sock?.remoteAddress;
       if (peer) span.setAttribute('client.address', peer);
       const ua = req.headers['user-agent'];
       if (ua) span.setAttribute('user_agent.original', cut(ua));
@@ -250,13 +219,9 @@ export function createHook(o: HookOptions): TracingHook {
       span,
       ctx,
       method,
-      req,
-      socket: sock,
       recording,
     } satisfies ServerTrace;
     if (sampled) t.exemplar = t;
-    if (sock != null && sock[SLOT] === undefined) sock[SLOT] = t;
-    else byRequest.set(req, t);
     // A body is read from socket events, which run outside the request's context: bind the
     // request's listeners to it (only for requests with a body; GETs skip the extra work).
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
@@ -274,16 +239,12 @@ export function createHook(o: HookOptions): TracingHook {
 
     endServer(t, route, statusCode) {
       const st = t as ServerTrace;
-      const sock = st.socket as Slotted | null | undefined;
-      if (sock != null && sock[SLOT] === st) sock[SLOT] = undefined;
-      else byRequest.delete(st.req);
-      lastEnded = st;
       // A non-recording span's end() does nothing; not calling it keeps this site monomorphic.
       if (!st.recording) return;
       const { span, method } = st;
       if (route.charCodeAt(0) === 47 /* / */) {
         span.setAttribute('http.route', route);
-        span.updateName(`${method === '_OTHER' ? 'HTTP' : method} ${route}`);
+        span.updateName(`${method === LABEL_VALUES.otherMethod ? 'HTTP' : method} ${route}`);
       }
       if (statusCode === undefined) {
         span.setAttribute('error.type', 'aborted');
@@ -298,11 +259,9 @@ export function createHook(o: HookOptions): TracingHook {
       span.end();
     },
 
-    requestTrace,
-
-    recordError(req, error) {
-      const t = requestTrace(req);
-      if (t === undefined || !t.recording || !t.span.isRecording()) return;
+    recordError(trace, error) {
+      const t = trace as ServerTrace;
+      if (!t.recording || !t.span.isRecording()) return;
       t.span.recordException(
         error instanceof Error ? error : { name: errorType(error), message: cut(String(error)) },
       );

@@ -4,9 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { onCompletion } from '../src/index.js';
+import {
+  createRequestObserver,
+  type HttpRecorder,
+  type RequestLogWriter,
+  type RequestRecord,
+} from '../src/index.js';
 
 interface Done {
   name: string;
@@ -23,8 +27,9 @@ afterEach(async () => {
 });
 
 /**
- * An app with two completion handlers per request (as the metrics middleware and the request
- * logger register them). `/hang` answers only when `release()` is called; `/status/:n` answers n.
+ * A server with two observers per request (metrics and the request line, as two Vigil middlewares
+ * would mount them): the second joins the first's record, and one completion serves both.
+ * `/hang` answers only when `release()` is called; `/status/n` answers n.
  */
 async function start() {
   const done: Done[] = [];
@@ -34,24 +39,42 @@ async function start() {
   const entered = new Promise<void>((r) => {
     hangEntered = r;
   });
-  const onDone = (name: string) => (path: string, status: number | undefined) => {
+  const onDone = (name: string, path: string, status: number | undefined) => {
     done.push({ name, path, status });
     for (const w of waiters.splice(0)) w();
   };
-  const app = express();
-  app.use((req, res, next) => {
-    onCompletion(req, res, req.socket, onDone('first'), req.url);
-    onCompletion(req, res, req.socket, onDone('second'), req.url);
-    next();
+  const urls = new WeakMap<object, string>();
+  const http: HttpRecorder = {
+    enter() {},
+    leave() {},
+    record(_method, route, status) {
+      onDone('first', route, status);
+    },
+  };
+  const log: RequestLogWriter = {
+    idHeader: 'x-request-id',
+    requestId: () => 'id',
+    child: () => undefined,
+    write(rec: RequestRecord, _route, status) {
+      onDone('second', urls.get(rec.req) ?? '', status);
+    },
+  };
+  const first = createRequestObserver({ http });
+  const second = createRequestObserver({ log });
+  const server = createServer((req, res) => {
+    urls.set(req, req.url ?? '');
+    first.observe(req, res, req.url, undefined, undefined, undefined);
+    second.observe(req, res, undefined, undefined, undefined, () => {
+      const url = req.url ?? '';
+      if (url === '/hang') {
+        release = () => res.end('late');
+        hangEntered();
+      } else {
+        res.statusCode = Number(url.split('/')[2]);
+        res.end('x');
+      }
+    });
   });
-  app.get('/status/:n', (req, res) => {
-    res.status(Number(req.params.n)).send('x');
-  });
-  app.get('/hang', (_req, res) => {
-    release = () => res.send('late');
-    hangEntered();
-  });
-  const server = createServer(app);
   /** Server side of each connection: resolves when its 'close' has been emitted (all listeners run). */
   const closed: Promise<unknown>[] = [];
   server.on('connection', (s) => closed.push(once(s, 'close')));
@@ -88,8 +111,8 @@ async function rawSocket(port: number): Promise<{ sock: Socket; responses: (n: n
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
 
-describe('onCompletion', () => {
-  it('completes every request of a kept-alive connection once per handler, in order, with its status', async () => {
+describe('request observer completion', () => {
+  it('completes every request of a kept-alive connection once for both observers, in order, with its status', async () => {
     const h = await start();
     const { sock, responses } = await rawSocket(h.port);
     for (const [i, n] of [200, 404, 503, 201].entries()) {

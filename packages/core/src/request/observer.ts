@@ -1,0 +1,243 @@
+import { subscribe } from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { LABEL_VALUES } from '../labels.js';
+import { getTracingHook } from '../tracing.js';
+import { compileExclude, type ExcludeOptions, type PathFilter, pathOf } from './exclude.js';
+import {
+  type HttpRecorder,
+  RECORD,
+  type RequestLogWriter,
+  type RequestRecord,
+  type RouteResolver,
+  type Slotted,
+} from './record.js';
+
+/**
+ * The request observer: one record per request, one completion, one pass at the end that records
+ * the metric, ends the span and writes the request line. Framework adapters supply only what their
+ * framework knows: the path to test against the exclusions, the route template (at arrival, or a
+ * resolver called at completion), and where the rest of the request runs (`next`).
+ *
+ * Completion needs no listener per response: a request waits in a slot on its socket and is
+ * completed by Node's `http.server.response.finish` diagnostics channel (one subscription for the
+ * process; every Vigil observer shares it), or by the socket's `close` (one listener per
+ * connection) when the client went away first: recorded as aborted (499). A request that finds the
+ * slot held by one still in flight (pipelining), HTTP/2, or a socket that is not a real one
+ * (`inject()`) is completed by its response's `close` event instead.
+ */
+
+export interface RequestObserverOptions extends ExcludeOptions {
+  /** Where HTTP metrics go (`metrics.http` of @vigil/metrics); none when undefined. */
+  http?: HttpRecorder | undefined;
+  /** The request line writer (@vigil/logger); none when undefined. */
+  log?: RequestLogWriter | undefined;
+  /** Start a server span per request while @vigil/tracing runs. Default true. */
+  tracing?: boolean | undefined;
+  /** Exact paths of Vigil endpoints this adapter mounts elsewhere than the defaults. */
+  endpoints?: readonly string[] | undefined;
+  /** The path of a request's URL, tested against the exclusions. Default: the URL without its query. */
+  pathOf?: ((url: string, req: IncomingMessage) => string) | undefined;
+}
+
+export interface RequestObserver {
+  /** The compiled exclusions (undefined when nothing is excluded). */
+  readonly excludes: PathFilter;
+  /**
+   * Observes a request: begins its record, or joins the record another Vigil observer began for
+   * it (so metrics and the request line of one request share one record and one completion); then
+   * calls `next`, inside the request's span when this call started it.
+   *
+   * @param route the route template when already known, else undefined
+   * @param resolveRoute called at completion when `route` is undefined
+   * @param id the request id when the framework made one (Fastify's `request.id`)
+   * @returns the record, or undefined when the path is excluded
+   */
+  observe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string | undefined,
+    resolveRoute: RouteResolver | undefined,
+    id: string | undefined,
+    next: (() => void) | undefined,
+  ): RequestRecord | undefined;
+}
+
+/** A socket whose slot Vigil does not use (see `usableSlot`): never matches a request, never done. */
+const NO_SLOT = Object.freeze({ req: null, done: false }) as unknown as RequestRecord;
+
+let subscribed = false;
+let warned = false;
+
+function onFinish(message: unknown): void {
+  const m = message as { request: object; response: { statusCode: number }; socket?: Slotted | null };
+  const rec = m.socket?.[RECORD];
+  if (rec === undefined || rec.done || rec.req !== m.request) return;
+  completeRecord(rec, m.response.statusCode);
+}
+
+function onSocketClose(this: Slotted): void {
+  const rec = this[RECORD];
+  if (rec !== undefined && !rec.done && rec.req !== null) completeRecord(rec, undefined);
+}
+
+/**
+ * Whether completion can rely on the socket slot: a real socket (not `inject()`'s mock, whose
+ * responses publish no diagnostics message) serving HTTP/1.x (an HTTP/2 session's socket carries
+ * many streams). Checked once per connection.
+ */
+function usableSlot(socket: object, req: IncomingMessage): boolean {
+  return socket instanceof Socket && req.httpVersionMajor === 1;
+}
+
+function place(rec: RequestRecord, req: IncomingMessage, res: ServerResponse, socket: Slotted | null): void {
+  if (socket != null) {
+    const cur = socket[RECORD];
+    if (cur === undefined) {
+      if (usableSlot(socket, req)) {
+        if (!subscribed) {
+          subscribe('http.server.response.finish', onFinish);
+          subscribed = true;
+        }
+        (socket as Socket).once('close', onSocketClose);
+        socket[RECORD] = rec;
+        return;
+      }
+      socket[RECORD] = NO_SLOT;
+    } else if (cur.done) {
+      socket[RECORD] = rec;
+      return;
+    }
+  }
+  (req as Slotted)[RECORD] = rec;
+  // `writableEnded`: the handler answered (`inject()`'s responses never report `writableFinished`).
+  res.once('close', () => completeRecord(rec, res.writableEnded ? res.statusCode : undefined));
+}
+
+/** Completes a request once: metric, span, request line. `status` undefined: aborted. */
+export function completeRecord(rec: RequestRecord, status: number | undefined): void {
+  if (rec.done) return;
+  rec.done = true;
+  const elapsed = performance.now() - rec.start;
+  const http = rec.http;
+  if (rec.excluded) {
+    // Its span (if any) is never ended, so never exported.
+    if (http !== undefined) http.leave();
+    return;
+  }
+  try {
+    const route = rec.route ?? rec.resolveRoute?.(rec) ?? LABEL_VALUES.unmatchedRoute;
+    const trace = rec.trace;
+    if (http !== undefined) http.record(rec.method, route, status, elapsed / 1000, trace?.exemplar);
+    if (trace !== undefined) getTracingHook()?.endServer(trace, route, status);
+    if (rec.log !== undefined) rec.log.write(rec, route, status, Math.round(elapsed * 100) / 100);
+  } catch (err) {
+    // Observability must not take the service down: report once, keep serving.
+    if (!warned) {
+      warned = true;
+      process.emitWarning(`Vigil could not record a request: ${(err as Error)?.message ?? err}`, {
+        code: 'VIGIL_OBSERVER_ERROR',
+      });
+    }
+  }
+}
+
+export function createRequestObserver(options: RequestObserverOptions = {}): RequestObserver {
+  const http = options.http;
+  const log = options.log;
+  const tracing = options.tracing !== false;
+  const includeVigil = options.includeVigilEndpoints === true;
+  const excludes = compileExclude(options.exclude, options.includeVigilEndpoints, options.endpoints);
+  const pathFor = options.pathOf ?? pathOf;
+
+  /** Adds this observer's concerns to a record another observer began. */
+  function join(
+    rec: RequestRecord,
+    res: ServerResponse,
+    route: string | undefined,
+    id: string | undefined,
+    next: (() => void) | undefined,
+  ): RequestRecord {
+    if (http !== undefined && rec.http === undefined) {
+      rec.http = http;
+      http.enter();
+    }
+    if (log !== undefined && rec.log === undefined) {
+      rec.log = log;
+      if (rec.id === undefined) {
+        rec.id = id ?? log.requestId(rec.req.headers[log.idHeader]);
+        res.setHeader(log.idHeader, rec.id);
+      }
+    }
+    if (rec.route === undefined && route !== undefined) rec.route = route;
+    if (includeVigil) rec.includeVigil = true;
+    const hook = tracing && rec.trace === undefined ? getTracingHook() : undefined;
+    if (hook !== undefined) {
+      const trace = hook.startServer(rec.req);
+      rec.trace = trace;
+      if (next !== undefined) hook.run(trace, next);
+      return rec;
+    }
+    if (next !== undefined) next();
+    return rec;
+  }
+
+  function observe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string | undefined,
+    resolveRoute: RouteResolver | undefined,
+    id: string | undefined,
+    next: (() => void) | undefined,
+  ): RequestRecord | undefined {
+    const url = req.url ?? '/';
+    if (excludes?.(pathFor(url, req))) {
+      if (next !== undefined) next();
+      return undefined;
+    }
+    const socket = req.socket as Slotted | null;
+    const slotted = socket?.[RECORD];
+    if (slotted !== undefined && !slotted.done) {
+      if (slotted.req === req) return join(slotted, res, route, id, next);
+      const own = (req as Slotted)[RECORD];
+      if (own !== undefined) return join(own, res, route, id, next);
+    }
+    const rec: RequestRecord = {
+      req,
+      socket,
+      method: req.method ?? 'GET',
+      url,
+      start: performance.now(),
+      trace: undefined,
+      http,
+      log,
+      id: undefined,
+      route,
+      resolveRoute,
+      routeState: undefined,
+      routeBase: '',
+      error: undefined,
+      excluded: false,
+      includeVigil,
+      done: false,
+      child: undefined,
+    };
+    if (http !== undefined) http.enter();
+    if (log !== undefined) {
+      rec.id = id ?? log.requestId(req.headers[log.idHeader]);
+      res.setHeader(log.idHeader, rec.id);
+    }
+    place(rec, req, res, socket);
+    const hook = tracing ? getTracingHook() : undefined;
+    if (hook === undefined) {
+      if (next !== undefined) next();
+      return rec;
+    }
+    const trace = hook.startServer(req);
+    rec.trace = trace;
+    if (next !== undefined) hook.run(trace, next);
+    return rec;
+  }
+
+  return { excludes, observe };
+}

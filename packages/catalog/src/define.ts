@@ -3,13 +3,20 @@ export type MetricType = 'counter' | 'gauge' | 'histogram';
 /** Where a metric comes from: Vigil's own instruments, or prom-client's default Node.js collectors. */
 export type MetricSource = 'vigil' | 'prom-client';
 
-export interface MetricDefinition<L extends readonly string[] = readonly string[]> {
+export interface MetricDefinition<
+  L extends readonly string[] = readonly string[],
+  T extends MetricType = MetricType,
+> {
   /** Full Prometheus metric name (for counters including `_total`), before any user prefix. */
   readonly name: string;
-  readonly type: MetricType;
+  readonly type: T;
   readonly help: string;
   /** Base unit: `seconds`, `bytes`, `ratio`, `requests`, ... (informs dashboards' panel units). */
   readonly unit: string;
+  /**
+   * Label names, in exposition order. The first is the one the series cap replaces with
+   * `__overflow__` (the label with the most values: `route`, `table`).
+   */
   readonly labels: L;
   /** Histogram bucket upper bounds, ascending. Only for histograms. */
   readonly buckets?: readonly number[];
@@ -27,9 +34,9 @@ export interface MetricDefinition<L extends readonly string[] = readonly string[
 }
 
 /** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */
-export function defineMetric<const L extends readonly string[]>(
-  def: MetricDefinition<L>,
-): MetricDefinition<L> {
+export function defineMetric<const L extends readonly string[], const T extends MetricType>(
+  def: MetricDefinition<L, T>,
+): MetricDefinition<L, T> {
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(def.name)) {
     throw new Error(`Invalid metric name "${def.name}"`);
   }

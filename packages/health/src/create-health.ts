@@ -6,9 +6,12 @@ import {
   checkMs,
   checkObject,
   checkPort,
+  checkRegistry,
   checkString,
+  isRegistry,
+  VigilOptionError,
 } from '@vigil/core';
-import { Registry, VigilOptionError } from '@vigil/metrics';
+import { acquireInstruments, type Instruments, type Registry } from '@vigil/metrics';
 import { createProbeHandler, startProbeServer } from './internal/http.js';
 import { attachHealthMetrics } from './internal/metrics.js';
 import { type CheckSpec, createRunner, type Runner, type RunResult } from './internal/runner.js';
@@ -96,7 +99,9 @@ interface Resolved {
   autoStart: boolean;
   paths: HealthPaths;
   info: HealthInfo;
-  registry: Registry;
+  /** Where the health metrics go, and how to let go of them on close. */
+  instruments: Instruments;
+  release: () => Promise<void>;
   now: () => number;
 }
 
@@ -124,7 +129,7 @@ export function createHealth(options?: HealthOptions): Health {
   const state = (): HealthState =>
     closed ? 'closed' : shuttingDown ? 'shutting_down' : started ? 'started' : 'starting';
 
-  const metrics = attachHealthMetrics(o.registry, () => ({
+  const metrics = attachHealthMetrics(o.instruments, () => ({
     liveness: aggregate(livenessRunners, (r) => r.last()).status,
     readiness:
       closed || shuttingDown || !started ? 'fail' : aggregate(readinessRunners, (r) => r.last()).status,
@@ -216,7 +221,7 @@ export function createHealth(options?: HealthOptions): Health {
   let closing: Promise<void> | undefined;
   return {
     get registry() {
-      return o.registry;
+      return o.instruments.registry;
     },
     get state() {
       return state();
@@ -261,6 +266,7 @@ export function createHealth(options?: HealthOptions): Health {
         await Promise.all([...servers].map((s) => s.close()));
         await Promise.allSettled(o.specs.map((s) => s.close?.()));
         metrics.detach(o.specs.map((s) => s.name));
+        await o.release();
       })();
       return closing;
     },
@@ -344,15 +350,12 @@ function resolve(options: HealthOptions | undefined): Resolved {
   const critical = checkBoolean('critical', input.critical) ?? HEALTH_DEFAULTS.critical;
   const cacheMs = checkMs('cacheMs', input.cacheMs, 0) ?? HEALTH_DEFAULTS.cacheMs;
 
-  const registryIn = input.registry;
-  if (registryIn !== undefined && !isRegistry(registryIn)) {
-    throw new VigilOptionError('registry', 'a prom-client Registry', registryIn);
-  }
-  const metricsIn = input.metrics;
-  if (metricsIn !== undefined && !isRegistry((metricsIn as { registry?: unknown } | null)?.registry)) {
+  const registryIn = checkRegistry<Registry>('registry', input.registry);
+  const metricsIn = input.metrics as { registry?: unknown; instrument?: unknown } | null | undefined;
+  if (metricsIn !== undefined && !isRegistry(metricsIn?.registry)) {
     throw new VigilOptionError('metrics', 'a handle from createMetrics() (with a registry)', metricsIn);
   }
-  const fromMetrics = (metricsIn as { registry: Registry } | undefined)?.registry;
+  const fromMetrics = metricsIn?.registry as Registry | undefined;
   if (registryIn !== undefined && fromMetrics !== undefined && registryIn !== fromMetrics) {
     throw new VigilOptionError(
       'registry',
@@ -385,9 +388,20 @@ function resolve(options: HealthOptions | undefined): Resolved {
     paths:
       input.paths === undefined ? HEALTH_DEFAULTS.paths : resolvePaths(input.paths, HEALTH_DEFAULTS.paths),
     info: Object.freeze(info),
-    registry: (registryIn as Registry | undefined) ?? fromMetrics ?? new Registry(),
+    ...instrumentsOf(metricsIn, registryIn),
     now: checkFunction<() => number>('now', input.now) ?? (() => performance.now()),
   };
+}
+
+/** A metrics handle records through its own instruments; a bare registry through shared ones. */
+function instrumentsOf(
+  metrics: { registry?: unknown; instrument?: unknown } | null | undefined,
+  registry: Registry | undefined,
+): { instruments: Instruments; release: () => Promise<void> } {
+  if (metrics != null && typeof metrics.instrument === 'function') {
+    return { instruments: metrics as Instruments, release: async () => {} };
+  }
+  return acquireInstruments(registry ?? (metrics?.registry as Registry | undefined));
 }
 
 function resolveCheck(
@@ -444,14 +458,4 @@ function resolveCheck(
     componentType: checkString(`${at}.componentType`, c.componentType),
     close: checkFunction<() => void | Promise<void>>(`${at}.close`, c.close),
   };
-}
-
-function isRegistry(v: unknown): v is Registry {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Registry).registerMetric === 'function' &&
-    typeof (v as Registry).getSingleMetric === 'function' &&
-    typeof (v as Registry).removeSingleMetric === 'function'
-  );
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { Registry } from '@vigil/metrics';
 
 /** Status values of the IETF health-check draft (`draft-inadarei-api-health-check`). */
 export type HealthStatus = 'pass' | 'warn' | 'fail';
@@ -101,7 +101,10 @@ export interface HealthOptions {
   info?: HealthInfo;
   /** Registry for the health metrics. Default: `metrics.registry`, else a new private Registry. */
   registry?: Registry;
-  /** A `createMetrics()` handle whose registry receives the health metrics. */
+  /**
+   * A Vigil metrics handle (`createMetrics()`, `createExpressMetrics()`, Fastify's `app.vigil.metrics`):
+   * the health metrics are recorded through it (its registry, prefix and default labels).
+   */
   metrics?: { readonly registry: Registry };
   /** Clock in ms for durations and caching (tests). Default `performance.now`. */
   now?: () => number;

@@ -1,4 +1,9 @@
-import { DB_DURATION_BUCKETS, HTTP_DURATION_BUCKETS, seriesOverflowTotal } from '@vigil/catalog';
+import {
+  DB_DURATION_BUCKETS,
+  dbQueryDuration,
+  HTTP_DURATION_BUCKETS,
+  httpRequestDuration,
+} from '@vigil/catalog';
 import {
   checkBoolean,
   checkBuckets,
@@ -7,6 +12,7 @@ import {
   checkObject,
   checkPort,
   checkPositiveInt,
+  checkRegistry,
   checkString,
   METRIC_PREFIX,
   VigilOptionError,
@@ -14,7 +20,7 @@ import {
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
 import { createHttpMetrics, type HttpMetrics } from './http.js';
-import { register, SmallCounter } from './internal/collectors.js';
+import { type Instruments, instrumentsFor } from './instruments.js';
 import { Registry } from './internal/prom.js';
 import { instrumentPgWith, type PgClientLike, type PgPoolLike } from './pg.js';
 import { registerRuntimeMetrics } from './runtime.js';
@@ -23,9 +29,15 @@ import { registerTracingStats } from './tracing-stats.js';
 
 /** Defaults for `createMetrics`; the README's options table is generated from this object. */
 export const METRICS_DEFAULTS = Object.freeze({
-  /** Prefix for every metric name (Vigil's and prom-client's defaults). Dashboards assume none. */
+  /**
+   * Prefix of every metric name of this handle: Vigil's (health and resilience metrics recorded
+   * through it included) and prom-client's defaults. Generate the dashboards with the same prefix.
+   */
   prefix: '',
-  /** Labels added to every series (for example `{ service: 'users' }`). */
+  /**
+   * Labels added to every series of this handle (for example `{ service: 'users' }`); on a
+   * registry Vigil made, to every metric in it. A registry you pass is not modified.
+   */
   defaultLabels: Object.freeze({}) as Readonly<Record<string, string>>,
   /** Bucket upper bounds (seconds) for `http_request_duration_seconds`. */
   buckets: HTTP_DURATION_BUCKETS,
@@ -69,9 +81,7 @@ export interface MetricsServerOptions {
   path?: string;
 }
 
-export interface Metrics {
-  /** The registry holding every metric of this handle. */
-  readonly registry: Registry;
+export interface Metrics extends Instruments {
   /** HTTP RED metrics, for framework adapters. */
   readonly http: HttpMetrics;
   /** Database query metrics. */
@@ -86,8 +96,6 @@ export interface Metrics {
   readonly handler: ReturnType<typeof createNodeHandler>;
   /** Serve `/metrics` on a separate port. Closed by `close()`. */
   startServer(options?: MetricsServerOptions): Promise<MetricsServer>;
-  /** Count of observations that went to an overflow label set, per metric name. */
-  overflowCount(metricName: string): number;
   /** Stops servers, removes pg instrumentation and unregisters Vigil's metrics. Idempotent. */
   close(): Promise<void>;
 }
@@ -102,15 +110,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   const input = checkObject('options', options);
   checkKnownKeys('', input, KNOWN);
   const registryIn = input.registry;
-  if (
-    registryIn !== undefined &&
-    (typeof registryIn !== 'object' ||
-      registryIn === null ||
-      typeof (registryIn as Registry).registerMetric !== 'function' ||
-      typeof (registryIn as Registry).getMetricsAsArray !== 'function')
-  ) {
-    throw new VigilOptionError('registry', 'a prom-client Registry', registryIn);
-  }
+  checkRegistry('registry', registryIn);
   const o = {
     prefix:
       checkString('prefix', input.prefix, METRIC_PREFIX, 'a valid metric name prefix') ??
@@ -128,38 +128,33 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   };
 
   const registry = (registryIn as Registry | undefined) ?? new Registry();
-  const nameOf = (m: unknown) => (m as { name: string }).name;
-  const preexisting = new Set(registry.getMetricsAsArray().map(nameOf));
-  if (Object.keys(o.defaultLabels).length > 0) {
-    registry.setDefaultLabels({
-      ...(registry as unknown as { _defaultLabels?: object })._defaultLabels,
-      ...o.defaultLabels,
-    });
+  // A registry Vigil made carries the default labels itself (your metrics in it get them too); a
+  // registry you passed is left as it is, and only this handle's metrics get them.
+  const labelsOnRegistry = registryIn === undefined && Object.keys(o.defaultLabels).length > 0;
+  if (labelsOnRegistry) registry.setDefaultLabels({ ...o.defaultLabels });
+  const handleLabels = labelsOnRegistry ? {} : o.defaultLabels;
+  const runtimeNames: string[] = [];
+  const ins = instrumentsFor({
+    registry,
+    prefix: o.prefix,
+    defaultLabels: handleLabels,
+    maxSeries: o.maxSeries,
+    buckets: new Map([
+      [httpRequestDuration.name, o.buckets],
+      [dbQueryDuration.name, o.dbBuckets],
+    ]),
+  });
+  const http = createHttpMetrics(ins);
+  const db = createDbMetrics(ins);
+  registerTracingStats(ins); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
+  if (o.runtimeMetrics) {
+    const before = new Set(registry.getMetricsAsArray().map((m) => (m as { name: string }).name));
+    registerRuntimeMetrics(ins, handleLabels, o.eventLoopMonitoringPrecision);
+    // prom-client's collectors: removed with the rest on close().
+    for (const m of registry.getMetricsAsArray() as { name: string }[]) {
+      if (!before.has(m.name)) runtimeNames.push(m.name);
+    }
   }
-  const overflow = new SmallCounter(o.prefix + seriesOverflowTotal.name, seriesOverflowTotal.help, 'metric');
-  register(registry, overflow);
-  const onOverflow = (metric: string) => overflow.inc(metric);
-  const http = createHttpMetrics({
-    registry,
-    prefix: o.prefix,
-    buckets: o.buckets,
-    maxSeries: o.maxSeries,
-    onOverflow,
-  });
-  const db = createDbMetrics({
-    registry,
-    prefix: o.prefix,
-    buckets: o.dbBuckets,
-    maxSeries: o.maxSeries,
-    onOverflow,
-  });
-  if (o.runtimeMetrics) registerRuntimeMetrics(registry, o.prefix, {}, o.eventLoopMonitoringPrecision);
-  registerTracingStats(registry, o.prefix); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
-  // Only what this handle registered is removed on close(); the user's own metrics stay.
-  const ownNames = registry
-    .getMetricsAsArray()
-    .map(nameOf)
-    .filter((n) => !preexisting.has(n));
 
   const scrapeOpts = { gzip: o.gzip, openMetrics: o.openMetrics };
   const servers = new Set<MetricsServer>();
@@ -168,6 +163,8 @@ export function createMetrics(options?: MetricsOptions): Metrics {
 
   return {
     registry,
+    prefix: ins.prefix,
+    instrument: ins.instrument,
     http,
     db,
     trackDatabaseQuery: (operation, table, fn) => trackQuery(db, operation, table, fn),
@@ -196,13 +193,16 @@ export function createMetrics(options?: MetricsOptions): Metrics {
       servers.add(server);
       return server;
     },
-    overflowCount: (name) => overflow.value(name),
+    overflowCount: ins.overflowCount,
     close() {
       closed ??= (async () => {
         for (const off of undo) off();
         undo.clear();
         await Promise.all([...servers].map((s) => s.close()));
-        for (const name of ownNames) registry.removeSingleMetric(name);
+        for (const name of runtimeNames) {
+          if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
+        }
+        await ins.close();
       })();
       return closed;
     },

@@ -1,8 +1,8 @@
-import { dbQueryDuration, LABEL_VALUES } from '@vigil/catalog';
-import { boundLabel, getTracingHook, type TraceIds } from '@vigil/core';
-import type { Registry } from 'prom-client';
-import { register, StoreHistogram } from './internal/collectors.js';
-import { type Series, SeriesStore } from './internal/series-store.js';
+import { dbQueryDuration } from '@vigil/catalog';
+import { boundLabel, getTracingHook, LABEL_VALUES, type TraceIds } from '@vigil/core';
+import type { InstrumentsInternal } from './instruments.js';
+import type { HistogramFamily } from './internal/families.js';
+import type { Series } from './internal/store.js';
 
 export type QueryOutcome = 'success' | 'error';
 
@@ -22,29 +22,16 @@ export interface DbMetrics {
   readonly seriesCount: number;
 }
 
-export interface DbMetricsInternalOptions {
-  readonly registry: Registry;
-  readonly prefix: string;
-  readonly buckets: readonly number[];
-  readonly maxSeries: number;
-  readonly onOverflow: (metric: string) => void;
-}
+/** Past the series cap a query keeps its operation and outcome; the table becomes `__overflow__`. */
+const overflow = (v: readonly string[]) => [LABEL_VALUES.overflowRoute, v[1] as string, v[2] as string];
 
-export function createDbMetrics(o: DbMetricsInternalOptions): DbMetrics {
-  const name = o.prefix + dbQueryDuration.name;
-  const store = new SeriesStore({
-    buckets: o.buckets,
-    labelNames: ['table', 'operation', 'outcome'],
-    maxSeries: o.maxSeries,
-    overflowValue: LABEL_VALUES.overflowRoute,
-    overflowThird: (v) => v,
-    onOverflow: () => o.onOverflow(name),
-  });
-  register(o.registry, new StoreHistogram(name, dbQueryDuration.help, store));
+export function createDbMetrics(ins: InstrumentsInternal): DbMetrics {
+  const family = ins.instrument(dbQueryDuration, { overflow }) as unknown as HistogramFamily;
+  const store = family.store;
   return {
     observe(operation, table, outcome, seconds, exemplar) {
-      const s = store.observe(boundLabel(table), boundLabel(operation), outcome, seconds);
-      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
+      const s = store.get3(boundLabel(table), boundLabel(operation), outcome);
+      family.observeSeries(s, seconds, exemplar);
       return s;
     },
     get seriesCount() {

@@ -1,6 +1,6 @@
-import { FAST_WRITE, type FastWritable } from './internal/collectors.js';
+import { FAST_WRITE, type FastWritable } from './internal/families.js';
 import { Registry } from './internal/prom.js';
-import { escapeLabelValue } from './internal/series-store.js';
+import { escapeLabelValue } from './internal/store.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';

@@ -1,9 +1,16 @@
-import { httpRequestDuration, httpRequestsInFlight, httpRequestsTotal, LABEL_VALUES } from '@vigil/catalog';
-import type { HttpRecorder, TraceIds } from '@vigil/core';
-import { boundLabel, normalizeMethod, statusClass, statusLabel } from '@vigil/core';
-import type { Registry } from 'prom-client';
-import { FunctionGauge, register, StoreCountCounter, StoreHistogram } from './internal/collectors.js';
-import { type Series, SeriesStore } from './internal/series-store.js';
+import { httpRequestDuration, httpRequestsInFlight, httpRequestsTotal } from '@vigil/catalog';
+import {
+  boundLabel,
+  type HttpRecorder,
+  LABEL_VALUES,
+  normalizeMethod,
+  statusClass,
+  statusLabel,
+  type TraceIds,
+} from '@vigil/core';
+import type { InstrumentsInternal } from './instruments.js';
+import type { HistogramFamily } from './internal/families.js';
+import type { Series } from './internal/store.js';
 
 /**
  * HTTP RED metrics, framework-agnostic. The request observer of @vigil/core calls `enter()` when a
@@ -32,33 +39,32 @@ export interface HttpMetrics extends HttpRecorder {
   readonly seriesCount: number;
 }
 
-export interface HttpMetricsInternalOptions {
-  readonly registry: Registry;
-  readonly prefix: string;
-  readonly buckets: readonly number[];
-  readonly maxSeries: number;
-  readonly onOverflow: (metric: string) => void;
-}
+/** Past the series cap a request keeps its method and status class; the route becomes `__overflow__`. */
+const overflow = (v: readonly string[]) => [
+  LABEL_VALUES.overflowRoute,
+  v[1] as string,
+  statusClass(v[2] as string),
+];
 
-export function createHttpMetrics(o: HttpMetricsInternalOptions): HttpMetrics {
-  const durationName = o.prefix + httpRequestDuration.name;
-  const totalName = o.prefix + httpRequestsTotal.name;
-  // Store label order: route first (the one the cap replaces), method, status code last.
-  const store = new SeriesStore({
-    buckets: o.buckets,
-    labelNames: ['route', 'method', 'status_code'],
-    maxSeries: o.maxSeries,
-    overflowValue: LABEL_VALUES.overflowRoute,
-    overflowThird: statusClass,
-    onOverflow: () => o.onOverflow(durationName),
-  });
+export function createHttpMetrics(ins: InstrumentsInternal): HttpMetrics {
+  const duration = ins.instrument(httpRequestDuration, { overflow }) as unknown as HistogramFamily;
+  ins.countView(httpRequestsTotal, duration);
   let inFlight = 0;
-  register(o.registry, new StoreHistogram(durationName, httpRequestDuration.help, store));
-  register(o.registry, new StoreCountCounter(totalName, httpRequestsTotal.help, store, durationName));
-  register(
-    o.registry,
-    new FunctionGauge(o.prefix + httpRequestsInFlight.name, httpRequestsInFlight.help, () => inFlight),
-  );
+  const gauge = ins.instrument(httpRequestsInFlight).labels();
+  ins.instrument(httpRequestsInFlight).collect(() => gauge.set(inFlight));
+  const store = duration.store;
+
+  const observe = (
+    route: string,
+    method: string | undefined,
+    status: string,
+    seconds: number,
+    exemplar: TraceIds | undefined,
+  ): Series => {
+    const s = store.get3(boundLabel(route), normalizeMethod(method), status);
+    duration.observeSeries(s, seconds, exemplar);
+    return s;
+  };
 
   return {
     enter() {
@@ -69,13 +75,13 @@ export function createHttpMetrics(o: HttpMetricsInternalOptions): HttpMetrics {
     },
     record(method, route, status, seconds, exemplar) {
       inFlight--;
-      const s = store.observe(
-        boundLabel(route),
-        normalizeMethod(method),
+      observe(
+        route,
+        method,
         status === undefined ? LABEL_VALUES.abortedStatus : statusLabel(status),
         seconds,
+        exemplar,
       );
-      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
     },
     start() {
       inFlight++;
@@ -83,22 +89,17 @@ export function createHttpMetrics(o: HttpMetricsInternalOptions): HttpMetrics {
     },
     end(method, route, statusCode, startMs, exemplar) {
       inFlight--;
-      const seconds = (performance.now() - startMs) / 1000;
-      const s = store.observe(boundLabel(route), normalizeMethod(method), statusLabel(statusCode), seconds);
-      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
-      return s;
+      return observe(route, method, statusLabel(statusCode), (performance.now() - startMs) / 1000, exemplar);
     },
     abort(method, route, startMs, exemplar) {
       inFlight--;
-      const seconds = (performance.now() - startMs) / 1000;
-      const s = store.observe(
-        boundLabel(route),
-        normalizeMethod(method),
+      return observe(
+        route,
+        method,
         LABEL_VALUES.abortedStatus,
-        seconds,
+        (performance.now() - startMs) / 1000,
+        exemplar,
       );
-      if (exemplar !== undefined) store.setExemplar(s, seconds, exemplar.traceId, exemplar.spanId);
-      return s;
     },
     get inFlight() {
       return inFlight;

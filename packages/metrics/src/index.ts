@@ -12,8 +12,24 @@ export {
 } from './exposition.js';
 export type { ScrapeResult } from './handler.js';
 export type { HttpMetrics } from './http.js';
+export {
+  acquireInstruments,
+  createInstruments,
+  INSTRUMENTS_DEFAULTS,
+  type InstrumentOptions,
+  type Instruments,
+  type InstrumentsOptions,
+  type LabelValues,
+  type SeriesOf,
+} from './instruments.js';
+export type {
+  CounterSeries,
+  GaugeSeries,
+  HistogramSeries,
+  Instrument,
+} from './internal/families.js';
 export { Registry } from './internal/prom.js';
-export type { Exemplar, Series } from './internal/series-store.js';
+export type { Exemplar, Series } from './internal/store.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
 export type { MetricsServer } from './server.js';
 export type { SqlSummary } from './sql.js';

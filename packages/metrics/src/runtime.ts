@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { eventLoopUtilization } from '@vigil/catalog';
-import { FunctionGauge, register } from './internal/collectors.js';
-import { collectDefaultMetrics, type Registry } from './internal/prom.js';
+import type { Instruments } from './instruments.js';
+import { collectDefaultMetrics } from './internal/prom.js';
 
 /**
  * Node.js runtime metrics: prom-client's default collectors plus event-loop utilization.
@@ -11,20 +11,17 @@ import { collectDefaultMetrics, type Registry } from './internal/prom.js';
  * previous scrape) shows a saturated loop directly.
  */
 export function registerRuntimeMetrics(
-  registry: Registry,
-  prefix: string,
+  ins: Instruments,
   labels: Readonly<Record<string, string>>,
   eventLoopMonitoringPrecision: number,
 ): void {
-  collectDefaultMetrics({ register: registry, prefix, labels, eventLoopMonitoringPrecision });
+  collectDefaultMetrics({ register: ins.registry, prefix: ins.prefix, labels, eventLoopMonitoringPrecision });
+  const elu = ins.instrument(eventLoopUtilization);
+  const series = elu.labels();
   let last = performance.eventLoopUtilization();
-  register(
-    registry,
-    new FunctionGauge(prefix + eventLoopUtilization.name, eventLoopUtilization.help, () => {
-      const now = performance.eventLoopUtilization();
-      const delta = performance.eventLoopUtilization(now, last);
-      last = now;
-      return delta.utilization;
-    }),
-  );
+  elu.collect(() => {
+    const now = performance.eventLoopUtilization();
+    series.set(performance.eventLoopUtilization(now, last).utilization);
+    last = now;
+  });
 }

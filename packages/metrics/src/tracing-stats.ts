@@ -5,64 +5,31 @@ import {
   tracingSpansExported,
 } from '@vigil/catalog';
 import { getTracingHook } from '@vigil/core';
-import type { Registry } from 'prom-client';
-import { escapeHelp, FAST_WRITE, type FastWritable, register } from './internal/collectors.js';
+import type { Instruments } from './instruments.js';
+import type { Family } from './internal/families.js';
 
 /**
- * `vigil_tracing_*` families, read from the tracing hook at scrape time. Writes nothing (not even
+ * `vigil_tracing_*` families, read from the tracing hook at scrape time. Write nothing (not even
  * HELP/TYPE) while tracing is not started, so a registry without tracing shows no empty families.
  */
-class TracingStatsCollector implements FastWritable {
-  readonly type = 'counter' as const;
-  readonly aggregator = 'sum';
-  readonly help = tracingSpansDropped.help;
-  constructor(
-    readonly name: string,
-    private readonly prefix: string,
-  ) {}
-
-  [FAST_WRITE](defaults: string, openMetrics: boolean, out: string[]): void {
+export function registerTracingStats(ins: Instruments): void {
+  const opts = { hideWhenEmpty: true };
+  const exported = ins.instrument(tracingSpansExported, opts) as unknown as Family;
+  const dropped = ins.instrument(tracingSpansDropped, opts) as unknown as Family;
+  const queued = ins.instrument(tracingQueueSize, opts) as unknown as Family;
+  const reasons = Object.values(SPAN_DROP_REASONS);
+  // Mirrors of the hook's counters: their values are set, not incremented.
+  const refresh = () => {
     const s = getTracingHook()?.stats();
-    if (s === undefined) return;
-    const p = this.prefix;
-    const d = defaults ? `,${defaults}` : '';
-    const bare = defaults ? `{${defaults}}` : '';
-    const exported = p + tracingSpansExported.name;
-    const dropped = p + tracingSpansDropped.name;
-    const queued = p + tracingQueueSize.name;
-    const family = (n: string) => (openMetrics ? n.replace(/_total$/, '') : n);
-    out.push(
-      `# HELP ${family(exported)} ${escapeHelp(tracingSpansExported.help)}`,
-      `# TYPE ${family(exported)} counter`,
-      `${exported}${bare} ${s.exported}`,
-      `# HELP ${family(dropped)} ${escapeHelp(tracingSpansDropped.help)}`,
-      `# TYPE ${family(dropped)} counter`,
-    );
-    for (const reason of Object.values(SPAN_DROP_REASONS)) {
-      out.push(`${dropped}{reason="${reason}"${d}} ${s.dropped[reason] ?? 0}`);
+    if (s === undefined) {
+      exported.store.reset();
+      dropped.store.reset();
+      queued.store.reset();
+      return;
     }
-    out.push(
-      `# HELP ${queued} ${escapeHelp(tracingQueueSize.help)}`,
-      `# TYPE ${queued} gauge`,
-      `${queued}${bare} ${s.queued}`,
-    );
-  }
-
-  get() {
-    const s = getTracingHook()?.stats();
-    const values = s
-      ? Object.values(SPAN_DROP_REASONS).map((reason) => ({
-          labels: { reason },
-          value: s.dropped[reason] ?? 0,
-        }))
-      : [];
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {}
-}
-
-/** Registers the `vigil_tracing_*` families (empty while tracing is off). */
-export function registerTracingStats(registry: Registry, prefix: string): void {
-  register(registry, new TracingStatsCollector(prefix + tracingSpansDropped.name, prefix));
+    exported.store.get([]).value = s.exported;
+    for (const reason of reasons) dropped.store.get([reason]).value = s.dropped[reason] ?? 0;
+    queued.store.get([]).value = s.queued;
+  };
+  for (const f of [exported, dropped, queued]) f.collect(refresh);
 }

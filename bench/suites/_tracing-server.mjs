@@ -46,15 +46,15 @@ async function expressApp() {
   const { default: express } = await import('express');
   const app = express();
   if (als) app.use((_req, _res, next) => als.run({}, next));
-  if (logger) {
-    const { createExpressRequestLogger } = await import('@vigil/logger/express');
-    app.use(createExpressRequestLogger({ logger }).middleware);
-  }
+  // Vigil's one middleware per app: metrics, spans and the request line from one observer.
   if (withMetrics) {
     const { createExpressMetrics } = await import('@vigil/express');
-    const m = createExpressMetrics();
+    const m = createExpressMetrics(logger ? { logger } : undefined);
     app.use(m.middleware);
     app.get('/metrics', m.handler);
+  } else if (logger) {
+    const { createExpressRequestLogger } = await import('@vigil/express');
+    app.use(createExpressRequestLogger({ logger }).middleware);
   }
   if (kind === 'pino-http' || kind === 'otel-lean-pino-http') {
     const { default: pinoHttp } = await import('pino-http');

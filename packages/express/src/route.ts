@@ -16,6 +16,12 @@ import type { Request } from 'express';
  * still bounds it.
  */
 
+/**
+ * The Express versions whose router internals (`layer.match`, `layer.rawPath`, `app.router`) this
+ * module reads; test/router-internals.test.ts pins them.
+ */
+export const EXPRESS_SUPPORTED = '>=5.0.0 <6.0.0';
+
 interface Captured {
   route: { path?: unknown };
   base: string;

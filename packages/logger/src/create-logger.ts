@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { createRedactor } from './internal/redact.js';
-import { FAST_LINE, type FastLineInfo, REQUEST_LINE_KEYS } from './internal/request-line.js';
+import { enableFastLine, REQUEST_LINE_KEYS } from './internal/request-line.js';
 import { enableRequestLog } from './internal/request-log.js';
 import { activeTraceFields } from './internal/trace-context.js';
 
@@ -186,17 +186,7 @@ export function createLogger(options?: LoggerOptions): Logger {
   // The request loggers' one-string line (internal/request-line.ts), unless a field of that line
   // is itself a redacted key (then every line goes through pino and its redaction).
   const lower = new Set(redactKeys.map((k) => k.toLowerCase()));
-  if (!REQUEST_LINE_KEYS.some((k) => lower.has(k))) {
-    const l = logger as unknown as Record<symbol, unknown>;
-    const fm = l[pino.symbols.formattersSym] as { log: unknown; level: unknown };
-    const info: FastLineInfo = {
-      log: fm.log,
-      level: fm.level,
-      onChild: (logger as unknown as { onChild: unknown }).onChild,
-      traceContext,
-    };
-    Object.defineProperty(logger, FAST_LINE, { value: info });
-  }
+  if (!REQUEST_LINE_KEYS.some((k) => lower.has(k))) enableFastLine(logger, traceContext);
   enableRequestLog(logger);
   return logger;
 }

@@ -1,5 +1,5 @@
 import { FAST_WRITE, type FastWritable } from './internal/families.js';
-import { Registry } from './internal/prom.js';
+import { Registry, registryDefaultLabels } from './internal/prom.js';
 import { escapeLabelValue } from './internal/store.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -10,14 +10,10 @@ export function acceptsOpenMetrics(accept: string | undefined): boolean {
   return typeof accept === 'string' && accept.includes('application/openmetrics-text');
 }
 
-interface RegistryInternals {
-  _defaultLabels?: Record<string, string>;
-}
-
 const defaultsCache = new WeakMap<object, { src: object; str: string }>();
 
 function defaultLabelString(registry: Registry): string {
-  const d = (registry as unknown as RegistryInternals)._defaultLabels ?? {};
+  const d = registryDefaultLabels(registry);
   const hit = defaultsCache.get(registry);
   if (hit && hit.src === d) return hit.str;
   const str = Object.entries(d)
@@ -39,8 +35,8 @@ export async function serializeRegistry(registry: Registry, openMetrics: boolean
   const defaults = defaultLabelString(registry);
   const helper = new Registry();
   if (openMetrics) helper.setContentType(OPENMETRICS_CONTENT_TYPE as never);
-  const d = (registry as unknown as RegistryInternals)._defaultLabels;
-  if (d && Object.keys(d).length > 0) helper.setDefaultLabels(d);
+  const d = registryDefaultLabels(registry);
+  if (Object.keys(d).length > 0) helper.setDefaultLabels({ ...d });
   const parts: string[] = [];
   for (const metric of registry.getMetricsAsArray() as unknown[]) {
     const fast = (metric as Partial<FastWritable>)[FAST_WRITE];

@@ -4,9 +4,9 @@ import { activeTraceFields, type TraceFields } from './trace-context.js';
 /**
  * The request line written as one string, without pino's general path (a fields object, the
  * redaction walk, the per-key serialiser loop), for loggers made by `createLogger()`. Same bytes as
- * pino would write for them: level, time, the logger's bindings, the fields, the message. Measured
- * on Fastify (`--cpu-prof` under load): pino's path for this line ~1.8 µs per request, about an
- * eighth of a bare Fastify request on this project's VMs.
+ * pino would write for them: level, time, the logger's bindings, the fields, the message. This is
+ * the one module that reads pino's internals (its symbols); test/pino-internals.test.ts pins the
+ * pino versions it supports.
  *
  * It applies only where the output cannot differ: the logger (or a child of it, which inherits the
  * marker) still uses createLogger's formatters and mixin, has no serialiser for a field of the
@@ -20,6 +20,9 @@ const { chindingsSym, formattersSym, messageKeySym, needsMetadataGsym, serialize
 /** In pino.symbols since pino 8.14, not in its type declarations. */
 const msgPrefixSym = (pino.symbols as unknown as Record<string, symbol>).msgPrefixSym as symbol;
 
+/** The pino versions whose internals this module was written and tested against. */
+export const PINO_SUPPORTED = '>=10.0.0 <11.0.0';
+
 export const FAST_LINE = Symbol('vigil.logger.requestLine');
 
 /** What createLogger() records on the logger it makes (children inherit it through the prototype). */
@@ -29,6 +32,14 @@ export interface FastLineInfo {
   /** pino's own (no-op) onChild of the logger as created: a replaced one must see every child. */
   readonly onChild: unknown;
   readonly traceContext: boolean;
+}
+
+/** Marks a logger made by `createLogger()` as one the one-string line may be written for. */
+export function enableFastLine(logger: object, traceContext: boolean): void {
+  const l = logger as Record<symbol, unknown> & { onChild?: unknown };
+  const fm = l[formattersSym] as { log: unknown; level: unknown };
+  const info: FastLineInfo = { log: fm.log, level: fm.level, onChild: l.onChild, traceContext };
+  Object.defineProperty(logger, FAST_LINE, { value: info });
 }
 
 /** The line's own field names: when one of them is redacted, every line goes through pino. */

@@ -1,8 +1,12 @@
 /**
  * The active span's ids, read through OpenTelemetry's own process-wide registration (the
  * `Symbol.for` key `@opentelemetry/api` 1.x stores its globals under), so the logger works with
- * `@vigil/tracing` or any OpenTelemetry SDK, and needs no OpenTelemetry package itself.
+ * `@vigil/tracing` or any OpenTelemetry SDK, and needs no OpenTelemetry package itself. The one
+ * module that reads the API's internals; test/otel-internals.test.ts pins the versions.
  */
+
+/** The `@opentelemetry/api` versions whose global slot and span key this module reads. */
+export const OTEL_API_SUPPORTED = '>=1.0.0 <2.0.0';
 
 const OTEL_API = Symbol.for('opentelemetry.js.api.1');
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');

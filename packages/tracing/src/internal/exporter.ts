@@ -55,10 +55,11 @@ interface TraceSerializer {
  * largest part of its start-up cost). Deep paths: the package has no `exports` map, and only the
  * trace serializers are needed.
  */
+export const OTLP_TRANSFORMER_SUPPORTED = '>=0.200.0 <0.300.0';
+export const PROTOBUF_SERIALIZER_PATH = '@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js';
+
 async function loadProtobufSerializer(): Promise<Serialize> {
-  const mod: Record<string, unknown> = await import(
-    '@opentelemetry/otlp-transformer/build/src/trace/protobuf/index.js'
-  );
+  const mod: Record<string, unknown> = await import(PROTOBUF_SERIALIZER_PATH);
   // CommonJS imported from ESM: named exports are detected; `default` is the exports object.
   const exportsObject = (mod.default ?? mod) as Record<string, TraceSerializer | undefined>;
   const name = 'ProtobufTraceSerializer';

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { declaredRange, inRange, installedVersion, rangeWithin } from '../../../test/helpers/versions.js';
+import { PROM_CLIENT_SUPPORTED, Registry, registryDefaultLabels } from '../src/internal/prom.js';
 
 // @vigil/metrics, @vigil/health and @vigil/resilience load prom-client's lib/ files, not its index
 // (which also loads the Pushgateway, Summary and cluster aggregator: about 9 ms of start-up). Run on
@@ -23,6 +25,21 @@ function loadedPromFiles(pkg: string, mode: 'esm' | 'cjs'): string[] {
   const out = execFileSync(process.execPath, args, { cwd: join(packagesDir, pkg), encoding: 'utf8' });
   return JSON.parse(out.trim()) as string[];
 }
+
+describe('prom-client internals (src/internal/prom.ts)', () => {
+  it(`runs against a supported prom-client (${PROM_CLIENT_SUPPORTED}), and package.json accepts no other`, () => {
+    expect(inRange(installedVersion('prom-client', import.meta.filename), PROM_CLIENT_SUPPORTED)).toBe(true);
+    const spec = declaredRange(join(import.meta.dirname, '..', 'package.json'), 'prom-client');
+    expect(rangeWithin(spec, PROM_CLIENT_SUPPORTED)).toBe(true);
+  });
+
+  it("reads a registry's default labels", () => {
+    const r = new Registry();
+    expect(registryDefaultLabels(r)).toEqual({});
+    r.setDefaultLabels({ service: 'a' });
+    expect(registryDefaultLabels(r)).toEqual({ service: 'a' });
+  });
+});
 
 describe('prom-client is loaded without its index', () => {
   for (const pkg of ['metrics', 'health', 'resilience']) {

@@ -1,13 +1,12 @@
 import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
 import { createLogger, type Logger } from '@vigil/logger';
-import { createExpressRequestLogger } from '@vigil/logger/express';
 import express, { type Express } from 'express';
 import pg from 'pg';
 import { createChain } from './chain.js';
 
 export interface App {
   app: Express;
-  /** Probes; `health.health` is what graceful shutdown fails readiness on. */
+  /** Probes: what graceful shutdown fails readiness on. */
   health: ExpressHealth;
   close(): Promise<void>;
 }
@@ -22,18 +21,17 @@ export interface AppOptions {
 /** The example service: the one-liners, then ordinary routes. */
 export function createApp(options: AppOptions = {}): App {
   const app = express();
-  const metrics = createExpressMetrics({ defaultLabels: { service: 'express-basic' } });
+  const logger = options.logger ?? createLogger({ service: 'express-basic' });
+  const metrics = createExpressMetrics({ logger, defaultLabels: { service: 'express-basic' } });
   // A connect timeout keeps a hung database from holding the readiness check's connection forever.
   const pool = options.databaseUrl
     ? new pg.Pool({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2_000 })
     : undefined;
   const health = createExpressHealth({ metrics, checks: pool ? { postgres: postgresCheck(pool) } : {} });
-  const logger = options.logger ?? createLogger({ service: 'express-basic' });
-  app.use(createExpressRequestLogger({ logger }).middleware); // one line: one log line per request (probes skipped)
-  app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (before metrics: probes are not traffic)
-  app.use(metrics.middleware); // one line: RED metrics for every route below
+  app.use(metrics.middleware); // one line: RED metrics, spans and one log line per request
+  app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
-  const chain = createChain(metrics.metrics); // resilient outbound client for /chain
+  const chain = createChain(metrics); // resilient outbound client for /chain
 
   app.get('/users/:id', (req, res) => {
     res.json({ id: req.params.id, name: `user ${req.params.id}` });

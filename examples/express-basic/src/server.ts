@@ -23,7 +23,7 @@ const server = app.listen(port, host, () => {
 const drainDelayMs = process.env.SHUTDOWN_DRAIN_DELAY_MS;
 const shutdown = createShutdown({
   servers: [server],
-  health: health.health,
+  health,
   ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
 });
 shutdown.addHook('tracing', async () => getTracing()?.close()); // registered first, runs last: flushes spans

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
 import { createLogger, type Logger } from '@vigil/logger';
-import { createExpressRequestLogger } from '@vigil/logger/express';
 import { createBreakerCheck } from '@vigil/resilience';
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
 import { createSchema, openDatabase } from './db.js';
@@ -34,7 +33,7 @@ export interface AppOptions {
 
 export interface App {
   app: Express;
-  /** Probes; `health.health` is what graceful shutdown fails readiness on. */
+  /** Probes: what graceful shutdown fails readiness on. */
   health: ExpressHealth;
   logger: Logger;
   /** Closes the HTTP clients, health, metrics and the database (pool, then embedded PGlite). */
@@ -51,11 +50,11 @@ const COLUMNS = 'id, user_id, product_id, quantity, status, created_at';
 
 export async function createApp(options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger({ service: SERVICE });
-  const metrics = createExpressMetrics({ defaultLabels: { service: SERVICE } });
+  const metrics = createExpressMetrics({ logger, defaultLabels: { service: SERVICE } });
   const downstream = createDownstreams({
     usersUrl: options.usersUrl ?? APP_DEFAULTS.usersUrl,
     catalogUrl: options.catalogUrl ?? APP_DEFAULTS.catalogUrl,
-    metrics: metrics.metrics,
+    metrics,
     logger,
     breakerResetTimeoutMs: options.breakerResetTimeoutMs ?? APP_DEFAULTS.breakerResetTimeoutMs,
   });
@@ -68,7 +67,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     throw err;
   });
   const { pool } = db;
-  metrics.metrics.instrumentPg(pool); // database_query_duration_seconds + a span for every query
+  metrics.instrumentPg(pool); // database_query_duration_seconds + a span for every query
   try {
     await createSchema(pool);
   } catch (err) {
@@ -87,9 +86,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   });
 
   const app = express();
-  app.use(createExpressRequestLogger({ logger }).middleware); // one log line per request
-  app.use(health.middleware); // /health /livez /ready /readyz /startup (before metrics: probes are not traffic)
-  app.use(metrics.middleware); // RED metrics for every route below
+  app.use(metrics.middleware); // RED metrics, spans and one log line per request
+  app.use(health.middleware); // /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
   // Parsed per route so a malformed body is recorded under its route; strict: false lets `null`
   // through to validation, which names the real problem.

@@ -34,7 +34,7 @@ const server = app.listen(port, host, (err) => {
 const drainDelayMs = env.SHUTDOWN_DRAIN_DELAY_MS;
 const shutdown = createShutdown({
   servers: [server],
-  health: health.health,
+  health,
   logger,
   ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
 });

@@ -1,6 +1,5 @@
 import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
 import { createLogger, type Logger } from '@vigil/logger';
-import { createExpressRequestLogger } from '@vigil/logger/express';
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
 import { createSchema, openDatabase } from './db.js';
 import { parseId, parsePage, parseUser } from './validate.js';
@@ -18,7 +17,7 @@ export interface AppOptions {
 
 export interface App {
   app: Express;
-  /** Probes; `health.health` is what graceful shutdown fails readiness on. */
+  /** Probes: what graceful shutdown fails readiness on. */
   health: ExpressHealth;
   logger: Logger;
   /** Closes health, metrics and the database (pool, then embedded PGlite). */
@@ -30,14 +29,14 @@ const UNIQUE_VIOLATION = '23505';
 
 export async function createApp(options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger({ service: SERVICE });
-  const metrics = createExpressMetrics({ defaultLabels: { service: SERVICE } });
+  const metrics = createExpressMetrics({ logger, defaultLabels: { service: SERVICE } });
   const db = await openDatabase({
     url: options.databaseUrl,
     dataDir: options.pgliteDataDir,
     onError: (err) => logger.warn({ err }, 'idle database connection failed'),
   });
   const { pool } = db;
-  metrics.metrics.instrumentPg(pool); // database_query_duration_seconds + a span for every query
+  metrics.instrumentPg(pool); // database_query_duration_seconds + a span for every query
   try {
     await createSchema(pool);
   } catch (err) {
@@ -47,9 +46,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const health = createExpressHealth({ metrics, checks: { postgres: postgresCheck(pool) } });
 
   const app = express();
-  app.use(createExpressRequestLogger({ logger }).middleware); // one log line per request
-  app.use(health.middleware); // /health /livez /ready /readyz /startup (before metrics: probes are not traffic)
-  app.use(metrics.middleware); // RED metrics for every route below
+  app.use(metrics.middleware); // RED metrics, spans and one log line per request
+  app.use(health.middleware); // /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
   // Parsed per route (not app-wide) so a malformed body is still recorded under its route.
   // strict: false lets `null` or `"x"` through to validation, which names the real problem.

@@ -50,7 +50,7 @@ export interface RequestObserver {
    *
    * @param route the route template when already known, else undefined
    * @param resolveRoute called at completion when `route` is undefined
-   * @param id the request id when the framework made one (Fastify's `request.id`)
+   * @param id the request id when the framework made one (Fastify's `request.id`; the adapter echoes it)
    * @returns the record, or undefined when the path is excluded
    */
   observe(
@@ -114,6 +114,17 @@ function place(rec: RequestRecord, req: IncomingMessage, res: ServerResponse, so
   res.once('close', () => completeRecord(rec, res.writableEnded ? res.statusCode : undefined));
 }
 
+/**
+ * The request id from its header (or a new one), echoed in the response. An adapter whose
+ * framework made the id (Fastify's `request.id`) passes it and echoes it the framework's way:
+ * a header set on the raw response first sends Node's `writeHead` down its slow path.
+ */
+function echoId(log: RequestLogWriter, req: IncomingMessage, res: ServerResponse): string {
+  const id = log.requestId(req.headers[log.idHeader]);
+  res.setHeader(log.idHeader, id);
+  return id;
+}
+
 /** Completes a request once: metric, span, request line. `status` undefined: aborted. */
 export function completeRecord(rec: RequestRecord, status: number | undefined): void {
   if (rec.done) return;
@@ -164,10 +175,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
     }
     if (log !== undefined && rec.log === undefined) {
       rec.log = log;
-      if (rec.id === undefined) {
-        rec.id = id ?? log.requestId(rec.req.headers[log.idHeader]);
-        res.setHeader(log.idHeader, rec.id);
-      }
+      if (rec.id === undefined) rec.id = id ?? echoId(log, rec.req, res);
     }
     if (rec.route === undefined && route !== undefined) rec.route = route;
     if (includeVigil) rec.includeVigil = true;
@@ -223,10 +231,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
       child: undefined,
     };
     if (http !== undefined) http.enter();
-    if (log !== undefined) {
-      rec.id = id ?? log.requestId(req.headers[log.idHeader]);
-      res.setHeader(log.idHeader, rec.id);
-    }
+    if (log !== undefined) rec.id = id ?? echoId(log, req, res);
     place(rec, req, res, socket);
     const hook = tracing ? getTracingHook() : undefined;
     if (hook === undefined) {

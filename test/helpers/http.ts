@@ -8,15 +8,22 @@ export interface Reply {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 
-/** One HTTP request over a keep-alive agent; resolves with status, headers and body text. */
+export interface RequestOptions {
+  /** `false` for a connection of its own (as the kubelet's probes make). Default: a keep-alive agent. */
+  agent?: Agent | false;
+}
+
+/** One HTTP request to 127.0.0.1:`port`; resolves with status, headers and body text. */
 export function request(
   port: number,
   method: string,
   path: string,
   headers: Record<string, string> = {},
+  options: RequestOptions = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+    const a = options.agent ?? agent;
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: a }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -31,6 +38,20 @@ export function request(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A GET to 127.0.0.1:`port`, or to a full `http://127.0.0.1:port/path` URL. */
+export function get(
+  target: number | string,
+  path = '/',
+  headers: Record<string, string> = {},
+  options: RequestOptions & { method?: string } = {},
+): Promise<Reply> {
+  if (typeof target === 'string') {
+    const u = new URL(target);
+    return request(Number(u.port), options.method ?? 'GET', u.pathname + u.search, headers, options);
+  }
+  return request(target, options.method ?? 'GET', path, headers, options);
 }
 
 /** Runs `count` requests built by `make(i)` with at most `concurrency` in flight. */

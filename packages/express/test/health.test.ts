@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { isVigilOptionError } from '@vigil/metrics';
 import express from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { get as shared } from '../../../test/helpers/http.js';
 import {
   createExpressHealth,
   createExpressMetrics,
@@ -13,6 +14,10 @@ import {
   postgresCheck,
   SHUTDOWN_DEFAULTS,
 } from '../src/index.js';
+
+/** One request on its own connection unless an agent is given (like the kubelet's probes). */
+const get = (port: number, path: string, headers = {}, o: Parameters<typeof shared>[3] = {}) =>
+  shared(port, path, headers, { agent: false, ...o });
 
 /** The `option` of the VigilOptionError thrown by fn, or what happened instead. */
 function optionOf(fn: () => unknown): string {
@@ -28,24 +33,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-function get(port: number, path: string, agent: Agent | false = false, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent, method }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function start(health: ExpressHealth, extra?: (app: express.Express) => void) {
   const app = express();
@@ -77,7 +64,7 @@ describe('createExpressHealth', () => {
       expect(r.headers['content-type']).toBe('application/health+json');
     }
     expect(JSON.parse((await get(port, '/ready')).body).checks.self[0].status).toBe('pass');
-    expect((await get(port, '/ready', false, 'HEAD')).body).toBe('');
+    expect((await get(port, '/ready', {}, { agent: false, method: 'HEAD' })).body).toBe('');
     expect(JSON.parse((await get(port, '/users/3')).body)).toEqual({ id: '3' });
   });
 
@@ -150,12 +137,12 @@ describe('createExpressHealth + createShutdown on a real Express server', () => 
 
     const agent = new Agent({ keepAlive: true });
     cleanups.push(() => agent.destroy());
-    expect((await get(port, '/users/1', agent)).headers.connection).toBe('keep-alive');
+    expect((await get(port, '/users/1', {}, { agent })).headers.connection).toBe('keep-alive');
     const code = shutdown.trigger('test');
     const ready = await get(port, '/ready');
     expect(ready.status).toBe(503);
     expect(JSON.parse(ready.body)).toEqual({ status: 'fail', output: 'shutting down' });
-    const user = await get(port, '/users/1', agent);
+    const user = await get(port, '/users/1', {}, { agent });
     expect(user.status).toBe(200);
     expect(user.headers.connection).toBe('close');
     expect((await get(port, '/health')).status).toBe(200);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { isVigilOptionError } from '@vigil/metrics';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { get as shared } from '../../../test/helpers/http.js';
 import {
   createHealth,
   type Health,
@@ -13,6 +14,10 @@ import {
   vigilMetrics,
   vigilShutdown,
 } from '../src/index.js';
+
+/** One request on its own connection unless an agent is given (like the kubelet's probes). */
+const get = (port: number, path: string, headers = {}, o: Parameters<typeof shared>[3] = {}) =>
+  shared(port, path, headers, { agent: false, ...o });
 
 const apps: FastifyInstance[] = [];
 const cleanups: (() => unknown)[] = [];
@@ -26,24 +31,6 @@ function makeApp(): FastifyInstance {
   apps.push(app);
   app.get<{ Params: { id: string } }>('/users/:id', async (req) => ({ id: req.params.id }));
   return app;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-function get(port: number, path: string, agent: Agent | false = false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('vigilHealth plugin', () => {
@@ -186,11 +173,11 @@ describe('vigilShutdown plugin', () => {
 
     const agent = new Agent({ keepAlive: true });
     cleanups.push(() => agent.destroy());
-    expect((await get(port, '/users/1', agent)).headers.connection).toBe('keep-alive');
+    expect((await get(port, '/users/1', {}, { agent })).headers.connection).toBe('keep-alive');
     const code = (app.vigil.shutdown as Shutdown).trigger('test');
     const ready = await get(port, '/ready');
     expect(ready.status).toBe(503);
-    const user = await get(port, '/users/2', agent);
+    const user = await get(port, '/users/2', {}, { agent });
     expect(user.status).toBe(200); // not Fastify's own 503 for requests during close()
     expect(user.headers.connection).toBe('close');
     expect(onClose).not.toHaveBeenCalled();

@@ -175,7 +175,7 @@ describe('A (Express) -> B (Fastify) -> PostgreSQL', () => {
       'line',
     );
     const om = await get(b.port, '/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
-    expect(om.headers.get('content-type')).toContain('application/openmetrics-text');
+    expect(om.headers['content-type']).toContain('application/openmetrics-text');
     const http = om.body
       .split('\n')
       .filter((l) => l.startsWith('http_request_duration_seconds_bucket{') && l.includes('route="/db"'));

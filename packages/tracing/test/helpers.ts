@@ -166,14 +166,7 @@ export async function startReceiver(mode: 'ok' | 'hang' | 'error' = 'ok'): Promi
   };
 }
 
-export async function get(
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
-  return { status: res.status, headers: res.headers, body: await res.text() };
-}
+export { get } from '../../../test/helpers/http.js';
 
 /** Env for a traced service sending http/json to the receiver, quickly. */
 export function tracingEnv(receiver: Receiver, extra: Record<string, string> = {}): Record<string, string> {

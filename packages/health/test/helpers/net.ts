@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type RequestListener, request, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import {
   type AddressInfo,
   connect,
@@ -7,6 +7,7 @@ import {
   type Socket,
   type Server as TcpServer,
 } from 'node:net';
+import { get as shared } from '../../../../test/helpers/http.js';
 
 /** A real HTTP server on an ephemeral loopback port. */
 export async function listen(
@@ -27,31 +28,10 @@ export async function listen(
   };
 }
 
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+export type { Reply as Answer } from '../../../../test/helpers/http.js';
 
 /** One request on its own connection (like the kubelet's probes). */
-export function get(url: string, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+export const get = (url: string, method = 'GET') => shared(url, '/', {}, { agent: false, method });
 
 /** A TCP server that accepts connections and never answers (a hung database). */
 export async function blackHole(): Promise<{ port: number; accepted(): number; close(): Promise<void> }> {

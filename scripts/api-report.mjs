@@ -28,7 +28,9 @@ for (const pkg of discoverPackages()) {
       configObject: {
         projectFolder: pkg.dir,
         mainEntryPointFilePath: join(pkg.dir, types),
-        compiler: { overrideTsconfig: { compilerOptions: { lib: ['ES2023'], types: ['node'], skipLibCheck: true } } },
+        compiler: {
+          overrideTsconfig: { compilerOptions: { lib: ['ES2023'], types: ['node'], skipLibCheck: true } },
+        },
         apiReport: {
           enabled: true,
           reportFileName,
@@ -50,12 +52,16 @@ for (const pkg of discoverPackages()) {
       configObjectFullPath: join(pkg.dir, 'api-extractor.json'),
       packageJsonFullPath: join(pkg.dir, 'package.json'),
     });
-    const result = Extractor.invoke(config, { localBuild: !check, showVerboseMessages: false, messageCallback: (m) => {
-      if (m.logLevel === 'warning' || m.logLevel === 'error') {
-        m.handled = true;
-        console.error(`${pkg.name} (${key}): ${m.text}`);
-      } else m.handled = true;
-    } });
+    const result = Extractor.invoke(config, {
+      localBuild: !check,
+      showVerboseMessages: false,
+      messageCallback: (m) => {
+        if (m.logLevel === 'warning' || m.logLevel === 'error') {
+          m.handled = true;
+          console.error(`${pkg.name} (${key}): ${m.text}`);
+        } else m.handled = true;
+      },
+    });
     if (result.apiReportChanged) {
       stale++;
       console.log(`${check ? 'stale' : 'wrote'}: ${join(reportFolder, reportFileName)}`);

@@ -7,11 +7,9 @@ export const TRACING_DEFAULTS = Object.freeze({
   /** OTLP/HTTP base URL of the collector; spans go to `<endpoint>/v1/traces`. */
   endpoint: 'http://localhost:4318',
   /**
-   * `http/protobuf` (OTLP's default) or `http/json`; every collector accepts both. Protobuf sends
-   * 2.4x fewer bytes, and a whole export (encoding and the HTTP request) measured 6.9 µs of CPU per
-   * server span against 13.8 µs for JSON (bench `otlp-export`). JSON, encoded by Vigil itself (3.6 µs
-   * per span against 11 µs for OpenTelemetry's JSON serializer), suits collectors behind proxies
-   * that only pass JSON, or reading the payloads.
+   * `http/protobuf` (OTLP's default) or `http/json`; every collector accepts both. Protobuf is
+   * smaller and cheaper to send (see the tracing README); JSON suits collectors behind proxies that
+   * only pass JSON, or reading the payloads.
    */
   protocol: 'http/protobuf' as 'http/protobuf' | 'http/json',
   /**

@@ -6,10 +6,9 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
  *
  * It produces what OpenTelemetry's `JsonTraceSerializer` (`@opentelemetry/otlp-transformer`)
  * produces, field for field (test/otlp-json.test.ts compares the two on every kind of span), but
- * without building the intermediate request object: the upstream serializer makes about thirty
- * objects and two BigInts per span, stringifies the whole graph, then copies the string into a
- * fresh Uint8Array with a TextEncoder: about 11 µs of CPU per server span against 3.6 µs here
- * (bench/README.md, `otlp-export`).
+ * without building the intermediate request object that the upstream serializer makes (about
+ * thirty objects and two BigInts per span), then stringifies and copies again (figures:
+ * bench/README.md, `otlp-export`).
  *
  * The resource is the same for almost every span, so its JSON is kept per resource object (a
  * WeakMap); a scope's is written once per scope and batch.
@@ -161,9 +160,8 @@ export class OtlpJsonEncoder {
   /**
    * The same JSON as UTF-8, in buffers of about `CHUNK_CHARS` each, to be written one after the
    * other. A batch of 512 server spans is about 440 KB: as one string and one buffer, both land in
-   * V8's and the allocator's large-object paths (fresh pages faulted in and unmapped every export),
-   * measured at 10.8 µs of CPU per span as one buffer against 4.9 µs in chunks (a loop over one
-   * batch, pinned to one CPU); in chunks they are ordinary allocations.
+   * V8's and the allocator's large-object paths (fresh pages faulted in and unmapped every export);
+   * in chunks they are ordinary allocations.
    */
   encodeChunks(spans: readonly ReadableSpan[]): Buffer[] {
     const chunks: Buffer[] = [];

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // `pnpm demo`: the three example services (users, catalog, orders) as local processes, demo
-// traffic against them, and Prometheus (with the shipped alert rules) when it is installed.
+// traffic against them, and Prometheus (with the shipped alert rules) when it is installed, with
+// the generated dashboards served live from it (scripts/viewer: no Grafana needed).
 // Ctrl-C stops everything gracefully: traffic, then each service (SIGTERM, Vigil's drain), then
-// Prometheus; a second Ctrl-C kills everything at once. Needs `pnpm build` first (`pnpm demo` does).
+// the dashboards and Prometheus; a second Ctrl-C kills everything at once. Needs `pnpm build`
+// first (`pnpm demo` does).
 //
 // Env: DEMO_PORT_BASE (3001: users, +1 catalog, +2 orders), DEMO_PROMETHEUS_PORT (9090),
+// DEMO_DASHBOARDS_PORT (3000, Grafana's usual port; any free port when it is taken),
 // DEMO_DURATION_S (stop gracefully this many seconds after everything is up), DEMO_VERBOSE=1 (all
 // log lines), DEMO_RATE and DEMO_CHAOS* (see traffic.mjs). DATABASE_URL / REDIS_URL / LOG_LEVEL /
 // OTEL_* pass through to the services; without DATABASE_URL and REDIS_URL they use their embedded
@@ -14,6 +17,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startViewer } from '../viewer/server.mjs';
 import { createFilter, forward, tagged } from './output.mjs';
 import { buildConfig, findOnPath } from './prometheus.mjs';
 
@@ -31,6 +35,7 @@ const intEnv = (name, dflt) => {
 };
 const BASE = intEnv('DEMO_PORT_BASE', 3001);
 const PROM_PORT = intEnv('DEMO_PROMETHEUS_PORT', 9090);
+const DASHBOARDS_PORT = intEnv('DEMO_DASHBOARDS_PORT', 3000);
 const DURATION_S = intEnv('DEMO_DURATION_S', 0);
 const VERBOSE = process.env.DEMO_VERBOSE === '1';
 const READY_TIMEOUT_MS = 120_000; // the embedded database takes seconds to start, more on a busy machine
@@ -54,6 +59,7 @@ const children = new Map(); // tag -> { child, exited: Promise<{code, signal}> }
 let tmp;
 let stopping = false;
 let up = false; // every service answered /readyz
+let viewer; // the live dashboards, once started
 
 function start(tag, cmd, args, env, { critical = true } = {}) {
   // Own process group: a terminal Ctrl-C reaches only this script, which then stops the children
@@ -97,12 +103,15 @@ async function shutdown(reason, code = 0) {
   if (stopping) return;
   stopping = true;
   clearTimeout(durationTimer);
-  say(`stopping (${reason}): traffic, then the services (graceful drain), then Prometheus`);
+  say(
+    `stopping (${reason}): traffic, then the services (graceful drain), then the dashboards and Prometheus`,
+  );
   await stop('traffic', 5_000);
   const results = await Promise.all(
     SERVICES.map(async (s) => [s.name, await stop(s.tag, SERVICE_STOP_TIMEOUT_MS)]),
   );
   for (const [name, r] of results) say(`${name} exited ${r.signal ? `by ${r.signal}` : `with ${r.code}`}`);
+  await viewer?.close();
   await stop('prometheus', 10_000);
   cleanup();
   // A service still starting has no SIGTERM handler yet: ended by the signal, that is clean too.
@@ -222,6 +231,30 @@ if (prometheus) {
   await halt();
 }
 
+// ---- dashboards ---------------------------------------------------------------------------------
+// The generated Grafana dashboards, drawn live in the browser from this Prometheus.
+if (promUrl) {
+  const dashboardOptions = {
+    prometheus: promUrl,
+    dashboards: join(ROOT, 'dashboards'),
+    host: HOST,
+    refresh: '5s',
+    // The demo has minutes of data, not hours: the breaker's open spells fill the screen.
+    time: { from: 'now-15m', to: 'now' },
+    title: 'Vigil demo dashboards',
+  };
+  try {
+    viewer = await startViewer({ ...dashboardOptions, port: DASHBOARDS_PORT });
+  } catch (e) {
+    if (e.code !== 'EADDRINUSE') throw e;
+    say(
+      `dashboards: port ${DASHBOARDS_PORT} is taken, using a free one (set DEMO_DASHBOARDS_PORT to choose)`,
+    );
+    viewer = await startViewer({ ...dashboardOptions, port: 0 });
+  }
+  await halt();
+}
+
 // ---- traffic ------------------------------------------------------------------------------------
 start('traffic', process.execPath, [join(HERE, 'traffic.mjs')], {
   ...process.env,
@@ -250,9 +283,19 @@ const lines = [
     : prometheus
       ? '  Prometheus       failed to start (see the prom lines above)'
       : '  Prometheus       not installed: `apt-get install -y --no-install-recommends prometheus` (Debian/Ubuntu), `brew install prometheus` (macOS), then run the demo again',
+  ...(viewer
+    ? [
+        `  Dashboards       ${viewer.url}/   (live, every 5 s; no Grafana needed)`,
+        ...['overview', 'resilience'].flatMap((name) => {
+          const d = viewer.list().find((x) => new RegExp(name, 'i').test(`${x.title} ${x.file}`));
+          return d ? [`    ${d.title.padEnd(28)} ${viewer.dashboardUrl(d.uid)}`] : [];
+        }),
+      ]
+    : ['  Dashboards       need Prometheus (above)']),
   '  PromQL:',
   ...promql.flatMap((q) => (promUrl ? [`    ${q}`, `      ${graph(q)}`] : [`    ${q}`])),
-  '  traffic: one summary line every 10 s; catalog turns flaky for 15 s every 40 s (orders breaker opens, then closes)',
+  '  traffic: one summary line every 10 s; catalog turns flaky for 15 s every 40 s (orders breaker opens, then closes:',
+  '           watch it on the Resilience dashboard)',
   '',
 ];
 for (const l of lines) say(l);

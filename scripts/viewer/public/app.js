@@ -545,40 +545,36 @@ class Dashboard {
       minIntervalMs: minInterval,
     });
     const builtins = G.builtinsFor(range, iv);
+    const sent = [];
     const results = await Promise.all(
       targets.map(async (t) => {
+        const refId = t.refId ?? 'A';
         const expr = G.interpolate(t.expr, vars, builtins);
         const ownMin = G.parseDuration(G.interpolate(t.interval ?? '', vars)) ?? 0;
         const stepMs = Math.max(iv.stepMs, ownMin) * Math.max(1, Number(t.intervalFactor ?? 1));
         const instant = Boolean(t.instant) && !t.range;
+        const step = stepMs / 1e3;
+        const path = instant ? '/api/v1/query' : '/api/v1/query_range';
+        const params = instant
+          ? { query: expr, time: String(range.to / 1e3) }
+          : {
+              query: expr,
+              start: String(Math.floor(range.from / stepMs) * step),
+              end: String(Math.floor(range.to / stepMs) * step),
+              step: String(step),
+            };
+        sent.push({ refId, path, params });
         try {
-          let data;
-          if (instant)
-            data = await prom('/api/v1/query', { query: expr, time: String(range.to / 1e3) }, signal);
-          else {
-            const step = stepMs / 1e3;
-            const start = Math.floor(range.from / stepMs) * step;
-            const end = Math.floor(range.to / stepMs) * step;
-            data = await prom(
-              '/api/v1/query_range',
-              { query: expr, start: String(start), end: String(end), step: String(step) },
-              signal,
-            );
-          }
-          return {
-            refId: t.refId ?? 'A',
-            target: t,
-            expr,
-            instant,
-            stepMs,
-            series: normalize(data, t, expr),
-          };
+          const data = await prom(path, params, signal);
+          return { refId, target: t, expr, instant, stepMs, series: normalize(data, t, expr) };
         } catch (e) {
           if (isAbort(e)) throw e;
-          return { refId: t.refId ?? 'A', target: t, expr, instant, stepMs, series: [], error: e.message };
+          return { refId, target: t, expr, instant, stepMs, series: [], error: e.message };
         }
       }),
     );
+    // What the panel asked Prometheus (like Grafana's query inspector; the tests read it too).
+    p.el.dataset.queries = JSON.stringify(sent);
     return {
       results,
       range,

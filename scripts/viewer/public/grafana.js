@@ -923,6 +923,25 @@ function merge(frames, byField) {
   return { columns, rows: [...byKey.values()] };
 }
 
+/** Grafana panel types -> how the viewer draws them (others say they are not supported). */
+export const PANEL_KINDS = {
+  timeseries: 'timeseries',
+  graph: 'timeseries',
+  trend: 'timeseries',
+  heatmap: 'timeseries',
+  barchart: 'timeseries',
+  stat: 'stat',
+  singlestat: 'stat',
+  gauge: 'gauge',
+  bargauge: 'bargauge',
+  piechart: 'bargauge',
+  table: 'table',
+  'table-old': 'table',
+  'state-timeline': 'timeline',
+  'status-history': 'timeline',
+  text: 'text',
+};
+
 // ---- panels and layout --------------------------------------------------------------------------
 
 /**

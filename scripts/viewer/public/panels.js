@@ -6,24 +6,6 @@ import uPlot from './uPlot.esm.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-const KIND = {
-  timeseries: 'timeseries',
-  graph: 'timeseries',
-  trend: 'timeseries',
-  heatmap: 'timeseries',
-  barchart: 'timeseries',
-  stat: 'stat',
-  singlestat: 'stat',
-  gauge: 'gauge',
-  bargauge: 'bargauge',
-  piechart: 'bargauge',
-  table: 'table',
-  'table-old': 'table',
-  'state-timeline': 'timeline',
-  'status-history': 'timeline',
-  text: 'text',
-};
-
 function h(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -59,7 +41,7 @@ export function resizePanel(p) {
 export function renderPanel(p, data, dash) {
   p.last = { data, dash };
   const def = p.def;
-  const kind = KIND[def.type];
+  const kind = G.PANEL_KINDS[def.type];
   const errors = data.results
     .filter((r) => r.error)
     .map((r) => (data.results.length > 1 ? `${r.refId}: ${r.error}` : r.error));

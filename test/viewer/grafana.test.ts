@@ -142,6 +142,7 @@ describe('template variables', () => {
     const one = vars([[multi, { values: ['127.0.0.1:3001'], all: false, options: opts }]]);
     expect(G.interpolate('up{instance=~"$service"}', one)).toBe('up{instance=~"127\\\\.0\\\\.0\\\\.1:3001"}');
     const two = vars([[multi, { values: ['a', 'b'], all: false, options: opts }]]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${var} syntax, not a template
     expect(G.interpolate('${service}|[[service]]|${service:pipe}|${service:csv}|${service:text}', two)).toBe(
       '(a|b)|(a|b)|a|b|a,b|a + b',
     );
@@ -151,6 +152,7 @@ describe('template variables', () => {
     // Unknown names are left as written; built-ins match whole names only.
     const b = { __rate_interval: '20s', __rate_interval_ms: '20000', __interval: '5s' };
     expect(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${var} syntax, not a template
       G.interpolate('rate(x[$__rate_interval]) $__rate_interval_ms ${__interval} $nope', new Map(), b),
     ).toBe('rate(x[20s]) 20000 5s $nope');
   });

@@ -2,15 +2,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, expect, it } from 'vitest';
-import { haveTool } from '../helpers/env.js';
+import { findChromium, launchChromium } from '../../scripts/viewer/browser.mjs';
+import { haveTool, IN_CI } from '../helpers/env.js';
 import { waitFor } from '../helpers/services.js';
 import { assertBuilt, metric, metricsOf, ROOT } from './stack.js';
 
 // `pnpm demo` minus the build: scripts/demo/run.mjs as a user runs it (embedded database and
-// cache), on a free port range. Traffic must flow, and Ctrl-C (SIGINT) must stop everything.
+// cache), on a free port range. Traffic must flow, the live dashboards must draw it (the breaker
+// opening during a chaos spell included), and Ctrl-C (SIGINT) must stop everything.
 
 const prometheus = haveTool('prometheus', ['--version']);
+const chromium = findChromium();
+if (!chromium && IN_CI) throw new Error('chromium is required in CI (CI=true) but is not installed');
 let demo: ChildProcess | undefined;
 const descendants = new Set<number>();
 
@@ -65,14 +70,27 @@ const alive = (pid: number) => {
   }
 };
 
-it('starts the three services and traffic, and stops everything on SIGINT with exit 0', async () => {
+/** Waits until the page has refreshed and `predicate` holds on it (the page refreshes every 5 s). */
+async function until(page: Page, what: string, predicate: () => boolean, timeoutMs = 90_000) {
+  await page.waitForFunction(predicate, undefined, { timeout: timeoutMs, polling: 500 }).catch((e: Error) => {
+    throw new Error(`${what}: ${e.message}`);
+  });
+}
+
+it('starts the three services, traffic and live dashboards, and stops everything on SIGINT with exit 0', {
+  timeout: 300_000,
+}, async () => {
   assertBuilt();
-  const base = await freeRange(4); // users, catalog, orders, Prometheus
+  const base = await freeRange(5); // users, catalog, orders, Prometheus, dashboards
   const env: Record<string, string | undefined> = {
     ...process.env,
     DEMO_PORT_BASE: String(base),
     DEMO_PROMETHEUS_PORT: String(base + 3),
-    DEMO_DURATION_S: '60', // a safety net: the test sends SIGINT long before
+    DEMO_DASHBOARDS_PORT: String(base + 4),
+    DEMO_DURATION_S: '240', // a safety net: the test sends SIGINT long before
+    // A chaos spell soon after the start, long enough for the breaker to open and be scraped.
+    DEMO_CHAOS_NORMAL_S: '10',
+    DEMO_CHAOS_FLAKY_S: '25',
   };
   // As on a fresh machine: embedded database and cache, no collector.
   for (const k of ['DATABASE_URL', 'REDIS_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'DEMO_VERBOSE']) delete env[k];
@@ -123,7 +141,46 @@ it('starts the three services and traffic, and stops everything on SIGINT with e
       500,
     );
   } else {
-    console.warn('demo e2e: prometheus not installed, Prometheus part skipped');
+    console.warn('demo e2e: prometheus not installed, Prometheus and dashboards part skipped');
+  }
+
+  if (prometheus && chromium) {
+    // The printed dashboards URL, opened as a newcomer would: live series, and the breaker opening.
+    const dashboards = `http://127.0.0.1:${base + 4}`;
+    expect(out).toContain(`Dashboards       ${dashboards}/`);
+    const link = (name: RegExp) => {
+      const line = out.split('\n').find((l) => name.test(l) && l.includes(`${dashboards}/d/`));
+      expect(line, `a ${name} link in the banner`).toBeDefined();
+      return /(http:\/\/\S+\/d\/\S+)/.exec(line!)![1]!;
+    };
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(link(/Service overview/));
+      await until(page, 'Service overview drawing live series', () => {
+        const drawn = [...document.querySelectorAll('.panel[data-type="timeseries"][data-state="data"]')];
+        return drawn.filter((p) => p.querySelector('canvas')).length >= 8;
+      });
+      await page.goto(link(/Resilience/));
+      await until(page, 'the breaker drawn open on the Resilience dashboard', () =>
+        Boolean(document.querySelector('.panel[data-type="state-timeline"] .tl-seg[data-value="open"]')),
+      );
+      const open = await page.$$eval(
+        '.panel[data-type="state-timeline"] .tl-seg[data-value="open"]',
+        (s) => s.length,
+      );
+      expect(open).toBeGreaterThan(0);
+      expect(problems, ctx()).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  } else if (prometheus) {
+    console.warn('demo e2e: chromium not installed, dashboards part skipped');
   }
 
   for (const pid of childrenOf(child.pid!)) descendants.add(pid);

@@ -1,13 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Prometheus,
-  startPrometheus,
-  startTraffic,
-  waitFor,
-} from '../../scripts/dashboards/harness.js';
+import { type Prometheus, startPrometheus, startTraffic, waitFor } from '../../scripts/dashboards/harness.js';
 import { findChromium, launchChromium } from '../../scripts/viewer/browser.mjs';
 import { startViewer } from '../../scripts/viewer/server.mjs';
 import { haveTool, IN_CI } from '../helpers/env.js';
@@ -58,7 +54,7 @@ const panelsOf = (page: Page): Promise<PanelView[]> =>
         queries: JSON.parse(d.queries ?? '[]'),
         canvases: e.querySelectorAll('canvas').length,
         segments: e.querySelectorAll('.tl-seg').length,
-        text: (e.querySelector('.panel-body') as HTMLElement | null)?.innerText ?? '',
+        text: (e.querySelector('.panel-body') as HTMLElement | null)?.textContent ?? '',
       };
     }),
   );
@@ -71,8 +67,10 @@ function seriesWithData(body: PromResult | undefined): number {
   const d = body?.data;
   if (!d) return 0;
   if (d.resultType === 'matrix')
-    return d.result.filter((s: { values: [number, string][] }) => s.values.some(([, v]) => v !== 'NaN')).length;
-  if (d.resultType === 'vector') return d.result.filter((s: { value: [number, string] }) => s.value[1] !== 'NaN').length;
+    return d.result.filter((s: { values: [number, string][] }) => s.values.some(([, v]) => v !== 'NaN'))
+      .length;
+  if (d.resultType === 'vector')
+    return d.result.filter((s: { value: [number, string] }) => s.value[1] !== 'NaN').length;
   return d.resultType === 'scalar' && d.result[1] !== 'NaN' ? 1 : 0;
 }
 
@@ -85,7 +83,9 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
 
   beforeAll(async () => {
     services.push(
-      ...(await Promise.all(EXAMPLES.map((e) => startService(join(ROOT, 'examples', e, 'dist', 'server.js'))))),
+      ...(await Promise.all(
+        EXAMPLES.map((e) => startService(join(ROOT, 'examples', e, 'dist', 'server.js'))),
+      )),
     );
     traffic = startTraffic(
       services.map((s) => s.port),
@@ -169,7 +169,11 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
           expected += seriesWithData(answer);
         }
         if (expected === 0) {
-          expect({ where, state: p.state, text: p.text }).toEqual({ where, state: 'nodata', text: 'No data' });
+          expect({ where, state: p.state, text: p.text }).toEqual({
+            where,
+            state: 'nodata',
+            text: 'No data',
+          });
           continue;
         }
         expect({ where, state: p.state }).toEqual({ where, state: 'data' });
@@ -200,7 +204,9 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
     const { page, problems } = await open(`/d/${overview.uid}?from=now-5m&to=now&refresh=`);
     await refreshed(page, 1);
     const byInstance = (ps: PanelView[]) =>
-      ps.find((p) => p.type === 'timeseries' && p.queries.some((q) => /by \(instance\)/.test(q.params.query)));
+      ps.find(
+        (p) => p.type === 'timeseries' && p.queries.some((q) => /by \(instance\)/.test(q.params.query)),
+      );
     const before = byInstance(await panelsOf(page))!;
     expect(before, 'a timeseries panel by instance').toBeDefined();
     expect(before.series).toBe(2);
@@ -228,6 +234,197 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
     await page.close();
   });
 
+  it('zooms to the range dragged on a chart', async () => {
+    const overview = viewer.list().find((d) => /overview/i.test(d.title))!;
+    const { page, problems } = await open(`/d/${overview.uid}?from=now-5m&to=now&refresh=`);
+    await refreshed(page, 1);
+    const box = (await page.locator('.panel[data-type="timeseries"] .u-over').first().boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await refreshed(page, 2);
+    const q = new URL(page.url()).searchParams;
+    const from = Number(q.get('from'));
+    const to = Number(q.get('to'));
+    // Absolute epoch milliseconds, about the middle half of the five minutes.
+    expect(to - from).toBeGreaterThan(100_000);
+    expect(to - from).toBeLessThan(200_000);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('draws panel types, variables and layouts the generated dashboards do not use yet', async () => {
+    // What a dashboard may grow into (a table of SLOs, gauges, repeats, annotations): drawn, or
+    // said to be unsupported, never an error.
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-viewer-'));
+    const target = (expr: string, refId = 'A', extra = {}) => ({
+      refId,
+      expr,
+      legendFormat: '{{job}}',
+      ...extra,
+    });
+    const rate = 'sum by (job) (rate(http_requests_total{job=~"$job"}[$__rate_interval]))';
+    writeFileSync(
+      join(dir, 'extra.json'),
+      JSON.stringify({
+        uid: 'extra',
+        title: 'Extra',
+        time: { from: 'now-5m', to: 'now' },
+        templating: {
+          list: [
+            {
+              name: 'job',
+              type: 'query',
+              query: 'label_values(up, job)',
+              multi: true,
+              includeAll: true,
+              current: { value: ['$__all'] },
+            },
+            { name: 'quantile', type: 'custom', query: '0.5,0.99', current: { value: '0.99' } },
+            { name: 'window', type: 'constant', query: '1m', hide: 2 },
+          ],
+        },
+        annotations: {
+          list: [
+            {
+              name: 'Requests',
+              enable: true,
+              expr: 'sum(rate(http_requests_total[1m])) > 0',
+              iconColor: 'blue',
+              datasource: { type: 'prometheus' },
+            },
+          ],
+        },
+        panels: [
+          {
+            type: 'text',
+            title: 'About',
+            gridPos: { x: 0, y: 0, w: 6, h: 4 },
+            options: { mode: 'markdown', content: '# Hello\n\nSee **this** [link](https://example.com).' },
+          },
+          {
+            type: 'gauge',
+            title: 'Gauge',
+            gridPos: { x: 6, y: 0, w: 6, h: 4 },
+            targets: [target(rate)],
+            fieldConfig: { defaults: { unit: 'reqps', min: 0, max: 1000 } },
+          },
+          { type: 'bargauge', title: 'Bars', gridPos: { x: 12, y: 0, w: 6, h: 4 }, targets: [target(rate)] },
+          {
+            type: 'candlestick-3d',
+            title: 'Odd',
+            gridPos: { x: 18, y: 0, w: 6, h: 4 },
+            targets: [target(rate)],
+          },
+          {
+            type: 'table',
+            title: 'Table',
+            gridPos: { x: 0, y: 4, w: 12, h: 6 },
+            targets: [
+              target(rate, 'A', { instant: true, format: 'table' }),
+              target(
+                `histogram_quantile($quantile, sum by (job, le) (rate(http_request_duration_seconds_bucket[$window])))`,
+                'B',
+                { instant: true, format: 'table' },
+              ),
+            ],
+            transformations: [
+              { id: 'merge', options: {} },
+              {
+                id: 'organize',
+                options: {
+                  excludeByName: { Time: true },
+                  renameByName: { 'Value #A': 'Rate', 'Value #B': 'Latency' },
+                },
+              },
+            ],
+            fieldConfig: {
+              defaults: {},
+              overrides: [
+                {
+                  matcher: { id: 'byName', options: 'Latency' },
+                  properties: [
+                    { id: 'unit', value: 's' },
+                    { id: 'custom.cellOptions', value: { type: 'color-background' } },
+                  ],
+                },
+              ],
+            },
+          },
+          {
+            type: 'stat',
+            title: 'Rate of $job',
+            repeat: 'job',
+            gridPos: { x: 12, y: 4, w: 6, h: 6 },
+            targets: [target(rate)],
+          },
+          {
+            type: 'row',
+            title: 'Folded',
+            collapsed: true,
+            gridPos: { x: 0, y: 10, w: 24, h: 1 },
+            panels: [
+              {
+                type: 'timeseries',
+                title: 'Inside',
+                gridPos: { x: 0, y: 11, w: 24, h: 6 },
+                targets: [target(rate)],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const extra = await startViewer({ prometheus: prom.url, dashboards: dir });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+      const problems: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(`${extra.url}/d/extra?refresh=`);
+      await refreshed(page, 1);
+      const panels = await panelsOf(page);
+      const byTitle = (t: string) => panels.filter((p) => p.title === t);
+      expect(byTitle('About')[0]!.text).toContain('Hello');
+      expect(byTitle('Gauge')[0]).toMatchObject({ state: 'data', series: 2 });
+      expect(byTitle('Bars')[0]).toMatchObject({ state: 'data', series: 2 });
+      expect(byTitle('Odd')[0]).toMatchObject({ state: 'unsupported' });
+      expect(byTitle('Table')[0]).toMatchObject({ state: 'data', series: 2 });
+      const header = await page.$$eval('.panel[data-panel-title="Table"] th', (ths) =>
+        ths.map((t) => t.textContent),
+      );
+      expect(header).toEqual(['job', 'Rate', 'Latency']);
+      expect(byTitle('Table')[0]!.queries[1]!.params.query).toContain('histogram_quantile(0.99,');
+      expect(byTitle('Table')[0]!.queries[1]!.params.query).toContain('[1m]');
+      // One stat per job, each scoped to its own.
+      expect(
+        panels
+          .filter((p) => p.title.startsWith('Rate of '))
+          .map((p) => p.title)
+          .sort(),
+      ).toEqual(EXAMPLES.map((e) => `Rate of ${e}`));
+      for (const p of panels.filter((x) => x.title.startsWith('Rate of ')))
+        expect(p.queries[0]!.params.query).toContain(`job=~"${p.title.slice('Rate of '.length)}"`);
+      // The folded row's panel is not queried until the row is opened.
+      expect(byTitle('Inside')[0]!.state).toBe('loading');
+      await page.click('.row-title');
+      await page.waitForFunction(
+        () =>
+          document.querySelector('.panel[data-panel-title="Inside"]')?.getAttribute('data-state') === 'data',
+      );
+      expect(await page.$$eval('.annotation-toggle', (ls) => ls.map((l) => l.textContent))).toEqual([
+        'Requests',
+      ]);
+      expect(await page.$('select[data-var="window"]')).toBeNull(); // hidden constant
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await extra.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refreshes by itself, moving the time range with the clock', async () => {
     const overview = viewer.list().find((d) => /overview/i.test(d.title))!;
     const { page, problems } = await open(`/d/${overview.uid}?from=now-5m&to=now&refresh=1s`);
@@ -237,7 +434,9 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
     const first = await end();
     await refreshed(page, 3);
     expect(await end()).toBeGreaterThan(first);
-    expect(await page.$eval('select[data-control="refresh"]', (s) => (s as HTMLSelectElement).value)).toBe('1s');
+    expect(await page.$eval('select[data-control="refresh"]', (s) => (s as HTMLSelectElement).value)).toBe(
+      '1s',
+    );
     expect(problems).toEqual([]);
     await page.close();
   });

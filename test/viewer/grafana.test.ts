@@ -281,6 +281,14 @@ describe('values', () => {
     });
     expect(G.fieldConfig(panel, { name: 'x', refId: 'B', type: 'number' }).displayName).toBe('second');
     expect(panel.fieldConfig.defaults.custom.lineWidth).toBe(1); // not mutated
+    // Without thresholds: Grafana's defaults for a new panel.
+    expect(G.fieldConfig({}, { name: 'x', type: 'number' }).thresholds).toEqual({
+      mode: 'absolute',
+      steps: [
+        { color: 'green', value: null },
+        { color: 'red', value: 80 },
+      ],
+    });
   });
 
   it('names series from legendFormat, __auto or the labels', () => {
@@ -357,6 +365,22 @@ describe('tables, layout, annotations', () => {
     expect(G.repeatPanel({ ...p, repeat: undefined }, [])).toEqual([
       { panel: { ...p, repeat: undefined }, scope: undefined },
     ]);
+  });
+
+  it("moves panels down that repeats would overlap, as Grafana's grid does", () => {
+    const table = { panel: { title: 'table', gridPos: { x: 0, y: 4, w: 12, h: 6 } }, scope: undefined };
+    const stat = { type: 'stat', repeat: 'job', gridPos: { x: 12, y: 4, w: 6, h: 6 } };
+    const items = [table, ...G.repeatPanel(stat, ['a', 'b', 'c'])];
+    // 24 / 3 wide each from x = 0: the copies land on the table, which moves below them.
+    expect(items.map((i) => i.panel.gridPos)).toContainEqual({ x: 0, y: 4, w: 8, h: 6 });
+    const out = G.resolveOverlaps(items);
+    expect(out.map((i) => [i.scope?.value ?? i.panel.title, i.panel.gridPos])).toEqual([
+      ['table', { x: 0, y: 10, w: 12, h: 6 }],
+      ['a', { x: 0, y: 4, w: 8, h: 6 }],
+      ['b', { x: 8, y: 4, w: 8, h: 6 }],
+      ['c', { x: 16, y: 4, w: 8, h: 6 }],
+    ]);
+    expect(items[0]!.panel.gridPos.y).toBe(4); // inputs untouched
   });
 
   it('turns an annotation query into regions', () => {

@@ -484,8 +484,8 @@ class Dashboard {
         );
         out.push(head);
       }
-      const placed = section.panels.flatMap((p) =>
-        G.repeatPanel(p, p.repeat ? this.repeatValues(p.repeat) : []),
+      const placed = G.resolveOverlaps(
+        section.panels.flatMap((p) => G.repeatPanel(p, p.repeat ? this.repeatValues(p.repeat) : [])),
       );
       const top = Math.min(...placed.map((x) => x.panel.gridPos?.y ?? 0));
       let bottom = 0;

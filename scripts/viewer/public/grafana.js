@@ -817,6 +817,14 @@ function matches(matcher, field) {
 export function fieldConfig(panel, field) {
   const fc = panel.fieldConfig ?? {};
   const cfg = clone(fc.defaults ?? {}) ?? {};
+  // A panel saved without thresholds gets Grafana's defaults for new panels.
+  cfg.thresholds ??= {
+    mode: 'absolute',
+    steps: [
+      { color: 'green', value: null },
+      { color: 'red', value: 80 },
+    ],
+  };
   for (const o of fc.overrides ?? []) {
     if (!matches(o.matcher, field)) continue;
     for (const p of o.properties ?? []) setPath(cfg, p.id, clone(p.value));
@@ -977,6 +985,31 @@ export function repeatPanel(panel, values) {
     },
     scope: { name: panel.repeat, value },
   }));
+}
+
+/**
+ * Moves panels down until none overlaps another, in reading order: what Grafana's grid does after
+ * repeats widen a row. Takes and returns `{ panel, scope }` items; gridPos is copied, not changed.
+ */
+export function resolveOverlaps(items) {
+  const placed = [];
+  const sorted = items
+    .map((it, i) => ({ it, i, g: { x: 0, y: 0, w: 12, h: 8, ...(it.panel.gridPos ?? {}) } }))
+    // Repeated copies keep their places; the panels they land on move (as in Grafana).
+    .sort((a, b) => a.g.y - b.g.y || Number(!a.it.scope) - Number(!b.it.scope) || a.g.x - b.g.x || a.i - b.i);
+  for (const e of sorted) {
+    const g = { ...e.g };
+    for (;;) {
+      const hit = placed.filter(
+        (o) => g.x < o.x + o.w && o.x < g.x + g.w && g.y < o.y + o.h && o.y < g.y + g.h,
+      );
+      if (hit.length === 0) break;
+      g.y = Math.max(...hit.map((o) => o.y + o.h));
+    }
+    placed.push(g);
+    e.out = { ...e.it, panel: { ...e.it.panel, gridPos: g } };
+  }
+  return sorted.sort((a, b) => a.i - b.i).map((e) => e.out);
 }
 
 /** Prometheus annotation query results -> regions `{ start, end, title, text }` (ms). */

@@ -350,6 +350,10 @@ function timeSeries(p, data, dash, series) {
   const legend = u.root.querySelector('.u-legend');
   if (legend) legend.classList.add(visible.length > 6 ? 'legend-wrap' : 'legend-list');
   u.setSize(chartSize(p, legend));
+  // Once more after layout: the legend's final height is known only then.
+  requestAnimationFrame(() => {
+    if (p.chart === u && p.body.clientWidth > 0) u.setSize(chartSize(p, legend));
+  });
   p.chart = u;
   p.chartKey = key;
   return visible.length;

@@ -1,4 +1,4 @@
-// A real Prometheus for tests and the preview: Debian's `prometheus` binary on a loopback port with
+// A real Prometheus for tests: Debian's `prometheus` binary on a loopback port with
 // a temporary config (the shipped rules, static targets), plus a small HTTP client for its API,
 // a poller with a deadline, Grafana variable substitution and an example-traffic generator.
 
@@ -270,33 +270,6 @@ export function startTraffic(
     async stop() {
       running = false;
       return done;
-    },
-  };
-}
-
-/** Starts `node <script>` with PORT=0 and resolves with its port once it prints "listening on". */
-export async function startExample(script: string): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [script], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${out}`)));
-  });
-  return {
-    port,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
     },
   };
 }

@@ -1,6 +1,6 @@
 // Compiles the TypeScript generators of scripts/dashboards and scripts/alerts with `tsc` (type
 // errors, including against Grafana's schema types, fail generation), then runs them.
-// Used by scripts/gen.mjs and by `pnpm dashboards:preview`.
+// Used by scripts/gen.mjs.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

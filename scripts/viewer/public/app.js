@@ -117,7 +117,9 @@ class Dashboard {
       if (k.startsWith('var-')) this.urlVars.set(k.slice(4), [...(this.urlVars.get(k.slice(4)) ?? []), v]);
     this.vars = new Map(); // name -> { def, state, error? }
     this.panels = [];
+    // Prometheus-query annotations; newer schema versions keep the query in `target`.
     this.annotations = (dashboard.annotations?.list ?? [])
+      .map((a) => ({ ...a, expr: a.expr ?? a.target?.expr, step: a.step ?? a.target?.step }))
       .filter((a) => a.expr && !a.builtIn && (a.datasource?.type ?? 'prometheus') === 'prometheus')
       .map((a) => ({ def: a, enabled: a.enable !== false, regions: [] }));
     this.generation = 0;

@@ -68,13 +68,13 @@ try {
     if (!line) throw new Error(`no ${title} link in the demo output (is prometheus installed?)`);
     return /(http:\/\/\S+\/d\/\S+)/.exec(line)[1];
   };
-  // The whole demo so far: from the first scrapes to now, refreshed every 5 s.
-  const range = `?from=${started}&to=now&refresh=5s`;
+  // The whole demo so far, from its first rates (a few scrapes in) to now, refreshed every 5 s.
+  const range = `?from=${started + 15_000}&to=now&refresh=5s`;
   browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: WIDTH, height: 1000 } });
   page.on('pageerror', (e) => console.error(`screenshots: page error: ${e.message}`));
 
-  await page.goto(`${link(SHOTS.resilience.title)}${range}`);
+  await page.goto(`${link(SHOTS.resilience.title)}?from=now-5m&to=now&refresh=5s`);
   console.log('screenshots: waiting for the breaker to open and close again (a chaos spell)…');
   await until(
     'a breaker that opened and closed again',

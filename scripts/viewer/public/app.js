@@ -637,6 +637,8 @@ class Dashboard {
     } catch (e) {
       this.status.textContent = e.message;
       this.status.classList.add('status-error');
+      // A range that starts in the future becomes valid with time: keep refreshing.
+      this.schedule();
       return;
     }
     try {

@@ -318,6 +318,7 @@ function timeSeries(p, data, dash, series) {
         ticks: { stroke: '#2c3036', width: 1 },
         font: '11px sans-serif',
         size: 28,
+        space: 72, // room for an HH:mm:ss label
         values: (_u, vals) => vals.map((v) => timeLabel(v * 1e3, data.range.to - data.range.from)),
       },
       {

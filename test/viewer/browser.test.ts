@@ -440,4 +440,15 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('keeps refreshing through a range that is not valid yet', async () => {
+    const overview = viewer.list().find((d) => /overview/i.test(d.title))!;
+    // Starts five seconds from now: invalid at first, then the clock catches up.
+    const { page, problems } = await open(`/d/${overview.uid}?from=${Date.now() + 5000}&to=now&refresh=1s`);
+    await page.waitForSelector('.status-error');
+    expect(await page.textContent('.status')).toContain('not before its end');
+    await refreshed(page, 1);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });

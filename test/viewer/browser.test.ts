@@ -117,7 +117,7 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
   });
 
   /** Opens a page, recording console errors, failed requests and every Prometheus answer. */
-  async function open(path: string) {
+  async function open(path: string, base = viewer.url) {
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     const problems: string[] = [];
     const answers = new Map<string, Promise<PromResult>>();
@@ -131,7 +131,7 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
       if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${u.pathname}`);
       if (u.pathname.startsWith('/api/prom/')) answers.set(`${u.pathname}${u.search}`, r.json());
     });
-    await page.goto(`${viewer.url}${path}`);
+    await page.goto(`${base}${path}`);
     return { page, problems, answers };
   }
 
@@ -378,11 +378,7 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
     );
     const extra = await startViewer({ prometheus: prom.url, dashboards: dir });
     try {
-      const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-      const problems: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-      page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto(`${extra.url}/d/extra?refresh=`);
+      const { page, problems } = await open('/d/extra?refresh=', extra.url);
       await refreshed(page, 1);
       const panels = await panelsOf(page);
       const byTitle = (t: string) => panels.filter((p) => p.title === t);

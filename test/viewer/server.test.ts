@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, type IncomingMessage, request } from 'node:http';
@@ -242,5 +243,46 @@ describe('close()', () => {
     expect(await client).not.toBe(200);
     stuck.closeAllConnections();
     stuck.close();
+  });
+});
+
+describe('pnpm dashboards:view', () => {
+  const CLI = join(ROOT, 'scripts', 'viewer', 'cli.mjs');
+
+  it('prints the URL of every dashboard and stops on SIGINT with exit 0', async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, '--port=0', '--prometheus=http://127.0.0.1:9', '--refresh=10s'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    child.stderr.on('data', (b: Buffer) => (out += b));
+    const exited = once(child, 'exit');
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', () => {
+        const m = /Vigil \/ Resilience\s+(http:\/\/127\.0\.0\.1:\d+\/d\/vigil-resilience)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', () => reject(new Error(`exited early:\n${out}`)));
+    });
+    expect(out).toMatch(
+      /^dashboards: http:\/\/127\.0\.0\.1:\d+\/ \(from http:\/\/127\.0\.0\.1:9; Ctrl-C stops\)/,
+    );
+    expect((await get(url)).status).toBe(200);
+    expect((await get(new URL('/api/settings', url).href)).json().refresh).toBe('10s');
+    child.kill('SIGINT');
+    expect(await exited).toEqual([0, null]);
+  });
+
+  it('names an unknown argument or a bad option and exits 2', () => {
+    const unknown = spawnSync(process.execPath, [CLI, '--prometeus=x'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('unknown argument "--prometeus=x"');
+    const bad = spawnSync(process.execPath, [CLI, '--prometheus=localhost:9090'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('option "prometheus" must be an http(s) URL');
   });
 });

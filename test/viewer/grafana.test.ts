@@ -331,6 +331,12 @@ describe('tables, layout, annotations', () => {
       { service: 's2', 'Budget left': undefined, SLI: 0.99 },
     ]);
     expect(G.toTable([a]).columns).toEqual(['Time', 'service', 'Value']);
+    // Grafana 10's includeByName keeps only the named columns.
+    const only = G.toTable(
+      [a],
+      [{ id: 'organize', options: { includeByName: { service: true, Time: false } } }],
+    );
+    expect(only.columns).toEqual(['service']);
   });
 
   it('groups panels under rows, collapsed rows included', () => {

@@ -869,7 +869,8 @@ export function toTable(results, transformations = []) {
     pending = [table];
     if (t.id === 'organize') {
       const exclude = o.excludeByName ?? {};
-      let cols = table.columns.filter((c) => !exclude[c]);
+      const include = Object.keys(o.includeByName ?? {}).filter((c) => o.includeByName[c]);
+      let cols = table.columns.filter((c) => !exclude[c] && (include.length === 0 || include.includes(c)));
       const index = o.indexByName ?? {};
       if (Object.keys(index).length) cols = [...cols].sort((a, b) => (index[a] ?? 1e9) - (index[b] ?? 1e9));
       const rename = o.renameByName ?? {};

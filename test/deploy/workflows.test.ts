@@ -191,6 +191,7 @@ describe('ci.yml', () => {
       'pnpm build',
       'pnpm typecheck',
       'pnpm check:generated',
+      'pnpm check:api',
       'pnpm check:packages',
       'pnpm check:consumer',
       'pnpm test',

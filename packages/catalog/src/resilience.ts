@@ -28,6 +28,18 @@ export const BREAKER_EVENTS = Object.freeze([
   'close',
 ] as const);
 
+/**
+ * Values of the `reason` label of `vigil_circuit_breaker_opens_total`: which trigger opened the
+ * breaker. `consecutive`: that many failures in a row; `error_rate` / `slow_rate`: the share of
+ * failed / slow calls in the window; `trial_failed`: the half-open trial calls did not succeed.
+ */
+export const BREAKER_OPEN_REASONS = Object.freeze([
+  'consecutive',
+  'error_rate',
+  'slow_rate',
+  'trial_failed',
+] as const);
+
 /** Values of the `outcome` label of `vigil_circuit_breaker_call_duration_seconds`. */
 export const BREAKER_OUTCOMES = Object.freeze(['success', 'failure', 'timeout', 'ignored'] as const);
 
@@ -57,6 +69,26 @@ export const circuitBreakerEvents = defineMetric({
   help: 'Circuit breaker events: success, failure, timeout, ignored, reject, fallback, open, half_open, close.',
   unit: 'events',
   labels: ['breaker', 'event'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const circuitBreakerOpens = defineMetric({
+  name: 'vigil_circuit_breaker_opens_total',
+  type: 'counter',
+  help: 'Times the circuit breaker opened, by the trigger that opened it: consecutive, error_rate, slow_rate, trial_failed.',
+  unit: 'transitions',
+  labels: ['breaker', 'reason'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const circuitBreakerSlowCalls = defineMetric({
+  name: 'vigil_circuit_breaker_slow_calls_total',
+  type: 'counter',
+  help: 'Calls the circuit breaker let through that took at least its slowCallDurationMs, whatever their outcome.',
+  unit: 'calls',
+  labels: ['breaker'],
   source: 'vigil',
   group: 'resilience',
 });
@@ -147,6 +179,8 @@ export const httpClientRequestDuration = defineMetric({
 export const RESILIENCE_METRICS: readonly MetricDefinition[] = Object.freeze([
   circuitBreakerState,
   circuitBreakerEvents,
+  circuitBreakerOpens,
+  circuitBreakerSlowCalls,
   circuitBreakerCallDuration,
   retryAttempts,
   retryExhausted,

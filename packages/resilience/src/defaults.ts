@@ -5,16 +5,28 @@
 
 /** Defaults of `createCircuitBreaker` (and the `breaker` part of `createPolicy` / `createHttpClient`). */
 export const BREAKER_DEFAULTS = Object.freeze({
-  /** Failure percentage (0 to 99) of the calls in the rolling window above which the breaker opens. */
+  /** Failures (timeouts included) in a row that open the breaker, whatever the traffic; `0` turns this trigger off. */
+  consecutiveFailures: 5,
+  /** Failure percentage (0 to 99) of the calls in the window above which the breaker opens. */
   errorThresholdPercentage: 50,
-  /** Calls the rolling window must hold before the breaker may open (quiet services never trip on one error). */
+  /** A call that takes at least this long (ms) is slow, even when it succeeds; `false` turns slow calls off. */
+  slowCallDurationMs: 5_000 as number | false,
+  /** Slow-call percentage (0 to 99) of the calls in the window above which the breaker opens. */
+  slowCallThresholdPercentage: 80,
+  /** Calls the window must hold before a rate (failures or slow calls) may open the breaker. See "Which trigger trips when". */
   volumeThreshold: 10,
-  /** Time (ms) the breaker stays open before one trial call is let through (half-open). */
-  resetTimeoutMs: 30_000,
-  /** Length (ms) of the rolling window the failure percentage is computed over. */
+  /** Length (ms) of the time window the rates are computed over. */
   rollingWindowMs: 10_000,
-  /** Buckets of the rolling window (it slides one bucket at a time). */
+  /** Buckets of the time window (it slides one bucket at a time). */
   rollingWindowBuckets: 10,
+  /** When set, the rates are computed over the last this many calls instead of the time window (a count window); `0` keeps the time window. */
+  rollingWindowCalls: 0,
+  /** Time (ms) the breaker stays open before trial calls are let through (half-open). */
+  resetTimeoutMs: 30_000,
+  /** Trial calls let through while half-open; further calls are rejected until they have decided. */
+  permittedCallsInHalfOpen: 1,
+  /** Share (1 to 100 %) of the trial calls that must succeed, and not be slow, to close the breaker; otherwise it opens again. */
+  halfOpenSuccessPercentage: 100,
   /** Per-call timeout (ms) inside the breaker, or `false`; a timeout counts as a failure and aborts `ctx.signal`. */
   timeoutMs: 10_000 as number | false,
 });

@@ -1,9 +1,15 @@
 /**
- * @vigil/resilience: circuit breakers (on opossum), retries, timeouts, bulkheads, fallbacks and an
+ * @vigil/resilience: circuit breakers, retries, timeouts, bulkheads, fallbacks and an
  * instrumented fetch client, visible in metrics, logs, traces and readiness. No import-time side
  * effects: everything starts inside a factory call and stops with `close()`.
  */
-export { BREAKER_EVENTS, BREAKER_OUTCOMES, BREAKER_STATE_VALUES, HTTP_CLIENT_STATUS } from '@vigil/catalog';
+export {
+  BREAKER_EVENTS,
+  BREAKER_OPEN_REASONS,
+  BREAKER_OUTCOMES,
+  BREAKER_STATE_VALUES,
+  HTTP_CLIENT_STATUS,
+} from '@vigil/catalog';
 export type { BreakerSettings, BreakerView, CircuitBreaker, CircuitBreakerOptions } from './breaker.js';
 export { createCircuitBreaker, defaultIsFailure } from './breaker.js';
 export type { Bulkhead, BulkheadOptions, BulkheadSettings, BulkheadView } from './bulkhead.js';
@@ -45,6 +51,7 @@ export type { Timeout, TimeoutOptions } from './timeout.js';
 export { createTimeout } from './timeout.js';
 export type {
   AttemptContext,
+  BreakerOpenReason,
   BreakerState,
   BreakerStateChange,
   BreakerStateSource,

@@ -14,6 +14,7 @@ import {
   type BreakerView,
   type ResolvedBreakerSettings,
   resolveBreakerSettings,
+  warnIfRatesNeedConcurrency,
 } from './breaker.js';
 import {
   BulkheadCore,
@@ -23,7 +24,7 @@ import {
   resolveBulkheadSettings,
 } from './bulkhead.js';
 import { POLICY_DEFAULTS } from './defaults.js';
-import { attemptRunner, lazyAttemptRunner, makeExecutor, type Runner, Timers } from './internal/call.js';
+import { attemptRunner, makeExecutor, type Runner, Timers } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
 import { flowRunner } from './internal/flow.js';
 import { resolveRegistry } from './internal/instruments.js';
@@ -134,10 +135,11 @@ export interface Pipeline {
  *
  *   fallback -> overall timeout -> bulkhead -> retry -> breaker -> attempt timeout -> fn
  *
- * - The attempt timeout is innermost so that a slow attempt counts as a breaker failure and can
- *   be retried.
+ * - The attempt timeout is innermost so that a slow attempt counts as a breaker failure, at the
+ *   moment it times out, and can be retried.
  * - The breaker sits inside the retry, so it counts every attempt (the downstream's real failure
- *   rate) and an open breaker stops the retry loop at once: `BreakerOpenError` is never retried.
+ *   rate) and an open breaker stops the retry loop at once: `BreakerOpenError` is never retried,
+ *   and a retry is not even slept for once the failed attempt has opened the breaker.
  * - The bulkhead holds one slot for the whole call, retries included, and is outside the retry
  *   so a retry never re-queues behind newer calls.
  * - The overall deadline covers queueing, every attempt and every backoff; the retry gives up
@@ -156,8 +158,9 @@ export function buildPipeline(
   try {
     let inner: Runner;
     if (p.breaker !== false) {
-      breaker = new BreakerCore(p.name, p.breaker, registry, logger);
-      inner = breaker.layer(lazyAttemptRunner());
+      warnIfRatesNeedConcurrency(p.name, p.breaker, p.timeoutMs, logger);
+      breaker = new BreakerCore(p.name, p.breaker, registry, logger, now);
+      inner = breaker.layer();
     } else {
       inner = attemptRunner(new Timers('attempt', now), now);
     }
@@ -165,7 +168,7 @@ export function buildPipeline(
     if (p.bulkhead !== false) bulkhead = new BulkheadCore(p.name, p.bulkhead, registry);
     const run = flowRunner({
       inner,
-      lazy: breaker !== undefined,
+      breaker,
       retry,
       bulkhead,
       timers: new Timers('overall', now),

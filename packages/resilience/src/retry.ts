@@ -254,6 +254,14 @@ export function resolveRetrySettings(
   };
 }
 
+/** `decide()`: no retry, because the breaker under the retry would reject it. */
+export const REJECTED_BY_BREAKER = -2;
+
+/** What `decide()` needs of a breaker under the retry. */
+interface Gate {
+  rejectsNow(): boolean;
+}
+
 interface Sleeper {
   timer: ReturnType<typeof setTimeout>;
   scope: Scope;
@@ -330,10 +338,11 @@ export class RetryCore implements RetryView {
   }
 
   /**
-   * Decide about a failed attempt: the delay (ms) before the next one, or -1 to give up and
-   * reject with the error. Counts exhausted / budget-rejected / retries and notifies listeners.
+   * Decide about a failed attempt: the delay (ms) before the next one, -1 to give up and reject
+   * with the error, or `REJECTED_BY_BREAKER` when `gate` (the breaker under the retry) would reject
+   * the next attempt anyway. Counts exhausted / budget-rejected / retries and notifies listeners.
    */
-  decide(call: Call, err: unknown, previous: unknown): number {
+  decide(call: Call, err: unknown, previous: unknown, gate?: Gate): number {
     if (
       previous !== undefined &&
       isBreakerOpenError(err) &&
@@ -342,6 +351,7 @@ export class RetryCore implements RetryView {
       // Say why we were retrying when the breaker opened under us.
       (err as { cause?: unknown }).cause = previous;
     }
+    if (isTimeoutError(err) && err.scope === 'attempt') call.timedOut = true;
     if (call.scope?.aborted || this.shut) return -1;
     const attempt = call.attempt;
     let retryable = false;
@@ -353,6 +363,7 @@ export class RetryCore implements RetryView {
       this.exhausted++;
       return -1;
     }
+    if (gate?.rejectsNow()) return REJECTED_BY_BREAKER;
     let delay = this.backoff(attempt);
     const ra = (err as { retryAfterMs?: unknown }).retryAfterMs;
     if (typeof ra === 'number' && ra >= 0) {
@@ -362,10 +373,14 @@ export class RetryCore implements RetryView {
       }
       if (ra > delay) delay = ra;
     }
-    // Sleeping into the overall deadline would only trade this error for a timeout.
-    if (call.deadline !== Number.POSITIVE_INFINITY && this.now() + delay >= call.deadline) {
-      this.exhausted++;
-      return -1;
+    if (call.deadline !== Number.POSITIVE_INFINITY) {
+      // Sleeping into the overall deadline would only trade this error for a timeout; and once the
+      // target has timed out, a retry is worth making only if a whole attempt still fits.
+      const need = call.timedOut && call.timeoutMs > 0 ? delay + call.timeoutMs : delay;
+      if (this.now() + need >= call.deadline) {
+        this.exhausted++;
+        return -1;
+      }
     }
     if (!this.budget.tryRetry()) {
       this.budgetRejected++;

@@ -70,22 +70,33 @@ export interface InstrumentationOptions {
 /** Breaker states, also the `observedValue` of its readiness check. */
 export type BreakerState = 'closed' | 'half_open' | 'open';
 
+/** Which trigger opened a breaker (the `reason` label of `vigil_circuit_breaker_opens_total`). */
+export type BreakerOpenReason = 'consecutive' | 'error_rate' | 'slow_rate' | 'trial_failed';
+
 export interface BreakerStateChange {
   readonly breaker: string;
   readonly from: BreakerState;
   readonly to: BreakerState;
+  /** Why it opened (only on a change to `open`). */
+  readonly reason?: BreakerOpenReason;
   /** `Date.now()` of the change. */
   readonly at: number;
 }
 
-/** Rolling-window counts the breaker decides on (opossum's window). */
+/** Counts the breaker decides on: its window (time or count), its run of failures, its rejections. */
 export interface BreakerStats {
   readonly state: BreakerState;
-  /** Calls in the rolling window, including rejected ones. */
+  /** Calls in the window (rejected calls are not calls). */
   readonly calls: number;
   readonly successes: number;
+  /** Failed calls in the window, timeouts included. */
   readonly failures: number;
   readonly timeouts: number;
+  /** Calls in the window that took at least `slowCallDurationMs`, whatever their outcome. */
+  readonly slowCalls: number;
+  /** Failures in a row, up to now (reset by a success). */
+  readonly consecutiveFailures: number;
+  /** Calls rejected since the last state change. */
   readonly rejects: number;
   /** `Date.now()` of the last state change (creation time if none). */
   readonly since: number;

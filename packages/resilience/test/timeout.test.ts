@@ -138,7 +138,7 @@ describe('timeouts with real cancellation', () => {
 
   it('under a breaker the attempt timeout is a TimeoutError and aborts ctx.signal with it', async () => {
     const registry = new Registry();
-    const breaker = createCircuitBreaker({ name: 'opossum-timer', registry, timeoutMs: 20, logger: false });
+    const breaker = createCircuitBreaker({ name: 'attempt-timer', registry, timeoutMs: 20, logger: false });
     cleanup.push(() => breaker.close());
     let seen: unknown;
     const err = await breaker
@@ -152,7 +152,7 @@ describe('timeouts with real cancellation', () => {
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err).toMatchObject({ code: 'VIGIL_TIMEOUT', scope: 'attempt', timeoutMs: 20 });
     expect(seen).toBe(err);
-    expect(await breakerEvents(registry, 'opossum-timer')).toMatchObject({ timeout: 1, failure: 0 });
+    expect(await breakerEvents(registry, 'attempt-timer')).toMatchObject({ timeout: 1, failure: 0 });
   });
 
   it('a policy answers at the overall deadline but holds the bulkhead slot until the work ends', async () => {

@@ -8,7 +8,7 @@ import { type DeadlineNode, DeadlineQueue, neverAborted, Scope } from './scope.j
  *
  * A policy is a chain of layers built once at construction, outermost first:
  *
- *   fallback -> overall timeout -> bulkhead -> retry -> breaker -> attempt timeout -> fn
+ *   fallback -> overall timeout -> bulkhead -> retry -> breaker + attempt timeout -> fn
  *
  * Each layer is a `Runner` that takes the per-call `Call` record and returns a promise. Layers never
  * throw synchronously and never allocate per call beyond their promise and its callbacks; a
@@ -16,22 +16,16 @@ import { type DeadlineNode, DeadlineQueue, neverAborted, Scope } from './scope.j
  */
 export type Runner = (call: Call) => Promise<unknown>;
 
-/** Breaker classification of an attempt's outcome (index into the outcome series). */
-export const OUTCOME_SUCCESS = 0;
-export const OUTCOME_FAILURE = 1;
-export const OUTCOME_TIMEOUT = 2;
-export const OUTCOME_IGNORED = 3;
-
 export class Call {
   /** Innermost cancellation scope established so far (caller signal, then overall deadline). */
   scope: Scope | undefined;
   attempt = 1;
   /** Absolute time (`now()` units) of the overall deadline, `Infinity` when there is none. */
   deadline = Number.POSITIVE_INFINITY;
-  /** The breaker's classification of the last attempt (set in opossum's errorFilter). */
-  outcome = OUTCOME_SUCCESS;
-  /** The running attempt's context, when the breaker runs the attempt (see `lazyAttemptRunner`). */
-  ctx: LazyCtx | undefined = undefined;
+  /** An attempt of this call timed out: a retry must then leave room for a whole attempt. */
+  timedOut = false;
+  /** The running attempt's scope, set by the breaker layer (the overall deadline aborts it). */
+  running: Scope | undefined = undefined;
   /**
    * A `now()` reading shared by the layers during the synchronous descent of one attempt (a clock
    * read costs ~0.1 µs on a VM); `NaN` when stale. Reset after every async boundary (bulkhead
@@ -61,55 +55,6 @@ class Ctx implements AttemptContext {
   }
 }
 
-/**
- * An attempt context whose scope (and AbortController) is created only when the function reads
- * `signal`. Used under the breaker, where opossum races the attempt against its timeout and the
- * breaker aborts the context when opossum reports the timeout.
- */
-export class LazyCtx implements AttemptContext {
-  private scope: Scope | undefined = undefined;
-  private reason: unknown = undefined;
-  private aborted = false;
-  constructor(
-    private readonly parent: Scope | undefined,
-    readonly attempt: number,
-  ) {}
-
-  get signal(): AbortSignal {
-    let s = this.scope;
-    if (s === undefined) {
-      s = Scope.child(this.parent);
-      if (this.aborted) s.abort(this.reason);
-      this.scope = s;
-    }
-    return s.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.scope?.abort(reason);
-  }
-}
-
-/**
- * The attempt layer under a circuit breaker: no race and no timer here. opossum races the
- * attempt against its per-call timeout inside the promise it creates anyway, and an outer layer
- * (`overallRunner`) races caller aborts and the overall deadline; the context's signal is aborted
- * by the breaker on opossum's `timeout` event and by the parent scope.
- */
-export function lazyAttemptRunner(): Runner {
-  return (call) => {
-    call.t0 = Number.NaN;
-    const parent = call.scope;
-    if (parent?.aborted) return Promise.reject(parent.reason);
-    const ctx = new LazyCtx(parent, call.attempt);
-    call.ctx = ctx;
-    return invoke(call.fn, ctx);
-  };
-}
-
 /** The shared clock reading of the current descent, taking it if there is none. */
 export function clock(call: Call, now: () => number): number {
   let t = call.t0;
@@ -123,7 +68,7 @@ export function clock(call: Call, now: () => number): number {
 /** The context of a first attempt that nothing can cancel (shared: it holds no state). */
 const FIRST: AttemptContext = new Ctx(undefined, 1);
 
-function invoke(fn: Protected<unknown>, ctx: AttemptContext): Promise<unknown> {
+export function invoke(fn: Protected<unknown>, ctx: AttemptContext): Promise<unknown> {
   try {
     return Promise.resolve(fn(ctx));
   } catch (e) {

@@ -1,5 +1,6 @@
+import type { BreakerCore } from '../breaker.js';
 import type { BulkheadCore, BulkheadWaiter } from '../bulkhead.js';
-import type { RetryCore } from '../retry.js';
+import { REJECTED_BY_BREAKER, type RetryCore } from '../retry.js';
 import { type Call, clock, type Runner, type Timers } from './call.js';
 import { type DeadlineNode, type DeadlineQueue, Scope } from './scope.js';
 
@@ -45,10 +46,11 @@ export class Flow implements BulkheadWaiter, DeadlineNode {
     const call = this.call;
     const d = this.d;
     // A scope (the parent of attempts, backoffs and queue waits) is needed at once when the
-    // caller passed a signal, or when attempts race on their own (no breaker). Under a breaker
-    // without a caller signal it is created only if a backoff needs one: the common call then
-    // allocates no scope, and the overall deadline is this flow's own queue entry.
-    if (call.scope !== undefined || !d.lazy) {
+    // caller passed a signal, or when there is no breaker (an attempt without a timeout then
+    // has no scope of its own). Under a breaker without a caller signal it is created only if a
+    // backoff needs one: the common call then allocates no scope, the overall deadline is this
+    // flow's own queue entry, and the breaker's attempt scope (`call.running`) is what it aborts.
+    if (call.scope !== undefined || d.breaker === undefined) {
       if (!this.ensureScope()) return;
     }
     const t = call.overallMs;
@@ -73,7 +75,7 @@ export class Flow implements BulkheadWaiter, DeadlineNode {
       this.scope.abort(reason); // reaches attempts, backoffs and queue waits, then finishes
       return;
     }
-    this.call.ctx?.abort(reason);
+    this.call.running?.abort(reason);
     if (this.queued) this.d.bulkhead?.unlink(this);
     this.finish(false, reason);
   }
@@ -91,7 +93,6 @@ export class Flow implements BulkheadWaiter, DeadlineNode {
     this.scope = scope;
     scope.onAbort = (reason) => {
       if (this.queued) this.d.bulkhead?.unlink(this);
-      this.call.ctx?.abort(reason);
       this.finish(false, reason);
     };
     return true;
@@ -129,10 +130,12 @@ export class Flow implements BulkheadWaiter, DeadlineNode {
 
   private readonly onErr = (e: unknown): void => {
     const r = this.d.retry;
-    const delay = r === undefined || this.done ? -1 : r.decide(this.call, e, this.lastError);
+    const delay = r === undefined || this.done ? -1 : r.decide(this.call, e, this.lastError, this.d.breaker);
     if (delay < 0) {
       this.release();
-      this.finish(false, e);
+      // The failed attempt opened the breaker: the next one would be rejected, so say so now
+      // instead of after a backoff.
+      this.finish(false, delay === REJECTED_BY_BREAKER ? (this.d.breaker as BreakerCore).reject(e) : e);
       return;
     }
     this.lastError = e;
@@ -172,8 +175,8 @@ export class Flow implements BulkheadWaiter, DeadlineNode {
 
 export interface FlowDeps {
   readonly inner: Runner;
-  /** The inner layer is the breaker's lazy attempt (aborted through `call.ctx`, races nothing). */
-  readonly lazy: boolean;
+  /** The breaker whose layer `inner` is, if any. */
+  readonly breaker: BreakerCore | undefined;
   readonly retry: RetryCore | undefined;
   readonly bulkhead: BulkheadCore | undefined;
   /** Overall-deadline queues. */

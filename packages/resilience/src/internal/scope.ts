@@ -2,7 +2,7 @@
  * Cancellation scopes: the chain caller signal -> overall deadline -> attempt deadline.
  *
  * Why not an AbortController per call? On Node 20 creating one and touching its `signal` costs
- * about 3 µs (more than a whole opossum call), so a scope creates its AbortController only when
+ * about 3 µs (several times a whole breaker call), so a scope creates its AbortController only when
  * somebody reads `signal`. Until then cancellation travels through plain fields and callbacks:
  * `abort()` marks the scope, aborts its controller if one exists, aborts its children and calls
  * `onAbort`, the hook the layer that created the scope uses to reject its promise at once (even

@@ -2,7 +2,7 @@ import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgres
 import { createLogger, type Logger } from '@vigil/logger';
 import express, { type Express } from 'express';
 import pg from 'pg';
-import { createChain } from './chain.js';
+import { type ChainOptions, createChain } from './chain.js';
 
 export interface App {
   app: Express;
@@ -16,6 +16,8 @@ export interface AppOptions {
   databaseUrl?: string;
   /** The service's logger (default: `createLogger()`, JSON lines on stdout with trace ids). */
   logger?: Logger;
+  /** Timeouts of `/chain`'s outbound client (see chain.ts). */
+  chain?: ChainOptions;
 }
 
 /** The example service: the one-liners, then ordinary routes. */
@@ -31,7 +33,7 @@ export function createApp(options: AppOptions = {}): App {
   app.use(metrics.middleware); // one line: RED metrics, spans and one log line per request
   app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
-  const chain = createChain(metrics); // resilient outbound client for /chain
+  const chain = createChain(metrics, options.chain); // resilient outbound client for /chain
 
   app.get('/users/:id', (req, res) => {
     res.json({ id: req.params.id, name: `user ${req.params.id}` });

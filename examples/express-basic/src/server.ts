@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { createShutdown } from '@vigil/express';
 import { getTracing } from '@vigil/tracing';
 import { createApp } from './app.js';
+import { chainOptions } from './env.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '0.0.0.0';
-const { app, health, close } = createApp({ databaseUrl: process.env.DATABASE_URL });
+const { app, health, close } = createApp({ databaseUrl: process.env.DATABASE_URL, chain: chainOptions() });
 const server = app.listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;
   console.log(

@@ -3,13 +3,15 @@ import { createLogger, type Logger } from '@vigil/logger';
 import { fastifyLogging } from '@vigil/logger/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { createChain } from './chain.js';
+import { type ChainOptions, createChain } from './chain.js';
 
 export interface AppOptions {
   /** PostgreSQL URL: when set, readiness checks the database (`SELECT 1`, 500 ms timeout). */
   databaseUrl?: string;
   /** The service's logger (default: `createLogger()`, JSON lines on stdout with trace ids). */
   logger?: Logger;
+  /** Timeouts of `/chain`'s outbound client (see chain.ts). */
+  chain?: ChainOptions;
 }
 
 /** The example service: the one-liner, then ordinary routes. */
@@ -44,7 +46,7 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
 
   // Calls URL and answers with its status and body, so one trace crosses two services (try it with
   // this example and express-basic). A demo route: do not expose an open fetch proxy in production.
-  const chain = createChain(app.vigil.metrics); // resilient outbound client for /chain
+  const chain = createChain(app.vigil.metrics, options.chain); // resilient outbound client for /chain
   app.addHook('onClose', async () => chain.close());
   app.get<{ Querystring: { to?: string } }>('/chain', async (req, reply) => {
     const to = req.query.to ?? '';

@@ -10,13 +10,28 @@ import { createHttpClient, type HttpClient, isBreakerOpenError } from '@vigil/re
  */
 const MAX_ORIGINS = 8;
 
+export interface ChainOptions {
+  /** Per-attempt timeout (ms). Default 5 000. */
+  timeoutMs?: number;
+  /** How long (ms) the breaker stays open before a trial call. Default: the client's (30 000). */
+  resetTimeoutMs?: number;
+}
+
 export interface Chain {
   /** GET `url`; resolves with status, content type and body, or a 503 when the breaker is open. */
   get(url: URL): Promise<{ status: number; contentType: string; body: string }>;
   close(): Promise<void>;
 }
 
-export function createChain(metrics: Metrics): Chain {
+/**
+ * Against a target that hangs, the first call waits for its attempts to time out and the breaker
+ * opens after five timeouts in a row (`consecutiveFailures`), so from the second or third call on
+ * `/chain` answers 503 at once, and the breaker closes again after `resetTimeoutMs` once the target
+ * answers.
+ */
+export function createChain(metrics: Metrics, options: ChainOptions = {}): Chain {
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const breaker = options.resetTimeoutMs === undefined ? true : { resetTimeoutMs: options.resetTimeoutMs };
   const clients = new Map<string, HttpClient>();
   return {
     async get(url) {
@@ -24,7 +39,7 @@ export function createChain(metrics: Metrics): Chain {
       if (client === undefined) {
         if (clients.size >= MAX_ORIGINS)
           return { status: 400, contentType: 'application/json', body: '{"error":"too many chain targets"}' };
-        client = createHttpClient({ baseUrl: url.origin, metrics, timeoutMs: 5_000 });
+        client = createHttpClient({ baseUrl: url.origin, metrics, timeoutMs, breaker });
         clients.set(url.origin, client);
       }
       try {

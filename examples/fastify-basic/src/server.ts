@@ -3,10 +3,11 @@ import '@vigil/tracing/register';
 import { vigilShutdown } from '@vigil/fastify';
 import { getTracing } from '@vigil/tracing';
 import { createApp } from './app.js';
+import { chainOptions } from './env.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '0.0.0.0';
-const app = await createApp({ databaseUrl: process.env.DATABASE_URL });
+const app = await createApp({ databaseUrl: process.env.DATABASE_URL, chain: chainOptions() });
 
 // Graceful shutdown. On SIGTERM or SIGINT readiness (fastify.vigil.health) answers 503 at once; the
 // service keeps serving for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it;

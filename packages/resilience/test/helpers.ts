@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 
 /** What the downstream does with a request. */
@@ -131,5 +131,77 @@ export function recordingLogger() {
       lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
     warn: (obj: object, msg: string) =>
       lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
+  };
+}
+
+/** What the TCP target does with each request: never answer, or answer 200 (after a delay). */
+export type TcpTargetMode = { kind: 'hang' } | { kind: 'answer'; delayMs?: number };
+
+export interface TcpTarget {
+  readonly url: string;
+  /** HTTP requests received (complete request heads). */
+  readonly requests: number;
+  set(mode: TcpTargetMode): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A raw TCP server speaking just enough HTTP/1.1: it accepts connections and reads requests, and
+ * in `hang` mode never answers (a hung dependency), in `answer` mode answers 200 with a small JSON
+ * body, after `delayMs` if given (a slow one). Keep-alive works.
+ */
+export async function startTcpTarget(initial: TcpTargetMode): Promise<TcpTarget> {
+  let mode = initial;
+  let requests = 0;
+  const sockets = new Set<Socket>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffered = '';
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
+        buffered = buffered.slice(end + 4);
+        requests++;
+        const m = mode;
+        if (m.kind === 'hang') continue; // read, never answered
+        const body = '{"ok":true}';
+        const answer = () => {
+          if (!socket.destroyed) {
+            socket.write(
+              `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+            );
+          }
+        };
+        if (!m.delayMs) answer();
+        else {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            answer();
+          }, m.delayMs);
+          timers.add(t);
+        }
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return requests;
+    },
+    set(m) {
+      mode = m;
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
   };
 }

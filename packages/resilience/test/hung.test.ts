@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -10,77 +8,11 @@ import {
   isBreakerOpenError,
   isTimeoutError,
 } from '../src/index.js';
-import { sample } from './helpers.js';
+import { type TcpTargetMode as Mode, sample, startTcpTarget as startTarget } from './helpers.js';
 
 // A real TCP target that accepts connections and never answers (a hung dependency), or answers
 // slowly, or answers at once; the resilient client in front of it, called one request at a time
 // (a quiet service, a cron job) and many at a time.
-
-type Mode = { kind: 'hang' } | { kind: 'answer'; delayMs?: number };
-
-interface Target {
-  readonly url: string;
-  /** HTTP requests received (complete request heads). */
-  readonly requests: number;
-  set(mode: Mode): void;
-  close(): Promise<void>;
-}
-
-async function startTarget(initial: Mode): Promise<Target> {
-  let mode = initial;
-  let requests = 0;
-  const sockets = new Set<Socket>();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buffered = '';
-    socket.on('data', (chunk) => {
-      buffered += chunk.toString('latin1');
-      for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
-        buffered = buffered.slice(end + 4);
-        requests++;
-        const m = mode;
-        if (m.kind === 'hang') continue; // read, never answered
-        const body = '{"ok":true}';
-        const answer = () => {
-          if (!socket.destroyed) {
-            socket.write(
-              `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-            );
-          }
-        };
-        if (!m.delayMs) answer();
-        else {
-          const t = setTimeout(() => {
-            timers.delete(t);
-            answer();
-          }, m.delayMs);
-          timers.add(t);
-        }
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    get requests() {
-      return requests;
-    },
-    set(m) {
-      mode = m;
-    },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

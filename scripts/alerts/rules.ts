@@ -665,17 +665,16 @@ function breakerOpen(ctx: GenContext): AlertDef {
     description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has been open or half-open for ${c.breakerOpenFor} (state {{ $value | humanize }}: ${half} half-open, ${open} open): calls to its dependency are rejected or fall back.`,
     firesWhen: `a breaker stays open or half-open (state > ${closed}) for ${c.breakerOpenFor}; trial calls that fail keep it there.`,
     runbook: {
-      meaning:
-        'The breaker opened because its dependency failed or timed out too often, and its half-open trial calls keep failing, so it does not close.',
+      meaning: `The breaker opened on one of its triggers (the \`reason\` of ${catalog.circuitBreakerOpens.name}: ${catalog.BREAKER_OPEN_REASONS.join(', ')}): failures or timeouts in a row, too many failed or slow calls in its window, or failed half-open trial calls; and its trial calls keep failing, so it does not close.`,
       impact:
         'Every call guarded by the breaker is rejected at once (`VIGIL_BREAKER_OPEN`) or served by its fallback: the feature that needs the dependency is degraded.',
       confirm: [
-        'Resilience dashboard: "Breaker state" over time and "Breaker events" (failure and timeout rates before it opened); "Outbound latency" for the target.',
+        'Resilience dashboard: "Breaker state" over time, "Breaker opens by reason" (consecutive or error_rate: the dependency fails or hangs; slow_rate: it answers, but slowly; trial_failed: it has not recovered), "Breaker events" and "Slow call share"; "Outbound latency" for the target.',
         'Check the dependency itself (its own dashboards, status page).',
       ],
       actions: [
         'The dependency is down: follow its incident; the breaker protects this service meanwhile, nothing to change here.',
-        'The dependency is slow rather than down: the breaker timeout may be shorter than its normal latency; compare with the outbound p99.',
+        'The dependency is slow rather than down (reason slow_rate, or timeouts): the breaker timeout or slowCallDurationMs may be shorter than its normal latency; compare with the outbound p99.',
         'Only one instance affected: a network path or DNS problem local to it.',
       ],
       tuning: ['resilience.breakerOpenFor'],

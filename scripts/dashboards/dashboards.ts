@@ -502,6 +502,35 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [{ expr: p(0.99, calls, M, ['breaker', 'outcome']), legend: '{{breaker}} {{outcome}}' }],
+    })
+    .timeseries({
+      title: 'Breaker opens by reason',
+      description: `Times each breaker opened per interval, by the trigger that opened it (${catalog.BREAKER_OPEN_REASONS.join(', ')}).`,
+      unit: 'short',
+      w: 12,
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: `sum by (breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', M)}[${RATE}]))`,
+          legend: '{{breaker}} {{reason}}',
+        },
+      ],
+    })
+    .timeseries({
+      title: 'Slow call share by breaker',
+      description: `Share of the calls each breaker let through that took at least its slowCallDurationMs (${catalog.circuitBreakerSlowCalls.name}); the breaker opens when it stays above slowCallThresholdPercentage.`,
+      unit: 'percentunit',
+      w: 12,
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: ratioOrZero(
+            `sum by (breaker) (${rate(catalog.circuitBreakerSlowCalls, M)})`,
+            `sum by (breaker) (${rate(calls, M, '_count')})`,
+          ),
+          legend: '{{breaker}}',
+        },
+      ],
     });
   b.row('Retries and bulkheads')
     .timeseries({

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Circuit-breaker and policy overhead per call: a direct `await fn()` against bare opossum, a
-// Vigil breaker (opossum + Vigil's metrics, timeout with a real AbortSignal), the full Vigil
-// policy (overall deadline, bulkhead, retry, breaker, attempt timeout) and cockatiel's
+// Circuit-breaker and policy overhead per call: a direct `await fn()` against bare opossum (the
+// engine Vigil's breaker ran on until issue 23), a Vigil breaker (its own state machine with every
+// trigger on: consecutive failures, failure rate, slow-call rate; metrics; timeout with a real
+// AbortSignal), the same with a count window and 3 half-open trials, the full Vigil policy
+// (overall deadline, bulkhead, retry, breaker, attempt timeout) and cockatiel's
 // ConsecutiveBreaker, all on the same async function resolving immediately, in one process.
 //
 // Method: tinybench, ROUNDS rounds with the task order rotated each round, each task TIME_MS
@@ -9,7 +11,9 @@
 // per-round mean latencies) over the rounds. On a shared machine other processes only ever add
 // time, so the minimum is the less noisy estimate; both are shown. Reported as ratios (vs direct
 // and vs opossum's defaults); absolute ns are machine noise.
-// Targets (issue 5): Vigil breaker <= 1.2x opossum defaults, full policy <= 1.5x.
+// Targets: Vigil breaker <= 1.2x opossum defaults and full policy <= 1.5x (issue 5); the breaker
+// with the new triggers within 1.2x of the opossum-based breaker it replaced (issue 23), whose
+// ratios to opossum's defaults are TODAY below (bench/results/resilience.md of 2026-11-26).
 //
 //   node bench/suites/resilience.mjs                       # 7 rounds x 1 s per task
 //   RESILIENCE_BENCH_TIME_MS=500 RESILIENCE_BENCH_ROUNDS=1 node bench/suites/resilience.mjs
@@ -36,6 +40,8 @@ const TIME_MS = envInt('RESILIENCE_BENCH_TIME_MS', 1000);
 const WARMUP_MS = envInt('RESILIENCE_BENCH_WARMUP_MS', 300);
 const ROUNDS = envInt('RESILIENCE_BENCH_ROUNDS', 7);
 const TARGETS = { breaker: 1.2, policy: 1.5 };
+/** The opossum-based Vigil breaker and policy, as ratios to opossum's defaults (2026-11-26). */
+const TODAY = { breakerCpu: 1.15, breakerWall: 1.16, policyCpu: 1.35, policyWall: 1.56 };
 
 const fn = async () => 1;
 
@@ -43,6 +49,13 @@ const opossumDefaults = new CircuitBreaker(fn);
 const opossumNoTimeout = new CircuitBreaker(fn, { timeout: false });
 const registry = new Registry();
 const vigilBreaker = createCircuitBreaker({ name: 'bench-breaker', registry, logger: false });
+const vigilCount = createCircuitBreaker({
+  name: 'bench-count',
+  registry,
+  logger: false,
+  rollingWindowCalls: 100,
+  permittedCallsInHalfOpen: 3,
+});
 const vigilPolicy = createPolicy({
   name: 'bench-policy',
   registry,
@@ -56,7 +69,16 @@ const tasks = [
   ['direct `await fn()`', 'direct', () => fn()],
   ['opossum 9 `fire()` defaults (timeout 10 s)', 'opossum', () => opossumDefaults.fire()],
   ['opossum 9 `fire()` `timeout: false`', 'opossum-nt', () => opossumNoTimeout.fire()],
-  ['Vigil breaker `execute()` defaults (timeout 10 s, metrics)', 'breaker', () => vigilBreaker.execute(fn)],
+  [
+    'Vigil breaker `execute()` defaults (consecutive, error-rate and slow-call triggers, time window, timeout 10 s, metrics)',
+    'breaker',
+    () => vigilBreaker.execute(fn),
+  ],
+  [
+    'Vigil breaker `execute()`, count window of 100 calls, 3 half-open trials',
+    'breaker-count',
+    () => vigilCount.execute(fn),
+  ],
   [
     'Vigil full policy `execute()` (overall 30 s, bulkhead, retry, breaker, timeout 10 s, metrics)',
     'policy',
@@ -161,6 +183,13 @@ const verdict = (key, t) => {
   const c = cpu[key] / cpu.opossum;
   return `${m.toFixed(2)}x wall-clock median (${ok(m)}), ${b.toFixed(2)}x wall-clock minimum (${ok(b)}), ${c.toFixed(2)}x CPU time (${ok(c)}); target <= ${t}x`;
 };
+/** Against the opossum-based breaker/policy of 2026-11-26, through the ratio to opossum's defaults. */
+const vsToday = (key, cpuToday, wallToday) => {
+  const c = cpu[key] / cpu.opossum / cpuToday;
+  const w = ns[key] / ns.opossum / wallToday;
+  const ok = (r) => (r <= 1.2 ? 'met' : 'NOT met');
+  return `${c.toFixed(2)}x in CPU time (${ok(c)}), ${w.toFixed(2)}x wall-clock median (${ok(w)}); target <= 1.2x`;
+};
 const cpuModel = os.cpus()[0]?.model ?? 'unknown';
 const md = `# Resilience: cost per call
 
@@ -177,16 +206,18 @@ CPU time per call (${CPU_ROUNDS} rounds of ${CPU_SLICE.toLocaleString('en-US')} 
 ${cpuTable}
 
 - Vigil breaker vs opossum defaults: ${verdict('breaker', TARGETS.breaker)}
+- Vigil breaker (count window, 3 trials) vs opossum defaults: ${verdict('breaker-count', TARGETS.breaker)}
 - Vigil full policy vs opossum defaults: ${verdict('policy', TARGETS.policy)}
+- Vigil breaker with the new triggers vs the opossum-based Vigil breaker it replaced (${TODAY.breakerCpu}x / ${TODAY.breakerWall}x opossum's defaults in CPU / wall time on 2026-11-26): ${vsToday('breaker', TODAY.breakerCpu, TODAY.breakerWall)}; with the count window: ${vsToday('breaker-count', TODAY.breakerCpu, TODAY.breakerWall)}
+- Vigil full policy vs the opossum-based policy (${TODAY.policyCpu}x / ${TODAY.policyWall}x): ${vsToday('policy', TODAY.policyCpu, TODAY.policyWall)}
 - Per-round means (ns): ${[...samples].map(([k, xs]) => `${k} ${xs.map((x) => Math.round(x)).join('/')}`).join('; ')}
 
-What the Vigil breaker adds to opossum: it runs opossum without latency percentiles and with
-opossum's own per-call timeout (the timer opossum's defaults pay for too; Vigil turns it into a
-\`TimeoutError\` and aborts the call's signal), counts events and latency from opossum's own events
-(no extra clock read or promise per call), and creates the call's \`AbortController\` (3-7 µs on
-Node 20) only when the function reads \`ctx.signal\`: the last row shows that cost, which any
-signal-based cancellation pays (for a real HTTP call it is a small share). The full policy adds
-the overall deadline (one shared timer per duration and one race per call), the bulkhead and the
+What a Vigil breaker call does: the state check, two clock reads (latency for the histogram and
+the slow-call trigger), a cancellation scope queued on one shared deadline timer per timeout
+duration (instead of a \`setTimeout\` per call), one promise, and a few additions to its window.
+The call's \`AbortController\` (3-7 µs on Node 20) is created only when the function reads
+\`ctx.signal\`: the last row shows that cost, which any signal-based cancellation pays (for a real
+HTTP call it is a small share). The full policy adds the overall deadline, the bulkhead and the
 retry with its budget.
 `;
 
@@ -197,6 +228,7 @@ writeFileSync(out, md);
 console.log(`\n${md}\n(written to ${out})`);
 
 await vigilBreaker.close();
+await vigilCount.close();
 await vigilPolicy.close();
 opossumDefaults.shutdown();
 opossumNoTimeout.shutdown();

@@ -175,6 +175,48 @@ export const httpClientRequestDuration = defineMetric({
   group: 'http_client',
 });
 
+/**
+ * Values of the `reason` label of `vigil_load_shed_requests_total`: `concurrency` (the adaptive
+ * concurrency limit was reached), or the static guard that tripped: `event_loop_delay`,
+ * `event_loop_utilization`, `heap` (heap used against V8's heap limit).
+ */
+export const LOAD_SHED_REASONS = Object.freeze([
+  'concurrency',
+  'event_loop_delay',
+  'event_loop_utilization',
+  'heap',
+] as const);
+
+export const loadShedLimit = defineMetric({
+  name: 'vigil_load_shed_limit',
+  type: 'gauge',
+  help: 'Concurrency limit of the load shedder: requests it admits at once before it answers 503 (adaptive: follows latency).',
+  unit: 'requests',
+  labels: [],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const loadShedInFlight = defineMetric({
+  name: 'vigil_load_shed_in_flight_requests',
+  type: 'gauge',
+  help: 'Requests admitted by the load shedder and not finished yet (probes and excluded routes not counted).',
+  unit: 'requests',
+  labels: [],
+  source: 'vigil',
+  group: 'resilience',
+});
+
+export const loadShedRequests = defineMetric({
+  name: 'vigil_load_shed_requests_total',
+  type: 'counter',
+  help: 'Requests answered 503 by the load shedder before any handler ran, by reason: concurrency, event_loop_delay, event_loop_utilization, heap.',
+  unit: 'requests',
+  labels: ['reason'],
+  source: 'vigil',
+  group: 'resilience',
+});
+
 /** Every resilience metric, in the order generators list them. */
 export const RESILIENCE_METRICS: readonly MetricDefinition[] = Object.freeze([
   circuitBreakerState,
@@ -188,5 +230,8 @@ export const RESILIENCE_METRICS: readonly MetricDefinition[] = Object.freeze([
   bulkheadRejections,
   bulkheadActive,
   bulkheadQueued,
+  loadShedLimit,
+  loadShedInFlight,
+  loadShedRequests,
   httpClientRequestDuration,
 ]);

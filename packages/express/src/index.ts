@@ -2,6 +2,7 @@ export type { ExcludeRule, RequestLogOptions } from '@vigil/core';
 export { isVigilOptionError, LABEL_VALUES, VigilOptionError } from '@vigil/core';
 export type { Metrics, MetricsOptions } from '@vigil/metrics';
 export * from './health.js';
+export * from './load-shedding.js';
 export {
   createExpressMetrics,
   EXPRESS_METRICS_DEFAULTS,

@@ -91,6 +91,34 @@ export const HTTP_CLIENT_DEFAULTS = Object.freeze({
   maxErrorBodyBytes: 2048,
 });
 
+/** Defaults of `createLoadShedder` (and of the Express and Fastify load-shedding adapters). */
+export const LOAD_SHEDDER_DEFAULTS = Object.freeze({
+  /** The adaptive concurrency limit; `false` leaves only the static guards you set. */
+  adaptive: true,
+  /** Concurrency limit at start; it adapts within a second or two. */
+  initialLimit: 50,
+  /** Lowest concurrency limit (requests admitted at once). */
+  minLimit: 1,
+  /** Highest concurrency limit. */
+  maxLimit: 1000,
+  /** Latency allowed, as a multiple of the no-load baseline, before the limit shrinks. */
+  tolerance: 1.5,
+  /** How often (ms) the limit is adjusted from the latency of the requests finished since. */
+  intervalMs: 100,
+  /** How long (ms) the lowest latency seen is remembered as the no-load baseline. */
+  baselineWindowMs: 60_000,
+  /** Static guard: shed while the event loop's delay (max over the last `guardIntervalMs`) is above this (ms), or `false`. */
+  maxEventLoopDelayMs: false as number | false,
+  /** Static guard: shed while event-loop utilisation (0 to 1, over the last `guardIntervalMs`) is above this, or `false`. */
+  maxEventLoopUtilization: false as number | false,
+  /** Static guard: shed while heap used / V8's heap limit (0 to 1) is above this, or `false`. */
+  maxHeapUsedRatio: false as number | false,
+  /** How often (ms) the static guards are sampled. */
+  guardIntervalMs: 500,
+  /** `Retry-After` (seconds) of a 503 from the shedder. */
+  retryAfterSeconds: 1,
+});
+
 /** Defaults of `createBreakerCheck`. */
 export const BREAKER_CHECK_DEFAULTS = Object.freeze({
   /** Status reported while the breaker is open: `warn` keeps the pod in rotation. */

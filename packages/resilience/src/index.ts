@@ -9,6 +9,7 @@ export {
   BREAKER_OUTCOMES,
   BREAKER_STATE_VALUES,
   HTTP_CLIENT_STATUS,
+  LOAD_SHED_REASONS,
 } from '@vigil/catalog';
 export type { BreakerSettings, BreakerView, CircuitBreaker, CircuitBreakerOptions } from './breaker.js';
 export { createCircuitBreaker, defaultIsFailure } from './breaker.js';
@@ -19,6 +20,7 @@ export {
   BREAKER_DEFAULTS,
   BULKHEAD_DEFAULTS,
   HTTP_CLIENT_DEFAULTS,
+  LOAD_SHEDDER_DEFAULTS,
   POLICY_DEFAULTS,
   RETRY_DEFAULTS,
 } from './defaults.js';
@@ -41,10 +43,19 @@ export {
 export type { HeadersLike, HttpClient, HttpClientOptions, HttpRequestInit } from './http-client.js';
 export { createHttpClient, parseRetryAfter } from './http-client.js';
 export { MAX_NAMES_PER_REGISTRY } from './internal/instruments.js';
+export type {
+  Admission,
+  LoadShedder,
+  LoadShedderOptions,
+  ShedReason,
+  ShedRejection,
+  ShedToken,
+} from './load-shedder.js';
+export { createLoadShedder } from './load-shedder.js';
 export type { Policy, PolicyOptions } from './policy.js';
 export { createPolicy } from './policy.js';
-export type { BreakerCheckOptions } from './readiness.js';
-export { createBreakerCheck } from './readiness.js';
+export type { BreakerCheckOptions, LoadShedderCheckOptions, LoadShedderCheckResult } from './readiness.js';
+export { createBreakerCheck, createLoadShedderCheck } from './readiness.js';
 export type { Retry, RetryOptions, RetrySettings, RetryView } from './retry.js';
 export { createRetry, isConnectError, isRetryableError, RETRYABLE_STATUS_CODES } from './retry.js';
 export type { Timeout, TimeoutOptions } from './timeout.js';

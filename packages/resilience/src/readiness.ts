@@ -1,5 +1,6 @@
 import { checkKnownKeys, checkName, checkObject, checkOneOf, VigilOptionError } from '@vigil/core';
 import { BREAKER_CHECK_DEFAULTS } from './defaults.js';
+import type { LoadShedder } from './load-shedder.js';
 import type { BreakerStateSource, BreakerStats, ReadinessCheck, ReadinessCheckResult } from './types.js';
 
 export interface BreakerCheckOptions {
@@ -61,6 +62,63 @@ export function createBreakerCheck(breaker: unknown, options?: BreakerCheckOptio
           ? `circuit breaker "${source.name}" is open: calls to it are rejected`
           : `circuit breaker "${source.name}" is half-open: probing the dependency`;
       return { status, observedValue: state, output, ...(since ? { since } : {}) };
+    },
+  });
+}
+
+export interface LoadShedderCheckOptions {
+  /** Check name. Default `load-shedding`. */
+  name?: string;
+  /** Status while the shedder sheds (one request shed in the last 5 s). Default `warn`. */
+  whenShedding?: 'warn' | 'fail';
+}
+
+/** What a load-shedder readiness check reports: the current limit as its measurement. */
+export interface LoadShedderCheckResult {
+  readonly status: 'pass' | 'warn' | 'fail';
+  readonly output?: string;
+  /** The concurrency limit (`Infinity` without the adaptive limit is reported as -1). */
+  readonly observedValue: number;
+  readonly observedUnit: 'requests';
+}
+
+/**
+ * A readiness check that reports `warn` (or `fail`) while the load shedder is shedding. `warn` by
+ * default: a pod that sheds is busy, not broken, and taking it out of rotation would push its load
+ * onto the others (which may then shed too). A plain `{ name, critical: false, check }` object.
+ *
+ * ```ts
+ * const health = createHealth({ checks: { shedding: createLoadShedderCheck(shedder) } });
+ * ```
+ */
+export function createLoadShedderCheck(
+  shedder: Pick<LoadShedder, 'shedding' | 'limit' | 'inFlight' | 'lastReason'>,
+  options?: LoadShedderCheckOptions,
+): { readonly name: string; readonly critical: false; check(): Promise<LoadShedderCheckResult> } {
+  if (
+    typeof shedder !== 'object' ||
+    shedder === null ||
+    typeof (shedder as { shedding?: unknown }).shedding !== 'boolean'
+  ) {
+    throw new VigilOptionError('shedder', 'a load shedder (createLoadShedder())', shedder);
+  }
+  const input = checkObject('options', options);
+  checkKnownKeys('', input, ['name', 'whenShedding']);
+  const name = input.name === undefined ? 'load-shedding' : checkName('name', input.name);
+  const whenShedding = checkOneOf('whenShedding', input.whenShedding, ['warn', 'fail']) ?? 'warn';
+  return Object.freeze({
+    name,
+    critical: false as const,
+    async check(): Promise<LoadShedderCheckResult> {
+      const limit = shedder.limit;
+      const observedValue = Number.isFinite(limit) ? Math.round(limit * 10) / 10 : -1;
+      if (!shedder.shedding) return { status: 'pass', observedValue, observedUnit: 'requests' };
+      return {
+        status: whenShedding,
+        output: `shedding load (${shedder.lastReason ?? 'concurrency'}): ${shedder.inFlight} in flight, limit ${observedValue}`,
+        observedValue,
+        observedUnit: 'requests',
+      };
     },
   });
 }

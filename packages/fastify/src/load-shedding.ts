@@ -1,0 +1,72 @@
+import { compileExclude, type ExcludeRule, pathOf, VigilOptionError } from '@vigil/core';
+import { createLoadShedder, type LoadShedder, type LoadShedderOptions } from '@vigil/resilience';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+export interface FastifyLoadSheddingOptions extends LoadShedderOptions {
+  /** A shedder to use (`createLoadShedder()`); then the shedder options are not allowed here. */
+  shedder?: LoadShedder;
+  /** Paths never shed nor counted, besides Vigil's own endpoints (the probes, `/metrics`), which never are. */
+  exclude?: readonly ExcludeRule[];
+  /** Requests of a class you never want shed (still counted in flight), e.g. admin or payment calls. */
+  isPriority?: (req: FastifyRequest) => boolean;
+}
+
+function validate(o: unknown): FastifyLoadSheddingOptions {
+  if (o === undefined || o === null) return {};
+  if (typeof o !== 'object' || Array.isArray(o))
+    throw new VigilOptionError('options', 'an options object', o);
+  // Keys Fastify itself reads from `register()` options are not ours to validate.
+  const {
+    prefix: _p,
+    logLevel: _l,
+    logSerializers: _s,
+    ...v
+  } = o as FastifyLoadSheddingOptions & Record<string, unknown>;
+  if (v.isPriority !== undefined && typeof v.isPriority !== 'function') {
+    throw new VigilOptionError('isPriority', 'a function (request) => boolean', v.isPriority);
+  }
+  return v;
+}
+
+const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, options) => {
+  const { shedder: given, exclude, isPriority, ...rest } = validate(options);
+  const excluded = compileExclude(exclude, false);
+  if (given !== undefined && Object.keys(rest).length > 0) {
+    throw new VigilOptionError(
+      Object.keys(rest)[0] as string,
+      'no shedder option when `shedder` is given',
+      'a value',
+    );
+  }
+  const shedder = given ?? createLoadShedder(rest);
+  // The first onRequest hook when registered first: a request over the limit is answered before
+  // the other hooks, the body parser and the handler run.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (excluded?.(pathOf(req.url)) === true) return done();
+    const a = shedder.tryAcquire(isPriority !== undefined && isPriority(req) === true);
+    if (!a.admitted) {
+      reply
+        .code(503)
+        .header('retry-after', String(a.retryAfterSeconds))
+        .header('content-type', 'application/json')
+        .send(`{"error":"overloaded","reason":"${a.reason}"}`);
+      return;
+    }
+    const res = reply.raw;
+    res.once('close', () => shedder.release(a, res.writableFinished ? 'ok' : 'ignore'));
+    done();
+  });
+  if (given === undefined) app.addHook('onClose', async () => shedder.close());
+};
+
+/**
+ * Load shedding for Fastify 5 in one line: `await app.register(vigilLoadShedding, { metrics })`,
+ * registered before `vigilMetrics` and your routes. Over the limit, a request gets 503 with
+ * `Retry-After` from the first onRequest hook; the probes, `/metrics` and `isPriority` requests are
+ * never shed. See `createLoadShedder` for the limit.
+ */
+const wrapped = fp(plugin, { name: '@vigil/fastify-load-shedding', fastify: '5.x' });
+export const vigilLoadShedding: typeof wrapped & { default: typeof wrapped } = Object.assign(wrapped, {
+  default: wrapped,
+});

@@ -1,0 +1,418 @@
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import { LOAD_SHED_REASONS, loadShedInFlight, loadShedLimit, loadShedRequests } from '@vigil/catalog';
+import {
+  checkBoolean,
+  checkFunction,
+  checkInt,
+  checkKnownKeys,
+  checkNumber,
+  checkObject,
+  VigilOptionError,
+} from '@vigil/core';
+import type { Registry } from 'prom-client';
+import { LOAD_SHEDDER_DEFAULTS } from './defaults.js';
+import { monotonicNow } from './internal/clock.js';
+import { attach, resolveRegistry } from './internal/instruments.js';
+import type { InstrumentationOptions } from './types.js';
+
+/** Why a request was shed (the `reason` label of `vigil_load_shed_requests_total`). */
+export type ShedReason = (typeof LOAD_SHED_REASONS)[number];
+
+export interface LoadShedderOptions extends Omit<InstrumentationOptions, 'logger'> {
+  /** The adaptive concurrency limit; `false` leaves only the static guards you set. */
+  adaptive?: boolean;
+  initialLimit?: number;
+  minLimit?: number;
+  maxLimit?: number;
+  tolerance?: number;
+  intervalMs?: number;
+  baselineWindowMs?: number;
+  maxEventLoopDelayMs?: number | false;
+  maxEventLoopUtilization?: number | false;
+  maxHeapUsedRatio?: number | false;
+  guardIntervalMs?: number;
+  retryAfterSeconds?: number;
+}
+
+/** An admitted request: hand it back to `release()` when the request has finished. */
+export interface ShedToken {
+  readonly admitted: true;
+}
+
+/** A request to answer with 503 and `Retry-After: retryAfterSeconds`, before any handler runs. */
+export interface ShedRejection {
+  readonly admitted: false;
+  readonly reason: ShedReason;
+  readonly retryAfterSeconds: number;
+}
+
+export type Admission = ShedToken | ShedRejection;
+
+export interface LoadShedder {
+  /**
+   * Decide about one request, before any handler runs. `priority` requests (probes excluded
+   * already, a class of your own) are always admitted, and still counted in flight.
+   */
+  tryAcquire(priority?: boolean): Admission;
+  /**
+   * The admitted request finished. `outcome: 'ignore'` (the client went away, the request was
+   * cut short) releases it without using its latency. Idempotent per token.
+   */
+  release(token: ShedToken, outcome?: 'ok' | 'ignore'): void;
+  /** The current concurrency limit (`Infinity` without the adaptive limit). */
+  readonly limit: number;
+  readonly inFlight: number;
+  /** True while requests are being shed (one was shed in the last 5 s). */
+  readonly shedding: boolean;
+  /** The reason of the last request shed, if any. */
+  readonly lastReason: ShedReason | undefined;
+  readonly registry: Registry;
+  /** Stops the timers and the event-loop monitor, removes the series; later calls admit everything. */
+  close(): Promise<void>;
+}
+
+const REASON_INDEX = Object.fromEntries(LOAD_SHED_REASONS.map((r, i) => [r, i])) as Record<
+  ShedReason,
+  number
+>;
+const CONCURRENCY = REASON_INDEX.concurrency;
+const DELAY = REASON_INDEX.event_loop_delay;
+const UTILIZATION = REASON_INDEX.event_loop_utilization;
+const HEAP = REASON_INDEX.heap;
+const NONE = -1;
+/** How long after the last shed request `shedding` stays true. */
+const SHEDDING_HOLD_MS = 5_000;
+/** Buckets of the no-load baseline's window (it slides one bucket at a time). */
+const BASELINE_BUCKETS = 10;
+
+class Token implements ShedToken {
+  readonly admitted = true as const;
+  released = false;
+  ignore = false;
+  /** Admission to release: the request's own latency, without the rest of its loop turn. */
+  own = 0;
+  constructor(readonly start: number) {}
+}
+
+const KEYS = [
+  'adaptive',
+  'initialLimit',
+  'minLimit',
+  'maxLimit',
+  'tolerance',
+  'intervalMs',
+  'baselineWindowMs',
+  'maxEventLoopDelayMs',
+  'maxEventLoopUtilization',
+  'maxHeapUsedRatio',
+  'guardIntervalMs',
+  'retryAfterSeconds',
+  'registry',
+  'metrics',
+  'now',
+];
+
+interface Resolved {
+  readonly adaptive: boolean;
+  readonly initialLimit: number;
+  readonly minLimit: number;
+  readonly maxLimit: number;
+  readonly tolerance: number;
+  readonly intervalMs: number;
+  readonly baselineWindowMs: number;
+  /** 0 when the guard is off. */
+  readonly maxDelayMs: number;
+  readonly maxElu: number;
+  readonly maxHeap: number;
+  readonly guardIntervalMs: number;
+  readonly retryAfterSeconds: number;
+}
+
+/** Validate `createLoadShedder` options (also the adapters' shedder options). */
+export function resolveLoadShedderOptions(
+  input: Record<string, unknown>,
+  extraKeys: readonly string[] = [],
+): Resolved {
+  checkKnownKeys('', input, [...KEYS, ...extraKeys]);
+  const d = LOAD_SHEDDER_DEFAULTS;
+  const adaptive = checkBoolean('adaptive', input.adaptive) ?? d.adaptive;
+  const minLimit = checkInt('minLimit', input.minLimit, 1, 100_000) ?? d.minLimit;
+  const maxLimit = checkInt('maxLimit', input.maxLimit, 1, 100_000) ?? d.maxLimit;
+  if (maxLimit < minLimit)
+    throw new VigilOptionError('maxLimit', `at least minLimit (${minLimit})`, maxLimit);
+  const initialLimit =
+    checkInt('initialLimit', input.initialLimit, 1, 100_000) ??
+    Math.min(maxLimit, Math.max(minLimit, d.initialLimit));
+  if (initialLimit < minLimit || initialLimit > maxLimit) {
+    throw new VigilOptionError(
+      'initialLimit',
+      `from minLimit (${minLimit}) to maxLimit (${maxLimit})`,
+      initialLimit,
+    );
+  }
+  const tolerance = checkNumber('tolerance', input.tolerance, 1, 100) ?? d.tolerance;
+  const intervalMs = checkInt('intervalMs', input.intervalMs, 10, 60_000) ?? d.intervalMs;
+  const baselineWindowMs =
+    checkInt('baselineWindowMs', input.baselineWindowMs, 100, 3_600_000) ?? d.baselineWindowMs;
+  if (baselineWindowMs < intervalMs * BASELINE_BUCKETS) {
+    throw new VigilOptionError(
+      'baselineWindowMs',
+      `at least ${BASELINE_BUCKETS} times intervalMs (${intervalMs * BASELINE_BUCKETS} ms)`,
+      baselineWindowMs,
+    );
+  }
+  const off = (name: string, v: unknown, min: number, max: number): number => {
+    if (v === undefined || v === false) return 0;
+    return checkNumber(name, v, min, max) as number;
+  };
+  return {
+    adaptive,
+    initialLimit,
+    minLimit,
+    maxLimit,
+    tolerance,
+    intervalMs,
+    baselineWindowMs,
+    maxDelayMs: off('maxEventLoopDelayMs', input.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs, 1, 60_000),
+    maxElu: off(
+      'maxEventLoopUtilization',
+      input.maxEventLoopUtilization ?? d.maxEventLoopUtilization,
+      0.01,
+      1,
+    ),
+    maxHeap: off('maxHeapUsedRatio', input.maxHeapUsedRatio ?? d.maxHeapUsedRatio, 0.001, 1),
+    guardIntervalMs: checkInt('guardIntervalMs', input.guardIntervalMs, 10, 60_000) ?? d.guardIntervalMs,
+    retryAfterSeconds:
+      checkInt('retryAfterSeconds', input.retryAfterSeconds, 0, 86_400) ?? d.retryAfterSeconds,
+  };
+}
+
+/**
+ * Sheds load before a service falls over: an adaptive concurrency limit that follows latency
+ * (gradient-style, against the service's own no-load latency), plus optional static guards
+ * (event-loop delay, event-loop utilisation, heap used against V8's limit). Framework-agnostic:
+ * an adapter calls `tryAcquire()` before any handler and `release()` when the request finished.
+ *
+ * ```ts
+ * const shedder = createLoadShedder({ metrics });
+ * const t = shedder.tryAcquire();
+ * if (!t.admitted) return reply503(t.retryAfterSeconds);
+ * onFinished(() => shedder.release(t));
+ * ```
+ *
+ * How the limit works on Node.js: a request counts as in flight from admission until the event
+ * loop has finished the turn in which it completed. A synchronous handler completes in the turn
+ * it started in, so requests admitted in one turn run one after the other: counting them until
+ * the turn ends is what makes the limit bound the work queued in the loop (a plain in-flight count
+ * never exceeds 1 with synchronous handlers, however overloaded the loop is). Every `intervalMs`
+ * the mean latency of the requests finished (admission to the end of their turn) is compared with
+ * the no-load baseline (the lowest such mean over `baselineWindowMs`): above `tolerance` times the
+ * baseline the limit shrinks in proportion; at or below it, and if the limit was reached, it grows
+ * by about its square root.
+ */
+export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder {
+  const input = checkObject('options', options);
+  const s = resolveLoadShedderOptions(input);
+  const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
+  const registry = resolveRegistry(input as InstrumentationOptions);
+  const a = s.adaptive ? s : undefined;
+
+  const shedCounts = new Float64Array(LOAD_SHED_REASONS.length);
+  const rejections = LOAD_SHED_REASONS.map((reason) =>
+    Object.freeze({ admitted: false as const, reason, retryAfterSeconds: s.retryAfterSeconds }),
+  );
+  let limit = a ? a.initialLimit : Number.POSITIVE_INFINITY;
+  let inFlight = 0;
+  let guard = NONE;
+  let lastShedAt = Number.NEGATIVE_INFINITY;
+  let lastReason: ShedReason | undefined;
+  let closed = false;
+
+  // Releases wait for the end of the loop turn (setImmediate runs after the turn's I/O callbacks).
+  let finished: Token[] = [];
+  let flushArmed = false;
+  // The interval's samples: latency to the end of the turn (what the limit controls), and each
+  // request's own latency (what the no-load baseline is taken from: under overload too, a request's
+  // own time says what it costs without the queue).
+  let sumLatency = 0;
+  let sumOwn = 0;
+  let samples = 0;
+  let limited = false;
+  let active = false;
+  // The no-load baseline: the lowest interval mean per bucket, over BASELINE_BUCKETS buckets.
+  const baselineMins = new Float64Array(BASELINE_BUCKETS).fill(Number.POSITIVE_INFINITY);
+  const bucketMs = a ? a.baselineWindowMs / BASELINE_BUCKETS : 1;
+  let bucket = Number.NEGATIVE_INFINITY;
+
+  const flush = (): void => {
+    flushArmed = false;
+    const list = finished;
+    finished = [];
+    const t = now();
+    for (let i = 0; i < list.length; i++) {
+      const tok = list[i] as Token;
+      inFlight--;
+      if (!tok.ignore) {
+        sumLatency += t - tok.start;
+        sumOwn += tok.own;
+        samples++;
+      }
+    }
+  };
+
+  // The control loop runs only while requests come in: an idle service has no timer.
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const period = a ? Math.min(a.intervalMs, s.guardIntervalMs) : s.guardIntervalMs;
+  let sinceGuard = 0;
+  const eld = s.maxDelayMs > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  let elu = s.maxElu > 0 ? performance.eventLoopUtilization() : undefined;
+
+  const tick = (): void => {
+    const t = now();
+    if (a) adapt(t);
+    sinceGuard += period;
+    if (sinceGuard >= s.guardIntervalMs) {
+      sinceGuard = 0;
+      guard = checkGuards();
+    }
+    if (!active && inFlight === 0) stop();
+    active = false;
+  };
+
+  const adapt = (t: number): void => {
+    const cfg = a as Resolved;
+    if (samples === 0) {
+      limited = false;
+      return;
+    }
+    const mean = sumLatency / samples;
+    const own = sumOwn / samples;
+    sumLatency = 0;
+    sumOwn = 0;
+    samples = 0;
+    const b = Math.floor(t / bucketMs);
+    if (b !== bucket) {
+      // Slide: the buckets between the last one written and this one are forgotten.
+      const steps = b - bucket >= BASELINE_BUCKETS || b < bucket ? BASELINE_BUCKETS : b - bucket;
+      for (let k = 0; k < steps; k++) {
+        baselineMins[(((b - k) % BASELINE_BUCKETS) + BASELINE_BUCKETS) % BASELINE_BUCKETS] =
+          Number.POSITIVE_INFINITY;
+      }
+      bucket = b;
+    }
+    const i = ((b % BASELINE_BUCKETS) + BASELINE_BUCKETS) % BASELINE_BUCKETS;
+    if (own < (baselineMins[i] as number)) baselineMins[i] = own;
+    let baseline = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < BASELINE_BUCKETS; k++) {
+      const v = baselineMins[k] as number;
+      if (v < baseline) baseline = v;
+    }
+    const target = cfg.tolerance * Math.max(baseline, 0.05);
+    let next = limit;
+    if (mean > target) next = limit * Math.max(0.5, target / mean);
+    else if (limited) next = limit + Math.max(0.25, Math.sqrt(limit) / 2);
+    limit = Math.min(cfg.maxLimit, Math.max(cfg.minLimit, next));
+    limited = false;
+  };
+
+  const checkGuards = (): number => {
+    if (eld !== undefined) {
+      const delayMs = eld.max / 1e6;
+      eld.reset();
+      if (delayMs > s.maxDelayMs) return DELAY;
+    }
+    if (elu !== undefined) {
+      const nowElu = performance.eventLoopUtilization();
+      const u = performance.eventLoopUtilization(nowElu, elu).utilization;
+      elu = nowElu;
+      if (u > s.maxElu) return UTILIZATION;
+    }
+    if (s.maxHeap > 0) {
+      const h = getHeapStatistics();
+      if (h.used_heap_size / h.heap_size_limit > s.maxHeap) return HEAP;
+    }
+    return NONE;
+  };
+
+  const start = (): void => {
+    timer = setInterval(tick, period);
+    timer.unref();
+    eld?.enable();
+  };
+  const stop = (): void => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+    eld?.disable();
+    // A guard tripped at the last sample must not outlive the traffic that tripped it.
+    guard = NONE;
+  };
+
+  const shed = (reason: number, t: number): ShedRejection => {
+    shedCounts[reason] = (shedCounts[reason] as number) + 1;
+    lastShedAt = t;
+    lastReason = LOAD_SHED_REASONS[reason];
+    return rejections[reason] as ShedRejection;
+  };
+
+  const detach = attach(registry, 'registry', [
+    [loadShedLimit, 'load-shedder', () => [{ labels: {}, value: limit }]],
+    [loadShedInFlight, 'load-shedder', () => [{ labels: {}, value: inFlight }]],
+    [
+      loadShedRequests,
+      'load-shedder',
+      () => LOAD_SHED_REASONS.map((reason, i) => ({ labels: { reason }, value: shedCounts[i] as number })),
+    ],
+  ]);
+
+  return {
+    tryAcquire(priority = false): Admission {
+      const t = now();
+      if (closed) return new Token(t);
+      active = true;
+      if (timer === undefined) start();
+      if (!priority) {
+        if (guard !== NONE) return shed(guard, t);
+        // Whole requests only: a limit of 1.7 admits one at a time.
+        if (inFlight + 1 > limit) {
+          limited = true;
+          return shed(CONCURRENCY, t);
+        }
+      }
+      inFlight++;
+      if (inFlight + 1 > limit) limited = true;
+      return new Token(t);
+    },
+    release(token: ShedToken, outcome: 'ok' | 'ignore' = 'ok'): void {
+      const tok = token as Token;
+      if (!(tok instanceof Token) || tok.released || closed) return;
+      tok.released = true;
+      tok.ignore = outcome === 'ignore';
+      if (!tok.ignore) tok.own = now() - tok.start;
+      finished.push(tok);
+      if (!flushArmed) {
+        flushArmed = true;
+        setImmediate(flush);
+      }
+    },
+    get limit() {
+      return limit;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get shedding() {
+      return now() - lastShedAt < SHEDDING_HOLD_MS;
+    },
+    get lastReason() {
+      return lastReason;
+    },
+    registry,
+    async close() {
+      if (closed) return;
+      closed = true;
+      stop();
+      detach();
+    },
+  };
+}

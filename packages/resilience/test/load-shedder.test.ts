@@ -1,0 +1,230 @@
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type Admission,
+  createLoadShedder,
+  createLoadShedderCheck,
+  type LoadShedderOptions,
+  type ShedToken,
+} from '../src/index.js';
+import { sample } from './helpers.js';
+
+// The load shedder's core: admission, the end-of-turn accounting, the adaptive limit (a clock the
+// test owns, the control timer faked) and the static guards.
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  while (cleanup.length) await cleanup.pop()?.();
+});
+
+/** The end of the current loop turn: the shedder's deferred releases have run. */
+const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function setup(options: LoadShedderOptions = {}) {
+  const clock = { t: 0 };
+  const registry = new Registry();
+  const shedder = createLoadShedder({ registry, now: () => clock.t, ...options });
+  cleanup.push(() => shedder.close());
+  return { shedder, registry, clock };
+}
+
+const admitted = (a: Admission): ShedToken => {
+  if (!a.admitted) throw new Error(`shed: ${a.reason}`);
+  return a;
+};
+
+describe('admission', () => {
+  it('over the limit: a rejection with the reason and Retry-After; priority requests pass and count', async () => {
+    const { shedder, registry } = setup({ initialLimit: 2, minLimit: 1, maxLimit: 2, retryAfterSeconds: 3 });
+    const a = admitted(shedder.tryAcquire());
+    admitted(shedder.tryAcquire());
+    expect(shedder.inFlight).toBe(2);
+    expect(shedder.tryAcquire()).toEqual({ admitted: false, reason: 'concurrency', retryAfterSeconds: 3 });
+    expect(shedder.shedding).toBe(true);
+    expect(shedder.lastReason).toBe('concurrency');
+    // A priority request is never shed, and it takes a place like any other.
+    admitted(shedder.tryAcquire(true));
+    expect(shedder.inFlight).toBe(3);
+    expect(await sample(registry, 'vigil_load_shed_requests_total', { reason: 'concurrency' })).toBe(1);
+    expect(await sample(registry, 'vigil_load_shed_requests_total', { reason: 'heap' })).toBe(0);
+    expect(await sample(registry, 'vigil_load_shed_in_flight_requests', {})).toBe(3);
+    expect(await sample(registry, 'vigil_load_shed_limit', {})).toBe(2);
+    shedder.release(a);
+    shedder.release(a); // idempotent
+    await endOfTurn();
+    expect(shedder.inFlight).toBe(2);
+  });
+
+  it('a request released counts until the end of its loop turn (synchronous handlers run one after the other)', async () => {
+    const { shedder } = setup({ initialLimit: 1, minLimit: 1, maxLimit: 1 });
+    const first = admitted(shedder.tryAcquire());
+    shedder.release(first); // finished, in this turn
+    // The next request of the same turn would run after it, in the same turn: it is shed.
+    expect(shedder.tryAcquire()).toMatchObject({ admitted: false, reason: 'concurrency' });
+    await endOfTurn();
+    expect(shedder.inFlight).toBe(0);
+    admitted(shedder.tryAcquire());
+  });
+
+  it('after close() everything is admitted and nothing is counted; the series are gone', async () => {
+    const { shedder, registry } = setup({ initialLimit: 1, minLimit: 1, maxLimit: 1 });
+    admitted(shedder.tryAcquire());
+    await shedder.close();
+    admitted(shedder.tryAcquire());
+    admitted(shedder.tryAcquire());
+    expect(registry.getSingleMetric('vigil_load_shed_limit')).toBeUndefined();
+  });
+});
+
+describe('adaptive limit', () => {
+  /** One request admitted now that finishes after `ownMs`; its turn ends `restOfTurnMs` later. */
+  async function request(
+    s: ReturnType<typeof setup>,
+    ownMs: number,
+    restOfTurnMs: number,
+  ): Promise<'shed' | 'served'> {
+    const a = s.shedder.tryAcquire();
+    if (!a.admitted) return 'shed';
+    s.clock.t += ownMs;
+    s.shedder.release(a);
+    s.clock.t += restOfTurnMs;
+    await endOfTurn();
+    return 'served';
+  }
+
+  it('shrinks when requests wait behind others (latency to the end of their turn) and grows back when they do not', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 20, intervalMs: 100, tolerance: 1.5 });
+    // Unloaded: 5 ms each, alone in its turn. The baseline is 5 ms; nothing is limited.
+    for (let i = 0; i < 5; i++) await request(s, 5, 0);
+    vi.advanceTimersByTime(100);
+    expect(s.shedder.limit).toBe(20);
+    // Overloaded: each request's own cost is still 5 ms, but it waits 45 ms more in its turn.
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 5; i++) await request(s, 5, 45);
+      vi.advanceTimersByTime(100);
+    }
+    // 50 ms against 1.5 x 5 ms: halved at every interval (the steepest step), 20 -> 1.25.
+    expect(s.shedder.limit).toBeCloseTo(1.25, 5);
+    // The queue is gone and the limit is reached: it grows again, a step at a time.
+    const before = s.shedder.limit;
+    const held = admitted(s.shedder.tryAcquire());
+    expect(await request(s, 5, 0)).toBe('shed'); // limit reached: counts as limited
+    s.clock.t += 5;
+    s.shedder.release(held);
+    await endOfTurn();
+    vi.advanceTimersByTime(100);
+    expect(s.shedder.limit).toBeGreaterThan(before);
+  });
+
+  it('a service that starts overloaded still finds its no-load latency (each request own time)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 20, intervalMs: 100 });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) await request(s, 5, 45);
+      vi.advanceTimersByTime(100);
+    }
+    expect(s.shedder.limit).toBeCloseTo(2.5, 5);
+  });
+
+  it('never leaves minLimit..maxLimit', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 4, minLimit: 2, maxLimit: 6, intervalMs: 100 });
+    await request(s, 5, 0);
+    vi.advanceTimersByTime(100);
+    for (let round = 0; round < 10; round++) {
+      await request(s, 5, 500);
+      vi.advanceTimersByTime(100);
+    }
+    expect(s.shedder.limit).toBe(2);
+  });
+});
+
+describe('static guards', () => {
+  it('heap used against the V8 limit', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { shedder, registry } = setup({ adaptive: false, maxHeapUsedRatio: 0.001, guardIntervalMs: 50 });
+    expect(shedder.limit).toBe(Number.POSITIVE_INFINITY);
+    admitted(shedder.tryAcquire()); // starts sampling
+    vi.advanceTimersByTime(50);
+    expect(shedder.tryAcquire()).toMatchObject({ admitted: false, reason: 'heap' });
+    admitted(shedder.tryAcquire(true));
+    expect(await sample(registry, 'vigil_load_shed_requests_total', { reason: 'heap' })).toBe(1);
+  });
+
+  it('event-loop utilisation over the last interval', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { shedder } = setup({ adaptive: false, maxEventLoopUtilization: 0.5, guardIntervalMs: 50 });
+    admitted(shedder.tryAcquire());
+    const end = performance.now() + 30;
+    while (performance.now() < end) {} // the loop is busy, not idle
+    vi.advanceTimersByTime(50);
+    expect(shedder.tryAcquire()).toMatchObject({ admitted: false, reason: 'event_loop_utilization' });
+  });
+
+  it('event-loop delay', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { shedder } = setup({ adaptive: false, maxEventLoopDelayMs: 20, guardIntervalMs: 50 });
+    admitted(shedder.tryAcquire()); // enables the delay monitor (a 10 ms libuv timer)
+    const block = async (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {}
+      // The monitor's overdue timer runs in the next turn's timers phase.
+      await endOfTurn();
+      await endOfTurn();
+    };
+    await block(15); // its first run only notes the time
+    await block(60); // its next run sees a 60 ms delay
+    vi.advanceTimersByTime(50);
+    expect(shedder.tryAcquire()).toMatchObject({ admitted: false, reason: 'event_loop_delay' });
+  });
+
+  it('a guard that tripped is forgotten once the traffic stops', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { shedder } = setup({ adaptive: false, maxHeapUsedRatio: 0.001, guardIntervalMs: 50 });
+    const a = admitted(shedder.tryAcquire());
+    vi.advanceTimersByTime(50);
+    shedder.release(a);
+    await endOfTurn();
+    vi.advanceTimersByTime(50); // an interval with no request: sampling stops
+    admitted(shedder.tryAcquire());
+  });
+});
+
+describe('options and readiness', () => {
+  it.each([
+    [{ minLimit: 0 }, 'minLimit'],
+    [{ minLimit: 5, maxLimit: 4 }, 'maxLimit'],
+    [{ initialLimit: 9, maxLimit: 8 }, 'initialLimit'],
+    [{ tolerance: 0.5 }, 'tolerance'],
+    [{ intervalMs: 100, baselineWindowMs: 500 }, 'baselineWindowMs'],
+    [{ maxEventLoopUtilization: 2 }, 'maxEventLoopUtilization'],
+    [{ adaptive: 'yes' }, 'adaptive'],
+    [{ retryAfterSeconds: -1 }, 'retryAfterSeconds'],
+    [{ maxInflight: 3 }, 'maxInflight'],
+  ])('rejects %o naming %s', (bad, option) => {
+    expect(() => createLoadShedder(bad as never)).toThrow(`"${option}"`);
+  });
+
+  it('one shedder per registry', () => {
+    const { registry } = setup();
+    expect(() => createLoadShedder({ registry })).toThrow(/registry/);
+  });
+
+  it('the readiness check warns while shedding', async () => {
+    const { shedder } = setup({ initialLimit: 1, minLimit: 1, maxLimit: 1 });
+    const check = createLoadShedderCheck(shedder);
+    expect(check).toMatchObject({ name: 'load-shedding', critical: false });
+    expect(await check.check()).toEqual({ status: 'pass', observedValue: 1, observedUnit: 'requests' });
+    admitted(shedder.tryAcquire());
+    shedder.tryAcquire();
+    expect(await check.check()).toMatchObject({
+      status: 'warn',
+      output: expect.stringContaining('concurrency'),
+    });
+    const strict = createLoadShedderCheck(shedder, { whenShedding: 'fail', name: 'shed' });
+    expect(await strict.check()).toMatchObject({ status: 'fail' });
+    expect(() => createLoadShedderCheck({} as never)).toThrow('"shedder"');
+  });
+});

@@ -1,5 +1,12 @@
-import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
+import {
+  createExpressHealth,
+  createExpressLoadShedding,
+  createExpressMetrics,
+  type ExpressHealth,
+  postgresCheck,
+} from '@vigil/express';
 import { createLogger, type Logger } from '@vigil/logger';
+import { createLoadShedderCheck } from '@vigil/resilience';
 import express, { type Express } from 'express';
 import pg from 'pg';
 import { type ChainOptions, createChain } from './chain.js';
@@ -29,7 +36,15 @@ export function createApp(options: AppOptions = {}): App {
   const pool = options.databaseUrl
     ? new pg.Pool({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2_000 })
     : undefined;
-  const health = createExpressHealth({ metrics, checks: pool ? { postgres: postgresCheck(pool) } : {} });
+  // Over its adaptive concurrency limit the service answers 503 + Retry-After before anything else
+  // runs; readiness warns (stays 200) meanwhile. Probes and /metrics are never shed.
+  const shedding = createExpressLoadShedding({ metrics });
+  const checks = {
+    ...(pool ? { postgres: postgresCheck(pool) } : {}),
+    shedding: createLoadShedderCheck(shedding.shedder),
+  };
+  const health = createExpressHealth({ metrics, checks });
+  app.use(shedding.middleware); // one line: load shedding, first (shed requests are counted apart, not as traffic)
   app.use(metrics.middleware); // one line: RED metrics, spans and one log line per request
   app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
@@ -43,6 +58,14 @@ export function createApp(options: AppOptions = {}): App {
     const ms = Math.min(Math.max(Number(req.query.ms) || 0, 0), 30_000);
     await new Promise((r) => setTimeout(r, ms));
     res.json({ waited: ms });
+  });
+
+  // Keeps the CPU busy for ms (at most 1000), then answers: overload the service and watch it shed.
+  app.get('/cpu', (req, res) => {
+    const ms = Math.min(Math.max(Number(req.query.ms) || 0, 0), 1_000);
+    const end = performance.now() + ms;
+    while (performance.now() < end) {}
+    res.json({ busyMs: ms });
   });
 
   app.get('/error', () => {
@@ -74,6 +97,7 @@ export function createApp(options: AppOptions = {}): App {
     health,
     close: async () => {
       await chain.close();
+      await shedding.close();
       await health.close();
       await metrics.close();
       await pool?.end();

@@ -1,6 +1,8 @@
-import { postgresCheck, vigilHealth, vigilMetrics } from '@vigil/fastify';
+import { postgresCheck, vigilHealth, vigilLoadShedding, vigilMetrics } from '@vigil/fastify';
 import { createLogger, type Logger } from '@vigil/logger';
 import { fastifyLogging } from '@vigil/logger/fastify';
+import { createMetrics } from '@vigil/metrics';
+import { createLoadShedder, createLoadShedderCheck } from '@vigil/resilience';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { type ChainOptions, createChain } from './chain.js';
@@ -20,14 +22,28 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
   const app = Fastify({
     ...fastifyLogging({ logger: options.logger ?? createLogger({ service: 'fastify-basic' }) }),
   });
-  await app.register(vigilMetrics, { defaultLabels: { service: 'fastify-basic' } }); // RED metrics + /metrics
+  // One metrics handle for the load shedder and the RED metrics. Over its adaptive concurrency limit
+  // the service answers 503 + Retry-After from the first hook; probes and /metrics are never shed.
+  const metrics = createMetrics({ defaultLabels: { service: 'fastify-basic' } });
+  const shedder = createLoadShedder({ metrics });
+  app.addHook('onClose', async () => {
+    await shedder.close();
+    await metrics.close();
+  });
+  await app.register(vigilLoadShedding, { shedder }); // first: shed requests are counted apart
+  await app.register(vigilMetrics, { metrics }); // RED metrics + /metrics
   // A connect timeout keeps a hung database from holding the readiness check's connection forever.
   const pool = options.databaseUrl
     ? new pg.Pool({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2_000 })
     : undefined;
   if (pool) app.addHook('onClose', async () => pool.end());
   // One line: /health /livez /ready /readyz /startup, metrics in the same registry as /metrics.
-  await app.register(vigilHealth, { checks: pool ? { postgres: postgresCheck(pool) } : {} });
+  // Readiness warns (stays 200) while shedding.
+  const checks = {
+    ...(pool ? { postgres: postgresCheck(pool) } : {}),
+    shedding: createLoadShedderCheck(shedder),
+  };
+  await app.register(vigilHealth, { checks });
 
   app.get<{ Params: { id: string } }>('/users/:id', async (req) => ({
     id: req.params.id,
@@ -38,6 +54,14 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
     const ms = Math.min(Math.max(Number(req.query.ms) || 0, 0), 30_000);
     await new Promise((r) => setTimeout(r, ms));
     return { waited: ms };
+  });
+
+  // Keeps the CPU busy for ms (at most 1000), then answers: overload the service and watch it shed.
+  app.get<{ Querystring: { ms?: string } }>('/cpu', async (req) => {
+    const ms = Math.min(Math.max(Number(req.query.ms) || 0, 0), 1_000);
+    const end = performance.now() + ms;
+    while (performance.now() < end) {}
+    return { busyMs: ms };
   });
 
   app.get('/error', async () => {

@@ -101,12 +101,12 @@ export const LOAD_SHEDDER_DEFAULTS = Object.freeze({
   minLimit: 1,
   /** Highest concurrency limit. */
   maxLimit: 1000,
-  /** Latency allowed, as a multiple of the no-load baseline, before the limit shrinks. */
+  /** Latency allowed, as a multiple of the requests' no-load latency (their own time, without waiting behind others), before the limit shrinks. */
   tolerance: 1.5,
+  /** Queueing (ms) always allowed, however cheap the requests: a few ms of waiting is no reason to shed. */
+  minQueueDelayMs: 2,
   /** How often (ms) the limit is adjusted from the latency of the requests finished since. */
   intervalMs: 100,
-  /** How long (ms) the lowest latency seen is remembered as the no-load baseline. */
-  baselineWindowMs: 60_000,
   /** Static guard: shed while the event loop's delay (max over the last `guardIntervalMs`) is above this (ms), or `false`. */
   maxEventLoopDelayMs: false as number | false,
   /** Static guard: shed while event-loop utilisation (0 to 1, over the last `guardIntervalMs`) is above this, or `false`. */

@@ -27,7 +27,7 @@ export interface LoadShedderOptions extends Omit<InstrumentationOptions, 'logger
   maxLimit?: number;
   tolerance?: number;
   intervalMs?: number;
-  baselineWindowMs?: number;
+  minQueueDelayMs?: number;
   maxEventLoopDelayMs?: number | false;
   maxEventLoopUtilization?: number | false;
   maxHeapUsedRatio?: number | false;
@@ -83,8 +83,8 @@ const HEAP = REASON_INDEX.heap;
 const NONE = -1;
 /** How long after the last shed request `shedding` stays true. */
 const SHEDDING_HOLD_MS = 5_000;
-/** Buckets of the no-load baseline's window (it slides one bucket at a time). */
-const BASELINE_BUCKETS = 10;
+/** Resolution (ms) of the event-loop delay monitor. */
+const ELD_RESOLUTION_MS = 10;
 
 class Token implements ShedToken {
   readonly admitted = true as const;
@@ -102,7 +102,7 @@ const KEYS = [
   'maxLimit',
   'tolerance',
   'intervalMs',
-  'baselineWindowMs',
+  'minQueueDelayMs',
   'maxEventLoopDelayMs',
   'maxEventLoopUtilization',
   'maxHeapUsedRatio',
@@ -120,7 +120,7 @@ interface Resolved {
   readonly maxLimit: number;
   readonly tolerance: number;
   readonly intervalMs: number;
-  readonly baselineWindowMs: number;
+  readonly minQueueDelayMs: number;
   /** 0 when the guard is off. */
   readonly maxDelayMs: number;
   readonly maxElu: number;
@@ -153,15 +153,8 @@ export function resolveLoadShedderOptions(
   }
   const tolerance = checkNumber('tolerance', input.tolerance, 1, 100) ?? d.tolerance;
   const intervalMs = checkInt('intervalMs', input.intervalMs, 10, 60_000) ?? d.intervalMs;
-  const baselineWindowMs =
-    checkInt('baselineWindowMs', input.baselineWindowMs, 100, 3_600_000) ?? d.baselineWindowMs;
-  if (baselineWindowMs < intervalMs * BASELINE_BUCKETS) {
-    throw new VigilOptionError(
-      'baselineWindowMs',
-      `at least ${BASELINE_BUCKETS} times intervalMs (${intervalMs * BASELINE_BUCKETS} ms)`,
-      baselineWindowMs,
-    );
-  }
+  const minQueueDelayMs =
+    checkNumber('minQueueDelayMs', input.minQueueDelayMs, 0, 60_000) ?? d.minQueueDelayMs;
   const off = (name: string, v: unknown, min: number, max: number): number => {
     if (v === undefined || v === false) return 0;
     return checkNumber(name, v, min, max) as number;
@@ -173,7 +166,7 @@ export function resolveLoadShedderOptions(
     maxLimit,
     tolerance,
     intervalMs,
-    baselineWindowMs,
+    minQueueDelayMs,
     maxDelayMs: off('maxEventLoopDelayMs', input.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs, 1, 60_000),
     maxElu: off(
       'maxEventLoopUtilization',
@@ -206,10 +199,12 @@ export function resolveLoadShedderOptions(
  * it started in, so requests admitted in one turn run one after the other: counting them until
  * the turn ends is what makes the limit bound the work queued in the loop (a plain in-flight count
  * never exceeds 1 with synchronous handlers, however overloaded the loop is). Every `intervalMs`
- * the mean latency of the requests finished (admission to the end of their turn) is compared with
- * the no-load baseline (the lowest such mean over `baselineWindowMs`): above `tolerance` times the
- * baseline the limit shrinks in proportion; at or below it, and if the limit was reached, it grows
- * by about its square root.
+ * the latency the finished requests saw (admission to the end of their turn, plus the loop's mean
+ * delay, which their awaits waited for) is compared with their no-load latency (admission to their
+ * own end: what they cost without waiting behind others), which follows the mix of requests as it
+ * changes. When they waited more than `tolerance` allows (and more than `minQueueDelayMs`), the
+ * limit shrinks in proportion; otherwise, if the limit was reached, it grows by about half its
+ * square root.
  */
 export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder {
   const input = checkObject('options', options);
@@ -232,19 +227,14 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   // Releases wait for the end of the loop turn (setImmediate runs after the turn's I/O callbacks).
   let finished: Token[] = [];
   let flushArmed = false;
-  // The interval's samples: latency to the end of the turn (what the limit controls), and each
-  // request's own latency (what the no-load baseline is taken from: under overload too, a request's
-  // own time says what it costs without the queue).
+  // The interval's samples: latency to the end of the turn (what the requests saw), and each
+  // request's own latency (its no-load latency: what it costs without waiting behind others, under
+  // overload too, and whatever the mix of requests).
   let sumLatency = 0;
   let sumOwn = 0;
   let samples = 0;
   let limited = false;
   let active = false;
-  // The no-load baseline: the lowest interval mean per bucket, over BASELINE_BUCKETS buckets.
-  const baselineMins = new Float64Array(BASELINE_BUCKETS).fill(Number.POSITIVE_INFINITY);
-  const bucketMs = a ? a.baselineWindowMs / BASELINE_BUCKETS : 1;
-  let bucket = Number.NEGATIVE_INFINITY;
-
   const flush = (): void => {
     flushArmed = false;
     const list = finished;
@@ -265,63 +255,52 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   let timer: ReturnType<typeof setInterval> | undefined;
   const period = a ? Math.min(a.intervalMs, s.guardIntervalMs) : s.guardIntervalMs;
   let sinceGuard = 0;
-  const eld = s.maxDelayMs > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  // The loop's delay: its mean feeds the limit, its maximum the delay guard.
+  const eld = a || s.maxDelayMs > 0 ? monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS }) : undefined;
+  let lagMs = 0;
+  let maxDelayMs = 0;
   let elu = s.maxElu > 0 ? performance.eventLoopUtilization() : undefined;
 
   const tick = (): void => {
-    const t = now();
-    if (a) adapt(t);
+    if (eld !== undefined) {
+      const mean = eld.mean;
+      // monitorEventLoopDelay records each interval of its timer: the delay is what exceeds it.
+      lagMs = Number.isFinite(mean) ? Math.max(0, mean / 1e6 - ELD_RESOLUTION_MS) : 0;
+      if (eld.count > 0) maxDelayMs = Math.max(maxDelayMs, eld.max / 1e6 - ELD_RESOLUTION_MS);
+      eld.reset();
+    }
+    if (a) adapt();
     sinceGuard += period;
     if (sinceGuard >= s.guardIntervalMs) {
       sinceGuard = 0;
       guard = checkGuards();
+      maxDelayMs = 0;
     }
     if (!active && inFlight === 0) stop();
     active = false;
   };
 
-  const adapt = (t: number): void => {
+  const adapt = (): void => {
     const cfg = a as Resolved;
     if (samples === 0) {
       limited = false;
       return;
     }
-    const mean = sumLatency / samples;
+    const seen = sumLatency / samples + lagMs;
     const own = sumOwn / samples;
     sumLatency = 0;
     sumOwn = 0;
     samples = 0;
-    const b = Math.floor(t / bucketMs);
-    if (b !== bucket) {
-      // Slide: the buckets between the last one written and this one are forgotten.
-      const steps = b - bucket >= BASELINE_BUCKETS || b < bucket ? BASELINE_BUCKETS : b - bucket;
-      for (let k = 0; k < steps; k++) {
-        baselineMins[(((b - k) % BASELINE_BUCKETS) + BASELINE_BUCKETS) % BASELINE_BUCKETS] =
-          Number.POSITIVE_INFINITY;
-      }
-      bucket = b;
-    }
-    const i = ((b % BASELINE_BUCKETS) + BASELINE_BUCKETS) % BASELINE_BUCKETS;
-    if (own < (baselineMins[i] as number)) baselineMins[i] = own;
-    let baseline = Number.POSITIVE_INFINITY;
-    for (let k = 0; k < BASELINE_BUCKETS; k++) {
-      const v = baselineMins[k] as number;
-      if (v < baseline) baseline = v;
-    }
-    const target = cfg.tolerance * Math.max(baseline, 0.05);
+    const target = Math.max(cfg.tolerance * own, own + cfg.minQueueDelayMs);
     let next = limit;
-    if (mean > target) next = limit * Math.max(0.5, target / mean);
+    if (seen > target) next = limit * Math.max(0.5, target / seen);
     else if (limited) next = limit + Math.max(0.25, Math.sqrt(limit) / 2);
     limit = Math.min(cfg.maxLimit, Math.max(cfg.minLimit, next));
     limited = false;
   };
 
   const checkGuards = (): number => {
-    if (eld !== undefined) {
-      const delayMs = eld.max / 1e6;
-      eld.reset();
-      if (delayMs > s.maxDelayMs) return DELAY;
-    }
+    if (s.maxDelayMs > 0 && maxDelayMs > s.maxDelayMs) return DELAY;
     if (elu !== undefined) {
       const nowElu = performance.eventLoopUtilization();
       const u = performance.eventLoopUtilization(nowElu, elu).utilization;

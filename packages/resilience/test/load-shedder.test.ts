@@ -128,6 +128,28 @@ describe('adaptive limit', () => {
     expect(s.shedder.limit).toBeCloseTo(2.5, 5);
   });
 
+  it('requests that got slower on their own (a heavier mix, a slower database) are no reason to shed', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 20, intervalMs: 100 });
+    for (let i = 0; i < 5; i++) await request(s, 1, 0);
+    vi.advanceTimersByTime(100);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) await request(s, 80, 1);
+      vi.advanceTimersByTime(100);
+    }
+    expect(s.shedder.limit).toBe(20);
+  });
+
+  it('a few ms of waiting behind cheap requests is no reason to shed (minQueueDelayMs)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 20, intervalMs: 100, minQueueDelayMs: 2 });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) await request(s, 0.05, 1);
+      vi.advanceTimersByTime(100);
+    }
+    expect(s.shedder.limit).toBe(20);
+  });
+
   it('never leaves minLimit..maxLimit', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const s = setup({ initialLimit: 4, minLimit: 2, maxLimit: 6, intervalMs: 100 });
@@ -198,7 +220,8 @@ describe('options and readiness', () => {
     [{ minLimit: 5, maxLimit: 4 }, 'maxLimit'],
     [{ initialLimit: 9, maxLimit: 8 }, 'initialLimit'],
     [{ tolerance: 0.5 }, 'tolerance'],
-    [{ intervalMs: 100, baselineWindowMs: 500 }, 'baselineWindowMs'],
+    [{ minQueueDelayMs: -1 }, 'minQueueDelayMs'],
+    [{ baselineWindowMs: 500 }, 'baselineWindowMs'],
     [{ maxEventLoopUtilization: 2 }, 'maxEventLoopUtilization'],
     [{ adaptive: 'yes' }, 'adaptive'],
     [{ retryAfterSeconds: -1 }, 'retryAfterSeconds'],

@@ -132,8 +132,9 @@ describe('Express load shedding', () => {
     const res = await client.fetch('/quick');
     expect(res.status).toBe(200);
     expect(retries).toHaveLength(1);
-    expect(retries[0]?.delayMs).toBeGreaterThanOrEqual(1000);
-    expect((retries[0]?.error as { status?: number }).status).toBe(503);
+    const [retry] = retries as [RetryEvent];
+    expect(retry.delayMs).toBeGreaterThanOrEqual(1000);
+    expect(retry.error).toMatchObject({ status: 503 });
     expect((await held).status).toBe(200);
   });
 

@@ -697,6 +697,54 @@ function breakerOpen(ctx: GenContext): AlertDef {
   };
 }
 
+function loadShedding(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.resilience;
+  const m = catalog.loadShedRequests;
+  const keep = [...config.serviceLabels, 'instance'];
+  const expr = `sum${by(keep)} (rate(${sel(m, '', baseMatchers(ctx))}[5m])) > 0`;
+  const t = testTarget(ctx);
+  const labels = { ...t, reason: 'concurrency' };
+  const len = minutes(c.loadSheddingFor) + 10;
+  return {
+    alert: 'LoadSheddingSustained',
+    variants: [{ expr, for: c.loadSheddingFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} sheds {{ $value | humanize }} requests/s`,
+    description: `${who(ctx, ['instance'])} has been answering requests with 503 from its load shedder for ${c.loadSheddingFor} ({{ $value | humanize }} per second): it gets more traffic than it can serve.`,
+    firesWhen: `a process keeps shedding requests (${m.name} growing) for ${c.loadSheddingFor}.`,
+    runbook: {
+      meaning: `The load shedder answers 503 with Retry-After to requests over its limit (the \`reason\` label: ${catalog.LOAD_SHED_REASONS.join(', ')}) before any handler runs, so the requests it admits keep their latency and the process stays alive. Shedding for minutes means the offered load is above what the replicas can serve, not a short burst.`,
+      impact:
+        'Some requests fail fast with 503 (clients that honour Retry-After retry later); the ones admitted are served at normal latency. Readiness reports warn, not fail: the pod stays in rotation.',
+      confirm: [
+        'Resilience dashboard, "Load shedding" row: shed requests by reason, the concurrency limit against requests in flight, and the share of requests shed.',
+        'Service overview: request rate and latency of the admitted requests; Node.js runtime: event-loop utilisation near 1 and CPU.',
+      ],
+      actions: [
+        'Scale out (more replicas) or up (more CPU per pod); check that the autoscaler reacts to CPU or to this metric.',
+        'A traffic spike from one client or route: rate-limit it at the edge.',
+        'reason event_loop_delay, event_loop_utilization or heap: a static guard tripped; check the threshold and what blocks the loop or fills the heap.',
+      ],
+      tuning: ['resilience.loadSheddingFor'],
+      dashboard: 'resilience',
+    },
+    tests: [
+      {
+        name: 'shedding continuously: fires',
+        series: [testSeries(m.name, labels, growing(60, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: 1 }],
+      },
+      {
+        name: 'one short burst of shedding: silent',
+        series: [testSeries(m.name, labels, `0 600 ${constant(600, len)}`)],
+        evalMinutes: len + 1,
+        expect: [],
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Health
 // ---------------------------------------------------------------------------------------------
@@ -837,8 +885,8 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
     },
     {
       name: 'vigil-resilience',
-      title: 'Circuit breakers.',
-      groups: [{ name: 'vigil-resilience', alerts: [breakerOpen(ctx)] }],
+      title: 'Circuit breakers and load shedding.',
+      groups: [{ name: 'vigil-resilience', alerts: [breakerOpen(ctx), loadShedding(ctx)] }],
     },
     {
       name: 'vigil-health',

@@ -532,6 +532,45 @@ function resilience(ctx: GenContext): JsonDashboardFile {
         },
       ],
     });
+  b.row('Load shedding')
+    .timeseries({
+      title: 'Shed requests by reason',
+      description: `Requests per second answered 503 by the load shedder before any handler ran (${catalog.loadShedRequests.name}), by reason (${catalog.LOAD_SHED_REASONS.join(', ')}). LoadSheddingSustained fires after ${ctx.config.resilience.loadSheddingFor} of it.`,
+      unit: 'reqps',
+      w: 8,
+      thresholds: NEUTRAL,
+      queries: [{ expr: `sum by (reason) (${rate(catalog.loadShedRequests, M)})`, legend: '{{reason}}' }],
+    })
+    .timeseries({
+      title: 'Concurrency limit and in flight',
+      description: `The adaptive concurrency limit (${catalog.loadShedLimit.name}) of each instance against the requests it has admitted and not finished (${catalog.loadShedInFlight.name}).`,
+      unit: 'short',
+      w: 8,
+      thresholds: NEUTRAL,
+      queries: [
+        { expr: `max by (instance) (${sel(catalog.loadShedLimit, '', M)})`, legend: '{{instance}} limit' },
+        {
+          expr: `max by (instance) (${sel(catalog.loadShedInFlight, '', M)})`,
+          legend: '{{instance}} in flight',
+        },
+      ],
+    })
+    .timeseries({
+      title: 'Share of requests shed',
+      description: `Requests shed against requests shed plus requests served (${catalog.httpRequestsTotal.name}).`,
+      unit: 'percentunit',
+      w: 8,
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: ratioOrZero(
+            `sum(${rate(catalog.loadShedRequests, M)})`,
+            `(sum(${rate(catalog.loadShedRequests, M)}) + sum(${rate(catalog.httpRequestsTotal, M)}))`,
+          ),
+          legend: 'shed',
+        },
+      ],
+    });
   b.row('Retries and bulkheads')
     .timeseries({
       title: 'Retries by policy',

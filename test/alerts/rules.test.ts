@@ -111,6 +111,7 @@ describe('generated rules', () => {
         'HttpLatencyP99High',
         'HttpServerErrorRatioHigh',
         'LatencyBudgetBurn',
+        'LoadSheddingSustained',
         'NodejsEventLoopLagHigh',
         'NodejsEventLoopUtilizationHigh',
         'NodejsHeapNearLimit',

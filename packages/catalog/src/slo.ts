@@ -96,7 +96,7 @@ export interface AlertDefaults {
     readonly overflowWindow: string;
     readonly spansDroppedFor: string;
   };
-  readonly resilience: { readonly breakerOpenFor: string };
+  readonly resilience: { readonly breakerOpenFor: string; readonly loadSheddingFor: string };
   readonly health: {
     readonly readinessFailingFor: string;
     readonly readinessFlaps: number;
@@ -174,6 +174,8 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
   resilience: Object.freeze({
     /** How long a circuit breaker must stay away from closed (open or half-open) before `CircuitBreakerOpen` fires. */
     breakerOpenFor: '5m',
+    /** How long a process must keep shedding requests (answering 503 from its load shedder) before `LoadSheddingSustained` fires. */
+    loadSheddingFor: '5m',
   }),
   health: Object.freeze({
     /** How long readiness must fail before `ReadinessFailing` fires. */

@@ -85,6 +85,12 @@ const NONE = -1;
 const SHEDDING_HOLD_MS = 5_000;
 /** Resolution (ms) of the event-loop delay monitor. */
 const ELD_RESOLUTION_MS = 10;
+/**
+ * Event-loop utilisation over an interval below which the limit never shrinks: requests that wait
+ * while the loop is mostly idle wait for something else (a slow database, other processes on the
+ * CPU), which shedding would not cure.
+ */
+const BUSY_UTILIZATION = 0.9;
 
 class Token implements ShedToken {
   readonly admitted = true as const;
@@ -202,9 +208,9 @@ export function resolveLoadShedderOptions(
  * the latency the finished requests saw (admission to the end of their turn, plus the loop's mean
  * delay, which their awaits waited for) is compared with their no-load latency (admission to their
  * own end: what they cost without waiting behind others), which follows the mix of requests as it
- * changes. When they waited more than `tolerance` allows (and more than `minQueueDelayMs`), the
- * limit shrinks in proportion; otherwise, if the limit was reached, it grows by about half its
- * square root.
+ * changes. When they waited more than `tolerance` allows (and more than `minQueueDelayMs`) while
+ * the loop was busy, the limit shrinks in proportion; otherwise, if the limit was reached, it grows
+ * by about half its square root.
  */
 export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder {
   const input = checkObject('options', options);
@@ -260,6 +266,7 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   let lagMs = 0;
   let maxDelayMs = 0;
   let elu = s.maxElu > 0 ? performance.eventLoopUtilization() : undefined;
+  let adaptElu = performance.eventLoopUtilization();
 
   const tick = (): void => {
     if (eld !== undefined) {
@@ -292,8 +299,11 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
     sumOwn = 0;
     samples = 0;
     const target = Math.max(cfg.tolerance * own, own + cfg.minQueueDelayMs);
+    const nowElu = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(nowElu, adaptElu).utilization >= BUSY_UTILIZATION;
+    adaptElu = nowElu;
     let next = limit;
-    if (seen > target) next = limit * Math.max(0.5, target / seen);
+    if (seen > target && busy) next = limit * Math.max(0.5, target / seen);
     else if (limited) next = limit + Math.max(0.25, Math.sqrt(limit) / 2);
     limit = Math.min(cfg.maxLimit, Math.max(cfg.minLimit, next));
     limited = false;

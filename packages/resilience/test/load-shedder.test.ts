@@ -150,6 +150,18 @@ describe('adaptive limit', () => {
     expect(s.shedder.limit).toBe(20);
   });
 
+  it('waiting while the loop is mostly idle (other processes on the CPU, a slow database) is no reason to shed', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 20, intervalMs: 100 });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) await request(s, 5, 45);
+      // The loop idles (as when the process waits for the CPU or for I/O): utilisation stays low.
+      await new Promise((r) => setTimeout(r, 50));
+      vi.advanceTimersByTime(100);
+    }
+    expect(s.shedder.limit).toBe(20);
+  });
+
   it('never leaves minLimit..maxLimit', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const s = setup({ initialLimit: 4, minLimit: 2, maxLimit: 6, intervalMs: 100 });

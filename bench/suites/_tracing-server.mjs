@@ -42,10 +42,17 @@ const logger = withLog
 // (Vigil's or OpenTelemetry's context manager) costs on this Node.js version.
 const als = kind === 'als' ? new (await import('node:async_hooks')).AsyncLocalStorage() : undefined;
 
+// Load shedding with its limit pinned above any load: the cost of the limiter when not shedding.
+const NEVER_SHED = { initialLimit: 100_000, minLimit: 100_000, maxLimit: 100_000 };
+
 async function expressApp() {
   const { default: express } = await import('express');
   const app = express();
   if (als) app.use((_req, _res, next) => als.run({}, next));
+  if (kind === 'vigil-shed') {
+    const { createExpressLoadShedding } = await import('@vigil/express');
+    app.use(createExpressLoadShedding(NEVER_SHED).middleware);
+  }
   // Vigil's one middleware per app: metrics, spans and the request line from one observer.
   if (withMetrics) {
     const { createExpressMetrics } = await import('@vigil/express');
@@ -91,6 +98,10 @@ async function fastifyApp() {
     });
   } else app = Fastify({ logger: false });
   if (als) app.addHook('onRequest', (_req, _reply, done) => als.run({}, done));
+  if (kind === 'vigil-shed') {
+    const { vigilLoadShedding } = await import('@vigil/fastify');
+    await app.register(vigilLoadShedding, NEVER_SHED);
+  }
   if (withMetrics) {
     const { vigilMetrics } = await import('@vigil/fastify');
     await app.register(vigilMetrics);

@@ -9,7 +9,8 @@
 // (CPU 1). Then start-up time: spawn to the first 200, for bare, Vigil's full stack and the auto
 // register. Writes bench/results/tracing.md.
 //
-// Env: BENCH_DURATION (s, 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
+// Env: BENCH_RESULT (the results file name, tracing; e.g. load-shedding-cost with BENCH_VARIANTS=shed),
+//      BENCH_DURATION (s, 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
 //      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included),
 //      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
 //      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
@@ -120,6 +121,12 @@ for (const fw of ['express', 'fastify']) {
     `OTel lean NodeSDK (http${fw === 'express' ? ' + express' : ''}), sampling 0.1`,
     lean(fw),
   );
+  // Load shedding alone, its limit pinned above any load so nothing is shed: what admission, the
+  // end-of-turn release and the control loop cost per request (issue 23: <= 1.03x).
+  v('vigil-shed', 'Vigil load shedding alone (limit never reached: nothing shed)', {
+    vigil: true,
+    target: 1.03,
+  });
   if (fw === 'express') {
     v('pino-http', 'pino-http 11.0.0 → file (defaults)');
     v('otel-lean-pino-http', "OTel lean 0.1 + pino-http → file (the issue's 3.0x)", lean(fw));
@@ -497,7 +504,7 @@ async function main() {
     : '';
 
   writeResult(
-    'tracing',
+    process.env.BENCH_RESULT ?? 'tracing',
     `# Tracing and request-logging overhead
 
 ${machineMarkdown()}

@@ -9,6 +9,9 @@ import { assertBuilt, type Isolation, isolate, type Stack, startStack } from './
 // response is complete (reconnecting after `Connection: close`). A request is *accepted* once its
 // bytes were written on an established connection; accepted then failed = no complete response
 // (reset, EPIPE, EOF, timeout) or a 5xx. A refused connection was never accepted and is counted apart.
+// The services shed load: twenty clients sending back to back saturate them, and their load
+// shedder answers part of it 503 with Retry-After before any handler. Such an answer is complete
+// and the client is told when to come back: it is counted apart (`shed`), not as a failure.
 
 const CLIENTS = 20;
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -51,26 +54,29 @@ afterAll(async () => {
 interface Result {
   status?: number;
   close?: boolean;
+  /** A 503 from the load shedder (it carries Retry-After). */
+  shed?: boolean;
   error?: string;
 }
 
 /** One response with Content-Length (or chunked) from the front of buf, or null if incomplete. */
-function parseResponse(buf: Buffer): { status: number; close: boolean; rest: Buffer } | null {
+function parseResponse(buf: Buffer): { status: number; close: boolean; shed: boolean; rest: Buffer } | null {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const head = buf.subarray(0, end).toString('latin1');
   const status = Number(head.slice(9, 12));
   const close = /\r\nconnection:\s*close/i.test(head);
+  const shed = status === 503 && /\r\nretry-after:/i.test(head);
   const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
   if (cl) {
     const total = end + 4 + Number(cl[1]);
-    return buf.length < total ? null : { status, close, rest: buf.subarray(total) };
+    return buf.length < total ? null : { status, close, shed, rest: buf.subarray(total) };
   }
   if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
     const last = buf.indexOf('\r\n0\r\n\r\n', end);
-    return last < 0 ? null : { status, close, rest: buf.subarray(last + 7) };
+    return last < 0 ? null : { status, close, shed, rest: buf.subarray(last + 7) };
   }
-  return { status, close, rest: buf.subarray(end + 4) };
+  return { status, close, shed, rest: buf.subarray(end + 4) };
 }
 
 class Conn {
@@ -88,7 +94,7 @@ class Conn {
       const r = parseResponse(this.buf);
       if (!r) return;
       this.buf = r.rest;
-      this.settle({ status: r.status, close: r.close });
+      this.settle({ status: r.status, close: r.close, shed: r.shed });
     });
   }
   private settle(r: Result) {
@@ -124,6 +130,7 @@ interface Load {
   ok: number;
   statuses: Map<number, number>;
   failed: string[]; // accepted then failed
+  shed: number; // answered 503 + Retry-After by the load shedder
   notAccepted: Map<string, number>;
   afterSigterm: number; // complete responses received after SIGTERM
 }
@@ -135,7 +142,14 @@ async function sigtermUnderLoad(
   warm = 200,
 ): Promise<{ load: Load; code: number | null }> {
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-  const load: Load = { ok: 0, statuses: new Map(), failed: [], notAccepted: new Map(), afterSigterm: 0 };
+  const load: Load = {
+    ok: 0,
+    statuses: new Map(),
+    failed: [],
+    shed: 0,
+    notAccepted: new Map(),
+    afterSigterm: 0,
+  };
   let done = false;
   let signalled = false;
   const exited = new Promise<number | null>((resolve) => svc.child.once('exit', (code) => resolve(code)));
@@ -158,7 +172,8 @@ async function sigtermUnderLoad(
       const r = await conn.send(request);
       if (r.status !== undefined) {
         load.statuses.set(r.status, (load.statuses.get(r.status) ?? 0) + 1);
-        if (r.status >= 500) load.failed.push(`status ${r.status}`);
+        if (r.shed) load.shed++;
+        else if (r.status >= 500) load.failed.push(`status ${r.status}`);
         else load.ok++;
         if (signalled) load.afterSigterm++;
       } else {
@@ -193,11 +208,17 @@ describe.each([
       ok: load.ok,
       statuses: [...load.statuses],
       failed: load.failed,
+      shed: load.shed,
       notAccepted: [...load.notAccepted],
       afterSigterm: load.afterSigterm,
     });
     expect(load.failed, summary).toEqual([]);
-    expect([...load.statuses.keys()], summary).toEqual([200]);
+    // 200s, and the load shedder's 503s (with Retry-After) if the clients saturated the service.
+    expect(
+      [...load.statuses.keys()].filter((s) => s !== 200 && s !== 503),
+      summary,
+    ).toEqual([]);
+    expect(load.statuses.get(503) ?? 0, summary).toBe(load.shed);
     // Load really overlapped the shutdown (the drain delay keeps serving), and ended refused.
     expect(load.afterSigterm, summary).toBeGreaterThan(0);
     expect(code, `${name} exit code; output:\n${svc().output().slice(-3000)}`).toBe(0);

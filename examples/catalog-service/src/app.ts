@@ -1,6 +1,8 @@
-import { postgresCheck, redisCheck, vigilHealth, vigilMetrics } from '@vigil/fastify';
+import { postgresCheck, redisCheck, vigilHealth, vigilLoadShedding, vigilMetrics } from '@vigil/fastify';
 import { createLogger, type Logger } from '@vigil/logger';
 import { fastifyLogging } from '@vigil/logger/fastify';
+import { createMetrics } from '@vigil/metrics';
+import { createLoadShedder, createLoadShedderCheck } from '@vigil/resilience';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { type Cache, createMemoryCache, createRedisCache } from './cache.js';
 import { registerChaos } from './chaos.js';
@@ -74,7 +76,16 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
 }
 
 async function setUp(app: FastifyInstance, options: AppOptions, logger: Logger, ttl: number): Promise<void> {
-  await app.register(vigilMetrics, { defaultLabels: { service: SERVICE } }); // RED metrics + /metrics
+  // One metrics handle for the load shedder and the RED metrics. Over its adaptive concurrency limit
+  // the service answers 503 + Retry-After from the first hook; readiness warns meanwhile.
+  const metrics = createMetrics({ defaultLabels: { service: SERVICE } });
+  const shedder = createLoadShedder({ metrics });
+  app.addHook('onClose', async () => {
+    await shedder.close();
+    await metrics.close();
+  });
+  await app.register(vigilLoadShedding, { shedder }); // first: shed requests are counted apart
+  await app.register(vigilMetrics, { metrics }); // RED metrics + /metrics
 
   const db = await openDatabase({
     url: options.databaseUrl,
@@ -97,6 +108,7 @@ async function setUp(app: FastifyInstance, options: AppOptions, logger: Logger, 
   await app.register(vigilHealth, {
     checks: {
       postgres: postgresCheck(pool),
+      shedding: createLoadShedderCheck(shedder),
       ...('client' in cache ? { redis: redisCheck(cache.client as never, { critical: false }) } : {}),
     },
   });

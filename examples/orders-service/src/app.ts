@@ -1,7 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
+import {
+  createExpressHealth,
+  createExpressLoadShedding,
+  createExpressMetrics,
+  type ExpressHealth,
+  postgresCheck,
+} from '@vigil/express';
 import { createLogger, type Logger } from '@vigil/logger';
-import { createBreakerCheck } from '@vigil/resilience';
+import { createBreakerCheck, createLoadShedderCheck } from '@vigil/resilience';
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
 import { createSchema, openDatabase } from './db.js';
 import { createDownstreams, DependencyError } from './downstream.js';
@@ -76,16 +82,20 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   }
   // Readiness: PostgreSQL is critical. An open breaker only warns: one failing dependency should
   // degrade the orders that need it, not pull every replica out of the load balancer.
+  // Over its adaptive concurrency limit: 503 + Retry-After before any handler; readiness warns.
+  const shedding = createExpressLoadShedding({ metrics });
   const health = createExpressHealth({
     metrics,
     checks: {
       postgres: postgresCheck(pool),
+      shedding: createLoadShedderCheck(shedding.shedder),
       'users-service': createBreakerCheck(downstream.users),
       'catalog-service': createBreakerCheck(downstream.catalog),
     },
   });
 
   const app = express();
+  app.use(shedding.middleware); // load shedding, first (shed requests are counted apart, not as traffic)
   app.use(metrics.middleware); // RED metrics, spans and one log line per request
   app.use(health.middleware); // /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
@@ -183,6 +193,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     logger,
     close: async () => {
       await downstream.close();
+      await shedding.close();
       await health.close();
       await metrics.close();
       await db.close();

@@ -1,5 +1,12 @@
-import { createExpressHealth, createExpressMetrics, type ExpressHealth, postgresCheck } from '@vigil/express';
+import {
+  createExpressHealth,
+  createExpressLoadShedding,
+  createExpressMetrics,
+  type ExpressHealth,
+  postgresCheck,
+} from '@vigil/express';
 import { createLogger, type Logger } from '@vigil/logger';
+import { createLoadShedderCheck } from '@vigil/resilience';
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
 import { createSchema, openDatabase } from './db.js';
 import { parseId, parsePage, parseUser } from './validate.js';
@@ -43,9 +50,15 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     await db.close();
     throw err;
   }
-  const health = createExpressHealth({ metrics, checks: { postgres: postgresCheck(pool) } });
+  // Over its adaptive concurrency limit: 503 + Retry-After before any handler; readiness warns.
+  const shedding = createExpressLoadShedding({ metrics });
+  const health = createExpressHealth({
+    metrics,
+    checks: { postgres: postgresCheck(pool), shedding: createLoadShedderCheck(shedding.shedder) },
+  });
 
   const app = express();
+  app.use(shedding.middleware); // load shedding, first (shed requests are counted apart, not as traffic)
   app.use(metrics.middleware); // RED metrics, spans and one log line per request
   app.use(health.middleware); // /health /livez /ready /readyz /startup (never recorded as traffic)
   app.get('/metrics', metrics.handler);
@@ -131,6 +144,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     health,
     logger,
     close: async () => {
+      await shedding.close();
       await health.close();
       await metrics.close();
       await db.close();

@@ -55,6 +55,7 @@ const BLOCKS = [
   ['policy-options', 'POLICY_DEFAULTS'],
   ['http-client-options', 'HTTP_CLIENT_DEFAULTS'],
   ['breaker-check-options', 'BREAKER_CHECK_DEFAULTS'],
+  ['load-shedder-options', 'LOAD_SHEDDER_DEFAULTS'],
 ];
 
 /** Every generated block, from the package's defaults module and the catalog module. */

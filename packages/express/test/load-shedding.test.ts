@@ -139,7 +139,7 @@ describe('Express load shedding', () => {
   });
 
   it('validates its options', () => {
-    expect(() => createExpressLoadShedding({ excludePaths: 'x' as never })).toThrow('"excludePaths"');
+    expect(() => createExpressLoadShedding({ exclude: 'x' as never })).toThrow('"exclude"');
     expect(() => createExpressLoadShedding({ isPriority: 1 as never })).toThrow('"isPriority"');
     const shedder = createLoadShedder();
     cleanups.push(() => shedder.close());

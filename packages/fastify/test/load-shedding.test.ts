@@ -98,8 +98,6 @@ describe('Fastify load shedding', () => {
   it('validates its options', async () => {
     const app = Fastify({ logger: false });
     cleanups.push(() => app.close());
-    await expect(app.register(vigilLoadShedding, { excludeRoutes: 'x' as never })).rejects.toThrow(
-      '"excludeRoutes"',
-    );
+    await expect(app.register(vigilLoadShedding, { exclude: 'x' as never })).rejects.toThrow('"exclude"');
   });
 });

@@ -10,6 +10,7 @@ import {
   type BreakerState,
   createCircuitBreaker,
   createHttpClient,
+  createLoadShedder,
   createPolicy,
   type HttpClient,
 } from '../src/index.js';
@@ -41,8 +42,9 @@ describe('README', () => {
       logger: false,
       name: 'c',
     });
+    const shedder = createLoadShedder({ registry: policy.registry });
     const registered = policy.registry.getMetricsAsArray().map((m) => (m as { name: string }).name);
-    await Promise.all([policy.close(), client.close()]);
+    await Promise.all([policy.close(), client.close(), shedder.close()]);
     expect(new Set(registered)).toEqual(names);
   });
 });

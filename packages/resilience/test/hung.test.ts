@@ -89,7 +89,7 @@ describe('a hung dependency (accepts, never answers)', () => {
   });
 
   it('concurrent callers open it together; the next wave is rejected at once', async () => {
-    const { target, client, changes } = await setup(
+    const { client, changes } = await setup(
       { kind: 'hang' },
       { timeoutMs: 50, retry: false, breaker: { resetTimeoutMs: 60_000 } },
     );

@@ -40,6 +40,15 @@ function nextChange(client: HttpClient, to: string): Promise<BreakerStateChange>
   });
 }
 
+/** Attempts the client made (each one is observed in its duration histogram, whatever its end). */
+async function attempts(registry: Registry): Promise<number> {
+  const m = registry.getSingleMetric('http_client_request_duration_seconds');
+  const data = (await m?.get()) as { values: { value: number; metricName?: string }[] } | undefined;
+  let n = 0;
+  for (const v of data?.values ?? []) if (v.metricName?.endsWith('_count')) n += v.value;
+  return n;
+}
+
 const outcome = (p: Promise<unknown>) =>
   p.then(
     () => 'ok' as const,
@@ -66,12 +75,14 @@ describe('a hung dependency (accepts, never answers)', () => {
     // Before the breaker opened every call timed out (three attempts, then two).
     for (const r of results.slice(0, firstOpen)) expect(isTimeoutError(r)).toBe(true);
     // The call that opened it ends with the breaker error, its timeout as the cause; every later
-    // call is rejected without a connection or request reaching the target.
+    // call is rejected without an attempt (nothing sent to the target).
     const tripping = results[firstOpen] as { cause?: unknown; state?: string };
     expect(isTimeoutError(tripping.cause)).toBe(true);
     expect(changes[0]).toMatchObject({ to: 'open', reason: 'consecutive' });
+    expect(await attempts(registry)).toBe(5); // 3 + 2 timed-out attempts: consecutiveFailures (5)
+    // (How many of them reached the target before timing out depends on how busy the machine is.)
     const seen = target.requests;
-    expect(seen).toBe(5); // 3 + 2 attempts: consecutiveFailures (5) reached
+    expect(seen).toBeLessThanOrEqual(5);
     for (const r of results.slice(firstOpen + 1)) expect(r).toMatchObject({ code: 'VIGIL_BREAKER_OPEN' });
     expect(
       await sample(registry, 'vigil_circuit_breaker_opens_total', { breaker: 'dep', reason: 'consecutive' }),
@@ -85,7 +96,7 @@ describe('a hung dependency (accepts, never answers)', () => {
     expect(await res.json()).toEqual({ ok: true });
     expect(client.breaker?.state).toBe('closed');
     expect(changes.map((c) => c.to)).toEqual(['open', 'half_open', 'closed']);
-    expect(target.requests).toBe(seen + 1);
+    expect(await attempts(registry)).toBe(6); // the trial: the only attempt since it opened
   });
 
   it('concurrent callers open it together; the next wave is rejected at once', async () => {

@@ -19,6 +19,7 @@
 //   OVERLOAD_VARIANTS=none,vigil-adaptive OVERLOAD_LEVELS=2,4 OVERLOAD_DURATION=5 node bench/suites/overload.mjs
 // Also: express-none, express-vigil-adaptive (Express 5; not in the default set).
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { envNumber, fmt, machineMarkdown, mdTable, percentile, writeResult } from '../lib/common.mjs';
 
@@ -94,6 +95,7 @@ async function load(port, cfg) {
 
 const ms = (x) => fmt(x, 1);
 const startedAt = new Date();
+const loadBefore = os.loadavg()[0];
 
 console.log(`overload: service time ${SERVICE_MS} ms, levels ${LEVELS.join(', ')}x, ${VARIANTS.join(', ')}`);
 const baseVariant = VARIANTS.every((v) => v.startsWith('express-')) ? 'express-none' : 'none';
@@ -157,7 +159,7 @@ ${machineMarkdown()}
 - Handler: GET /work, ${SERVICE_MS} ms of busy CPU, then 200 (Fastify 5.12.8 unless the row says Express 5.3.0); server pinned to CPU 0, open-loop generator and liveness prober in another process on CPU 1.
 - Capacity (closed loop, 4 in flight, unprotected server): **${fmt(capacity, 0)} req/s**. Unloaded (open loop at a quarter of it): p50 ${ms(unloaded.p50)} ms, **p99 ${ms(unloaded.p99)} ms**.
 - Per row: a fresh server, ${WARMUP} s at the load (not counted), then ${DURATION} s measured. Requests are sent on schedule and given up after 1 s; liveness: GET /livez every 100 ms on a new connection, 1 s timeout.
-- Shared machine: other processes ran meanwhile; read these as indicative.
+- Machine load (1-minute load average, other processes included): ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end, on ${os.availableParallelism?.() ?? os.cpus().length} CPUs. Well above 0 means other work shared the CPUs: read the rows as indicative.
 
 ${mdTable(
   [

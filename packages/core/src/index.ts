@@ -57,10 +57,14 @@ export {
   type RequestObserverOptions,
 } from './request/observer.js';
 export {
+  type Admission,
+  type AdmissionGate,
+  type Admitted,
   excludeVigilEndpoint,
   type HttpRecorder,
   RECORD,
   REQUEST_LOG,
+  type Rejected,
   type RequestLogOptions,
   type RequestLogWriter,
   type RequestRecord,

@@ -3,10 +3,9 @@ import {
   createLoadShedder,
   type LoadShedder,
   type LoadShedderOptions,
-  type ShedRejection,
-} from '@vigil/resilience';
-import type { Request, RequestHandler, Response } from 'express';
-import { requestPath } from './route.js';
+} from '@vigil/resilience/load-shedding';
+import type { Request, RequestHandler } from 'express';
+import { expressObserver } from './observe.js';
 
 export interface ExpressLoadSheddingOptions extends LoadShedderOptions {
   /** A shedder to use (`createLoadShedder()`); then the shedder options are not allowed here. */
@@ -25,14 +24,6 @@ export interface ExpressLoadShedding {
   close(): Promise<void>;
 }
 
-/** Answer 503 with `Retry-After` at once: nothing of the request is read or routed. */
-function shed(res: Response, r: ShedRejection): void {
-  res.statusCode = 503;
-  res.setHeader('retry-after', String(r.retryAfterSeconds));
-  res.setHeader('content-type', 'application/json');
-  res.end(`{"error":"overloaded","reason":"${r.reason}"}`);
-}
-
 /**
  * Load shedding for Express 5 in one line: `app.use(createExpressLoadShedding({ metrics }).middleware)`.
  * Over the limit, a request gets 503 with `Retry-After` before any handler runs; the probes,
@@ -43,7 +34,7 @@ export function createExpressLoadShedding(options?: ExpressLoadSheddingOptions):
     throw new VigilOptionError('options', 'an options object', options);
   }
   const { shedder: given, exclude, isPriority, ...rest } = options ?? {};
-  const excluded = compileExclude(exclude, false);
+  compileExclude(exclude, false); // a bad rule fails before a shedder is made
   if (isPriority !== undefined && typeof isPriority !== 'function') {
     throw new VigilOptionError('isPriority', 'a function (req) => boolean', isPriority);
   }
@@ -52,15 +43,9 @@ export function createExpressLoadShedding(options?: ExpressLoadSheddingOptions):
     throw new VigilOptionError(extra[0] as string, 'no shedder option when `shedder` is given', 'a value');
   }
   const shedder = given ?? createLoadShedder(rest);
-
-  const middleware: RequestHandler = (req, res, next) => {
-    if (excluded?.(requestPath(req)) === true) return next();
-    const a = shedder.tryAcquire(isPriority !== undefined && isPriority(req) === true);
-    if (!a.admitted) return shed(res, a);
-    // The framework's completion signal; a request whose client went away gives no latency.
-    res.once('close', () => shedder.release(a, res.writableFinished ? 'ok' : 'ignore'));
-    next();
-  };
+  // The limiter's side of the request observer: a rejected request is answered 503 before any
+  // handler; an admitted one is released when the request's record completes.
+  const { middleware } = expressObserver({ exclude, gate: shedder, isPriority });
   return {
     middleware,
     shedder,

@@ -1,8 +1,10 @@
 import {
+  type AdmissionGate,
   createRequestObserver,
   type ExcludeRule,
   getTracingHook,
   type HttpRecorder,
+  type Rejected,
   type RequestLogWriter,
   recordOf,
   setRequestError,
@@ -11,10 +13,13 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { prepareRequest, requestPath, resolveRoute } from './route.js';
 
 export interface ExpressObserverParts {
-  readonly http: HttpRecorder | undefined;
-  readonly log: RequestLogWriter | undefined;
+  readonly http?: HttpRecorder | undefined;
+  readonly log?: RequestLogWriter | undefined;
   readonly exclude: readonly ExcludeRule[] | undefined;
-  readonly includeVigilEndpoints: boolean | undefined;
+  readonly includeVigilEndpoints?: boolean | undefined;
+  /** Admission control (load shedding): a rejected request is answered 503 here. */
+  readonly gate?: AdmissionGate | undefined;
+  readonly isPriority?: ((req: Request) => boolean) | undefined;
 }
 
 /**
@@ -31,7 +36,11 @@ export function expressObserver(parts: ExpressObserverParts): {
     exclude: parts.exclude,
     includeVigilEndpoints: parts.includeVigilEndpoints,
     pathOf: (url, req) => requestPath(req as Request, url),
+    gate: parts.gate,
+    // Spans start in the middleware that runs the rest of the request (the metrics one).
+    tracing: parts.gate === undefined,
   });
+  const isPriority = parts.isPriority;
   const log = parts.log;
   // Express gives each app its own request prototype; the accessors go on it once.
   let lastProto: object | null = null;
@@ -42,9 +51,27 @@ export function expressObserver(parts: ExpressObserverParts): {
       prepareRequest(req);
       if (log !== undefined) installLogAccessors(proto, log);
     }
-    observer.observe(req, res, undefined, resolveRoute, undefined, next);
+    const rec = observer.observe(
+      req,
+      res,
+      undefined,
+      resolveRoute,
+      undefined,
+      next,
+      isPriority !== undefined && isPriority(req) === true,
+    );
+    const a = rec?.admission;
+    if (a !== undefined && !a.admitted) shed(res, a);
   };
   return { middleware, errorHandler };
+}
+
+/** Answers 503 with `Retry-After` at once: nothing of the request is read or routed. */
+function shed(res: Response, r: Rejected): void {
+  res.statusCode = 503;
+  res.setHeader('retry-after', String(r.retryAfterSeconds));
+  res.setHeader('content-type', 'application/json');
+  res.end(`{"error":"overloaded","reason":"${r.reason}"}`);
 }
 
 /**

@@ -1,5 +1,9 @@
-import { compileExclude, type ExcludeRule, pathOf, VigilOptionError } from '@vigil/core';
-import { createLoadShedder, type LoadShedder, type LoadShedderOptions } from '@vigil/resilience';
+import { compileExclude, createRequestObserver, type ExcludeRule, VigilOptionError } from '@vigil/core';
+import {
+  createLoadShedder,
+  type LoadShedder,
+  type LoadShedderOptions,
+} from '@vigil/resilience/load-shedding';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -31,7 +35,7 @@ function validate(o: unknown): FastifyLoadSheddingOptions {
 
 const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, options) => {
   const { shedder: given, exclude, isPriority, ...rest } = validate(options);
-  const excluded = compileExclude(exclude, false);
+  compileExclude(exclude, false); // a bad rule fails before a shedder is made
   if (given !== undefined && Object.keys(rest).length > 0) {
     throw new VigilOptionError(
       Object.keys(rest)[0] as string,
@@ -40,25 +44,28 @@ const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, optio
     );
   }
   const shedder = given ?? createLoadShedder(rest);
-  // The first onRequest hook when registered first: a request over the limit is answered before
-  // the other hooks, the body parser and the handler run.
+  // The limiter's side of the request observer: a rejected request is answered 503 from the first
+  // hook; an admitted one is released when the request's record completes. Spans start in
+  // vigilMetrics' hook, which runs the rest of the request.
+  const observe = createRequestObserver({ exclude, gate: shedder, tracing: false }).observe;
   app.addHook('onRequest', (req, reply, done) => {
-    if (excluded?.(pathOf(req.url)) === true) return done();
-    const a = shedder.tryAcquire(isPriority !== undefined && isPriority(req) === true);
-    if (!a.admitted) {
-      // Written straight to the socket, past Fastify's reply pipeline: under overload every
-      // microsecond a rejection costs is taken from the requests admitted.
-      reply.hijack();
-      reply.raw.writeHead(503, {
-        'retry-after': String(a.retryAfterSeconds),
-        'content-type': 'application/json',
-      });
-      reply.raw.end(`{"error":"overloaded","reason":"${a.reason}"}`);
-      return;
-    }
-    const res = reply.raw;
-    res.once('close', () => shedder.release(a, res.writableFinished ? 'ok' : 'ignore'));
-    done();
+    const rec = observe(
+      req.raw,
+      reply.raw,
+      req.routeOptions.url,
+      undefined,
+      undefined,
+      done,
+      isPriority !== undefined && isPriority(req) === true,
+    );
+    const a = rec?.admission;
+    if (a === undefined || a.admitted) return;
+    reply.hijack();
+    reply.raw.writeHead(503, {
+      'retry-after': String(a.retryAfterSeconds),
+      'content-type': 'application/json',
+    });
+    reply.raw.end(`{"error":"overloaded","reason":"${a.reason}"}`);
   });
   if (given === undefined) app.addHook('onClose', async () => shedder.close());
 };

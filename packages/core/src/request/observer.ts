@@ -5,6 +5,7 @@ import { LABEL_VALUES } from '../labels.js';
 import { getTracingHook } from '../tracing.js';
 import { compileExclude, type ExcludeOptions, type PathFilter, pathOf } from './exclude.js';
 import {
+  type AdmissionGate,
   type HttpRecorder,
   RECORD,
   type RequestLogWriter,
@@ -38,6 +39,12 @@ export interface RequestObserverOptions extends ExcludeOptions {
   endpoints?: readonly string[] | undefined;
   /** The path of a request's URL, tested against the exclusions. Default: the URL without its query. */
   pathOf?: ((url: string, req: IncomingMessage) => string) | undefined;
+  /**
+   * Admission control (a load shedder): each request not excluded is admitted or rejected before
+   * `next`; a rejected one gets no `next` and its record says why (`rec.admission`), for the
+   * adapter to answer 503 with `Retry-After`. It is recorded like any other response.
+   */
+  gate?: AdmissionGate | undefined;
 }
 
 export interface RequestObserver {
@@ -51,6 +58,7 @@ export interface RequestObserver {
    * @param route the route template when already known, else undefined
    * @param resolveRoute called at completion when `route` is undefined
    * @param id the request id when the framework made one (Fastify's `request.id`; the adapter echoes it)
+   * @param priority with a gate: the request is of a class never shed
    * @returns the record, or undefined when the path is excluded
    */
   observe(
@@ -60,6 +68,7 @@ export interface RequestObserver {
     resolveRoute: RouteResolver | undefined,
     id: string | undefined,
     next: (() => void) | undefined,
+    priority?: boolean,
   ): RequestRecord | undefined;
 }
 
@@ -131,6 +140,10 @@ export function completeRecord(rec: RequestRecord, status: number | undefined): 
   rec.done = true;
   const elapsed = performance.now() - rec.start;
   const http = rec.http;
+  const admission = rec.admission;
+  if (admission?.admitted) {
+    rec.gate?.release(admission, status !== undefined && !rec.excluded ? 'ok' : 'ignore');
+  }
   if (rec.excluded) {
     // Its span (if any) is never ended, so never exported.
     if (http !== undefined) http.leave();
@@ -160,6 +173,16 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
   const includeVigil = options.includeVigilEndpoints === true;
   const excludes = compileExclude(options.exclude, options.includeVigilEndpoints, options.endpoints);
   const pathFor = options.pathOf ?? pathOf;
+  const gate = options.gate;
+
+  /** Lets the request in (then `true`), or records why not: the adapter answers 503. */
+  function admit(rec: RequestRecord, priority: boolean | undefined): boolean {
+    const a = (gate as AdmissionGate).tryAcquire(priority === true);
+    rec.admission = a;
+    if (!a.admitted) return false;
+    rec.gate = gate;
+    return true;
+  }
 
   /** Adds this observer's concerns to a record another observer began. */
   function join(
@@ -168,6 +191,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
     route: string | undefined,
     id: string | undefined,
     next: (() => void) | undefined,
+    priority: boolean | undefined,
   ): RequestRecord {
     if (http !== undefined && rec.http === undefined) {
       rec.http = http;
@@ -179,6 +203,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
     }
     if (rec.route === undefined && route !== undefined) rec.route = route;
     if (includeVigil) rec.includeVigil = true;
+    if (gate !== undefined && rec.admission === undefined && !admit(rec, priority)) return rec;
     const hook = tracing && rec.trace === undefined ? getTracingHook() : undefined;
     if (hook !== undefined) {
       const trace = hook.startServer(rec.req);
@@ -197,6 +222,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
     resolveRoute: RouteResolver | undefined,
     id: string | undefined,
     next: (() => void) | undefined,
+    priority?: boolean,
   ): RequestRecord | undefined {
     const url = req.url ?? '/';
     if (excludes?.(pathFor(url, req))) {
@@ -206,9 +232,9 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
     const socket = req.socket as Slotted | null;
     const slotted = socket?.[RECORD];
     if (slotted !== undefined && !slotted.done) {
-      if (slotted.req === req) return join(slotted, res, route, id, next);
+      if (slotted.req === req) return join(slotted, res, route, id, next, priority);
       const own = (req as Slotted)[RECORD];
-      if (own !== undefined) return join(own, res, route, id, next);
+      if (own !== undefined) return join(own, res, route, id, next, priority);
     }
     const rec: RequestRecord = {
       req,
@@ -229,10 +255,13 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
       includeVigil,
       done: false,
       child: undefined,
+      gate: undefined,
+      admission: undefined,
     };
     if (http !== undefined) http.enter();
     if (log !== undefined) rec.id = id ?? echoId(log, req, res);
     place(rec, req, res, socket);
+    if (gate !== undefined && !admit(rec, priority)) return rec;
     const hook = tracing ? getTracingHook() : undefined;
     if (hook === undefined) {
       if (next !== undefined) next();

@@ -57,6 +57,25 @@ export function requestLogWriter(
   return (make as (this: unknown, o: RequestLogOptions) => RequestLogWriter).call(logger, options ?? {});
 }
 
+/**
+ * Admission control ahead of the handlers (@vigil/resilience's load shedder implements it): a
+ * request is admitted, or rejected with the `Retry-After` the response should carry.
+ */
+export interface AdmissionGate {
+  tryAcquire(priority?: boolean): Admission;
+  /** The admitted request finished; `ignore`: it was cut short, its latency means nothing. */
+  release(admission: Admitted, outcome?: 'ok' | 'ignore'): void;
+}
+export interface Admitted {
+  readonly admitted: true;
+}
+export interface Rejected {
+  readonly admitted: false;
+  readonly reason: string;
+  readonly retryAfterSeconds: number;
+}
+export type Admission = Admitted | Rejected;
+
 /** Resolves the route template of a request at completion (adapters whose router decides late). */
 export type RouteResolver = (rec: RequestRecord) => string | undefined;
 
@@ -94,6 +113,10 @@ export interface RequestRecord {
   done: boolean;
   /** Adapter-owned: the request's child logger, made on first use. */
   child: unknown;
+  /** The admission gate that let the request in, released at completion. */
+  gate: AdmissionGate | undefined;
+  /** What the gate decided: admitted, or rejected (the adapter answers 503 and calls no handler). */
+  admission: Admission | undefined;
 }
 
 /**

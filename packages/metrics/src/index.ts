@@ -19,8 +19,7 @@ export {
   type InstrumentOptions,
   type Instruments,
   type InstrumentsOptions,
-  type LabelValues,
-  type SeriesOf,
+  type LabelTuple,
 } from './instruments.js';
 export type {
   CounterSeries,

@@ -25,16 +25,8 @@ import {
 import { Registry } from './internal/prom.js';
 import { escapeLabelValue } from './internal/store.js';
 
-/** Label value tuple of a definition: one string per label, in the definition's order. */
-export type LabelValues<D extends MetricDefinition> =
-  D extends MetricDefinition<infer L> ? { readonly [K in keyof L]: string } : readonly string[];
-
-/** The series type of a definition's metric type. */
-export type SeriesOf<D extends MetricDefinition> = D['type'] extends 'counter'
-  ? CounterSeries
-  : D['type'] extends 'gauge'
-    ? GaugeSeries
-    : HistogramSeries;
+/** One string per label name, in the definition's order. */
+export type LabelTuple<L extends readonly string[]> = { readonly [K in keyof L]: string };
 
 export interface InstrumentOptions {
   /**
@@ -59,10 +51,18 @@ export interface Instruments {
    * name, help, labels and buckets from the definition, the handle's prefix, default labels and
    * series cap applied. `metrics.instrument(circuitBreakerState).labels('payments').set(1)`.
    */
-  instrument<D extends MetricDefinition>(
-    definition: D,
+  instrument<const L extends readonly string[]>(
+    definition: MetricDefinition<L, 'counter'>,
     options?: InstrumentOptions,
-  ): Instrument<SeriesOf<D>, LabelValues<D>>;
+  ): Instrument<CounterSeries, LabelTuple<L>>;
+  instrument<const L extends readonly string[]>(
+    definition: MetricDefinition<L, 'gauge'>,
+    options?: InstrumentOptions,
+  ): Instrument<GaugeSeries, LabelTuple<L>>;
+  instrument<const L extends readonly string[]>(
+    definition: MetricDefinition<L, 'histogram'>,
+    options?: InstrumentOptions,
+  ): Instrument<HistogramSeries, LabelTuple<L>>;
   /** Observations that went to an overflow label set, per metric name (prefix included). */
   overflowCount(metricName: string): number;
   /** Unregisters every metric of this handle. Idempotent. */
@@ -207,16 +207,16 @@ export function instrumentsFor(o: ResolvedInstruments): InstrumentsInternal {
   const handle: InstrumentsInternal = {
     registry: o.registry,
     prefix: o.prefix,
-    instrument<D extends MetricDefinition>(def: D, opts?: InstrumentOptions) {
+    instrument: ((def: MetricDefinition, opts?: InstrumentOptions) => {
       const existing = families.get(def.name);
       if (existing !== undefined) {
         if (existing.definition !== def) {
           throw new VigilOptionError('definition', `the catalog's definition of ${def.name}`, 'another one');
         }
-        return existing as unknown as Instrument<SeriesOf<D>, LabelValues<D>>;
+        return existing;
       }
-      return create(def, opts) as unknown as Instrument<SeriesOf<D>, LabelValues<D>>;
-    },
+      return create(def, opts);
+    }) as unknown as Instruments['instrument'],
     overflowCount: (metricName) => overflowCounts.get(metricName) ?? 0,
     adopt,
     countView(def, of) {

@@ -33,3 +33,13 @@ export function safeLogger(l: ShutdownLogger): ShutdownLogger {
     };
   return { info: wrap(l.info.bind(l)), warn: wrap(l.warn.bind(l)), error: wrap(l.error.bind(l)) };
 }
+
+/** An error as log fields (the stack only when asked: uncaught errors). */
+export function errorFields(err: unknown, stack = false): Record<string, unknown> {
+  if (err instanceof Error) {
+    return stack
+      ? { type: err.name, message: err.message, stack: err.stack }
+      : { type: err.name, message: err.message };
+  }
+  return { message: String(err) };
+}

@@ -1,5 +1,12 @@
 export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/core';
 export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from './create-shutdown.js';
+export {
+  PROCESS_RESOURCES,
+  type ProcessResource,
+  type ProcessResourceReport,
+  RESOURCE_ORDER,
+  registerProcessResource,
+} from './process-resources.js';
 export type {
   Shutdown,
   ShutdownHook,

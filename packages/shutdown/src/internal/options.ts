@@ -13,9 +13,10 @@ import { safeLogger, silentLogger, stderrLogger } from './logger.js';
 /**
  * Defaults for `createShutdown`; the README's options table lists exactly these (a test checks it).
  *
- * They fit Kubernetes' default `terminationGracePeriodSeconds: 30` with no `preStop` hook:
- * 5 s drain delay + up to 10 s for in-flight requests + hooks, all inside the 25 s deadline, which
- * leaves 5 s before the kubelet's SIGKILL.
+ * They fit Kubernetes' default `terminationGracePeriodSeconds: 30` with no `preStop` hook: the
+ * 5 s drain delay, up to 0.5 s of settling and 10 s for in-flight requests, then the hooks, all done
+ * by 22 s (the deadline less the flush); then at most 3 s to flush tracing and loggers, so the exit
+ * comes by the 25 s deadline, 5 s before the kubelet's SIGKILL.
  */
 export const SHUTDOWN_DEFAULTS = Object.freeze({
   /** Signals that start a shutdown. */
@@ -41,6 +42,13 @@ export const SHUTDOWN_DEFAULTS = Object.freeze({
   idleGraceMs: 500,
   /** Default timeout of each cleanup hook. */
   hookTimeoutMs: 5_000,
+  /**
+   * The last step, after the hooks: flush and close what Vigil packages registered (tracing's
+   * queued spans, file loggers). Kept free at the end of `deadlineMs`: the drain and the hooks are
+   * cut when only this much is left. What cannot be flushed in time is dropped, counted and logged
+   * as a warning; it never changes the exit code.
+   */
+  flushTimeoutMs: 3_000,
   /** From the signal to a forced exit with code 124. */
   deadlineMs: 25_000,
   /** Off: `uncaughtException` keeps Node's default (print and exit 1) unless enabled. */
@@ -51,7 +59,10 @@ export const SHUTDOWN_DEFAULTS = Object.freeze({
 export const SHUTDOWN_EXIT_CODES = Object.freeze({
   /** Drained and every hook succeeded. */
   ok: 0,
-  /** A hook failed or timed out, requests were cut at the drain timeout, or the cause was a crash. */
+  /**
+   * A hook failed or timed out, requests were cut (at the drain timeout, or when the time for the
+   * drain and hooks ran out), or the cause was a crash. A flush that gave up is not a failure.
+   */
   failed: 1,
   /** The global deadline passed. */
   deadline: 124,
@@ -68,6 +79,7 @@ const KNOWN = [
   'drainTimeoutMs',
   'idleGraceMs',
   'hookTimeoutMs',
+  'flushTimeoutMs',
   'deadlineMs',
   'handleUncaught',
   'exit',
@@ -85,6 +97,7 @@ export interface ResolvedOptions {
   readonly drainTimeoutMs: number;
   readonly idleGraceMs: number;
   readonly hookTimeoutMs: number;
+  readonly flushTimeoutMs: number;
   readonly deadlineMs: number;
   readonly handleUncaught: boolean;
   readonly exit: (code: number) => void;
@@ -117,14 +130,19 @@ export function resolveOptions(options: ShutdownOptions | undefined): ResolvedOp
     drainTimeoutMs: checkMs('drainTimeoutMs', input.drainTimeoutMs, 0) ?? SHUTDOWN_DEFAULTS.drainTimeoutMs,
     idleGraceMs: checkMs('idleGraceMs', input.idleGraceMs, 0) ?? SHUTDOWN_DEFAULTS.idleGraceMs,
     hookTimeoutMs: checkMs('hookTimeoutMs', input.hookTimeoutMs, 1) ?? SHUTDOWN_DEFAULTS.hookTimeoutMs,
+    flushTimeoutMs: checkMs('flushTimeoutMs', input.flushTimeoutMs, 0) ?? SHUTDOWN_DEFAULTS.flushTimeoutMs,
     deadlineMs: checkMs('deadlineMs', input.deadlineMs, 1) ?? SHUTDOWN_DEFAULTS.deadlineMs,
   };
   const handleUncaught =
     checkBoolean('handleUncaught', input.handleUncaught) ?? SHUTDOWN_DEFAULTS.handleUncaught;
-  if (!drainUntil && timings.deadlineMs <= timings.drainDelayMs) {
+  // The drain delay and the flush both have to fit before the deadline, with time left for the rest.
+  const reserved = (drainUntil ? 0 : timings.drainDelayMs) + timings.flushTimeoutMs;
+  if (timings.deadlineMs <= reserved) {
     throw new VigilOptionError(
       'deadlineMs',
-      `more than drainDelayMs (${timings.drainDelayMs})`,
+      drainUntil
+        ? `more than flushTimeoutMs (${timings.flushTimeoutMs})`
+        : `more than drainDelayMs + flushTimeoutMs (${timings.drainDelayMs} + ${timings.flushTimeoutMs})`,
       timings.deadlineMs,
     );
   }

@@ -1,6 +1,10 @@
 import { Server as NetServer } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { VigilOptionError } from '@vigil/core';
+import {
+  type ProcessResource,
+  type ProcessResourceReport,
+  processResourceGroups,
+} from '../process-resources.js';
 import type { ShutdownHook, ShutdownState } from '../types.js';
 import { type ServerDrain, trackServer } from './drain.js';
 import { errorFields } from './logger.js';
@@ -19,7 +23,13 @@ interface Target {
   readonly drain: ServerDrain;
 }
 
-const now = () => performance.now();
+// The global clock (not node:perf_hooks'), so that fake timers in tests move it too.
+const now = () => globalThis.performance.now();
+
+/** How much longer than a resource's own budget the flush waits before abandoning it. */
+const RESOURCE_GRACE_MS = 100;
+/** Kept for each later group of resources (the loggers after tracing) when one group runs. */
+const LATER_GROUP_MS = 250;
 
 /**
  * The shutdown sequence of one handle, and what it works on (servers, hooks, state listeners):
@@ -28,7 +38,12 @@ const now = () => performance.now();
  * 2. keep serving for `drainDelayMs` (or until `drainUntil`), every response `Connection: close`;
  * 3. settle, stop accepting, let in-flight requests finish, then `close()` apps such as Fastify;
  * 4. run hooks in reverse order of registration, each with its timeout;
- * 5. exit 0, or 1 when something failed; at `deadlineMs` exit 124 naming what was pending.
+ * 5. flush what Vigil packages registered (tracing, loggers: see process-resources.ts);
+ * 6. exit 0, or 1 when something failed; at `deadlineMs` exit 124 naming what was pending.
+ *
+ * Timeouts are budgeted against the deadline: `flushTimeoutMs` is kept free at its end, so steps 2
+ * to 4 are cut when only that much is left (`work`), and every step inside is bounded by what is
+ * left, strictly inside the step that calls it.
  */
 export class ShutdownSequence {
   private readonly targets = new Set<Target>();
@@ -41,6 +56,9 @@ export class ShutdownSequence {
   private failed = false;
   private startedAt = 0;
   private deadlineTimer: NodeJS.Timeout | undefined;
+  /** Aborts when the time for the drain and the hooks has run out (the flush's time is left). */
+  private readonly work = new AbortController();
+  private workTimer: NodeJS.Timeout | undefined;
   /** What the sequence is waiting for, for the deadline and second-signal log lines. */
   private pendingDescription: () => string = () => 'nothing';
 
@@ -108,14 +126,19 @@ export class ShutdownSequence {
       this.settle = resolve;
     });
     this.run(reason).then(
-      () => {
+      async () => {
         if (this.exited !== undefined) return;
         this.setState('exiting');
         const code = this.failed ? SHUTDOWN_EXIT_CODES.failed : SHUTDOWN_EXIT_CODES.ok;
+        const groups = this.o.flushTimeoutMs > 0 ? processResourceGroups() : [];
+        const names = groups.flat().map((r) => r.name);
         this.o.log.info(
-          { code, ms: Math.round(now() - this.startedAt) },
-          `shutdown complete; exiting with ${code}`,
+          { code, ms: Math.round(now() - this.startedAt), ...(names.length ? { flushing: names } : {}) },
+          names.length
+            ? `shutdown complete; flushing ${names.join(', ')}, then exiting with ${code}`
+            : `shutdown complete; exiting with ${code}`,
         );
+        await this.flush(groups);
         this.exit(code);
       },
       (err) => {
@@ -131,6 +154,7 @@ export class ShutdownSequence {
     if (this.exited !== undefined) return;
     this.exited = code;
     clearTimeout(this.deadlineTimer);
+    clearTimeout(this.workTimer);
     try {
       this.o.exit(code);
     } finally {
@@ -188,6 +212,9 @@ export class ShutdownSequence {
     this.startedAt = now();
     // Ref'd on purpose: the deadline must fire even when nothing else keeps the process alive.
     this.deadlineTimer = setTimeout(() => this.onDeadline(), o.deadlineMs);
+    const workMs = o.deadlineMs - o.flushTimeoutMs;
+    this.workTimer = setTimeout(() => this.work.abort(), workMs);
+    this.workTimer.unref();
     for (const r of o.readiness) {
       try {
         r.beginShutdown();
@@ -209,15 +236,10 @@ export class ShutdownSequence {
         ? 'the drainUntil condition'
         : `the drain delay (${Math.max(0, Math.round(o.drainDelayMs - (now() - delayStart)))} ms left)`;
     if (drainUntil) {
-      const ac = new AbortController();
-      const abortAtDeadline = setTimeout(() => ac.abort(new Error('shutdown deadline')), o.deadlineMs);
-      abortAtDeadline.unref();
       try {
-        await drainUntil({ signal: ac.signal });
+        await drainUntil({ signal: this.work.signal });
       } catch (err) {
         log.warn({ err: errorFields(err) }, 'drainUntil rejected; stopping now');
-      } finally {
-        clearTimeout(abortAtDeadline);
       }
     } else if (o.drainDelayMs > 0) {
       await new Promise((r) => setTimeout(r, o.drainDelayMs));
@@ -243,16 +265,23 @@ export class ShutdownSequence {
           },
           `${t.label}: stopped accepting connections; finishing ${requests.length} request(s) in flight`,
         );
-        const { cut, idleClosedFresh, idleClosedUsed } = await t.drain.stop(o.drainTimeoutMs);
+        const { cut, cutRequests, idleClosedFresh, idleClosedUsed } = await t.drain.stop(
+          o.drainTimeoutMs,
+          this.work.signal,
+        );
         log.info(
           { server: t.label, ms: Math.round(now() - stopStart), idleClosedFresh, idleClosedUsed, cut },
           `${t.label}: drained`,
         );
         if (cut > 0) {
           this.failed = true;
+          const why = this.work.signal.aborted
+            ? `the time for the drain and hooks ran out (deadlineMs - flushTimeoutMs = ${workMs} ms)`
+            : `drain timeout of ${o.drainTimeoutMs} ms`;
+          const named = cutRequests.map((r) => `${r.method} ${r.path} (${(r.ms / 1000).toFixed(1)} s)`);
           log.error(
-            { server: t.label, cut },
-            `drain timeout of ${o.drainTimeoutMs} ms: cut ${cut} request(s) in flight`,
+            { server: t.label, cut, requests: named },
+            `${why}: cut ${cut} request(s) in flight: ${named.join(', ')}`,
           );
         }
         if (t.close) {
@@ -275,25 +304,98 @@ export class ShutdownSequence {
     }
   }
 
-  /** Run one step with a timeout; log and return false when it throws or times out. */
+  /**
+   * Run one step with a timeout, cut short when the time for the drain and hooks runs out; log and
+   * return false when it throws, times out or was cut.
+   */
   private async runStep(label: string, fn: ShutdownHook, timeoutMs: number): Promise<boolean> {
+    const { log, deadlineMs, flushTimeoutMs } = this.o;
+    const out = `the time for the drain and hooks ran out (deadlineMs - flushTimeoutMs = ${deadlineMs - flushTimeoutMs} ms)`;
+    if (this.work.signal.aborted) {
+      log.error({ step: label }, `${label} not run: ${out}`);
+      return false;
+    }
     const ac = new AbortController();
     const t0 = now();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
+    let onWorkEnd: (() => void) | undefined;
+    const timeout = new Promise<'timeout' | 'cut'>((resolve) => {
       timer = setTimeout(resolve, timeoutMs, 'timeout');
+      onWorkEnd = () => resolve('cut');
+      this.work.signal.addEventListener('abort', onWorkEnd, { once: true });
     });
     try {
       const r = await Promise.race([Promise.resolve().then(() => fn({ signal: ac.signal })), timeout]);
       if (r === 'timeout') {
         ac.abort(new Error(`${label} timed out`));
-        this.o.log.error({ step: label, timeoutMs }, `${label} timed out after ${timeoutMs} ms; abandoned`);
+        log.error({ step: label, timeoutMs }, `${label} timed out after ${timeoutMs} ms; abandoned`);
+        return false;
+      }
+      if (r === 'cut') {
+        const ms = Math.round(now() - t0);
+        ac.abort(new Error(`${label} cut: ${out}`));
+        log.error({ step: label, ms }, `${label} cut after ${ms} ms: ${out}; abandoned`);
         return false;
       }
       return true;
     } catch (err) {
-      this.o.log.error({ step: label, ms: Math.round(now() - t0), err: errorFields(err) }, `${label} failed`);
+      log.error({ step: label, ms: Math.round(now() - t0), err: errorFields(err) }, `${label} failed`);
       return false;
+    } finally {
+      clearTimeout(timer);
+      if (onWorkEnd) this.work.signal.removeEventListener('abort', onWorkEnd);
+    }
+  }
+
+  /**
+   * Flush and close the registered process resources, group after group (see RESOURCE_ORDER),
+   * within `flushTimeoutMs` and before the deadline. Each group gets what is left less a little for
+   * the later groups; each resource is asked to finish strictly inside what the flush waits for it.
+   * Problems are warnings: they never change the exit code.
+   */
+  private async flush(groups: readonly (readonly ProcessResource[])[]): Promise<void> {
+    if (groups.length === 0) return;
+    const end = Math.min(
+      now() + this.o.flushTimeoutMs,
+      this.startedAt + this.o.deadlineMs - RESOURCE_GRACE_MS,
+    );
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g] as readonly ProcessResource[];
+      const left = end - now();
+      const later = groups.length - 1 - g;
+      const slot = Math.max(0, left - Math.min(later * LATER_GROUP_MS, left / 2));
+      this.pendingDescription = () => `flushing ${group.map((r) => r.name).join(', ')}`;
+      await Promise.all(group.map((r) => this.closeResource(r, slot)));
+    }
+  }
+
+  private async closeResource(r: ProcessResource, slotMs: number): Promise<void> {
+    const { log } = this.o;
+    const name = String(r.name);
+    const timeoutMs = Math.max(0, Math.floor(slotMs - RESOURCE_GRACE_MS));
+    const t0 = now();
+    let timer: NodeJS.Timeout | undefined;
+    const abandon = new Promise<'abandoned'>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, slotMs), 'abandoned');
+    });
+    try {
+      const r0 = await Promise.race([Promise.resolve().then(() => r.close({ timeoutMs })), abandon]);
+      const ms = Math.round(now() - t0);
+      if (r0 === 'abandoned') {
+        log.warn({ resource: name, timeoutMs }, `${name} did not finish within ${timeoutMs} ms; abandoned`);
+        return;
+      }
+      const report = (typeof r0 === 'object' && r0 !== null ? r0 : {}) as ProcessResourceReport;
+      const dropped = typeof report.dropped === 'number' ? report.dropped : 0;
+      if (dropped > 0) {
+        const unit = report.unit ?? 'items';
+        log.warn(
+          { resource: name, ms, timeoutMs, dropped, countedIn: report.countedIn },
+          `${name}: flush gave up after ${ms} ms (budget ${timeoutMs} ms); ${dropped} ${unit} dropped${report.countedIn ? ` (counted in ${report.countedIn})` : ''}`,
+        );
+      } else log.info({ resource: name, ms }, `${name} flushed`);
+    } catch (err) {
+      log.warn({ resource: name, err: errorFields(err) }, `${name}: flush failed`);
     } finally {
       clearTimeout(timer);
     }

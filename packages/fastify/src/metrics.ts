@@ -14,6 +14,7 @@ import { createMetrics, type Metrics, type MetricsOptions } from '@vigil/metrics
 import type { Shutdown } from '@vigil/shutdown';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { assertSupportedFastify } from './version.js';
 import { withoutFastifyKeys } from './options.js';
 
 export interface FastifyMetricsOptions extends MetricsOptions {
@@ -73,6 +74,7 @@ function validate(o: unknown): FastifyMetricsOptions {
 }
 
 const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyInstance, options) => {
+  assertSupportedFastify(app);
   const {
     metrics: given,
     endpoint: ep,
@@ -133,4 +135,4 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
  * every route; labels use `request.routeOptions.url` (the template with prefixes), `__unmatched__`
  * for 404s, `_OTHER` for non-standard methods and `499` for aborted requests.
  */
-export const vigilMetrics = fp(plugin, { name: '@vigil/fastify-metrics', fastify: '5.x' });
+export const vigilMetrics = fp(plugin, { name: '@vigil/fastify-metrics' });

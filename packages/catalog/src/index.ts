@@ -70,6 +70,7 @@ export const dbQueryDuration = defineMetric({
   help: 'Duration of database queries, by operation, table and outcome.',
   unit: 'seconds',
   labels: ['table', 'operation', 'outcome'],
+  labelValues: { outcome: [LABEL_VALUES.success, LABEL_VALUES.error] },
   buckets: DB_DURATION_BUCKETS,
   source: 'vigil',
   group: 'database',

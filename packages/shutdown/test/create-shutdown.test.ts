@@ -469,6 +469,9 @@ describe('signals', () => {
       write.mockRestore();
     }
     const first = JSON.parse(written[0] ?? '');
-    expect(first).toMatchObject({ level: 'info', name: 'vigil-shutdown', reason: 'unit' });
+    expect(first).toMatchObject({ level: 'info', name: '@vigil/shutdown', reason: 'unit' });
+    // `time` as every Vigil logger writes it (pino's default): epoch milliseconds.
+    expect(Number.isInteger(first.time)).toBe(true);
+    expect(Math.abs(first.time - Date.now())).toBeLessThan(60_000);
   });
 });

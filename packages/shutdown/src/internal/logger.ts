@@ -1,11 +1,13 @@
 import type { ShutdownLogger } from '../types.js';
 
+// The shape of every Vigil line (@vigil/logger's, tracing's): a string level and `time` in epoch
+// milliseconds (pino's default), so a service's log has one time format.
 function line(level: string, fields: Record<string, unknown>, msg: string): void {
   let text: string;
   try {
-    text = JSON.stringify({ level, time: new Date().toISOString(), name: 'vigil-shutdown', msg, ...fields });
+    text = JSON.stringify({ level, time: Date.now(), name: '@vigil/shutdown', msg, ...fields });
   } catch {
-    text = JSON.stringify({ level, time: new Date().toISOString(), name: 'vigil-shutdown', msg });
+    text = JSON.stringify({ level, time: Date.now(), name: '@vigil/shutdown', msg });
   }
   // stderr to a pipe or file is synchronous on Linux, so the line is out before process.exit.
   process.stderr.write(`${text}\n`);

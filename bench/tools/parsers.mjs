@@ -7,9 +7,10 @@
 // Every parser gets inputs made of the units its grammar reacts to (quotes, separators, digits).
 // Each cell: the median of 7 samples of the time per call, a sample being 50 calls (1 for OTEL_*).
 import { performance } from 'node:perf_hooks';
+import { getTracingHook } from '@vigil/core';
 import { createLogger } from '@vigil/logger';
 import { fastifyLogging } from '@vigil/logger/fastify';
-import { acceptsOpenMetrics, getTracingHook, parseSql } from '@vigil/metrics';
+import { acceptsOpenMetrics, parseSql } from '@vigil/metrics';
 import { parseRetryAfter } from '@vigil/resilience';
 import { getTracing, startTracing } from '@vigil/tracing';
 import { fmt, machineMarkdown, mdTable, median } from '../lib/common.mjs';

@@ -5,6 +5,7 @@
  * generated from them, so a name, label or bucket boundary changes in exactly one place.
  */
 
+import { LABEL_VALUES } from '@vigil/core';
 import { defineMetric, type MetricDefinition, type MetricType } from './define.js';
 
 /**

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../../../test/helpers/http.js';
 import { RUNS, runs } from '../../../test/helpers/property.js';
-import { createExpressMetrics, type ExpressMetrics, routeTemplate } from '../src/index.js';
+import { createExpressMetrics, type ExpressMetrics } from '../src/index.js';
+import { routeTemplate } from '../src/route.js';
 
 // The route label of every request is one of the app's own templates (with mount paths) or
 // `__unmatched__`, whatever path a client sends: percent-encoding good and bad, dot segments,

@@ -14,8 +14,8 @@ import { createMetrics, type Metrics, type MetricsOptions } from '@vigil/metrics
 import type { Shutdown } from '@vigil/shutdown';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { assertSupportedFastify } from './version.js';
 import { withoutFastifyKeys } from './options.js';
+import { assertSupportedFastify } from './version.js';
 
 export interface FastifyMetricsOptions extends MetricsOptions {
   /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */

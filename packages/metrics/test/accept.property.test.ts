@@ -41,7 +41,7 @@ function qualityOf(ranges: string[], wanted: string): number {
     const [t, ...params] = r.split(';');
     if (t?.trim().toLowerCase() !== wanted) continue;
     const qp = params.find((p) => p.trim().toLowerCase().startsWith('q='));
-    const v = qp === undefined ? 1 : qp.trim().slice(2);
+    const v = qp === undefined ? '1' : qp.trim().slice(2);
     const num = /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(v) ? Number(v) : 0;
     best = Math.max(best, num);
   }

@@ -136,35 +136,39 @@ const ASCTIME_DATE = new RegExp(
   `^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTHS}) ([ \\d]\\d) (\\d{2}):(\\d{2}):(\\d{2}) (\\d{4})$`,
 );
 
-/** An HTTP date (RFC 9110) as epoch ms, or undefined; two-digit years per its 50-year rule. */
-function parseHttpDate(s: string, nowMs: number): number | undefined {
-  let day: string;
-  let month: string;
-  let year: number;
-  let hms: [string, string, string];
-  let m = IMF_FIXDATE.exec(s);
-  if (m) {
-    [, day, month] = m as unknown as [string, string, string];
-    year = Number(m[3]);
-    hms = [m[4], m[5], m[6]] as [string, string, string];
-  } else if ((m = RFC850_DATE.exec(s))) {
-    [, day, month] = m as unknown as [string, string, string];
+/** The fields of an HTTP date in one of its three forms (RFC 9110), or undefined. */
+function httpDateFields(
+  s: string,
+  nowMs: number,
+): { day: string; month: string; year: number; hms: string[] } | undefined {
+  const imf = IMF_FIXDATE.exec(s);
+  if (imf)
+    return { day: imf[1] as string, month: imf[2] as string, year: Number(imf[3]), hms: imf.slice(4, 7) };
+  const rfc850 = RFC850_DATE.exec(s);
+  if (rfc850) {
     // A two-digit year more than 50 years in the future is the most recent past year with it.
     const current = new Date(nowMs).getUTCFullYear();
-    year = Math.floor(current / 100) * 100 + Number(m[3]);
+    let year = Math.floor(current / 100) * 100 + Number(rfc850[3]);
     if (year > current + 50) year -= 100;
-    hms = [m[4], m[5], m[6]] as [string, string, string];
-  } else if ((m = ASCTIME_DATE.exec(s))) {
-    month = m[1] as string;
-    day = (m[2] as string).trim();
-    hms = [m[3], m[4], m[5]] as [string, string, string];
-    year = Number(m[6]);
-  } else return undefined;
-  const mon = MONTH_INDEX.get(month) as number;
-  const [h, min, sec] = hms.map(Number) as [number, number, number];
-  const d = Number(day);
+    return { day: rfc850[1] as string, month: rfc850[2] as string, year, hms: rfc850.slice(4, 7) };
+  }
+  const asctime = ASCTIME_DATE.exec(s);
+  if (asctime) {
+    const day = (asctime[2] as string).trim();
+    return { day, month: asctime[1] as string, year: Number(asctime[6]), hms: asctime.slice(3, 6) };
+  }
+  return undefined;
+}
+
+/** An HTTP date (RFC 9110) as epoch ms, or undefined. */
+function parseHttpDate(s: string, nowMs: number): number | undefined {
+  const f = httpDateFields(s, nowMs);
+  if (f === undefined) return undefined;
+  const mon = MONTH_INDEX.get(f.month) as number;
+  const [h, min, sec] = f.hms.map(Number) as [number, number, number];
+  const d = Number(f.day);
   if (h > 23 || min > 59 || sec > 59 || d < 1) return undefined;
-  const t = Date.UTC(year, mon, d, h, min, sec);
+  const t = Date.UTC(f.year, mon, d, h, min, sec);
   // Date.UTC rolls 31 Feb over into March: such a date does not exist.
   return new Date(t).getUTCDate() === d ? t : undefined;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
-import { getTracingHook, type TracingHook } from '@vigil/metrics';
+import { getTracingHook, type TracingHook } from '@vigil/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { huge, RUNS, runs } from '../../../test/helpers/property.js';

@@ -1,4 +1,5 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { MAX_TIMER_MS } from '@vigil/core';
 import { TRACING_DEFAULTS } from '../defaults.js';
 import { describe, VigilOptionError } from '../errors.js';
 import type { InstrumentationLike, TracingLogger, TracingOptions } from '../types.js';
@@ -56,9 +57,6 @@ const KNOWN = [
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Largest count or time (ms) accepted: what `setTimeout` can wait, and far beyond any sane queue. */
-const MAX_INT = 2 ** 31 - 1;
-
 /** A logger for configuration problems: the user's, or one JSON line on stderr. */
 export function resolveLogger(v: unknown): TracingLogger {
   if (v === false) return { warn() {} };
@@ -91,8 +89,8 @@ function bool(name: string, v: unknown): boolean | undefined {
 
 function int(name: string, v: unknown, min: number): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_INT) {
-    throw new VigilOptionError(name, `an integer from ${min} to ${MAX_INT}`, v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_TIMER_MS) {
+    throw new VigilOptionError(name, `an integer from ${min} to ${MAX_TIMER_MS}`, v);
   }
   return v;
 }
@@ -183,8 +181,8 @@ export function resolveConfig(
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return undefined;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > MAX_INT) {
-      badEnv(name, `an integer from ${min} to ${MAX_INT}`);
+    if (!Number.isInteger(n) || n < min || n > MAX_TIMER_MS) {
+      badEnv(name, `an integer from ${min} to ${MAX_TIMER_MS}`);
       return undefined;
     }
     return n;

@@ -4,10 +4,10 @@
  * runs; `@vigil/shutdown` flushes and closes them, bounded, after the servers drained and the hooks
  * ran, so users write no hook for them.
  *
- * The contract between packages that do not depend on each other: a `Set` of `ProcessResource`
- * under the `Symbol.for('vigil.process.resources')` key of `globalThis`, shared by every copy of
- * every package in the process (ESM and CommonJS builds, duplicated installs). A package that
- * cannot import this module registers by adding to that set itself.
+ * The contract between packages that do not depend on each other (tracing and the logger do not
+ * depend on shutdown): a `Set` of `ProcessResource` under the `Symbol.for('vigil.process.resources')`
+ * key of `globalThis`, shared by every copy of every package in the process (ESM and CommonJS
+ * builds, duplicated installs).
  */
 export const PROCESS_RESOURCES: unique symbol = Symbol.for('vigil.process.resources');
 

@@ -1,12 +1,14 @@
-export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/core';
-export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from './create-shutdown.js';
 export {
+  INVALID_OPTION,
+  isVigilOptionError,
   PROCESS_RESOURCES,
   type ProcessResource,
   type ProcessResourceReport,
   RESOURCE_ORDER,
   registerProcessResource,
-} from './process-resources.js';
+  VigilOptionError,
+} from '@vigil/core';
+export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from './create-shutdown.js';
 export type {
   Shutdown,
   ShutdownHook,

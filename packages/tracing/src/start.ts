@@ -10,7 +10,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { getTracingHook, setTracingHook } from '@vigil/core';
+import { getTracingHook, RESOURCE_ORDER, registerProcessResource, setTracingHook } from '@vigil/core';
 import { TracingAlreadyStartedError } from './errors.js';
 import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
 import { installExitFlush } from './internal/exit.js';
@@ -18,7 +18,6 @@ import { OtlpHttpExporter } from './internal/exporter.js';
 import { instrumentFetch } from './internal/fetch.js';
 import { createHook } from './internal/hook.js';
 import { IdPool } from './internal/ids.js';
-import { registerProcessResource } from './internal/process-resource.js';
 import { BatchProcessor } from './internal/processor.js';
 import { resourceAttributes, VIGIL_TRACING_VERSION } from './internal/resource.js';
 import type { Tracing, TracingOptions, TracingStats } from './types.js';
@@ -53,7 +52,9 @@ function buildSampler(s: SamplerConfig): Sampler {
 
 /** Spans that never reached the collector, whatever the reason. */
 function lost(s: TracingStats): number {
-  return s.dropped.queue_full + s.dropped.export_failed + s.dropped.shutdown;
+  let n = 0;
+  for (const v of Object.values(s.dropped)) n += v ?? 0;
+  return n;
 }
 
 /** The tracing instance running in this process, if any (started in code or by the register entry). */
@@ -215,7 +216,7 @@ export function startTracing(options?: TracingOptions): Tracing {
   // @vigil/shutdown flushes tracing by itself after the hooks, within the time it has left.
   unregister = registerProcessResource({
     name: 'tracing',
-    order: 0,
+    order: RESOURCE_ORDER.telemetry,
     async close({ timeoutMs }) {
       const before = lost(processor.stats());
       await closeWithin(Math.min(timeoutMs, c.shutdownTimeoutMs));

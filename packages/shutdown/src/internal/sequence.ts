@@ -1,10 +1,10 @@
 import { Server as NetServer } from 'node:net';
-import { VigilOptionError } from '@vigil/core';
 import {
   type ProcessResource,
   type ProcessResourceReport,
   processResourceGroups,
-} from '../process-resources.js';
+  VigilOptionError,
+} from '@vigil/core';
 import type { ShutdownHook, ShutdownState } from '../types.js';
 import { type ServerDrain, trackServer } from './drain.js';
 import { errorFields } from './logger.js';

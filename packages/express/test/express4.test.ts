@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,8 @@ beforeAll(() => {
   mkdirSync(own, { recursive: true });
   cpSync(join(PKG, 'package.json'), join(own, 'package.json'));
   cpSync(join(PKG, 'dist'), join(own, 'dist'), { recursive: true });
-  for (const dep of ['catalog', 'core', 'health', 'metrics', 'shutdown']) {
+  // Every Vigil package @vigil/express itself resolves (its dependencies and optional peers).
+  for (const dep of readdirSync(join(PKG, 'node_modules', '@vigil'))) {
     symlinkSync(realpathSync(join(PKG, 'node_modules', '@vigil', dep)), join(modules, '@vigil', dep));
   }
   symlinkSync(realpathSync(join(PKG, 'node_modules', 'express4')), join(modules, 'express'));

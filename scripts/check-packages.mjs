@@ -10,6 +10,7 @@
 //   - publint 0.3 (root devDependency) on the tarball, strict: warnings fail like errors;
 //     suggestions are printed but do not fail. A "file does not exist" finding for a file that is
 //     in the package directory is annotated as "not published" (check `files`).
+//   - Every file the packed README links with `./` (its CHANGELOG.md) is in the tarball.
 //   - Are the Types Wrong (root devDependency @arethetypeswrong/cli 0.18) on the same tarball.
 //     Profile `node16`: the packages support Node's resolution for both `require` and `import`
 //     (node16-cjs, node16-esm) and bundlers. The profile skips only the legacy `node10`
@@ -138,6 +139,24 @@ async function runAttw(core, tarball) {
   return summary;
 }
 
+/**
+ * Files the packed README links with `./` (its changelog, say) must be in the tarball: on npm a
+ * link to a file that was not published leads nowhere.
+ */
+async function checkReadmeLinks(tarball) {
+  const list = await run('tar', ['-tzf', tarball], { timeoutMs: 30_000 });
+  if (list.code !== 0) return [describeFailure('tar -tzf', list)];
+  const files = new Set(list.stdout.split('\n').map((f) => f.replace(/^package\//, '')));
+  const readme = await run('tar', ['-xzOf', tarball, 'package/README.md'], { timeoutMs: 30_000 });
+  if (readme.code !== 0) return ['README.md is not in the tarball'];
+  const errors = [];
+  for (const m of readme.stdout.matchAll(/\]\(\.\/([^)#\s]+)[^)]*\)/g)) {
+    if (!files.has(m[1]))
+      errors.push(`README.md links ./${m[1]}, which is not in the tarball (check "files")`);
+  }
+  return errors;
+}
+
 async function checkPackage(pkg, tmp, core) {
   const started = Date.now();
   const res = { pkg, publint: null, attw: null, pack: null, errors: [], warnings: [], notes: [] };
@@ -152,10 +171,13 @@ async function checkPackage(pkg, tmp, core) {
     }
   }
   if (res.pack) {
-    const [pl, at] = await Promise.allSettled([
+    const [pl, at, links] = await Promise.allSettled([
       runPublint(pkg, res.pack.tarball),
       runAttw(core, res.pack.tarball),
+      checkReadmeLinks(res.pack.tarball),
     ]);
+    if (links.status === 'fulfilled') res.errors.push(...links.value);
+    else res.errors.push(`README links could not be checked: ${links.reason?.message ?? links.reason}`);
     if (pl.status === 'fulfilled') {
       res.publint = pl.value;
       res.errors.push(...pl.value.errors.map((e) => `publint ${e}`));

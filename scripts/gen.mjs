@@ -57,7 +57,11 @@ function optionsTable(defaults, docs) {
 function metricTable(defs) {
   const rows = defs.map((d) => {
     const buckets = d.buckets ? ` Buckets: ${d.buckets.join(', ')}.` : '';
-    return `| \`${d.name}\` | ${d.type} | ${d.labels.map((l) => `\`${l}\``).join(', ') || '–'} | ${d.unit} | ${d.help}${buckets} |`;
+    const label = (l) => {
+      const values = d.labelValues?.[l];
+      return values ? `\`${l}\` (${values.map((v) => `\`${v}\``).join(', ')})` : `\`${l}\``;
+    };
+    return `| \`${d.name}\` | ${d.type} | ${d.labels.map(label).join(', ') || '–'} | ${d.unit} | ${d.help}${buckets} |`;
   });
   return ['| name | type | labels | unit | help |', '|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -71,6 +75,8 @@ const labelValues = [
   `| \`${catalog.LABEL_VALUES.abortedStatus}\` | \`status_code\` | the client aborted before the response completed |`,
   '| `2xx` … `5xx` | `status_code` | status class, only on overflow sets (still matches `status_code=~"5.."`) |',
   `| \`${catalog.LABEL_VALUES.unknownSql}\` | \`operation\` / \`table\` | the SQL text could not be classified |`,
+  `| \`${catalog.LABEL_VALUES.success}\` | \`outcome\` | the query completed |`,
+  `| \`${catalog.LABEL_VALUES.error}\` | \`outcome\` | the query failed: it rejected, threw, or its callback got an error |`,
 ].join('\n');
 
 const blocks = {

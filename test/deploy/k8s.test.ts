@@ -178,6 +178,18 @@ describe.skipIf(!kubectl)('examples/k8s rendered with kubectl kustomize (needs k
         expect(preStopMs + drainMs).toBeGreaterThanOrEqual(SHUTDOWN_DEFAULTS.drainDelayMs);
         // SIGKILL never comes before Vigil's own deadline (which logs what was still pending).
         expect(graceMs).toBeGreaterThanOrEqual(preStopMs + SHUTDOWN_DEFAULTS.deadlineMs + MARGIN_MS);
+        // A drain that takes all its time still leaves a hook its full timeout before the time kept
+        // for the flush (tracing, loggers) at the end of the deadline.
+        const d = SHUTDOWN_DEFAULTS;
+        expect(drainMs + d.settleMaxMs + d.drainTimeoutMs + d.hookTimeoutMs).toBeLessThanOrEqual(
+          d.deadlineMs - d.flushTimeoutMs,
+        );
+        // docs/deploy.md adds up the same numbers.
+        const s = (ms: number) => String(ms / 1000);
+        const hooks = d.deadlineMs - d.flushTimeoutMs - (drainMs + d.settleMaxMs + d.drainTimeoutMs);
+        expect(readFileSync(join(root, 'docs', 'deploy.md'), 'utf8')).toContain(
+          `${s(drainMs)} (drain) + ${s(d.settleMaxMs)} (settle) + ${s(d.drainTimeoutMs)} (in-flight) + ${s(hooks)} (hooks) + ${s(d.flushTimeoutMs)} (flush) = ${s(d.deadlineMs)} s`,
+        );
       }
     });
 

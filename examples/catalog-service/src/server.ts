@@ -1,7 +1,6 @@
 // First: tracing from the OTEL_* variables (same as `node --import @vigil/tracing/register`).
 import '@vigil/tracing/register';
 import { vigilShutdown } from '@vigil/fastify';
-import { getTracing } from '@vigil/tracing';
 import { createApp, SERVICE } from './app.js';
 
 const env = process.env;
@@ -19,14 +18,13 @@ const app = await createApp({
 // Graceful shutdown. On SIGTERM or SIGINT readiness answers 503 at once; the service keeps serving
 // for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it; with Kubernetes it must
 // fit in terminationGracePeriodSeconds), then stops accepting, drains keep-alive connections, calls
-// app.close() (onClose hooks: health, metrics, the pool and embedded database, Redis; then tracing)
-// and exits 0. A second signal exits at once.
+// app.close() (onClose hooks: health, metrics, the pool and embedded database, Redis), flushes the
+// spans tracing still holds (no hook needed) and exits 0. A second signal exits at once.
 const drainDelayMs = env.SHUTDOWN_DRAIN_DELAY_MS;
 await app.register(vigilShutdown, {
   logger: app.log,
   ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
 });
-app.addHook('onClose', async () => getTracing()?.close()); // flush spans once the server has drained
 
 await app.listen({ port, host });
 const address = app.server.address();

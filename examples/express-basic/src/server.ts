@@ -2,7 +2,6 @@
 import '@vigil/tracing/register';
 import type { AddressInfo } from 'node:net';
 import { createShutdown } from '@vigil/express';
-import { getTracing } from '@vigil/tracing';
 import { createApp } from './app.js';
 import { chainOptions } from './env.js';
 
@@ -19,7 +18,8 @@ const server = app.listen(port, host, () => {
 // Graceful shutdown. On SIGTERM or SIGINT readiness answers 503 at once; the service keeps serving
 // for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it; with Kubernetes it must
 // fit in terminationGracePeriodSeconds, see @vigil/shutdown's README), then stops accepting, drains
-// keep-alive connections, runs the hook (health, metrics, the pool) and exits 0. A second signal
+// keep-alive connections, runs the hook (health, metrics, the pool), flushes the spans tracing still
+// holds (no hook needed) and exits 0. A second signal
 // exits at once.
 const drainDelayMs = process.env.SHUTDOWN_DRAIN_DELAY_MS;
 const shutdown = createShutdown({
@@ -27,5 +27,4 @@ const shutdown = createShutdown({
   health,
   ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
 });
-shutdown.addHook('tracing', async () => getTracing()?.close()); // registered first, runs last: flushes spans
 shutdown.addHook('app', close);

@@ -1,7 +1,6 @@
 // First: tracing from the OTEL_* variables (same as `node --import @vigil/tracing/register`).
 import '@vigil/tracing/register';
 import { vigilShutdown } from '@vigil/fastify';
-import { getTracing } from '@vigil/tracing';
 import { createApp } from './app.js';
 import { chainOptions } from './env.js';
 
@@ -13,10 +12,9 @@ const app = await createApp({ databaseUrl: process.env.DATABASE_URL, chain: chai
 // service keeps serving for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it;
 // with Kubernetes it must fit in terminationGracePeriodSeconds, see @vigil/shutdown's README), then
 // stops accepting, drains keep-alive connections, calls app.close() (onClose hooks: health, metrics,
-// the pool) and exits 0. A second signal exits at once.
+// the pool), flushes the spans tracing still holds (no hook needed) and exits 0. A second signal exits at once.
 const drainDelayMs = process.env.SHUTDOWN_DRAIN_DELAY_MS;
 await app.register(vigilShutdown, drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {});
-app.addHook('onClose', async () => getTracing()?.close()); // flush spans once the server has drained
 
 await app.listen({ port, host });
 const address = app.server.address();

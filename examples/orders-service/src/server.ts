@@ -2,7 +2,6 @@
 import '@vigil/tracing/register';
 import type { AddressInfo } from 'node:net';
 import { createShutdown } from '@vigil/express';
-import { getTracing } from '@vigil/tracing';
 import { createApp, SERVICE } from './app.js';
 
 const env = process.env;
@@ -29,8 +28,8 @@ const server = app.listen(port, host, (err) => {
 // Graceful shutdown. On SIGTERM or SIGINT readiness answers 503 at once; the service keeps serving
 // for the drain delay (5 s by default, SHUTDOWN_DRAIN_DELAY_MS to change it; with Kubernetes it must
 // fit in terminationGracePeriodSeconds), then stops accepting, drains keep-alive connections, runs
-// the hooks in reverse order (the app: HTTP clients, health, metrics, pool, embedded database; then
-// tracing) and exits 0. A second signal exits at once.
+// the hook (the app: HTTP clients, health, metrics, pool, embedded database), then flushes the spans
+// tracing still holds (no hook needed) and exits 0. A second signal exits at once.
 const drainDelayMs = env.SHUTDOWN_DRAIN_DELAY_MS;
 const shutdown = createShutdown({
   servers: [server],
@@ -38,5 +37,4 @@ const shutdown = createShutdown({
   logger,
   ...(drainDelayMs ? { drainDelayMs: Number(drainDelayMs) } : {}),
 });
-shutdown.addHook('tracing', async () => getTracing()?.close()); // registered first, runs last: flushes spans
 shutdown.addHook('app', close);

@@ -18,6 +18,12 @@ export interface MetricDefinition<
    * `__overflow__` (the label with the most values: `route`, `table`).
    */
   readonly labels: L;
+  /**
+   * The complete set of values of labels that take fixed values (`outcome`: `success`, `error`),
+   * for docs, dashboards and alert rules. Labels not listed here take open-ended (but bounded)
+   * values, such as route templates.
+   */
+  readonly labelValues?: Readonly<Partial<Record<L[number], readonly string[]>>>;
   /** Histogram bucket upper bounds, ascending. Only for histograms. */
   readonly buckets?: readonly number[];
   readonly source: MetricSource;
@@ -52,9 +58,24 @@ export function defineMetric<const L extends readonly string[], const T extends 
       }
     }
   }
+  for (const [label, values] of Object.entries(def.labelValues ?? {}) as [string, readonly string[]][]) {
+    if (!def.labels.includes(label)) {
+      throw new Error(`Metric "${def.name}" lists values for "${label}", which is not one of its labels`);
+    }
+    if (values.length === 0) throw new Error(`Metric "${def.name}": no values for "${label}"`);
+  }
   return Object.freeze({
     ...def,
     labels: Object.freeze([...def.labels]) as unknown as L,
+    ...(def.labelValues
+      ? {
+          labelValues: Object.freeze(
+            Object.fromEntries(
+              Object.entries(def.labelValues).map(([k, v]) => [k, Object.freeze([...(v as string[])])]),
+            ),
+          ) as MetricDefinition<L>['labelValues'],
+        }
+      : {}),
     ...(def.buckets ? { buckets: Object.freeze([...def.buckets]) } : {}),
   });
 }

@@ -5,6 +5,7 @@
  * generated from them, so a name, label or bucket boundary changes in exactly one place.
  */
 
+import { LABEL_VALUES } from '@vigil/core';
 import { defineMetric, type MetricDefinition, type MetricType } from './define.js';
 
 /**
@@ -70,6 +71,7 @@ export const dbQueryDuration = defineMetric({
   help: 'Duration of database queries, by operation, table and outcome.',
   unit: 'seconds',
   labels: ['table', 'operation', 'outcome'],
+  labelValues: { outcome: [LABEL_VALUES.success, LABEL_VALUES.error] },
   buckets: DB_DURATION_BUCKETS,
   source: 'vigil',
   group: 'database',

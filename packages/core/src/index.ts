@@ -43,6 +43,14 @@ export {
   type RegistryLike,
 } from './options.js';
 export {
+  PROCESS_RESOURCES,
+  type ProcessResource,
+  type ProcessResourceReport,
+  processResourceGroups,
+  RESOURCE_ORDER,
+  registerProcessResource,
+} from './process-resources.js';
+export {
   compileExclude,
   type ExcludeOptions,
   type ExcludeRule,

@@ -9,6 +9,7 @@ import {
 import { createMetrics, type Metrics, type MetricsOptions } from '@vigil/metrics';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { expressObserver } from './observe.js';
+import { assertSupportedExpress } from './version.js';
 
 export interface ExpressMetricsOptions extends MetricsOptions {
   /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
@@ -55,7 +56,8 @@ export interface ExpressMetrics extends Metrics {
 
 /**
  * Express metrics (and, with `logger`, the request line) in one line:
- * `app.use(createExpressMetrics().middleware)`.
+ * `app.use(createExpressMetrics().middleware)`. Throws a `VigilOptionError` (`option: 'express'`)
+ * when the `express` it resolves is not Express 5.
  *
  * Records `http_request_duration_seconds`, `http_requests_total` and `http_requests_in_flight`
  * with the matched route template including mount paths (`/api/v1/items/:id`), a fixed
@@ -63,6 +65,7 @@ export interface ExpressMetrics extends Metrics {
  * requests the client aborted.
  */
 export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMetrics {
+  assertSupportedExpress();
   const o = checkObject('options', options) as ExpressMetricsOptions;
   const { metrics: given, exclude, includeVigilEndpoints, excludePaths, logger, requestLog, ...rest } = o;
   if (given !== undefined && (typeof given !== 'object' || given === null || !given.http)) {

@@ -106,8 +106,14 @@ function mountTemplate(req: Request, base: string): string {
   }
   const hit = cache.get(base);
   if (hit !== undefined) return hit;
-  const stack = (app.router ?? app._router)?.stack;
-  const tpl = (Array.isArray(stack) && resolveMount(stack, base, 0)) || base;
+  let tpl = base;
+  try {
+    const stack = (app.router ?? app._router)?.stack;
+    tpl = (Array.isArray(stack) && resolveMount(stack, base, 0)) || base;
+  } catch {
+    // A router that cannot be read (Express 4's `app.router` getter throws) must never take the
+    // request down: the concrete prefix stays, bounded by the series cap.
+  }
   if (cache.size < MAX_CACHED_PREFIXES) cache.set(base, tpl);
   return tpl;
 }

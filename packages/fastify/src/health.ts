@@ -12,6 +12,7 @@ import { createShutdown, type Shutdown, type ShutdownOptions } from '@vigil/shut
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { withoutFastifyKeys } from './options.js';
+import { assertSupportedFastify } from './version.js';
 
 export interface FastifyHealthOptions extends Omit<HealthOptions, 'metrics'> {
   /** An existing health handle to serve (then the other health options are ignored). */
@@ -68,6 +69,7 @@ function decorateVigil(app: FastifyInstance, key: 'health' | 'shutdown', value: 
 }
 
 const healthPlugin: FastifyPluginAsync<FastifyHealthOptions> = async (app, options) => {
+  assertSupportedFastify(app);
   const { health: given, metrics, ...rest } = validateHealth(options);
   // Explicit `registry` / `metrics` options win; else the registry of vigilMetrics, if registered.
   const vigilMetrics = app.hasDecorator('vigil')
@@ -113,7 +115,7 @@ const healthPlugin: FastifyPluginAsync<FastifyHealthOptions> = async (app, optio
  * Not encapsulated; decorates `fastify.vigil.health`. Register it after `vigilMetrics` so its
  * metrics land in the same registry.
  */
-const wrappedHealth = fp(healthPlugin, { name: '@vigil/fastify-health', fastify: '5.x' });
+const wrappedHealth = fp(healthPlugin, { name: '@vigil/fastify-health' });
 export const vigilHealth: typeof wrappedHealth & { default: typeof wrappedHealth } = Object.assign(
   wrappedHealth,
   {
@@ -122,6 +124,7 @@ export const vigilHealth: typeof wrappedHealth & { default: typeof wrappedHealth
 );
 
 const shutdownPlugin: FastifyPluginAsync<FastifyShutdownOptions> = async (app, options) => {
+  assertSupportedFastify(app);
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new VigilOptionError('options', 'an options object', options);
   }
@@ -154,7 +157,7 @@ const shutdownPlugin: FastifyPluginAsync<FastifyShutdownOptions> = async (app, o
  * `app.close()` (your onClose hooks), runs the shutdown hooks and exits. Decorates
  * `fastify.vigil.shutdown` (for `addHook`).
  */
-const wrappedShutdown = fp(shutdownPlugin, { name: '@vigil/fastify-shutdown', fastify: '5.x' });
+const wrappedShutdown = fp(shutdownPlugin, { name: '@vigil/fastify-shutdown' });
 export const vigilShutdown: typeof wrappedShutdown & { default: typeof wrappedShutdown } = Object.assign(
   wrappedShutdown,
   { default: wrappedShutdown },

@@ -15,6 +15,7 @@ import type { Shutdown } from '@vigil/shutdown';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { withoutFastifyKeys } from './options.js';
+import { assertSupportedFastify } from './version.js';
 
 export interface FastifyMetricsOptions extends MetricsOptions {
   /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
@@ -73,6 +74,7 @@ function validate(o: unknown): FastifyMetricsOptions {
 }
 
 const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyInstance, options) => {
+  assertSupportedFastify(app);
   const {
     metrics: given,
     endpoint: ep,
@@ -133,4 +135,4 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
  * every route; labels use `request.routeOptions.url` (the template with prefixes), `__unmatched__`
  * for 404s, `_OTHER` for non-standard methods and `499` for aborted requests.
  */
-export const vigilMetrics = fp(plugin, { name: '@vigil/fastify-metrics', fastify: '5.x' });
+export const vigilMetrics = fp(plugin, { name: '@vigil/fastify-metrics' });

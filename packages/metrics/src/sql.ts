@@ -68,18 +68,77 @@ function skip(s: string, i: number, parens = false): number {
   while (i < n) {
     const c = s.charCodeAt(i);
     if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) i++;
-    else if (c === 45 && s.charCodeAt(i + 1) === 45) {
-      const e = s.indexOf('\n', i);
-      i = e < 0 ? n : e + 1;
-    } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
-      const e = s.indexOf('*/', i + 2);
-      i = e < 0 ? n : e + 2;
+    else if ((c === 45 && s.charCodeAt(i + 1) === 45) || (c === 47 && s.charCodeAt(i + 1) === 42)) {
+      i = skipQuoted(s, i);
     } else if (parens && c === 40 && s.charCodeAt(skipWs(s, i + 1)) !== 41) {
       // "(SELECT ..." at statement start: look inside the parenthesis.
       i++;
     } else break;
   }
   return i;
+}
+
+/**
+ * At a comment, a literal or a quoted identifier starting at `i`: the index just past it (the end
+ * of the text for a comment that never ends, -1 for a literal or identifier that never ends).
+ * Anywhere else: `i`. Covers `--` and nested `/* *\/` comments, '' strings, E'' strings with
+ * backslash escapes, $$ and $tag$ dollar quoting, and "" identifiers. Each character is read once.
+ */
+function skipQuoted(s: string, i: number): number {
+  const n = s.length;
+  const c = s.charCodeAt(i);
+  if (c === 45 && s.charCodeAt(i + 1) === 45) {
+    const e = s.indexOf('\n', i + 2);
+    return e < 0 ? n : e + 1;
+  }
+  if (c === 47 && s.charCodeAt(i + 1) === 42) {
+    let depth = 1;
+    let k = i + 2;
+    while (k < n) {
+      const d = s.charCodeAt(k);
+      if (d === 47 && s.charCodeAt(k + 1) === 42) {
+        depth++;
+        k += 2;
+      } else if (d === 42 && s.charCodeAt(k + 1) === 47) {
+        k += 2;
+        if (--depth === 0) return k;
+      } else k++;
+    }
+    return n;
+  }
+  if (c === 39 || c === 34) return closeQuote(s, i + 1, c, false);
+  if ((c === 69 || c === 101) && s.charCodeAt(i + 1) === 39 && !isWordChar(s.charCodeAt(i - 1))) {
+    return closeQuote(s, i + 2, 39, true);
+  }
+  if (c === 36 && !isWordChar(s.charCodeAt(i - 1))) {
+    // $$ or $tag$ (a tag does not start with a digit: $1 is a parameter).
+    let k = i + 1;
+    const t = s.charCodeAt(k);
+    if (t !== 36 && !((t >= 65 && t <= 90) || (t >= 97 && t <= 122) || t === 95)) return i;
+    while (k < n && s.charCodeAt(k) !== 36) {
+      if (!isWordChar(s.charCodeAt(k))) return i;
+      k++;
+    }
+    if (k >= n) return i;
+    const tag = s.slice(i, k + 1);
+    const e = s.indexOf(tag, k + 1);
+    return e < 0 ? -1 : e + tag.length;
+  }
+  return i;
+}
+
+/** Past the quote `q` that closes a string or identifier (doubled quotes, and with `backslash` \x, escape). */
+function closeQuote(s: string, k: number, q: number, backslash: boolean): number {
+  const n = s.length;
+  while (k < n) {
+    const d = s.charCodeAt(k);
+    if (backslash && d === 92) k += 2;
+    else if (d === q) {
+      if (s.charCodeAt(k + 1) !== q) return k + 1;
+      k += 2;
+    } else k++;
+  }
+  return -1;
 }
 
 function skipWs(s: string, i: number): number {
@@ -99,16 +158,16 @@ function word(s: string, i: number): [string, number] | undefined {
   return [s.slice(i, j).toUpperCase(), j];
 }
 
-/** Reads a possibly qualified, possibly quoted identifier (`a`, `"A"`, `s.t`, `"s"."t"`). */
+/** Reads a possibly qualified, possibly quoted identifier (`a`, `"A"`, `s.t`, `"s"."t"`, `"a""b"`). */
 function identifier(s: string, i: number): [string, number] | undefined {
   const parts: string[] = [];
   let j = i;
   for (;;) {
     if (s.charCodeAt(j) === 34) {
-      const e = s.indexOf('"', j + 1);
-      if (e < 0 || e - j - 1 > MAX_IDENT || e === j + 1) return undefined;
-      parts.push(s.slice(j + 1, e));
-      j = e + 1;
+      const e = closeQuote(s, j + 1, 34, false);
+      if (e < 0 || e - j - 2 > MAX_IDENT || e === j + 2) return undefined;
+      parts.push(s.slice(j + 1, e - 1).replaceAll('""', '"'));
+      j = e;
     } else {
       const k = j;
       while (j < s.length && isWordChar(s.charCodeAt(j))) j++;
@@ -166,12 +225,14 @@ export function parseSql(text: unknown): SqlSummary {
 function afterCte(s: string, i: number): [string, number] | undefined {
   let depth = 0;
   for (let k = i; k < s.length; k++) {
+    const past = skipQuoted(s, k);
+    if (past < 0) return undefined;
+    if (past !== k) {
+      k = past - 1;
+      continue;
+    }
     const c = s.charCodeAt(k);
-    if (c === 39) {
-      const e = s.indexOf("'", k + 1);
-      if (e < 0) return undefined;
-      k = e;
-    } else if (c === 40) depth++;
+    if (c === 40) depth++;
     else if (c === 41) depth--;
     else if (depth === 0 && isWordChar(c) && !isWordChar(s.charCodeAt(k - 1))) {
       const w = word(s, k);
@@ -195,16 +256,17 @@ function findTable(s: string, i: number, intro: readonly string[], op: string): 
     if (w && w[0] === 'ONLY') i = skip(s, w[1]);
     return identifier(s, i)?.[0];
   }
-  // Scan words at parenthesis depth 0 until the intro keyword (FROM / INTO / TABLE).
+  // Scan words at parenthesis depth 0 until the intro keyword (FROM / INTO / TABLE), stepping over
+  // comments, literals and quoted identifiers (which may hold that keyword, and user data).
   let depth = 0;
   for (let k = i; k < s.length; k++) {
-    const c = s.charCodeAt(k);
-    if (c === 39) {
-      const e = s.indexOf("'", k + 1);
-      if (e < 0) return undefined;
-      k = e;
+    const past = skipQuoted(s, k);
+    if (past < 0) return undefined;
+    if (past !== k) {
+      k = past - 1;
       continue;
     }
+    const c = s.charCodeAt(k);
     if (c === 40) {
       depth++;
       continue;

@@ -20,6 +20,15 @@ describe('parseSql', () => {
     ['SELECT * FROM (SELECT 1) s', 'SELECT', 'unknown'],
     ['(SELECT 1 FROM t1) UNION (SELECT 2 FROM t2)', 'SELECT', 't1'],
     ['CREATE TABLE t (id int)', 'CREATE', 'unknown'],
+    // Found by the property tests (sql.property.test.ts): text inside PostgreSQL's other literals
+    // and in comments was read as SQL, and a doubled quote ended a quoted identifier.
+    ['SELECT $$ FROM secret $$ FROM t', 'SELECT', 't'],
+    ["SELECT E'\\' FROM secret' FROM t", 'SELECT', 't'],
+    ['SELECT 1 -- FROM secret\nFROM t', 'SELECT', 't'],
+    ['SELECT /* a /* FROM x */ FROM secret */ a FROM t', 'SELECT', 't'],
+    ['WITH a AS (SELECT 1) /* DELETE FROM x */ SELECT * FROM t', 'SELECT', 't'],
+    ['SELECT * FROM "a""b"', 'SELECT', 'a"b'],
+    ['SELECT $1::int AS n FROM t', 'SELECT', 't'],
   ])('%s -> %s %s', (sql, operation, table) => {
     expect(parseSql(sql)).toEqual({ operation, table });
   });

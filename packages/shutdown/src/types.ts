@@ -3,7 +3,8 @@ import type { Server } from 'node:net';
 /**
  * Phases of a shutdown: `running` (nothing yet), `draining` (readiness fails, still serving with
  * `Connection: close`), `stopping` (listener closed, in-flight requests finishing), `hooks`
- * (cleanup hooks in reverse order), `exiting` (exit called).
+ * (cleanup hooks in reverse order), `exiting` (the exit code is decided; tracing and loggers are
+ * flushed, then exit is called).
  */
 export type ShutdownState = 'running' | 'draining' | 'stopping' | 'hooks' | 'exiting';
 
@@ -48,7 +49,8 @@ export interface ShutdownOptions {
   drainDelayMs?: number;
   /**
    * Instead of a fixed delay: drain until this resolves (a deregistration callback, a test
-   * control). Its signal aborts at the deadline. Not together with `drainDelayMs`.
+   * control). Its signal aborts when the time for the drain and hooks runs out (`deadlineMs` less
+   * `flushTimeoutMs`). Not together with `drainDelayMs`.
    */
   drainUntil?: (ctx: { readonly signal: AbortSignal }) => Promise<unknown>;
   /**
@@ -70,6 +72,12 @@ export interface ShutdownOptions {
   idleGraceMs?: number;
   /** Default timeout of each cleanup hook. */
   hookTimeoutMs?: number;
+  /**
+   * Time kept at the end of `deadlineMs` to flush and close what Vigil packages registered
+   * (tracing's queued spans, file loggers), after the hooks. The drain and the hooks are cut when
+   * only this much is left. A flush that gives up is a warning, never exit code 1. 0: no flush.
+   */
+  flushTimeoutMs?: number;
   /** From the signal to a forced exit (code 124) naming what was still pending. */
   deadlineMs?: number;
   /** Log `uncaughtException` / `unhandledRejection`, then shut down gracefully with exit code 1. */
@@ -85,8 +93,9 @@ export interface Shutdown {
   /** Drain another server or app too. Returns a function that removes it. */
   addServer(target: ShutdownTarget): () => void;
   /**
-   * Register a cleanup hook (close a DB pool, quit Redis, flush traces). Hooks run one at a time in
-   * reverse order of registration, each with its timeout. Returns a function that removes it.
+   * Register a cleanup hook (close a DB pool, quit Redis). Hooks run one at a time in reverse order
+   * of registration, each with its timeout, after the servers closed and before Vigil flushes
+   * tracing and loggers (no hook needed for those). Returns a function that removes it.
    */
   addHook(name: string, hook: ShutdownHook, options?: ShutdownHookOptions): () => void;
   /** Called with the new state on every change; returns an unsubscribe function. */

@@ -3,6 +3,9 @@ import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   createShutdown,
   isVigilOptionError,
+  type ProcessResource,
+  RESOURCE_ORDER,
+  registerProcessResource,
   SHUTDOWN_DEFAULTS,
   SHUTDOWN_EXIT_CODES,
   type Shutdown,
@@ -11,10 +14,34 @@ import {
 } from '../src/index.js';
 
 const handles: Shutdown[] = [];
+const unregister: (() => void)[] = [];
 afterEach(async () => {
   vi.useRealTimers();
+  for (const off of unregister.splice(0)) off();
   await Promise.all(handles.splice(0).map((h) => h.close()));
 });
+
+/** A process resource (as @vigil/tracing and file loggers register), recording its calls. */
+function resource(
+  name: string,
+  order: number,
+  close: ProcessResource['close'],
+  calls: string[] = [],
+): { calls: string[]; budgets: number[] } {
+  const budgets: number[] = [];
+  unregister.push(
+    registerProcessResource({
+      name,
+      order,
+      close(b) {
+        calls.push(name);
+        budgets.push(b.timeoutMs);
+        return close(b);
+      },
+    }),
+  );
+  return { calls, budgets };
+}
 
 interface Logged {
   level: string;
@@ -63,22 +90,43 @@ describe('createShutdown options', () => {
   });
 
   it('enforces cross-field rules', () => {
-    // The deadline must leave room for the drain delay.
+    // The deadline must leave room for the drain delay and the flush.
     expect(optionError(() => createShutdown({ signals: [], drainDelayMs: 30_000 })).option).toBe(
       'deadlineMs',
     );
+    expect(
+      optionError(() =>
+        createShutdown({ signals: [], drainDelayMs: 5000, flushTimeoutMs: 3000, deadlineMs: 8000 }),
+      ).message,
+    ).toBe(
+      'Invalid option "deadlineMs": expected more than drainDelayMs + flushTimeoutMs (5000 + 3000), got 8000',
+    );
+    expect(
+      optionError(() => createShutdown({ signals: [], drainUntil: async () => {}, deadlineMs: 3000 })).option,
+    ).toBe('deadlineMs');
     expect(
       optionError(() => createShutdown({ signals: [], drainDelayMs: 10, drainUntil: async () => {} })).option,
     ).toBe('drainDelayMs');
   });
 
   it('defaults fit Kubernetes terminationGracePeriodSeconds 30 and are frozen', () => {
-    expect(Object.isFrozen(SHUTDOWN_DEFAULTS)).toBe(true);
-    expect(SHUTDOWN_DEFAULTS.drainDelayMs).toBeGreaterThan(0); // on by default, everywhere
-    expect(SHUTDOWN_DEFAULTS.deadlineMs).toBeLessThan(30_000);
-    expect(SHUTDOWN_DEFAULTS.drainDelayMs + SHUTDOWN_DEFAULTS.drainTimeoutMs).toBeLessThan(
-      SHUTDOWN_DEFAULTS.deadlineMs,
-    );
+    const d = SHUTDOWN_DEFAULTS;
+    expect(Object.isFrozen(d)).toBe(true);
+    expect(d.drainDelayMs).toBeGreaterThan(0); // on by default, everywhere
+    expect(d.deadlineMs).toBeLessThan(30_000);
+    // A drain that takes all its time still leaves the hooks time before the flush's share.
+    const drained = d.drainDelayMs + d.settleMaxMs + d.drainTimeoutMs;
+    expect(drained + d.hookTimeoutMs).toBeLessThanOrEqual(d.deadlineMs - d.flushTimeoutMs);
+  });
+
+  it("the README's timeline adds up the defaults", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const d = SHUTDOWN_DEFAULTS;
+    const s = (ms: number) => String(ms / 1000);
+    const work = d.deadlineMs - d.flushTimeoutMs;
+    const hooks = work - (d.drainDelayMs + d.settleMaxMs + d.drainTimeoutMs);
+    const sum = `${s(d.drainDelayMs)} + ${s(d.settleMaxMs)} + ${s(d.drainTimeoutMs)} + ${s(hooks)} + ${s(d.flushTimeoutMs)} = ${s(d.deadlineMs)} s`;
+    expect(readme).toContain(sum);
   });
 
   it('lists every default in the README options table with its value', () => {
@@ -169,27 +217,65 @@ describe('sequence', () => {
     });
   });
 
-  it('the global deadline forces exit 124 and names what was pending', async () => {
+  it('hooks are cut when only flushTimeoutMs is left before the deadline: exit 1, not 124', async () => {
     vi.useFakeTimers();
-    const { s, exit, logger } = make({ drainDelayMs: 1000, hookTimeoutMs: 20_000, deadlineMs: 3000 });
-    s.addHook('flush-traces', () => new Promise(() => {}));
+    const { s, exit, logger } = make({
+      drainDelayMs: 1000,
+      hookTimeoutMs: 20_000,
+      flushTimeoutMs: 1000,
+      deadlineMs: 4000,
+    });
+    const after = vi.fn();
+    s.addHook('after', after);
     s.addHook('db', () => new Promise(() => {}));
     const code = s.trigger();
-    await vi.advanceTimersByTimeAsync(3000);
-    expect(await code).toBe(124);
-    expect(exit).toHaveBeenCalledExactlyOnceWith(124);
-    const line = logger.lines.find((l) => l.level === 'error');
-    expect(line?.msg).toBe(
-      'shutdown deadline of 3000 ms passed; still pending: hook "db" (then "flush-traces"); exiting with 124',
-    );
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(exit).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await code).toBe(1);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(1);
+    const errors = logger.lines.filter((l) => l.level === 'error').map((l) => l.msg);
+    expect(errors).toEqual([
+      'hook "db" cut after 2000 ms: the time for the drain and hooks ran out (deadlineMs - flushTimeoutMs = 3000 ms); abandoned',
+      'hook "after" not run: the time for the drain and hooks ran out (deadlineMs - flushTimeoutMs = 3000 ms)',
+    ]);
+    expect(after).not.toHaveBeenCalled();
     // Nothing exits twice, even when the abandoned work finishes later.
     await vi.advanceTimersByTimeAsync(60_000);
     expect(exit).toHaveBeenCalledTimes(1);
   });
 
+  it('the global deadline forces exit 124 and names what was pending', async () => {
+    vi.useFakeTimers();
+    // drainUntil is told when the time runs out (its signal), but this one never returns.
+    let signal: AbortSignal | undefined;
+    const { s, exit, logger } = make({
+      drainUntil: (ctx) => {
+        signal = ctx.signal;
+        return new Promise(() => {});
+      },
+      flushTimeoutMs: 500,
+      deadlineMs: 3000,
+    });
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(signal?.aborted).toBe(true);
+    expect(exit).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await code).toBe(124);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(124);
+    expect(logger.lines.find((l) => l.level === 'error')?.msg).toBe(
+      'shutdown deadline of 3000 ms passed; still pending: the drainUntil condition; exiting with 124',
+    );
+  });
+
   it('the deadline during the drain delay names the delay', async () => {
     vi.useFakeTimers();
-    const { s, logger } = make({ drainUntil: () => new Promise(() => {}), deadlineMs: 2000 });
+    const { s, logger } = make({
+      drainUntil: () => new Promise(() => {}),
+      flushTimeoutMs: 0,
+      deadlineMs: 2000,
+    });
     const code = s.trigger();
     await vi.advanceTimersByTimeAsync(2000);
     expect(await code).toBe(124);
@@ -216,6 +302,94 @@ describe('sequence', () => {
     off();
     expect(await s.trigger()).toBe(0);
     expect(fn).not.toHaveBeenCalled();
+  });
+});
+
+describe('flushing process resources (tracing, file loggers) after the hooks', () => {
+  it('closes them after the hooks, telemetry before logs, each strictly inside the flush time; exit 0', async () => {
+    vi.useFakeTimers();
+    const { s, exit, logger } = make({ drainDelayMs: 0, flushTimeoutMs: 2000 });
+    const order: string[] = [];
+    s.addHook('db', () => void order.push('hook db'));
+    const logs = resource('logger', RESOURCE_ORDER.logs, () => undefined, order);
+    const tracing = resource('tracing', RESOURCE_ORDER.telemetry, async () => ({ dropped: 0 }), order);
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await code).toBe(0);
+    expect(order).toEqual(['hook db', 'tracing', 'logger']);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(0);
+    // Tracing's budget leaves room for the loggers after it; each ends before the flush's time does
+    // (tracing took none of its time here, so the loggers got all that was left).
+    expect(tracing.budgets[0]).toBeLessThan(2000 - 250);
+    expect(logs.budgets[0]).toBeGreaterThan(tracing.budgets[0] ?? 0);
+    expect(logs.budgets[0]).toBeLessThan(2000);
+    const msgs = logger.lines.map((l) => l.msg);
+    expect(msgs.slice(-3)).toEqual([
+      'shutdown complete; flushing tracing, logger, then exiting with 0',
+      'tracing flushed',
+      'logger flushed',
+    ]);
+  });
+
+  it('a resource that hangs (a hung collector) is abandoned within flushTimeoutMs: a warning, still exit 0', async () => {
+    vi.useFakeTimers();
+    const { s, exit, logger } = make({ drainDelayMs: 0, flushTimeoutMs: 1500 });
+    const logs = resource('logger', RESOURCE_ORDER.logs, () => undefined);
+    resource('tracing', RESOURCE_ORDER.telemetry, () => new Promise(() => {}));
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(1499);
+    expect(await code).toBe(0);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(0);
+    expect(logs.calls).toEqual(['logger']); // the loggers still got their turn
+    const warn = logger.lines.find((l) => l.level === 'warn');
+    expect(warn?.msg).toMatch(/^tracing did not finish within \d+ ms; abandoned$/);
+    expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('a flush that gives up reports its drops as a warning; a throwing one too; neither is exit 1', async () => {
+    const { s, logger } = make({ drainDelayMs: 0 });
+    resource('tracing', RESOURCE_ORDER.telemetry, async () => ({
+      dropped: 12,
+      unit: 'spans',
+      countedIn: 'vigil_tracing_spans_dropped_total',
+    }));
+    resource('logger', RESOURCE_ORDER.logs, () => {
+      throw new Error('EPIPE');
+    });
+    expect(await s.trigger()).toBe(0);
+    const warns = logger.lines.filter((l) => l.level === 'warn');
+    expect(warns.map((l) => l.msg)).toEqual([
+      expect.stringMatching(
+        /^tracing: flush gave up after \d+ ms \(budget \d+ ms\); 12 spans dropped \(counted in vigil_tracing_spans_dropped_total\)$/,
+      ),
+      'logger: flush failed',
+    ]);
+    expect(warns[0]?.fields).toMatchObject({ resource: 'tracing', dropped: 12 });
+  });
+
+  it('hooks cut by the time left still leave the flush its time', async () => {
+    vi.useFakeTimers();
+    const { s, exit } = make({
+      drainDelayMs: 0,
+      hookTimeoutMs: 60_000,
+      flushTimeoutMs: 1000,
+      deadlineMs: 3000,
+    });
+    s.addHook('stuck', () => new Promise(() => {}));
+    const tracing = resource('tracing', RESOURCE_ORDER.telemetry, async () => undefined);
+    const code = s.trigger();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await code).toBe(1); // the hook failed, not the deadline
+    expect(tracing.calls).toEqual(['tracing']);
+    expect(tracing.budgets[0]).toBeGreaterThan(500);
+    expect(exit).toHaveBeenCalledExactlyOnceWith(1);
+  });
+
+  it('flushTimeoutMs: 0 flushes nothing', async () => {
+    const { s } = make({ drainDelayMs: 0, flushTimeoutMs: 0 });
+    const tracing = resource('tracing', RESOURCE_ORDER.telemetry, async () => undefined);
+    expect(await s.trigger()).toBe(0);
+    expect(tracing.calls).toEqual([]);
   });
 });
 
@@ -295,6 +469,9 @@ describe('signals', () => {
       write.mockRestore();
     }
     const first = JSON.parse(written[0] ?? '');
-    expect(first).toMatchObject({ level: 'info', name: 'vigil-shutdown', reason: 'unit' });
+    expect(first).toMatchObject({ level: 'info', name: '@vigil/shutdown', reason: 'unit' });
+    // `time` as every Vigil logger writes it (pino's default): epoch milliseconds.
+    expect(Number.isInteger(first.time)).toBe(true);
+    expect(Math.abs(first.time - Date.now())).toBeLessThan(60_000);
   });
 });

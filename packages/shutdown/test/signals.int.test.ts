@@ -169,14 +169,35 @@ describe('exit codes of a real process', () => {
     });
   });
 
+  it('a hook that outlives the time for the hooks is cut before the flush: exit 1, not 124', async () => {
+    const svc = start({
+      DRAIN: '0',
+      HOOK: 'hang',
+      HOOK_TIMEOUT: '60000',
+      DEADLINE: '1500',
+      FLUSH_TIMEOUT: '1000',
+    });
+    await svc.port();
+    svc.child.kill('SIGTERM');
+    expect(await svc.exited).toEqual({ code: 1, signal: null });
+    const errors = svc.logs().filter((l) => l.level === 'error');
+    expect(errors.map((l) => l.msg)).toEqual([
+      expect.stringMatching(
+        /^hook "db" cut after \d+ ms: the time for the drain and hooks ran out \(deadlineMs - flushTimeoutMs = 500 ms\); abandoned$/,
+      ),
+      'hook "health" not run: the time for the drain and hooks ran out (deadlineMs - flushTimeoutMs = 500 ms)',
+    ]);
+  });
+
   it('the global deadline forces exit 124 with a log line naming what was pending', async () => {
-    const svc = start({ DRAIN: '0', HOOK: 'hang', HOOK_TIMEOUT: '60000', DEADLINE: '300' });
+    // The fixture's drainUntil ignores its signal: nothing ends the drain but the deadline.
+    const svc = start({ DRAIN: 'control', DEADLINE: '300', FLUSH_TIMEOUT: '100' });
     await svc.port();
     svc.child.kill('SIGTERM');
     expect(await svc.exited).toEqual({ code: 124, signal: null });
     const line = svc.logs().find((l) => l.level === 'error');
     expect(line?.msg).toBe(
-      'shutdown deadline of 300 ms passed; still pending: hook "db" (then "health"); exiting with 124',
+      'shutdown deadline of 300 ms passed; still pending: the drainUntil condition; exiting with 124',
     );
   });
 

@@ -26,8 +26,13 @@ export const TRACING_DEFAULTS = Object.freeze({
   scheduledDelayMs: 5_000,
   /** Limit of one export, retries included (ms). */
   exportTimeoutMs: 10_000,
-  /** Limit of the flush at `close()` and at exit (ms); what is still queued then is dropped and counted. */
-  shutdownTimeoutMs: 5_000,
+  /**
+   * Limit of `close()` and of the flush at exit (ms), everything included; what is still queued
+   * then is dropped and counted. Below a shutdown hook's default timeout (5 s), so a hook that
+   * calls `close()` never times out; `@vigil/shutdown`, which flushes tracing by itself, gives it at
+   * most what is left of its `flushTimeoutMs`.
+   */
+  shutdownTimeoutMs: 4_000,
   /** Client spans and `traceparent` for `fetch()` and undici (Node's diagnostics channels, no patching). */
   fetchSpans: true,
   /** Record the SQL text as `db.query.text` (off: literals in SQL can carry personal data or secrets). */

@@ -10,7 +10,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { getTracingHook, setTracingHook } from '@vigil/core';
+import { getTracingHook, RESOURCE_ORDER, registerProcessResource, setTracingHook } from '@vigil/core';
 import { TracingAlreadyStartedError } from './errors.js';
 import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
 import { installExitFlush } from './internal/exit.js';
@@ -48,6 +48,13 @@ function buildSampler(s: SamplerConfig): Sampler {
     case 'parentbased_traceidratio':
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(s.ratio) });
   }
+}
+
+/** Spans that never reached the collector, whatever the reason. */
+function lost(s: TracingStats): number {
+  let n = 0;
+  for (const v of Object.values(s.dropped)) n += v ?? 0;
+  return n;
 }
 
 /** The tracing instance running in this process, if any (started in code or by the register entry). */
@@ -160,6 +167,7 @@ export function startTracing(options?: TracingOptions): Tracing {
 
   let closing: Promise<void> | undefined;
   let removeExitFlush: (() => void) | undefined;
+  let unregister: (() => void) | undefined;
   const bounded = (p: Promise<unknown>): Promise<void> =>
     new Promise<void>((resolve) => {
       const t = setTimeout(resolve, c.shutdownTimeoutMs);
@@ -174,6 +182,27 @@ export function startTracing(options?: TracingOptions): Tracing {
         },
       );
     });
+  /** Flush (within `timeoutMs`, whatever the collector does), stop exporting, unregister. */
+  const closeWithin = (timeoutMs: number): Promise<void> => {
+    closing ??= (async () => {
+      removeExitFlush?.();
+      unregister?.();
+      if (getTracingHook() === hook) setTracingHook(undefined);
+      unfetch?.();
+      if (exporter instanceof OtlpHttpExporter) exporter.stopRetrying();
+      await processor.shutdownWithin(timeoutMs);
+      for (const i of c.instrumentations) {
+        try {
+          i.disable();
+        } catch {}
+      }
+      if (ownProvider) trace.disable();
+      if (ownPropagator) propagation.disable();
+      if (ownContext) context.disable();
+      if (g[INSTANCE] === handle) delete g[INSTANCE];
+    })();
+    return closing;
+  };
 
   const handle: Tracing = {
     enabled: true,
@@ -181,27 +210,23 @@ export function startTracing(options?: TracingOptions): Tracing {
     url: options?.exporter ? '' : c.url,
     sampleRatio: samplerRatio(c.sampler),
     forceFlush: () => bounded(processor.forceFlush()),
-    close() {
-      closing ??= (async () => {
-        removeExitFlush?.();
-        if (getTracingHook() === hook) setTracingHook(undefined);
-        unfetch?.();
-        if (exporter instanceof OtlpHttpExporter) exporter.stopRetrying();
-        await processor.shutdownWithin(c.shutdownTimeoutMs);
-        for (const i of c.instrumentations) {
-          try {
-            i.disable();
-          } catch {}
-        }
-        if (ownProvider) trace.disable();
-        if (ownPropagator) propagation.disable();
-        if (ownContext) context.disable();
-        if (g[INSTANCE] === handle) delete g[INSTANCE];
-      })();
-      return closing;
-    },
+    close: () => closeWithin(c.shutdownTimeoutMs),
     stats: () => processor.stats(),
   };
+  // @vigil/shutdown flushes tracing by itself after the hooks, within the time it has left.
+  unregister = registerProcessResource({
+    name: 'tracing',
+    order: RESOURCE_ORDER.telemetry,
+    async close({ timeoutMs }) {
+      const before = lost(processor.stats());
+      await closeWithin(Math.min(timeoutMs, c.shutdownTimeoutMs));
+      return {
+        dropped: lost(processor.stats()) - before,
+        unit: 'spans',
+        countedIn: 'vigil_tracing_spans_dropped_total',
+      };
+    },
+  });
   g[INSTANCE] = handle;
   if (c.flushOnExit) removeExitFlush = installExitFlush(handle);
   return handle;

@@ -83,8 +83,9 @@ export interface Tracing {
   /** Export everything queued now; resolves when done or after `shutdownTimeoutMs`. */
   forceFlush(): Promise<void>;
   /**
-   * Flush (bounded by `shutdownTimeoutMs`), stop exporting, and unregister Vigil's tracer provider,
-   * context manager, propagator and hooks. Idempotent.
+   * Flush, stop exporting, and unregister Vigil's tracer provider, context manager, propagator and
+   * hooks, all within `shutdownTimeoutMs` whatever the collector does. Idempotent. `@vigil/shutdown`
+   * calls it by itself after its hooks.
    */
   close(): Promise<void>;
   /** Export counters (also exposed as `vigil_tracing_*` metrics by every Vigil metrics registry). */

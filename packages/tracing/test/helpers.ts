@@ -128,14 +128,20 @@ export interface Receiver {
   url: string;
   spans(): Promise<ReceivedSpan[]>;
   stats(): Promise<{ requests: number; contentTypes: Record<string, number>; hanging: number }>;
-  setMode(mode: 'ok' | 'hang' | 'error'): Promise<void>;
+  setMode(mode: ReceiverMode): Promise<void>;
   /** Polls /spans until `pred` holds (no sleeps as synchronisation: a deadline, not a delay). */
   waitForSpans(pred: (s: ReceivedSpan[]) => boolean, what: string, ms?: number): Promise<ReceivedSpan[]>;
   stop(): Promise<void>;
 }
 
-export async function startReceiver(mode: 'ok' | 'hang' | 'error' = 'ok'): Promise<Receiver> {
-  const p = await startNode([join(FIXTURES, 'otlp-receiver.mjs')], { RECEIVER_MODE: mode });
+/** How the receiver answers exports: 200, 500, never, or 200 after RECEIVER_DELAY_MS. */
+export type ReceiverMode = 'ok' | 'hang' | 'error' | 'slow';
+
+export async function startReceiver(
+  mode: ReceiverMode = 'ok',
+  env: Record<string, string> = {},
+): Promise<Receiver> {
+  const p = await startNode([join(FIXTURES, 'otlp-receiver.mjs')], { RECEIVER_MODE: mode, ...env });
   const base = `http://127.0.0.1:${p.port}`;
   const spans = async () => (await (await fetch(`${base}/spans`)).json()) as ReceivedSpan[];
   return {

@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { getTracingHook } from '@vigil/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   activeTrace,
   createSpan,
@@ -348,6 +348,28 @@ describe('batch processor', () => {
     // One span in the stuck export, three queued, six dropped.
     expect(tracing.stats()).toMatchObject({ queued: 3, dropped: { queue_full: 6 } });
     release?.();
+  });
+
+  it('close() ends within shutdownTimeoutMs, everything included, with an export that never ends', async () => {
+    vi.useFakeTimers();
+    try {
+      const exporter = { export() {}, shutdown: async () => {} }; // never calls back (a hung collector)
+      tracing = startTracing({ exporter: exporter as never, logger: false, shutdownTimeoutMs: 1000 });
+      for (let i = 0; i < 3; i++) withSpan(`s${i}`, () => 0);
+      await vi.advanceTimersByTimeAsync(TRACING_DEFAULTS.scheduledDelayMs); // the export starts, and hangs
+      let closed = false;
+      void tracing.close().then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(999);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(closed).toBe(true);
+      // The abandoned batch is counted, so the counters are final when close() resolves.
+      expect(tracing.stats()).toMatchObject({ exported: 0, queued: 0, dropped: { shutdown: 3 } });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -30,6 +30,8 @@ export interface DrainPending {
 export interface DrainResult {
   /** Requests in flight when the drain timeout cut their sockets. */
   readonly cut: number;
+  /** The first few of them, for the log line. */
+  readonly cutRequests: DrainPending['requests'];
   /** Idle connections closed after `idleGraceMs`: never used (no request) / kept alive after a response. */
   readonly idleClosedFresh: number;
   readonly idleClosedUsed: number;
@@ -46,9 +48,10 @@ export interface ServerDrain {
   /**
    * Stop accepting connections without touching open ones, let requests finish, close each
    * connection once it is idle and can no longer race a request, and resolve when the server has
-   * closed. After `timeoutMs` the remaining sockets are destroyed; `cut` counts requests in flight then.
+   * closed. After `timeoutMs`, or when `cutNow` aborts, the remaining sockets are destroyed; `cut`
+   * counts requests in flight then.
    */
-  stop(timeoutMs: number): Promise<DrainResult>;
+  stop(timeoutMs: number, cutNow?: AbortSignal): Promise<DrainResult>;
   pending(): DrainPending;
   /** Remove every listener and timer (the handle was closed without a shutdown). */
   dispose(): void;
@@ -195,6 +198,18 @@ export function trackServer(server: NetServer, idleGraceMs: number, now: () => n
     for (const st of sockets.values()) if (st.timer) clearTimeout(st.timer);
   }
 
+  function pending(): DrainPending {
+    const t = now();
+    return {
+      connections: Math.max(sockets.size, (server as { _connections?: number })._connections ?? 0),
+      requests: [...inflight.values()].map((r) => ({
+        method: r.method,
+        path: r.path,
+        ms: Math.round(t - r.start),
+      })),
+    };
+  }
+
   return {
     begin() {
       if (mode !== 'serving') return;
@@ -232,20 +247,32 @@ export function trackServer(server: NetServer, idleGraceMs: number, now: () => n
         setImmediate(decide);
       });
     },
-    stop(timeoutMs) {
+    stop(timeoutMs, cutNow) {
       mode = 'stopping';
       for (const res of inflight.keys()) markClose(res);
       return new Promise((resolve) => {
         let sweep: NodeJS.Timeout | undefined;
         let force: NodeJS.Timeout | undefined;
-        const finish = (cut: number) => {
+        let forced = false;
+        const finish = (cut: number, cutRequests: DrainPending['requests']) => {
           if (sweep) clearInterval(sweep);
           if (force) clearTimeout(force);
+          cutNow?.removeEventListener('abort', cutAll);
           server.off('close', onClosed);
           dispose();
-          resolve({ cut, idleClosedFresh, idleClosedUsed });
+          resolve({ cut, cutRequests, idleClosedFresh, idleClosedUsed });
         };
-        const onClosed = () => finish(0);
+        const onClosed = () => finish(0, []);
+        const cutAll = () => {
+          if (forced) return;
+          forced = true;
+          const { requests } = pending();
+          for (const socket of sockets.keys()) socket.destroy();
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+          // 'close' follows once the destroyed sockets are released.
+          server.off('close', onClosed);
+          server.once('close', () => finish(requests.length, requests.slice(0, 5)));
+        };
         server.once('close', onClosed);
         // Stop accepting: close the listening handle only (see above for why not server.close()).
         NetServer.prototype.close.call(server);
@@ -257,28 +284,13 @@ export function trackServer(server: NetServer, idleGraceMs: number, now: () => n
           if (sockets.size === 0) (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         }, period);
         sweep.unref();
-        force = setTimeout(() => {
-          const cut = inflight.size;
-          for (const socket of sockets.keys()) socket.destroy();
-          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-          // 'close' follows once the destroyed sockets are released.
-          server.off('close', onClosed);
-          server.once('close', () => finish(cut));
-        }, timeoutMs);
+        force = setTimeout(cutAll, timeoutMs);
         force.unref();
+        if (cutNow?.aborted) cutAll();
+        else cutNow?.addEventListener('abort', cutAll, { once: true });
       });
     },
-    pending() {
-      const t = now();
-      return {
-        connections: Math.max(sockets.size, (server as { _connections?: number })._connections ?? 0),
-        requests: [...inflight.values()].map((r) => ({
-          method: r.method,
-          path: r.path,
-          ms: Math.round(t - r.start),
-        })),
-      };
-    },
+    pending,
     dispose,
   };
 }

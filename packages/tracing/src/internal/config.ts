@@ -1,3 +1,5 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { MAX_TIMER_MS } from '@vigil/core';
 import { TRACING_DEFAULTS } from '../defaults.js';
 import { describe, VigilOptionError } from '../errors.js';
 import type { InstrumentationLike, TracingLogger, TracingOptions } from '../types.js';
@@ -87,10 +89,31 @@ function bool(name: string, v: unknown): boolean | undefined {
 
 function int(name: string, v: unknown, min: number): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new VigilOptionError(name, `an integer >= ${min}`, v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_TIMER_MS) {
+    throw new VigilOptionError(name, `an integer from ${min} to ${MAX_TIMER_MS}`, v);
   }
   return v;
+}
+
+/** An http(s) URL that parses; undefined otherwise. */
+function httpUrl(v: string): string | undefined {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether Node would send this header (a token for a name, no CR, LF or NUL in the value). */
+function validHeader(k: string, v: string): boolean {
+  try {
+    validateHeaderName(k);
+    validateHeaderValue(k, v);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function record(name: string, v: unknown, values: string): Record<string, unknown> | undefined {
@@ -102,20 +125,16 @@ function record(name: string, v: unknown, values: string): Record<string, unknow
 }
 
 function url(name: string, v: string): string {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new VigilOptionError(name, 'an http(s) URL', v);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new VigilOptionError(name, 'an http(s) URL', v);
+  if (httpUrl(v) === undefined) throw new VigilOptionError(name, 'an http(s) URL', v);
   return v;
 }
 
-/** `k=v,k2=v2` with percent-encoded values (the OTLP headers and resource attribute syntax). */
+/**
+ * `k=v,k2=v2` with percent-encoded values (the OTLP headers and resource attribute syntax). Every
+ * key is kept as written, `__proto__` too (a null-prototype object).
+ */
 export function parseKeyValues(raw: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   if (!raw) return out;
   for (const part of raw.split(',')) {
     const i = part.indexOf('=');
@@ -148,20 +167,35 @@ export function resolveConfig(
     if (!KNOWN.includes(k)) throw new VigilOptionError(k, `one of ${KNOWN.join(', ')}`, 'an unknown option');
   }
 
-  const badEnv = (name: string, expected: string) =>
+  // Once per variable: a list with many bad entries is still one line.
+  const reported = new Set<string>();
+  const badEnv = (name: string, expected: string) => {
+    if (reported.has(name)) return;
+    reported.add(name);
     log.warn(
-      { variable: name, value: env[name] },
+      { variable: name, value: describe(env[name]) },
       `Ignoring ${name}=${describe(env[name])}: expected ${expected}`,
     );
+  };
   const envInt = (name: string, min: number): number | undefined => {
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return undefined;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) {
-      badEnv(name, `an integer >= ${min}`);
+    if (!Number.isInteger(n) || n < min || n > MAX_TIMER_MS) {
+      badEnv(name, `an integer from ${min} to ${MAX_TIMER_MS}`);
       return undefined;
     }
     return n;
+  };
+  /** A k=v list from the environment, without the pairs Node could not send as headers. */
+  const envHeaders = (name: string): Record<string, string> => {
+    const out = parseKeyValues(env[name]);
+    for (const [k, v] of Object.entries(out)) {
+      if (validHeader(k, v)) continue;
+      delete out[k];
+      badEnv(name, 'header names that are tokens and values without control characters');
+    }
+    return out;
   };
   const envFirst = (...names: string[]) => {
     for (const n of names) {
@@ -183,9 +217,9 @@ export function resolveConfig(
   else {
     const full = envFirst('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
     const base = envFirst('OTEL_EXPORTER_OTLP_ENDPOINT');
-    const ok = (v: string) => /^https?:\/\//.test(v);
-    if (full !== undefined && ok(full)) traceUrl = full;
-    else if (base !== undefined && ok(base)) traceUrl = `${base.replace(/\/+$/, '')}/v1/traces`;
+    const baseUrl = base === undefined ? undefined : httpUrl(`${base.replace(/\/+$/, '')}/v1/traces`);
+    if (full !== undefined && httpUrl(full) !== undefined) traceUrl = full;
+    else if (baseUrl !== undefined) traceUrl = baseUrl;
     else {
       if (full !== undefined) badEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'an http(s) URL');
       else if (base !== undefined) badEnv('OTEL_EXPORTER_OTLP_ENDPOINT', 'an http(s) URL');
@@ -210,11 +244,14 @@ export function resolveConfig(
   if (headersOpt) {
     for (const [k, v] of Object.entries(headersOpt)) {
       if (typeof v !== 'string') throw new VigilOptionError(`headers.${k}`, 'a string', v);
+      if (!validHeader(k, v)) {
+        throw new VigilOptionError(`headers.${k}`, 'a header a request can carry (no control characters)', v);
+      }
     }
   }
   const headers = {
-    ...parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS),
-    ...parseKeyValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+    ...envHeaders('OTEL_EXPORTER_OTLP_HEADERS'),
+    ...envHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
     ...(headersOpt as Record<string, string> | undefined),
   };
 
@@ -276,8 +313,9 @@ export function resolveConfig(
   const propagators: ('tracecontext' | 'baggage')[] = [];
   const rawProp = envFirst('OTEL_PROPAGATORS') ?? 'tracecontext,baggage';
   for (const p of rawProp.split(',').map((s) => s.trim().toLowerCase())) {
-    if (p === 'tracecontext' || p === 'baggage') propagators.push(p);
-    else if (p !== 'none' && p !== '')
+    if (p === 'tracecontext' || p === 'baggage') {
+      if (!propagators.includes(p)) propagators.push(p);
+    } else if (p !== 'none' && p !== '')
       badEnv('OTEL_PROPAGATORS', 'tracecontext, baggage or none (others are not supported)');
   }
 

@@ -8,8 +8,8 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * - `beforeExit` (the event loop ran empty): flush, bounded by `shutdownTimeoutMs`.
  * - SIGTERM / SIGINT when no other listener handles the signal: flush (bounded), then re-raise the
  *   signal with Node's default action, so the process still dies of it (exit status 143 / 130).
- *   When the application (or @vigil/shutdown) listens too, Vigil leaves the signal to it; it
- *   should then call `getTracing()?.close()` in its cleanup (a shutdown hook).
+ *   When the application listens too, Vigil leaves the signal to it: @vigil/shutdown flushes
+ *   tracing by itself; an application of its own should call `getTracing()?.close()` before exit.
  *
  * Returns a function that removes the listeners.
  */

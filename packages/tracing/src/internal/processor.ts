@@ -28,6 +28,8 @@ export class BatchProcessor implements SpanProcessor {
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<void> | undefined;
   private closed = false;
+  /** Counts the batch in flight as dropped (shutdown) and stops waiting for it. */
+  private abandonInFlight: (() => void) | undefined;
   private exported = 0;
   private readonly dropped = { queue_full: 0, export_failed: 0, shutdown: 0 };
 
@@ -73,12 +75,23 @@ export class BatchProcessor implements SpanProcessor {
       const finish = (result: ExportResult) => {
         if (done) return;
         done = true;
+        this.abandonInFlight = undefined;
         clearTimeout(guard);
         if (result.code === ExportResultCode.SUCCESS) this.exported += batch.length;
         else {
           this.dropped.export_failed += batch.length;
           this.o.onExportFailure(result.error, batch.length);
         }
+        resolve();
+      };
+      // shutdownWithin() gives up on this batch at its deadline: counted as dropped at shutdown,
+      // and a late answer from the exporter changes nothing.
+      this.abandonInFlight = () => {
+        if (done) return;
+        done = true;
+        this.abandonInFlight = undefined;
+        clearTimeout(guard);
+        this.dropped.shutdown += batch.length;
         resolve();
       };
       // A custom exporter that never calls back must not stall the queue forever.
@@ -119,31 +132,29 @@ export class BatchProcessor implements SpanProcessor {
   }
 
   /**
-   * Flush with a deadline, then stop: spans still queued at the deadline are counted as dropped
-   * (`shutdown`), the exporter is shut down (aborting a request in flight). The deadline timer is
-   * ref'd, so a process exiting naturally waits for the flush, but never longer than the deadline.
+   * Flush with a deadline, then stop, all within `timeoutMs`: spans still queued are counted as
+   * dropped (`shutdown`), the exporter is shut down (aborting a request in flight), and a batch
+   * whose request has not ended by the deadline is counted as dropped too, so the counters are
+   * final when this resolves. The timers are ref'd, so a process exiting naturally waits for the
+   * flush, but never longer than the deadline.
    */
   async shutdownWithin(timeoutMs: number): Promise<void> {
     if (this.closed) return;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([this.forceFlush(), deadline]);
-    clearTimeout(timer);
+    // The last part of the time is kept for the exporter to abort its request and report.
+    const abortMs = Math.min(250, Math.floor(timeoutMs / 4));
+    await raceTimer(this.forceFlush(), timeoutMs - abortMs);
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.dropped.shutdown += this.queue.length;
     this.queue = [];
-    // Shutting the exporter down aborts a request in flight; wait (briefly) for that batch to be
-    // counted, so the counters are final when close() resolves.
-    await Promise.race([
+    await raceTimer(
       Promise.resolve()
         .then(() => this.exporter.shutdown())
         .catch(() => {})
         .then(() => this.current),
-      new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref()),
-    ]);
+      abortMs,
+    );
+    this.abandonInFlight?.();
   }
 
   shutdown(): Promise<void> {
@@ -153,4 +164,16 @@ export class BatchProcessor implements SpanProcessor {
   stats(): TracingStats {
     return { exported: this.exported, dropped: { ...this.dropped }, queued: this.queue.length };
   }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first; the timer never outlives it. */
+function raceTimer(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, Math.max(0, ms));
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    p.then(done, done);
+  });
 }

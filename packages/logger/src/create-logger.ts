@@ -4,8 +4,10 @@ import { dirname, join, resolve } from 'node:path';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { createRedactor } from './internal/redact.js';
+import { PathSyntaxError, resolveRedact } from './internal/redact-paths.js';
 import { enableFastLine, REQUEST_LINE_KEYS } from './internal/request-line.js';
 import { enableRequestLog } from './internal/request-log.js';
+import { createScrubber, DEFAULT_SECRET_NAMES } from './internal/scrub.js';
 import { activeTraceFields } from './internal/trace-context.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -25,28 +27,10 @@ export const LOGGER_DEFAULTS = Object.freeze({
   level: 'info' as LogLevel,
   /**
    * Keys whose values are replaced by `[REDACTED]` at any depth (case-insensitive), in headers,
-   * bodies and any object you log. `redact` adds to this list.
+   * bodies, errors and any object you log, and query parameters of these names in any string.
+   * `redact` adds to this list.
    */
-  redactKeys: Object.freeze([
-    'authorization',
-    'proxy-authorization',
-    'cookie',
-    'set-cookie',
-    'x-api-key',
-    'x-auth-token',
-    'password',
-    'passwd',
-    'secret',
-    'client_secret',
-    'token',
-    'access_token',
-    'refresh_token',
-    'id_token',
-    'api_key',
-    'apikey',
-    'accesstoken',
-    'refreshtoken',
-  ]) as readonly string[],
+  redactKeys: DEFAULT_SECRET_NAMES,
   /** `trace_id`, `span_id` and `trace_flags` of the active span on every line. */
   traceContext: true,
   /** Human-readable output through `pino-pretty` (install it; for local development only). */
@@ -58,7 +42,11 @@ export interface LoggerOptions {
   service?: string;
   /** Default: `LOG_LEVEL`, else `info`. */
   level?: LogLevel;
-  /** More keys to redact (added to `LOGGER_DEFAULTS.redactKeys`). */
+  /**
+   * More to redact, added to `LOGGER_DEFAULTS.redactKeys`: key names (`'ssn'`, at any depth,
+   * case-insensitive) or pino-style paths from the line's root (`'req.headers["x-tenant-key"]'`,
+   * `'user.profile.ssn'`, `'items[*].card'`, `'*.pin'`).
+   */
   redact?: readonly string[];
   /**
    * Write here instead of stdout: a file path (buffered: see `FILE_BUFFER`), a file descriptor, or
@@ -123,7 +111,26 @@ export function createLogger(options?: LoggerOptions): Logger {
   }
   const service = (o.service as string | undefined) ?? (process.env.OTEL_SERVICE_NAME?.trim() || appName());
   if (o.redact !== undefined && (!Array.isArray(o.redact) || o.redact.some((k) => typeof k !== 'string'))) {
-    throw new VigilOptionError('redact', 'an array of key names', o.redact);
+    throw new VigilOptionError('redact', 'an array of key names or paths', o.redact);
+  }
+  let spec: ReturnType<typeof resolveRedact>;
+  try {
+    spec = resolveRedact([...LOGGER_DEFAULTS.redactKeys, ...((o.redact as string[] | undefined) ?? [])]);
+  } catch (err) {
+    if (!(err instanceof PathSyntaxError)) throw err;
+    const bad = (o.redact as string[]).find((p) => {
+      try {
+        resolveRedact([p]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw new VigilOptionError(
+      'redact',
+      `key names or pino paths such as req.headers["x-api-key"] (${err.message})`,
+      bad,
+    );
   }
   for (const b of ['sync', 'traceContext', 'pretty'] as const) {
     if (o[b] !== undefined && typeof o[b] !== 'boolean') throw new VigilOptionError(b, 'a boolean', o[b]);
@@ -141,8 +148,8 @@ export function createLogger(options?: LoggerOptions): Logger {
     throw new VigilOptionError('destination', 'a file path, a file descriptor or a stream', dest);
   }
 
-  const redactKeys = [...LOGGER_DEFAULTS.redactKeys, ...((o.redact as string[] | undefined) ?? [])];
-  const redact = createRedactor(redactKeys);
+  const scrub = createScrubber(spec.keys);
+  const redact = createRedactor(spec, scrub);
   const traceContext = (o.traceContext as boolean | undefined) ?? LOGGER_DEFAULTS.traceContext;
   const pretty = (o.pretty as boolean | undefined) ?? LOGGER_DEFAULTS.pretty;
 
@@ -151,7 +158,28 @@ export function createLogger(options?: LoggerOptions): Logger {
     base: { pid: process.pid, ...(service ? { service } : {}), ...(o.base as object | undefined) },
     formatters: {
       level: (label) => ({ level: label }),
-      log: (obj) => redact(obj as Record<string, unknown>),
+      log: redact.line,
+      bindings: redact.line,
+    },
+    serializers: { err: redact.err },
+    hooks: {
+      // Strings passed as the message (and its interpolation values) are scrubbed too; a line
+      // without a message takes its error's, which pino would otherwise print as it is.
+      logMethod(args, method) {
+        for (let i = 0; i < args.length; i++) {
+          const a = args[i];
+          if (typeof a === 'string') args[i] = scrub(a);
+        }
+        const first = args[0] as unknown;
+        if (first !== null && typeof first === 'object' && args[1] === undefined) {
+          const e = first instanceof Error ? first : (first as { err?: unknown }).err;
+          const m = (e as { message?: unknown } | null | undefined)?.message;
+          if (typeof m === 'string' && (first as { msg?: unknown }).msg === undefined) {
+            (args as unknown[])[1] = scrub(m);
+          }
+        }
+        return method.apply(this, args as Parameters<typeof method>);
+      },
     },
   };
   if (traceContext) {
@@ -183,10 +211,25 @@ export function createLogger(options?: LoggerOptions): Logger {
         : pino(opts, bufferedFile(dest));
   } else if (typeof dest === 'number') logger = pino(opts, pino.destination({ dest, sync: true }));
   else logger = pino(opts, dest as pino.DestinationStream);
+  // pino applies the bindings formatter to `base` only, not to a child's bindings: redact those here.
+  const pinoChild = logger.child as unknown as (
+    this: unknown,
+    b: pino.Bindings,
+    o?: pino.ChildLoggerOptions,
+  ) => Logger;
+  Object.defineProperty(logger, 'child', {
+    configurable: true,
+    writable: true,
+    value: function child(this: unknown, bindings: pino.Bindings, childOptions?: pino.ChildLoggerOptions) {
+      return pinoChild.call(this, bindings ? redact.line(bindings) : bindings, childOptions);
+    },
+  });
   // The request loggers' one-string line (internal/request-line.ts), unless a field of that line
   // is itself a redacted key (then every line goes through pino and its redaction).
-  const lower = new Set(redactKeys.map((k) => k.toLowerCase()));
-  if (!REQUEST_LINE_KEYS.some((k) => lower.has(k))) enableFastLine(logger, traceContext);
+  const lower = new Set(spec.keys);
+  const lineKeyRedacted = (k: string) =>
+    lower.has(k) || spec.paths.some((p) => p.length === 1 && (p[0] === k || p[0] === '*'));
+  if (!REQUEST_LINE_KEYS.some(lineKeyRedacted)) enableFastLine(logger, traceContext, scrub);
   enableRequestLog(logger);
   return logger;
 }

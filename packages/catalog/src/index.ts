@@ -199,10 +199,20 @@ export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'inf
 ]);
 
 import { HEALTH_METRICS } from './health.js';
+import { LOGGING_METRICS } from './logger.js';
 import { RESILIENCE_METRICS } from './resilience.js';
 import { TRACING_METRICS } from './tracing.js';
 
 export * from './health.js';
+export * from './logger.js';
+export {
+  closeAllLoggers,
+  LOGGER_STATS,
+  type LoggerDestinationHandle,
+  type LoggerStats,
+  loggerStats,
+  readLoggerStats,
+} from './logger-stats.js';
 export * from './resilience.js';
 export * from './slo.js';
 export * from './tracing.js';
@@ -212,6 +222,7 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   ...HEALTH_METRICS,
   ...RESILIENCE_METRICS,
   ...TRACING_METRICS,
+  ...LOGGING_METRICS,
   httpRequestDuration,
   httpRequestsTotal,
   httpRequestsInFlight,

@@ -1,4 +1,4 @@
-export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './create-logger.js';
+export type { DestinationStream, Logger, LoggerHandle, LoggerOptions, LogLevel } from './create-logger.js';
 export { createLogger, FILE_BUFFER, LOGGER_DEFAULTS } from './create-logger.js';
 export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from './errors.js';
 export { REQUEST_LOG_DEFAULTS, type RequestLogOptions } from './internal/request-log.js';

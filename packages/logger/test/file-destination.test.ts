@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readLoggerStats } from '@vigil/catalog';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, FILE_BUFFER } from '../src/index.js';
+import { closeAllLoggers, createLogger, FILE_BUFFER } from '../src/index.js';
 
 // A file destination buffers lines (FILE_BUFFER): they must still reach the file soon after they
 // are logged, and none may be lost when the process exits, however it exits.
@@ -146,5 +147,17 @@ process.stdin.on('data', (d) => {
     await log.close();
     log.info('after close'); // dropped (counted), never thrown
     expect(read(file)).not.toContain('after close');
+  });
+
+  it('closeAllLoggers() flushes and closes every open logger, without a reference to them', async () => {
+    const a = join(dir, 'all-a.log');
+    const b = join(dir, 'all-b.log');
+    createLogger({ destination: a }).info('to a');
+    createLogger({ destination: b }).info('to b');
+    expect(readLoggerStats()!.open.size).toBeGreaterThanOrEqual(2);
+    await closeAllLoggers();
+    expect(read(a)).toContain('"to a"');
+    expect(read(b)).toContain('"to b"');
+    expect(readLoggerStats()!.open.size).toBe(0);
   });
 });

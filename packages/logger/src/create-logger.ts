@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { loggerStats } from '@vigil/catalog';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { type Destination, FILE_BUFFER, fdDestination, streamDestination } from './internal/destination.js';
@@ -275,6 +276,8 @@ export function createLogger(options?: LoggerOptions): Logger {
       reopen: () => {},
     });
   }
+  // From the first logger on, /metrics shows vigil_log_lines_dropped_total (at 0 until a drop).
+  loggerStats();
   let destination: Destination | undefined;
   if (dest === undefined) destination = fdDestination({ fd: 1 }, true, limits);
   else if (typeof dest === 'string') destination = fdDestination({ path: dest }, o.sync === true, limits);

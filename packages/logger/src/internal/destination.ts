@@ -404,8 +404,9 @@ export function streamDestination(
   let closed = false;
   let closing: Promise<void> | undefined;
   let warned = false;
+  // Only a Writable has anything to flush at shutdown; a plain write() sink needs no registration.
   const handle = { close: (): Promise<void> => dest.close() };
-  loggerStats().open.add(handle);
+  if (bounded) loggerStats().open.add(handle);
 
   const dest = {
     bounded,

@@ -205,14 +205,6 @@ import { TRACING_METRICS } from './tracing.js';
 
 export * from './health.js';
 export * from './logger.js';
-export {
-  closeAllLoggers,
-  LOGGER_STATS,
-  type LoggerDestinationHandle,
-  type LoggerStats,
-  loggerStats,
-  readLoggerStats,
-} from './logger-stats.js';
 export * from './resilience.js';
 export * from './slo.js';
 export * from './tracing.js';

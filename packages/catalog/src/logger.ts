@@ -1,8 +1,8 @@
 import { defineMetric, type MetricDefinition } from './define.js';
 
 // Metrics of the logging feature (`@vigil/logger`). Its loggers count what they drop in one
-// process-wide record (see logger-stats.ts), read at scrape time by every metrics registry Vigil
-// creates; a process without a Vigil logger exposes none of them.
+// process-wide record (`@vigil/core`'s logger-stats), read at scrape time by every metrics registry
+// Vigil creates; a process without a Vigil logger exposes none of them.
 
 /** Values of the `reason` label of `vigil_log_lines_dropped_total`: why a line was never written. */
 export const LOG_DROP_REASONS = Object.freeze({

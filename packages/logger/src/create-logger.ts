@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { loggerStats } from '@vigil/catalog';
+import { loggerStats } from '@vigil/core';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { type Destination, FILE_BUFFER, fdDestination, streamDestination } from './internal/destination.js';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLoggerStats } from '@vigil/catalog';
+import { readLoggerStats } from '@vigil/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeAllLoggers, createLogger, FILE_BUFFER } from '../src/index.js';
 

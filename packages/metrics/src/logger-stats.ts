@@ -1,44 +1,23 @@
-import { LOG_DROP_REASONS, logLinesDropped, readLoggerStats } from '@vigil/catalog';
-import type { Registry } from 'prom-client';
-import { escapeHelp, FAST_WRITE, type FastWritable, register } from './internal/collectors.js';
+import { LOG_DROP_REASONS, logLinesDropped } from '@vigil/catalog';
+import { readLoggerStats } from '@vigil/core';
+import type { Instruments } from './instruments.js';
+import type { Family } from './internal/families.js';
 
 /**
  * `vigil_log_lines_dropped_total{reason}`, read at scrape time from the process-wide record that
- * `@vigil/logger`'s loggers keep (`@vigil/catalog`'s logger-stats). Writes nothing (not even
+ * `@vigil/logger`'s loggers keep (`@vigil/core`'s logger-stats). Writes nothing (not even
  * HELP/TYPE) while no logger exists in the process.
  */
-class LoggerStatsCollector implements FastWritable {
-  readonly type = 'counter' as const;
-  readonly aggregator = 'sum';
-  readonly help = logLinesDropped.help;
-  constructor(readonly name: string) {}
-
-  [FAST_WRITE](defaults: string, openMetrics: boolean, out: string[]): void {
+export function registerLoggerStats(ins: Instruments): void {
+  const dropped = ins.instrument(logLinesDropped, { hideWhenEmpty: true }) as unknown as Family;
+  const reasons = Object.values(LOG_DROP_REASONS);
+  // A mirror of the loggers' counters: its values are set, not incremented.
+  dropped.collect(() => {
     const s = readLoggerStats();
-    if (s === undefined) return;
-    const d = defaults ? `,${defaults}` : '';
-    const family = openMetrics ? this.name.replace(/_total$/, '') : this.name;
-    out.push(`# HELP ${family} ${escapeHelp(this.help)}`, `# TYPE ${family} counter`);
-    for (const reason of Object.values(LOG_DROP_REASONS)) {
-      out.push(`${this.name}{reason="${reason}"${d}} ${s.dropped[reason] ?? 0}`);
+    if (s === undefined) {
+      dropped.store.reset();
+      return;
     }
-  }
-
-  get() {
-    const s = readLoggerStats();
-    const values = s
-      ? Object.values(LOG_DROP_REASONS).map((reason) => ({
-          labels: { reason },
-          value: s.dropped[reason] ?? 0,
-        }))
-      : [];
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {}
-}
-
-/** Registers `vigil_log_lines_dropped_total` (empty while no logger exists). */
-export function registerLoggerStats(registry: Registry, prefix: string): void {
-  register(registry, new LoggerStatsCollector(prefix + logLinesDropped.name));
+    for (const reason of reasons) dropped.store.get([reason]).value = s.dropped[reason] ?? 0;
+  });
 }

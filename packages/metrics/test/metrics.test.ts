@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { LOGGER_STATS, loggerStats } from '@vigil/catalog';
+import { LOGGER_STATS, loggerStats } from '@vigil/core';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSamples, request } from '../../../test/helpers/http.js';
@@ -136,7 +136,7 @@ describe('createMetrics', () => {
     try {
       const m = make({ runtimeMetrics: false, defaultLabels: { service: 's' } });
       expect(await text(m)).not.toContain('vigil_log_lines_dropped_total');
-      loggerStats().dropped.buffer_full += 7; // what a logger does when its reader stalls
+      loggerStats().dropped.buffer_full = 7; // what a logger does when its reader stalls
       const samples = parseSamples(await text(m));
       expect(samples.get('vigil_log_lines_dropped_total{reason="buffer_full",service="s"}')).toBe(7);
       expect(samples.get('vigil_log_lines_dropped_total{reason="write_failed",service="s"}')).toBe(0);

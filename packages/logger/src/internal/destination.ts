@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LOG_DROP_REASONS, type LogDropReason, loggerStats } from '@vigil/catalog';
+import { LOG_DROP_REASONS, type LogDropReason } from '@vigil/catalog';
+import { loggerStats } from '@vigil/core';
 
 /**
  * Where createLogger() writes. Every destination is bounded: lines waiting for a slow or stalled
@@ -59,7 +60,10 @@ function stderrLine(text: string): void {
 }
 
 function countDrop(reason: LogDropReason, lines: number): void {
-  if (lines > 0) loggerStats().dropped[reason] += lines;
+  if (lines > 0) {
+    const d = loggerStats().dropped;
+    d[reason] = (d[reason] ?? 0) + lines;
+  }
 }
 
 const PERMANENT = new Set(['EPIPE', 'EBADF', 'ECONNRESET', 'EINVAL', 'ENOTCONN']);

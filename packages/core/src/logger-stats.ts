@@ -1,13 +1,12 @@
-import { LOG_DROP_REASONS, type LogDropReason } from './logger.js';
-
 /**
  * The process-wide record that `@vigil/logger` writes and `@vigil/metrics` (and `@vigil/shutdown`)
  * read: lines dropped by reason, and the open loggers' destinations, so that a scrape can report
  * drops and a shutdown can flush and close every logger without holding a reference to it. Kept
  * under a `Symbol.for` key so every copy of these packages (ESM and CommonJS builds, duplicated
- * installs) shares one record. Nothing exists until a logger is created.
+ * installs) shares one record; the key's version suffix changes when the shape does. Nothing
+ * exists until a logger is created.
  */
-export const LOGGER_STATS: unique symbol = Symbol.for('vigil.logger.stats');
+export const LOGGER_STATS: unique symbol = Symbol.for('vigil.logger.stats/1') as never;
 
 /** A logger's destination as the record knows it. */
 export interface LoggerDestinationHandle {
@@ -16,8 +15,11 @@ export interface LoggerDestinationHandle {
 }
 
 export interface LoggerStats {
-  /** Lines dropped since the process started, by reason (every reason present, from 0). */
-  readonly dropped: Record<LogDropReason, number>;
+  /**
+   * Lines dropped since the process started, by reason (`buffer_full`, `write_failed`, `shutdown`:
+   * `LOG_DROP_REASONS` in `@vigil/catalog`); a reason without drops may be absent.
+   */
+  readonly dropped: Record<string, number>;
   /** Destinations of loggers not closed yet. */
   readonly open: Set<LoggerDestinationHandle>;
 }
@@ -32,9 +34,7 @@ export function loggerStats(): LoggerStats {
   const g = globalThis as { [LOGGER_STATS]?: LoggerStats };
   let s = g[LOGGER_STATS];
   if (s === undefined) {
-    const dropped = {} as Record<LogDropReason, number>;
-    for (const r of Object.values(LOG_DROP_REASONS)) dropped[r] = 0;
-    s = { dropped, open: new Set() };
+    s = { dropped: {}, open: new Set() };
     g[LOGGER_STATS] = s;
   }
   return s;

@@ -14,6 +14,7 @@ export interface LoggerDestinationHandle {
   close(): Promise<void>;
 }
 
+/** The record: drops by reason, and the destinations still open. */
 export interface LoggerStats {
   /**
    * Lines dropped since the process started, by reason (`buffer_full`, `write_failed`, `shutdown`:

@@ -7,7 +7,7 @@ import { VigilOptionError } from './errors.js';
 import { type Destination, FILE_BUFFER, fdDestination, streamDestination } from './internal/destination.js';
 import { createRedactor } from './internal/redact.js';
 import { PathSyntaxError, resolveRedact } from './internal/redact-paths.js';
-import { enableFastLine, REQUEST_LINE_KEYS } from './internal/request-line.js';
+import { enableFastLine, needsMetadata, REQUEST_LINE_KEYS, streamOf } from './internal/request-line.js';
 import { enableRequestLog } from './internal/request-log.js';
 import { createScrubber, DEFAULT_SECRET_NAMES } from './internal/scrub.js';
 import { activeTraceFields } from './internal/trace-context.js';
@@ -21,6 +21,7 @@ const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 't
  */
 export type Logger = pino.Logger & LoggerHandle;
 
+/** What createLogger() adds to the pino instance it returns. */
 export interface LoggerHandle {
   /**
    * Writes what is buffered, waiting at most `flushTimeoutMs` for a stalled reader (what is left
@@ -92,7 +93,9 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
   traceContext?: boolean;
   pretty?: boolean;
+  /** Default 8 MiB: see `LOGGER_DEFAULTS.bufferBytes`. */
   bufferBytes?: number;
+  /** Default 1 s: see `LOGGER_DEFAULTS.flushTimeoutMs`. */
   flushTimeoutMs?: number;
 }
 
@@ -255,7 +258,7 @@ export function createLogger(options?: LoggerOptions): Logger {
       throw new VigilOptionError('pretty', 'pino-pretty to be installed (npm i -D pino-pretty)', true);
     }
     const logger = pino({ ...opts, transport: { target } });
-    const transport = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as {
+    const transport = streamOf(logger) as {
       end(): void;
       once(e: string, f: () => void): void;
     };
@@ -283,7 +286,7 @@ export function createLogger(options?: LoggerOptions): Logger {
   else if (typeof dest === 'string') destination = fdDestination({ path: dest }, o.sync === true, limits);
   else if (typeof dest === 'number') destination = fdDestination({ fd: dest }, true, limits);
   // A multistream needs pino's per-line metadata: it is given as it is (its streams are its own).
-  else if (!(dest as Record<symbol, unknown>)[pino.symbols.needsMetadataGsym]) {
+  else if (!needsMetadata(dest as object)) {
     destination = streamDestination(dest as DestinationStream, limits);
   }
   const stream = (destination ?? dest) as pino.DestinationStream;

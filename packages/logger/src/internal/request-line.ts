@@ -24,6 +24,16 @@ const msgPrefixSym = (pino.symbols as unknown as Record<string, symbol>).msgPref
 /** The pino versions whose internals this module was written and tested against. */
 export const PINO_SUPPORTED = '>=10.0.0 <11.0.0';
 
+/** The stream a pino logger writes to (a `pretty` logger's transport). */
+export function streamOf(logger: object): unknown {
+  return (logger as Record<symbol, unknown>)[streamSym];
+}
+
+/** Whether a destination needs pino's per-line metadata (a multistream). */
+export function needsMetadata(stream: object): boolean {
+  return Boolean((stream as Record<symbol, unknown>)[needsMetadataGsym]);
+}
+
 export const FAST_LINE = Symbol('vigil.logger.requestLine');
 
 /** What createLogger() records on the logger it makes (children inherit it through the prototype). */

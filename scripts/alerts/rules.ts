@@ -434,6 +434,54 @@ function spansDropped(ctx: GenContext): AlertDef {
   };
 }
 
+function logLinesDropped(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.targets;
+  const m = catalog.logLinesDropped;
+  const R = catalog.LOG_DROP_REASONS;
+  const keep = [...config.serviceLabels, 'instance', 'reason'];
+  const expr = `sum${by(keep)} (rate(${sel(m, '', baseMatchers(ctx))}[5m])) > 0`;
+  const labels = { ...testTarget(ctx), reason: R.bufferFull };
+  const len = minutes(c.logLinesDroppedFor) + 10;
+  return {
+    alert: 'VigilLogLinesDropped',
+    variants: [{ expr, for: c.logLinesDroppedFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} drops {{ $value | humanize }} log lines/s ({{ $labels.reason }})`,
+    description: `${who(ctx, ['instance'])} has been dropping log lines for ${c.logLinesDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): its logs are incomplete.`,
+    firesWhen: `a process keeps dropping log lines (${m.name} growing, for one reason) for ${c.logLinesDroppedFor}.`,
+    runbook: {
+      meaning: `The service's logger could not hand lines to its destination and dropped them rather than grow memory or block requests: \`${R.bufferFull}\` (the reader of stdout or the file, usually the log shipper or the container runtime's log pipe, stopped reading or is slower than the service), \`${R.writeFailed}\` (writing failed: the reader closed the pipe, the disk is full), \`${R.shutdown}\` (still buffered when the flush at shutdown reached its time bound).`,
+      impact: 'Log lines are missing for the affected instance; requests are still served.',
+      confirm: [
+        'Node.js runtime dashboard, "Logging" row: dropped lines by reason.',
+        'The service\'s stderr has one "@vigil/logger" warning naming the destination.',
+        "Check the log shipper (or the node's container log pipeline) of that instance: is it running, and keeping up?",
+      ],
+      actions: [
+        `${R.bufferFull}: restart or scale the log shipper; lower the log level if the service logs more than the pipeline can carry; raise the logger's bufferBytes only to ride out short stalls.`,
+        `${R.writeFailed}: free disk space, or fix what closed the service's stdout.`,
+        `${R.shutdown}: raise the logger's flushTimeoutMs if lines at shutdown matter, within the shutdown budget.`,
+      ],
+      tuning: ['targets.logLinesDroppedFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'log lines dropped continuously: fires',
+        series: [testSeries(m.name, labels, growing(60, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: 1 }],
+      },
+      {
+        name: 'one burst of drops long ago: silent',
+        series: [testSeries(m.name, labels, `0 500 ${constant(500, len)}`)],
+        evalMinutes: len + 1,
+        expect: [],
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Node.js runtime
 // ---------------------------------------------------------------------------------------------
@@ -866,7 +914,12 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
     {
       name: 'vigil-service',
       title: 'Scrape targets and Vigil itself (series caps, tracing pipeline).',
-      groups: [{ name: 'vigil-service', alerts: [targetDown(ctx), seriesOverflow(ctx), spansDropped(ctx)] }],
+      groups: [
+        {
+          name: 'vigil-service',
+          alerts: [targetDown(ctx), seriesOverflow(ctx), spansDropped(ctx), logLinesDropped(ctx)],
+        },
+      ],
     },
     {
       name: 'vigil-runtime',

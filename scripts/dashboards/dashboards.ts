@@ -839,6 +839,15 @@ function runtime(ctx: GenContext): JsonDashboardFile {
         { expr: `sum by (instance) (${sel(catalog.tracingQueueSize, '', M)})`, legend: '{{instance}}' },
       ],
     });
+  b.row('Logging').timeseries({
+    title: 'Log lines dropped by reason',
+    description: `Log lines per second the logger dropped instead of growing memory or blocking requests, by reason (${Object.values(catalog.LOG_DROP_REASONS).join(', ')}). VigilLogLinesDropped fires when drops last ${config.targets.logLinesDroppedFor}.`,
+    unit: 'ops',
+    w: 24,
+    showThresholds: true,
+    thresholds: thresholds(COLORS.ok, [0.000001, COLORS.bad]),
+    queries: [{ expr: `sum by (reason) (${rate(catalog.logLinesDropped, M)})`, legend: '{{reason}}' }],
+  });
   b.row('Process')
     .timeseries({
       title: 'Active handles',

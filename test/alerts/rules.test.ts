@@ -119,6 +119,7 @@ describe('generated rules', () => {
         'ReadinessFailing',
         'ReadinessFlapping',
         'ServiceTargetDown',
+        'VigilLogLinesDropped',
         'VigilMetricsSeriesOverflow',
         'VigilTracingSpansDropped',
       ].sort(),

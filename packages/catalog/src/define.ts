@@ -36,7 +36,8 @@ export interface MetricDefinition<
     | 'health'
     | 'resilience'
     | 'http_client'
-    | 'tracing';
+    | 'tracing'
+    | 'logging';
 }
 
 /** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */

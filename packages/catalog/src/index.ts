@@ -201,10 +201,12 @@ export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'inf
 ]);
 
 import { HEALTH_METRICS } from './health.js';
+import { LOGGING_METRICS } from './logger.js';
 import { RESILIENCE_METRICS } from './resilience.js';
 import { TRACING_METRICS } from './tracing.js';
 
 export * from './health.js';
+export * from './logger.js';
 export * from './resilience.js';
 export * from './slo.js';
 export * from './tracing.js';
@@ -214,6 +216,7 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   ...HEALTH_METRICS,
   ...RESILIENCE_METRICS,
   ...TRACING_METRICS,
+  ...LOGGING_METRICS,
   httpRequestDuration,
   httpRequestsTotal,
   httpRequestsInFlight,

@@ -95,6 +95,7 @@ export interface AlertDefaults {
     readonly downFor: string;
     readonly overflowWindow: string;
     readonly spansDroppedFor: string;
+    readonly logLinesDroppedFor: string;
   };
   readonly resilience: { readonly breakerOpenFor: string; readonly loadSheddingFor: string };
   readonly health: {
@@ -170,6 +171,8 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     overflowWindow: '15m',
     /** How long spans must keep being dropped (for one reason) before `VigilTracingSpansDropped` fires. */
     spansDroppedFor: '15m',
+    /** How long log lines must keep being dropped (for one reason) before `VigilLogLinesDropped` fires. */
+    logLinesDroppedFor: '10m',
   }),
   resilience: Object.freeze({
     /** How long a circuit breaker must stay away from closed (open or half-open) before `CircuitBreakerOpen` fires. */

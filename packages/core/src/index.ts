@@ -17,6 +17,14 @@ export {
   statusLabel,
 } from './labels.js';
 export {
+  closeAllLoggers,
+  LOGGER_STATS,
+  type LoggerDestinationHandle,
+  type LoggerStats,
+  loggerStats,
+  readLoggerStats,
+} from './logger-stats.js';
+export {
   checkBoolean,
   checkBuckets,
   checkFunction,

@@ -1,18 +1,43 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { loggerStats } from '@vigil/core';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
+import { type Destination, FILE_BUFFER, fdDestination, streamDestination } from './internal/destination.js';
 import { createRedactor } from './internal/redact.js';
-import { enableFastLine, REQUEST_LINE_KEYS } from './internal/request-line.js';
+import { PathSyntaxError, resolveRedact } from './internal/redact-paths.js';
+import { enableFastLine, needsMetadata, REQUEST_LINE_KEYS, streamOf } from './internal/request-line.js';
 import { enableRequestLog } from './internal/request-log.js';
+import { createScrubber, DEFAULT_SECRET_NAMES } from './internal/scrub.js';
 import { activeTraceFields } from './internal/trace-context.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** The logger: a pino instance (so Fastify's `loggerInstance` and pino's ecosystem accept it). */
-export type Logger = pino.Logger;
+/**
+ * The logger: a pino instance (so Fastify's `loggerInstance` and pino's ecosystem accept it), with
+ * an end of life.
+ */
+export type Logger = pino.Logger & LoggerHandle;
+
+/** What createLogger() adds to the pino instance it returns. */
+export interface LoggerHandle {
+  /**
+   * Writes what is buffered, waiting at most `flushTimeoutMs` for a stalled reader (what is left
+   * then is dropped and counted), and releases the destination: its timer, its `exit` listener and
+   * its file. Lines logged afterwards go to stdout or a descriptor only if it takes them at once;
+   * for a file path or a stream they are dropped (counted). Idempotent; never rejects. Closing a
+   * child closes the logger it came from.
+   */
+  close(): Promise<void>;
+  /**
+   * A file path destination: closes the file and opens the path again, for log rotation that moves
+   * the file (logrotate's `create`). A moved or removed file is also noticed by itself within about
+   * a second. Other destinations: nothing (a stream's own `reopen()` is called if it has one).
+   */
+  reopen(): void;
+}
 
 /** A pino destination: anything with `write(line)`. */
 export interface DestinationStream {
@@ -25,32 +50,25 @@ export const LOGGER_DEFAULTS = Object.freeze({
   level: 'info' as LogLevel,
   /**
    * Keys whose values are replaced by `[REDACTED]` at any depth (case-insensitive), in headers,
-   * bodies and any object you log. `redact` adds to this list.
+   * bodies, errors and any object you log, and query parameters of these names in any string.
+   * `redact` adds to this list.
    */
-  redactKeys: Object.freeze([
-    'authorization',
-    'proxy-authorization',
-    'cookie',
-    'set-cookie',
-    'x-api-key',
-    'x-auth-token',
-    'password',
-    'passwd',
-    'secret',
-    'client_secret',
-    'token',
-    'access_token',
-    'refresh_token',
-    'id_token',
-    'api_key',
-    'apikey',
-    'accesstoken',
-    'refreshtoken',
-  ]) as readonly string[],
+  redactKeys: DEFAULT_SECRET_NAMES,
   /** `trace_id`, `span_id` and `trace_flags` of the active span on every line. */
   traceContext: true,
   /** Human-readable output through `pino-pretty` (install it; for local development only). */
   pretty: false,
+  /**
+   * Bytes of lines kept for a reader that is slow or stopped (stdout piped to a stalled log shipper,
+   * a full disk, a stream that does not drain); lines beyond are dropped and counted in
+   * `vigil_log_lines_dropped_total{reason="buffer_full"}`, with one warning on stderr.
+   */
+  bufferBytes: 8 * 1024 * 1024,
+  /**
+   * How long `close()` and process exit wait for a stalled reader to take what is buffered before
+   * dropping it (counted, `reason="shutdown"`): the process exits on time whatever the pipe does.
+   */
+  flushTimeoutMs: 1_000,
 });
 
 export interface LoggerOptions {
@@ -58,7 +76,11 @@ export interface LoggerOptions {
   service?: string;
   /** Default: `LOG_LEVEL`, else `info`. */
   level?: LogLevel;
-  /** More keys to redact (added to `LOGGER_DEFAULTS.redactKeys`). */
+  /**
+   * More to redact, added to `LOGGER_DEFAULTS.redactKeys`: key names (`'ssn'`, at any depth,
+   * case-insensitive) or pino-style paths from the line's root (`'req.headers["x-tenant-key"]'`,
+   * `'user.profile.ssn'`, `'items[*].card'`, `'*.pin'`).
+   */
   redact?: readonly string[];
   /**
    * Write here instead of stdout: a file path (buffered: see `FILE_BUFFER`), a file descriptor, or
@@ -71,9 +93,24 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
   traceContext?: boolean;
   pretty?: boolean;
+  /** Default 8 MiB: see `LOGGER_DEFAULTS.bufferBytes`. */
+  bufferBytes?: number;
+  /** Default 1 s: see `LOGGER_DEFAULTS.flushTimeoutMs`. */
+  flushTimeoutMs?: number;
 }
 
-const KNOWN = ['service', 'level', 'redact', 'destination', 'sync', 'base', 'traceContext', 'pretty'];
+const KNOWN = [
+  'service',
+  'level',
+  'redact',
+  'destination',
+  'sync',
+  'base',
+  'traceContext',
+  'pretty',
+  'bufferBytes',
+  'flushTimeoutMs',
+];
 
 function appName(): string | undefined {
   let dir = process.argv[1] ? dirname(resolve(process.argv[1])) : process.cwd();
@@ -123,11 +160,40 @@ export function createLogger(options?: LoggerOptions): Logger {
   }
   const service = (o.service as string | undefined) ?? (process.env.OTEL_SERVICE_NAME?.trim() || appName());
   if (o.redact !== undefined && (!Array.isArray(o.redact) || o.redact.some((k) => typeof k !== 'string'))) {
-    throw new VigilOptionError('redact', 'an array of key names', o.redact);
+    throw new VigilOptionError('redact', 'an array of key names or paths', o.redact);
+  }
+  let spec: ReturnType<typeof resolveRedact>;
+  try {
+    spec = resolveRedact([...LOGGER_DEFAULTS.redactKeys, ...((o.redact as string[] | undefined) ?? [])]);
+  } catch (err) {
+    if (!(err instanceof PathSyntaxError)) throw err;
+    const bad = (o.redact as string[]).find((p) => {
+      try {
+        resolveRedact([p]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw new VigilOptionError(
+      'redact',
+      `key names or pino paths such as req.headers["x-api-key"] (${err.message})`,
+      bad,
+    );
   }
   for (const b of ['sync', 'traceContext', 'pretty'] as const) {
     if (o[b] !== undefined && typeof o[b] !== 'boolean') throw new VigilOptionError(b, 'a boolean', o[b]);
   }
+  for (const n of ['bufferBytes', 'flushTimeoutMs'] as const) {
+    const v = o[n];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)) {
+      throw new VigilOptionError(n, 'a positive integer', v);
+    }
+  }
+  const limits = {
+    bufferBytes: (o.bufferBytes as number | undefined) ?? LOGGER_DEFAULTS.bufferBytes,
+    flushTimeoutMs: (o.flushTimeoutMs as number | undefined) ?? LOGGER_DEFAULTS.flushTimeoutMs,
+  };
   if (o.base !== undefined && (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base))) {
     throw new VigilOptionError('base', 'an object of fields', o.base);
   }
@@ -141,8 +207,8 @@ export function createLogger(options?: LoggerOptions): Logger {
     throw new VigilOptionError('destination', 'a file path, a file descriptor or a stream', dest);
   }
 
-  const redactKeys = [...LOGGER_DEFAULTS.redactKeys, ...((o.redact as string[] | undefined) ?? [])];
-  const redact = createRedactor(redactKeys);
+  const scrub = createScrubber(spec.keys);
+  const redact = createRedactor(spec, scrub);
   const traceContext = (o.traceContext as boolean | undefined) ?? LOGGER_DEFAULTS.traceContext;
   const pretty = (o.pretty as boolean | undefined) ?? LOGGER_DEFAULTS.pretty;
 
@@ -151,7 +217,28 @@ export function createLogger(options?: LoggerOptions): Logger {
     base: { pid: process.pid, ...(service ? { service } : {}), ...(o.base as object | undefined) },
     formatters: {
       level: (label) => ({ level: label }),
-      log: (obj) => redact(obj as Record<string, unknown>),
+      log: redact.line,
+      bindings: redact.line,
+    },
+    serializers: { err: redact.err },
+    hooks: {
+      // Strings passed as the message (and its interpolation values) are scrubbed too; a line
+      // without a message takes its error's, which pino would otherwise print as it is.
+      logMethod(args, method) {
+        for (let i = 0; i < args.length; i++) {
+          const a = args[i];
+          if (typeof a === 'string') args[i] = scrub(a);
+        }
+        const first = args[0] as unknown;
+        if (first !== null && typeof first === 'object' && args[1] === undefined) {
+          const e = first instanceof Error ? first : (first as { err?: unknown }).err;
+          const m = (e as { message?: unknown } | null | undefined)?.message;
+          if (typeof m === 'string' && (first as { msg?: unknown }).msg === undefined) {
+            (args as unknown[])[1] = scrub(m);
+          }
+        }
+        return method.apply(this, args as Parameters<typeof method>);
+      },
     },
   };
   if (traceContext) {
@@ -170,107 +257,78 @@ export function createLogger(options?: LoggerOptions): Logger {
     } catch {
       throw new VigilOptionError('pretty', 'pino-pretty to be installed (npm i -D pino-pretty)', true);
     }
-    const prettyLogger = pino({ ...opts, transport: { target } });
-    enableRequestLog(prettyLogger);
-    return prettyLogger;
+    const logger = pino({ ...opts, transport: { target } });
+    const transport = streamOf(logger) as {
+      end(): void;
+      once(e: string, f: () => void): void;
+    };
+    let ended: Promise<void> | undefined;
+    enableRequestLog(logger);
+    return withHandle(logger, {
+      close: () => {
+        ended ??= new Promise<void>((r) => {
+          const t = setTimeout(r, limits.flushTimeoutMs);
+          transport.once('close', () => {
+            clearTimeout(t);
+            r();
+          });
+          transport.end();
+        });
+        return ended;
+      },
+      reopen: () => {},
+    });
   }
-  let logger: Logger;
-  if (dest === undefined) logger = pino(opts);
-  else if (typeof dest === 'string') {
-    logger =
-      o.sync === true
-        ? pino(opts, pino.destination({ dest, sync: true, mkdir: true }))
-        : pino(opts, bufferedFile(dest));
-  } else if (typeof dest === 'number') logger = pino(opts, pino.destination({ dest, sync: true }));
-  else logger = pino(opts, dest as pino.DestinationStream);
+  // From the first logger on, /metrics shows vigil_log_lines_dropped_total (at 0 until a drop).
+  loggerStats();
+  let destination: Destination | undefined;
+  if (dest === undefined) destination = fdDestination({ fd: 1 }, true, limits);
+  else if (typeof dest === 'string') destination = fdDestination({ path: dest }, o.sync === true, limits);
+  else if (typeof dest === 'number') destination = fdDestination({ fd: dest }, true, limits);
+  // A multistream needs pino's per-line metadata: it is given as it is (its streams are its own).
+  else if (!needsMetadata(dest as object)) {
+    destination = streamDestination(dest as DestinationStream, limits);
+  }
+  const stream = (destination ?? dest) as pino.DestinationStream;
+  const logger = withHandle(pino(opts, stream), {
+    close: () => destination?.close() ?? Promise.resolve(),
+    reopen: () => {
+      if (destination) destination.reopen();
+      else (dest as { reopen?: () => void }).reopen?.();
+    },
+  });
+  // pino applies the bindings formatter to `base` only, not to a child's bindings: redact those here.
+  const pinoChild = logger.child as unknown as (
+    this: unknown,
+    b: pino.Bindings,
+    o?: pino.ChildLoggerOptions,
+  ) => Logger;
+  Object.defineProperty(logger, 'child', {
+    configurable: true,
+    writable: true,
+    value: function child(this: unknown, bindings: pino.Bindings, childOptions?: pino.ChildLoggerOptions) {
+      return pinoChild.call(this, bindings ? redact.line(bindings) : bindings, childOptions);
+    },
+  });
   // The request loggers' one-string line (internal/request-line.ts), unless a field of that line
   // is itself a redacted key (then every line goes through pino and its redaction).
-  const lower = new Set(redactKeys.map((k) => k.toLowerCase()));
-  if (!REQUEST_LINE_KEYS.some((k) => lower.has(k))) enableFastLine(logger, traceContext);
+  const lower = new Set(spec.keys);
+  const lineKeyRedacted = (k: string) =>
+    lower.has(k) || spec.paths.some((p) => p.length === 1 && (p[0] === k || p[0] === '*'));
+  if (!REQUEST_LINE_KEYS.some(lineKeyRedacted)) enableFastLine(logger, traceContext, scrub);
   enableRequestLog(logger);
   return logger;
 }
 
 const NO_FIELDS = Object.freeze({}) as Record<string, never>;
 
-/**
- * How a file destination is written: lines collect in memory and are written with one `write`
- * system call once `bytes` have collected, at the latest `flushIntervalMs` after a line, and
- * synchronously at process exit (including `process.exit()` and an uncaught exception). On this
- * project's VMs a write system call costs 20–30 µs, about what a whole request costs on bare
- * Fastify. Measured per logged line, pino's serialisation included: one write per line 7.2 µs,
- * pino's asynchronous mode with a 4 KB minimum 10–12 µs (it re-measures its growing buffer on
- * every line and hands each block to the thread pool), sonic-boom synchronous 4 KB blocks 3.9 µs,
- * this 3.0 µs.
- */
-export const FILE_BUFFER = Object.freeze({ bytes: 16_384, flushIntervalMs: 100 });
+export { FILE_BUFFER };
 
-/** A pino destination that appends to `path` in blocks (see FILE_BUFFER). */
-function bufferedFile(path: string): pino.DestinationStream & {
-  flush(cb?: (err?: Error) => void): void;
-  flushSync(): void;
-  end(): void;
-} {
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  const fd = openSync(path, 'a');
-  let lines: string[] = [];
-  let size = 0;
-  let closed = false;
-  let reported = false;
-
-  const flushSync = (): void => {
-    if (size === 0 || closed) return;
-    const text = lines.length === 1 ? (lines[0] as string) : lines.join('');
-    lines = [];
-    size = 0;
-    // The string itself (Node encodes it straight into the write: 0.4 vs 0.6 µs per line with a
-    // Buffer made first); a short write (rare, for files) goes on from a Buffer.
-    const n = writeSync(fd, text);
-    if (n !== text.length && n !== Buffer.byteLength(text)) {
-      const data = Buffer.from(text);
-      let off = n;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    }
-  };
-  const safeFlush = (): void => {
-    try {
-      flushSync();
-    } catch (err) {
-      // A full disk or a removed mount must not take the service down: report once, keep going.
-      if (!reported) {
-        reported = true;
-        process.emitWarning(`@vigil/logger: writing ${path} failed: ${(err as Error).message}`);
-      }
-    }
-  };
-  const timer = setInterval(safeFlush, FILE_BUFFER.flushIntervalMs);
-  timer.unref();
-  const atExit = (): void => safeFlush();
-  process.once('exit', atExit);
-
-  return {
-    write(line: string): void {
-      if (closed) return;
-      lines.push(line);
-      size += line.length;
-      if (size >= FILE_BUFFER.bytes) safeFlush();
-    },
-    flush(cb?: (err?: Error) => void): void {
-      try {
-        flushSync();
-        cb?.();
-      } catch (err) {
-        cb?.(err as Error);
-      }
-    },
-    flushSync,
-    end(): void {
-      if (closed) return;
-      safeFlush();
-      closed = true;
-      clearInterval(timer);
-      process.removeListener('exit', atExit);
-      closeSync(fd);
-    },
-  };
+/** `close()` and `reopen()` on the pino instance (non-enumerable; children inherit them). */
+function withHandle(logger: pino.Logger, handle: LoggerHandle): Logger {
+  Object.defineProperties(logger, {
+    close: { value: handle.close, configurable: true, writable: true },
+    reopen: { value: handle.reopen, configurable: true, writable: true },
+  });
+  return logger as Logger;
 }

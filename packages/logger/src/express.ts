@@ -7,7 +7,8 @@ import {
   requestLog as logOf,
 } from '@vigil/express';
 import type { Request } from 'express';
-import type { Logger } from './create-logger.js';
+// Any pino logger (createLogger()'s is one, with close() and reopen()); a request's is a pino child.
+import type { Logger } from 'pino';
 
 /**
  * @deprecated The Express request line now comes from @vigil/express:

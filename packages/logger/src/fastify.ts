@@ -11,7 +11,8 @@ import {
 } from '@vigil/core';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { LogController } from 'fastify';
-import type { Logger } from './create-logger.js';
+// Any pino logger (createLogger()'s is one, with close() and reopen()); a request's is a pino child.
+import type { Logger } from 'pino';
 import { cheapChild } from './internal/request-line.js';
 import { REQUEST_LOG_DEFAULTS, type RequestLogOptions } from './internal/request-log.js';
 

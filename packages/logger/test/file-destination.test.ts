@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readLoggerStats } from '@vigil/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, FILE_BUFFER } from '../src/index.js';
+import { closeAllLoggers, createLogger, FILE_BUFFER } from '../src/index.js';
 
 // A file destination buffers lines (FILE_BUFFER): they must still reach the file soon after they
 // are logged, and none may be lost when the process exits, however it exits.
@@ -68,5 +69,95 @@ describe('file destination (buffered)', () => {
       expect(read(file), name).toContain('"exit-test"');
       expect(read(file).trim().split('\n'), name).toHaveLength(1);
     }
+  });
+});
+
+describe('file destination: rotation and close()', () => {
+  it('survives logrotate moving the file: reopen() (wired to SIGHUP) and by itself', async () => {
+    const file = join(dir, 'rotate.log');
+    const entry = join(import.meta.dirname, '..', 'dist', 'index.js');
+    // The documented wiring for `postrotate kill -HUP`: one line in the service.
+    const script = `import { createLogger } from ${JSON.stringify(entry)};
+const log = createLogger({ service: 'rotate-test', destination: ${JSON.stringify(file)} });
+process.on('SIGHUP', () => { log.reopen(); process.stdout.write('reopened\\n'); });
+let buf = '';
+process.stdin.on('data', (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const n = buf.slice(0, i); buf = buf.slice(i + 1);
+    if (n === 'quit') { log.close().then(() => process.exit(0)); return; }
+    log.info({ n }, 'line'); log.flush(); process.stdout.write('ok ' + n + '\\n');
+  }
+});`;
+    const p = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    const said = (what: string) => until(() => out.includes(`${what}\n`), what);
+    const send = async (n: string) => {
+      p.stdin.write(`${n}\n`);
+      await said(`ok ${n}`);
+    };
+    const ns = (f: string) =>
+      read(f)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).n);
+    await send('1');
+    renameSync(file, `${file}.1`); // logrotate's default: move the file, then signal
+    await send('2'); // still the moved file: the process holds its descriptor
+    p.kill('SIGHUP');
+    await said('reopened');
+    await send('3');
+    expect(ns(`${file}.1`)).toEqual(['1', '2']);
+    expect(ns(file)).toEqual(['3']);
+    // Without a signal: the moved file is noticed within about a second, and the path reopened.
+    renameSync(file, `${file}.2`);
+    let k = 0;
+    await until(() => {
+      void send(`auto-${k++}`);
+      return existsSync(file);
+    }, 'the path to be opened again');
+    await send('last');
+    expect(ns(`${file}.2`)[0]).toBe('3');
+    expect(ns(file)).toContain('last');
+    p.stdin.write('quit\n');
+    const [code] = await once(p, 'exit');
+    expect(code).toBe(0);
+  });
+
+  it('close() flushes, releases the timer, the exit listener and the file; idempotent', async () => {
+    const file = join(dir, 'close.log');
+    const exitListeners = process.listenerCount('exit');
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const log = createLogger({ destination: file });
+    expect(process.listenerCount('exit')).toBe(exitListeners + 1);
+    log.info({ n: 1 }, 'buffered'); // smaller than a block: only close() writes it now
+    const closing = log.close();
+    expect(log.close()).toBe(closing);
+    await closing;
+    expect(read(file)).toContain('"buffered"');
+    expect(process.listenerCount('exit')).toBe(exitListeners);
+    expect(timers()).toBe(before);
+    await log.close();
+    log.info('after close'); // dropped (counted), never thrown
+    expect(read(file)).not.toContain('after close');
+  });
+
+  it('closeAllLoggers() flushes and closes every open logger, without a reference to them', async () => {
+    const a = join(dir, 'all-a.log');
+    const b = join(dir, 'all-b.log');
+    createLogger({ destination: a }).info('to a');
+    createLogger({ destination: b }).info('to b');
+    expect(readLoggerStats()!.open.size).toBeGreaterThanOrEqual(2);
+    await closeAllLoggers();
+    expect(read(a)).toContain('"to a"');
+    expect(read(b)).toContain('"to b"');
+    expect(readLoggerStats()!.open.size).toBe(0);
   });
 });

@@ -59,6 +59,7 @@ describe('the request line written as one string', () => {
     ['trace ids', { trace: { trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), trace_flags: '01' } }],
     ['an aborted request at warn', { status: 499 }],
     ['an id already in the bindings', { requestId: undefined }],
+    ['a path with credentials (censored)', { path: 'http://u:pw1234@h/reset;token=abc123/x' }],
   ];
   for (const [what, over] of cases) {
     it(`is the line pino writes: ${what}`, () => {
@@ -71,6 +72,9 @@ describe('the request line written as one string', () => {
       expect(fast.lines).toHaveLength(1);
       expect(fast.lines[0]?.endsWith('}\n')).toBe(true);
       expect(withoutTime(fast.lines[0] as string)).toEqual(withoutTime(slow.lines[0] as string));
+      if (l.path.includes('@')) {
+        expect(JSON.parse(fast.lines[0] as string).path).toBe('http://[REDACTED]@h/reset;token=[REDACTED]/x');
+      }
     });
   }
 

@@ -22,6 +22,7 @@ import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
 import { createHttpMetrics, type HttpMetrics } from './http.js';
 import { type Instruments, instrumentsFor } from './instruments.js';
 import { Registry } from './internal/prom.js';
+import { registerLoggerStats } from './logger-stats.js';
 import { instrumentPgWith, type PgClientLike, type PgPoolLike } from './pg.js';
 import { registerRuntimeMetrics } from './runtime.js';
 import { type MetricsServer, startMetricsServerFor } from './server.js';
@@ -147,6 +148,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   const http = createHttpMetrics(ins);
   const db = createDbMetrics(ins);
   registerTracingStats(ins); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
+  registerLoggerStats(ins); // vigil_log_lines_dropped_total once a Vigil logger exists
   if (o.runtimeMetrics) {
     const before = new Set(registry.getMetricsAsArray().map((m) => (m as { name: string }).name));
     registerRuntimeMetrics(ins, handleLabels, o.eventLoopMonitoringPrecision);

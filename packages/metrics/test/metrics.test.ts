@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { LOGGER_STATS, loggerStats } from '@vigil/core';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSamples, request } from '../../../test/helpers/http.js';
@@ -126,6 +127,30 @@ describe('createMetrics', () => {
     expect(registry.getSingleMetric('user_events_total')).toBeDefined();
     const plain = await text(m);
     expect(plain).toContain('# TYPE user_events_total counter');
+  });
+
+  it("reports @vigil/logger's dropped lines by reason once a logger exists, nothing before", async () => {
+    const g = globalThis as { [LOGGER_STATS]?: unknown };
+    const saved = g[LOGGER_STATS];
+    delete g[LOGGER_STATS];
+    try {
+      const m = make({ runtimeMetrics: false, defaultLabels: { service: 's' } });
+      expect(await text(m)).not.toContain('vigil_log_lines_dropped_total');
+      loggerStats().dropped.buffer_full = 7; // what a logger does when its reader stalls
+      const samples = parseSamples(await text(m));
+      expect(samples.get('vigil_log_lines_dropped_total{reason="buffer_full",service="s"}')).toBe(7);
+      expect(samples.get('vigil_log_lines_dropped_total{reason="write_failed",service="s"}')).toBe(0);
+      expect(samples.get('vigil_log_lines_dropped_total{reason="shutdown",service="s"}')).toBe(0);
+      // prom-client's own exposition reads the same collector.
+      expect(await m.registry.metrics()).toMatch(
+        /vigil_log_lines_dropped_total\{reason="buffer_full"[^}]*\} 7/,
+      );
+      const om = await text(m, 'application/openmetrics-text; version=1.0.0');
+      expect(om).toContain('# TYPE vigil_log_lines_dropped counter');
+    } finally {
+      if (saved === undefined) delete g[LOGGER_STATS];
+      else g[LOGGER_STATS] = saved;
+    }
   });
 
   it('can refuse OpenMetrics and gzip by option', async () => {

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { type Scrub, scrubPath } from './scrub.js';
 import { activeTraceFields, type TraceFields } from './trace-context.js';
 
 /**
@@ -23,6 +24,16 @@ const msgPrefixSym = (pino.symbols as unknown as Record<string, symbol>).msgPref
 /** The pino versions whose internals this module was written and tested against. */
 export const PINO_SUPPORTED = '>=10.0.0 <11.0.0';
 
+/** The stream a pino logger writes to (a `pretty` logger's transport). */
+export function streamOf(logger: object): unknown {
+  return (logger as Record<symbol, unknown>)[streamSym];
+}
+
+/** Whether a destination needs pino's per-line metadata (a multistream). */
+export function needsMetadata(stream: object): boolean {
+  return Boolean((stream as Record<symbol, unknown>)[needsMetadataGsym]);
+}
+
 export const FAST_LINE = Symbol('vigil.logger.requestLine');
 
 /** What createLogger() records on the logger it makes (children inherit it through the prototype). */
@@ -32,13 +43,15 @@ export interface FastLineInfo {
   /** pino's own (no-op) onChild of the logger as created: a replaced one must see every child. */
   readonly onChild: unknown;
   readonly traceContext: boolean;
+  /** The logger's string scrubber (its secret names), for the line's path. */
+  readonly scrub: Scrub;
 }
 
 /** Marks a logger made by `createLogger()` as one the one-string line may be written for. */
-export function enableFastLine(logger: object, traceContext: boolean): void {
+export function enableFastLine(logger: object, traceContext: boolean, scrub: Scrub): void {
   const l = logger as Record<symbol, unknown> & { onChild?: unknown };
   const fm = l[formattersSym] as { log: unknown; level: unknown };
-  const info: FastLineInfo = { log: fm.log, level: fm.level, onChild: l.onChild, traceContext };
+  const info: FastLineInfo = { log: fm.log, level: fm.level, onChild: l.onChild, traceContext, scrub };
   Object.defineProperty(logger, FAST_LINE, { value: info });
 }
 
@@ -117,6 +130,8 @@ export function cheapChild<T extends object>(logger: T, key: string, value: stri
     return undefined;
   }
   // A bindings formatter other than the identity could rename or drop the key.
+  // A value the redaction could change (credentials are written with `@` or `=`) goes through pino.
+  if (value.indexOf('@') >= 0 || value.indexOf('=') >= 0) return undefined;
   const probe = { [key]: value };
   if (typeof fm.bindings === 'function' && fm.bindings(probe) !== probe) return undefined;
   const child = Object.create(logger) as Internals;
@@ -152,7 +167,7 @@ export function writeRequestLine(
   if (l.levelVal > LEVEL_VALUE[level]) return true;
   let s = LEVEL_JSON[level] + (l[timeSym] as () => string)() + (l[chindingsSym] as string);
   if (line.requestId !== undefined) s += `,"request_id":${str(line.requestId)}`;
-  s += `,"method":${str(line.method)},"route":${str(line.route)},"path":${str(line.path)},"status_code":${line.status},"duration_ms":${line.durationMs}`;
+  s += `,"method":${str(line.method)},"route":${str(line.route)},"path":${str(scrubPath(line.path, f.scrub))},"status_code":${line.status},"duration_ms":${line.durationMs}`;
   const t = line.trace ?? (f.traceContext ? activeTraceFields() : undefined);
   if (t !== undefined) {
     s += `,"trace_id":"${t.trace_id}","span_id":"${t.span_id}","trace_flags":"${t.trace_flags}"`;
@@ -178,7 +193,8 @@ export function logRequestLine(
   if (line.requestId !== undefined) fields.request_id = line.requestId;
   fields.method = line.method;
   fields.route = line.route;
-  fields.path = line.path;
+  // Loggers not made by createLogger() have no redaction of their own.
+  fields.path = scrubPath(line.path);
   fields.status_code = line.status;
   fields.duration_ms = line.durationMs;
   if (line.trace !== undefined) {

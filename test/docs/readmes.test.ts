@@ -134,10 +134,15 @@ describe('changelogs and versions', () => {
     expect([...versions][0]).not.toBe('0.0.0');
     for (const p of publishable) {
       const j = pkgJson(p);
-      for (const field of ['dependencies', 'peerDependencies'] as const) {
-        for (const [dep, range] of Object.entries((j[field] ?? {}) as Record<string, string>)) {
-          if (dep.startsWith('@vigil/')) expect(range, `${p} ${field} ${dep}`).toBe('workspace:^');
-        }
+      for (const [dep, range] of Object.entries((j.dependencies ?? {}) as Record<string, string>)) {
+        if (dep.startsWith('@vigil/')) expect(range, `${p} dependencies ${dep}`).toBe('workspace:^');
+      }
+      // A peer on another Vigil package takes any version from the first one on (a minor release
+      // of the peer must not force a major release here), and is linked for development.
+      for (const [dep, range] of Object.entries((j.peerDependencies ?? {}) as Record<string, string>)) {
+        if (!dep.startsWith('@vigil/')) continue;
+        expect(range, `${p} peerDependencies ${dep}`).toMatch(/^>=\d+\.\d+\.\d+$/);
+        expect((j.devDependencies as Record<string, string>)[dep], `${p} devDependencies ${dep}`).toBe('workspace:^');
       }
     }
   });

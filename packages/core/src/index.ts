@@ -17,9 +17,7 @@ export {
   statusLabel,
 } from './labels.js';
 export {
-  closeAllLoggers,
   LOGGER_STATS,
-  type LoggerDestinationHandle,
   type LoggerStats,
   loggerStats,
   readLoggerStats,

@@ -1,5 +1,4 @@
 /** Flushes and closes every open logger (for a shutdown sequence): see the README. */
-export { closeAllLoggers } from '@vigil/core';
 export type { DestinationStream, Logger, LoggerHandle, LoggerOptions, LogLevel } from './create-logger.js';
 export { createLogger, FILE_BUFFER, LOGGER_DEFAULTS } from './create-logger.js';
 export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from './errors.js';

@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLoggerStats } from '@vigil/core';
+import { processResourceGroups, RESOURCE_ORDER } from '@vigil/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeAllLoggers, createLogger, FILE_BUFFER } from '../src/index.js';
+import { createLogger, FILE_BUFFER } from '../src/index.js';
 
 // A file destination buffers lines (FILE_BUFFER): they must still reach the file soon after they
 // are logged, and none may be lost when the process exits, however it exits.
@@ -149,15 +149,19 @@ process.stdin.on('data', (d) => {
     expect(read(file)).not.toContain('after close');
   });
 
-  it('closeAllLoggers() flushes and closes every open logger, without a reference to them', async () => {
+  it('a file logger is a process resource: @vigil/shutdown flushes and closes it without a reference to it', async () => {
     const a = join(dir, 'all-a.log');
     const b = join(dir, 'all-b.log');
     createLogger({ destination: a }).info('to a');
     createLogger({ destination: b }).info('to b');
-    expect(readLoggerStats()!.open.size).toBeGreaterThanOrEqual(2);
-    await closeAllLoggers();
+    const mine = () =>
+      processResourceGroups()
+        .flat()
+        .filter((r) => r.name === `logger ${a}` || r.name === `logger ${b}`);
+    expect(mine().map((r) => r.order)).toEqual([RESOURCE_ORDER.logs, RESOURCE_ORDER.logs]);
+    await Promise.all(mine().map((r) => r.close({ timeoutMs: 500 })));
     expect(read(a)).toContain('"to a"');
     expect(read(b)).toContain('"to b"');
-    expect(readLoggerStats()!.open.size).toBe(0);
+    expect(mine()).toEqual([]);
   });
 });

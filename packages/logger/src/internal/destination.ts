@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LOG_DROP_REASONS, type LogDropReason } from '@vigil/catalog';
-import { loggerStats } from '@vigil/core';
+import { loggerStats, RESOURCE_ORDER, registerProcessResource } from '@vigil/core';
 
 /**
  * Where createLogger() writes. Every destination is bounded: lines waiting for a slow or stalled
@@ -24,8 +24,8 @@ export interface Destination {
   flushSync(): void;
   /** A file path: closes and opens it again (after logrotate moved it). Others: nothing. */
   reopen(): void;
-  /** Flushes within flushTimeoutMs, then releases timer, exit listener and file. Idempotent. */
-  close(): Promise<void>;
+  /** Flushes within flushTimeoutMs (or `timeoutMs`, if shorter), then releases timer, exit listener and file. Idempotent. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -281,17 +281,19 @@ export function fdDestination(target: Target, eager: boolean, limits: Destinatio
   };
   process.once('exit', atExit);
 
-  const handle = {
-    close: (): Promise<void> => dest.close(),
-  };
-  loggerStats().open.add(handle);
+  // @vigil/shutdown flushes it after the servers closed, within the time left for loggers.
+  const unregister = registerProcessResource({
+    name: `logger ${label}`,
+    order: RESOURCE_ORDER.logs,
+    close: ({ timeoutMs }) => dest.close(timeoutMs),
+  });
 
   function release(): void {
     clearInterval(timer);
     clearTimeout(retry);
     retry = undefined;
     process.removeListener('exit', atExit);
-    loggerStats().open.delete(handle);
+    unregister();
     if (path !== undefined && fd >= 0) {
       try {
         closeSync(fd);
@@ -350,11 +352,11 @@ export function fdDestination(target: Target, eager: boolean, limits: Destinatio
     reopen(): void {
       reopenNow();
     },
-    close(): Promise<void> {
+    close(timeoutMs = limits.flushTimeoutMs): Promise<void> {
       closing ??= (async () => {
         clearTimeout(retry);
         retry = undefined;
-        const deadline = performance.now() + limits.flushTimeoutMs;
+        const deadline = performance.now() + Math.min(timeoutMs, limits.flushTimeoutMs);
         let wait = 1;
         while (!drain()) {
           const left = deadline - performance.now();
@@ -409,8 +411,13 @@ export function streamDestination(
   let closing: Promise<void> | undefined;
   let warned = false;
   // Only a Writable has anything to flush at shutdown; a plain write() sink needs no registration.
-  const handle = { close: (): Promise<void> => dest.close() };
-  if (bounded) loggerStats().open.add(handle);
+  const unregister = bounded
+    ? registerProcessResource({
+        name: 'logger stream',
+        order: RESOURCE_ORDER.logs,
+        close: ({ timeoutMs }) => dest.close(timeoutMs),
+      })
+    : () => {};
 
   const dest = {
     bounded,
@@ -447,18 +454,18 @@ export function streamDestination(
     reopen(): void {
       stream.reopen?.();
     },
-    close(): Promise<void> {
+    close(timeoutMs = limits.flushTimeoutMs): Promise<void> {
       // The stream is the caller's: it is not ended, only given flushTimeoutMs to drain.
       closing ??= (async () => {
         closed = true;
-        loggerStats().open.delete(handle);
+        unregister();
         if (!bounded || (stream.writableLength as number) === 0 || typeof stream.once !== 'function') return;
         let timer: NodeJS.Timeout | undefined;
         let onDrain: (() => void) | undefined;
         await new Promise<void>((r) => {
           onDrain = r;
           stream.once?.('drain', r);
-          timer = setTimeout(r, limits.flushTimeoutMs);
+          timer = setTimeout(r, Math.min(timeoutMs, limits.flushTimeoutMs));
         });
         clearTimeout(timer);
         if (onDrain) stream.removeListener?.('drain', onDrain);

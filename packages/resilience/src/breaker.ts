@@ -19,7 +19,7 @@ import {
   MAX_TIMER_MS,
   VigilOptionError,
 } from '@vigil/core';
-import type { Registry } from 'prom-client';
+import type { HistogramSeries, Instruments, Registry } from '@vigil/metrics';
 import { BREAKER_DEFAULTS } from './defaults.js';
 import { BreakerOpenError, isHttpStatusError, isTimeoutError } from './errors.js';
 import {
@@ -33,14 +33,7 @@ import {
   Timers,
 } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
-import {
-  attach,
-  boundsOf,
-  Hist,
-  histValues,
-  type PromValue,
-  resolveRegistry,
-} from './internal/instruments.js';
+import { attach, histogram, removeHistogram, resolveInstruments } from './internal/instruments.js';
 import { Listeners, resolveLogger } from './internal/log.js';
 import { Scope } from './internal/scope.js';
 import { CountWindow, type OutcomeWindow, TimeWindow } from './internal/window.js';
@@ -270,8 +263,8 @@ export class BreakerCore implements BreakerView {
   readonly events = new Float64Array(BREAKER_EVENTS.length);
   private readonly opens = new Float64Array(BREAKER_OPEN_REASONS.length);
   private slowTotal = 0;
-  private readonly hists: Hist[];
-  private readonly bounds = boundsOf(circuitBreakerCallDuration);
+  /** Call durations by outcome: success and failure from the start, the others once they happen. */
+  private readonly hists: (HistogramSeries | undefined)[];
   private readonly window: OutcomeWindow;
   private readonly listeners = new Listeners<BreakerStateChange>();
   private readonly timers: Timers;
@@ -295,11 +288,13 @@ export class BreakerCore implements BreakerView {
   constructor(
     readonly name: string,
     private readonly s: ResolvedBreakerSettings,
-    registry: Registry,
+    private readonly ins: Instruments,
     private readonly logger: ResilienceLogger,
     private readonly now: () => number,
   ) {
-    this.hists = BREAKER_OUTCOMES.map((outcome) => new Hist({ breaker: name, outcome }, this.bounds));
+    this.hists = BREAKER_OUTCOMES.map((outcome, i) =>
+      i <= FAILURE ? histogram(ins, circuitBreakerCallDuration, [name, outcome]) : undefined,
+    );
     this.window =
       s.rollingWindowCalls > 0
         ? new CountWindow(s.rollingWindowCalls)
@@ -307,7 +302,7 @@ export class BreakerCore implements BreakerView {
     this.timers = new Timers('attempt', now);
     this.slowMs = s.slowCallDurationMs;
     this.required = Math.max(1, Math.ceil((s.permittedCallsInHalfOpen * s.halfOpenSuccessPercentage) / 100));
-    this.detach = attach(registry, 'name', [
+    this.detach = attach(ins, 'name', [
       [circuitBreakerState, name, () => [{ labels: { breaker: name }, value: this.st }]],
       [
         circuitBreakerEvents,
@@ -328,19 +323,6 @@ export class BreakerCore implements BreakerView {
           })),
       ],
       [circuitBreakerSlowCalls, name, () => [{ labels: { breaker: name }, value: this.slowTotal }]],
-      [
-        circuitBreakerCallDuration,
-        name,
-        () => {
-          const out: PromValue[] = [];
-          // success and failure always; timeout and ignored once they happened (fewer idle lines).
-          for (let i = 0; i < this.hists.length; i++) {
-            const h = this.hists[i] as Hist;
-            if (i <= FAILURE || h.count > 0) histValues(circuitBreakerCallDuration.name, this.bounds, h, out);
-          }
-          return out;
-        },
-      ],
     ]);
   }
 
@@ -465,6 +447,10 @@ export class BreakerCore implements BreakerView {
     this.timer = undefined;
     this.listeners.clear();
     this.detach();
+    BREAKER_OUTCOMES.forEach((outcome, i) => {
+      if (this.hists[i] !== undefined)
+        removeHistogram(this.ins, circuitBreakerCallDuration, [this.name, outcome]);
+    });
   }
 
   private classify(e: unknown, call: Call): number {
@@ -482,7 +468,12 @@ export class BreakerCore implements BreakerView {
     const end = this.now();
     const latencyMs = end - t0;
     const o = outcome === CANCELLED ? IGNORED : outcome;
-    (this.hists[o] as Hist).observe(latencyMs / 1000);
+    let h = this.hists[o];
+    if (h === undefined) {
+      h = histogram(this.ins, circuitBreakerCallDuration, [this.name, BREAKER_OUTCOMES[o] as string]);
+      this.hists[o] = h;
+    }
+    h.observe(latencyMs / 1000);
     const ev =
       o === SUCCESS
         ? EVENT.success
@@ -622,10 +613,15 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
   const timeoutMs = ms(checkTimeout('timeoutMs', input.timeoutMs), BREAKER_DEFAULTS.timeoutMs);
   const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
   const logger = resolveLogger(input.logger);
-  const registry = resolveRegistry(input as InstrumentationOptions);
-
   warnIfRatesNeedConcurrency(name, settings, timeoutMs, logger);
-  const core = new BreakerCore(name, settings, registry, logger, now);
+  const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
+  let core: BreakerCore;
+  try {
+    core = new BreakerCore(name, settings, instruments, logger, now);
+  } catch (e) {
+    void release();
+    throw e;
+  }
   let closed: Promise<void> | undefined;
   const run = overallRunner(core.layer(), new Timers('overall', now), now);
   const { execute, wrap } = makeExecutor(run, {
@@ -637,7 +633,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
   });
   return {
     name,
-    registry,
+    registry: instruments.registry,
     execute,
     wrap,
     get state() {
@@ -648,7 +644,10 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     close() {
       // In-flight calls keep their deadlines: the deadline timers are unref'd and stop by
       // themselves once the last of them settles.
-      closed ??= (async () => core.close())();
+      closed ??= (async () => {
+        core.close();
+        await release();
+      })();
       return closed;
     },
   };

@@ -8,12 +8,12 @@ import {
   checkTimeout,
   VigilOptionError,
 } from '@vigil/core';
-import type { Registry } from 'prom-client';
+import type { Instruments, Registry } from '@vigil/metrics';
 import { BULKHEAD_DEFAULTS } from './defaults.js';
 import { BulkheadRejectedError, ClosedError } from './errors.js';
 import { attemptRunner, makeExecutor, overallRunner, type Runner, Timers } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
-import { attach, resolveRegistry } from './internal/instruments.js';
+import { attach, resolveInstruments } from './internal/instruments.js';
 import { Scope } from './internal/scope.js';
 import type { Executor, InstrumentationOptions } from './types.js';
 
@@ -91,10 +91,10 @@ export class BulkheadCore implements BulkheadView {
   constructor(
     readonly name: string,
     private readonly s: ResolvedBulkheadSettings,
-    registry: Registry,
+    ins: Instruments,
   ) {
     const labels = { policy: name };
-    this.detach = attach(registry, 'name', [
+    this.detach = attach(ins, 'name', [
       [bulkheadRejections, name, () => [{ labels, value: this.rejections }]],
       [bulkheadActive, name, () => [{ labels, value: this.active }]],
       [bulkheadQueued, name, () => [{ labels, value: this.queued }]],
@@ -227,8 +227,8 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
   const name = checkName('name', input.name);
   const t = checkTimeout('timeoutMs', input.timeoutMs);
   const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
-  const registry = resolveRegistry(input as InstrumentationOptions);
-  const core = new BulkheadCore(name, settings, registry);
+  const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
+  const core = new BulkheadCore(name, settings, instruments);
   let closed: Promise<void> | undefined;
   const { execute, wrap } = makeExecutor(
     overallRunner(
@@ -245,7 +245,7 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
   );
   return {
     name,
-    registry,
+    registry: instruments.registry,
     execute,
     wrap,
     get active() {
@@ -255,7 +255,10 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
       return core.queued;
     },
     close() {
-      closed ??= (async () => core.close())();
+      closed ??= (async () => {
+        core.close();
+        await release();
+      })();
       return closed;
     },
   };

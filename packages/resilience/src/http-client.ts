@@ -16,24 +16,20 @@ import {
   checkName,
   checkObject,
   checkTimeout,
+  LABEL_VALUES,
   NAME_PATTERN,
+  normalizeMethod,
+  statusLabel,
   VigilOptionError,
 } from '@vigil/core';
-import type { Registry } from 'prom-client';
+import type { HistogramSeries, Registry } from '@vigil/metrics';
 import type { BreakerSettings, BreakerView } from './breaker.js';
 import type { BulkheadSettings, BulkheadView } from './bulkhead.js';
 import { HTTP_CLIENT_DEFAULTS } from './defaults.js';
 import { HttpStatusError, isHttpStatusError, isTimeoutError } from './errors.js';
 import { makeExecutor } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
-import {
-  attach,
-  boundsOf,
-  Hist,
-  histValues,
-  type PromValue,
-  resolveRegistry,
-} from './internal/instruments.js';
+import { attach, histogram, removeHistogram, resolveInstruments } from './internal/instruments.js';
 import { resolveLogger } from './internal/log.js';
 import { breakerView, buildPipeline, bulkheadView, resolvePolicy } from './policy.js';
 import { isConnectError, isRetryableError, type RetrySettings } from './retry.js';
@@ -99,12 +95,7 @@ export interface HttpClient {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const METHOD_LABELS = new Map(
-  ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'].map((m) => [m, m]),
-);
-const OTHER_METHOD = '_OTHER';
-const STATUS_LABELS: string[] = [];
-for (let i = 100; i < 600; i++) STATUS_LABELS[i] = String(i);
+const OTHER_METHOD = LABEL_VALUES.otherMethod;
 
 const CLIENT_KEYS = [
   'baseUrl',
@@ -317,46 +308,37 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     HTTP_CLIENT_DEFAULTS.maxErrorBodyBytes;
   const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
   const logger = resolveLogger(input.logger);
-  const registry = resolveRegistry(input as InstrumentationOptions);
+  const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
 
   const baseUrl = base.href.replace(/\/+$/, '');
   const serverAddress = base.hostname.replace(/^\[|\]$/g, '');
   const serverPort = Number(base.port || (base.protocol === 'https:' ? 443 : 80));
   const tracer = trace.getTracer('@vigil/resilience');
 
-  // http_client_request_duration_seconds: one Hist per (method, status) label set, created on
-  // first use; both labels come from bounded sets, `target` is fixed per client.
-  const bounds = boundsOf(httpClientRequestDuration);
-  const series = new Map<string, Map<string, Hist>>();
+  // http_client_request_duration_seconds: a series per (method, status), bound on first use; both
+  // labels come from bounded sets, `target` is fixed per client.
+  const series = new Map<string, HistogramSeries>();
   const observe = (methodLabel: string, status: string, seconds: number) => {
-    let byStatus = series.get(methodLabel);
-    if (byStatus === undefined) {
-      byStatus = new Map();
-      series.set(methodLabel, byStatus);
-    }
-    let h = byStatus.get(status);
+    const key = `${methodLabel} ${status}`;
+    let h = series.get(key);
     if (h === undefined) {
-      h = new Hist({ target: name, method: methodLabel, status_code: status }, bounds);
-      byStatus.set(status, h);
+      h = histogram(instruments, httpClientRequestDuration, [name, methodLabel, status]);
+      series.set(key, h);
     }
     h.observe(seconds);
   };
-  const detach = attach(registry, 'name', [
-    [
-      httpClientRequestDuration,
-      name,
-      () => {
-        const out: PromValue[] = [];
-        for (const byStatus of series.values()) {
-          for (const h of byStatus.values()) histValues(httpClientRequestDuration.name, bounds, h, out);
-        }
-        return out;
-      },
-    ],
-  ]);
+  const unclaim = attach(instruments, 'name', [[httpClientRequestDuration, name, undefined]]);
+  const detach = () => {
+    unclaim();
+    for (const key of series.keys()) {
+      const [m, st] = key.split(' ');
+      removeHistogram(instruments, httpClientRequestDuration, [name, m as string, st as string]);
+    }
+    void release();
+  };
   let pipeline: ReturnType<typeof buildPipeline>;
   try {
-    pipeline = buildPipeline(resolved, registry, logger, now);
+    pipeline = buildPipeline(resolved, instruments, logger, now);
   } catch (e) {
     detach();
     throw e;
@@ -381,7 +363,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     }
     const i = init === undefined ? {} : checkObject('init', init);
     const method = typeof i.method === 'string' ? i.method.toUpperCase() : 'GET';
-    const methodLabel = METHOD_LABELS.get(method) ?? OTHER_METHOD;
+    const methodLabel = normalizeMethod(method);
     const url = baseUrl + path;
     const fetchInit: Record<string, unknown> = {};
     for (const k of Object.keys(i)) if (!INIT_EXTRA_KEYS.has(k) && k !== 'signal') fetchInit[k] = i[k];
@@ -460,9 +442,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           f(url, { ...(fetchInit as RequestInit), headers: h, signal }),
         );
         const status = res.status;
-        const statusLabel = STATUS_LABELS[status] ?? 'other';
+        const label = statusLabel(status);
         if (mode === MODE_FETCH) {
-          record(statusLabel, status, undefined);
+          record(label, status, undefined);
           if (status >= 500 || status === 429 || retryStatus.has(status)) {
             pending = res;
             throw new HttpStatusError(status, method, name, {
@@ -475,14 +457,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         }
         if (status < 200 || status >= 300) {
           const snippet = await readSnippet(res, maxErrorBodyBytes);
-          record(statusLabel, status, undefined);
+          record(label, status, undefined);
           throw new HttpStatusError(status, method, name, {
             retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
             body: snippet,
           });
         }
         const text = await res.text();
-        record(statusLabel, status, undefined);
+        record(label, status, undefined);
         if (mode === MODE_TEXT) return text;
         return text === '' ? undefined : JSON.parse(text);
       } catch (e) {
@@ -519,7 +501,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   return {
     name,
     baseUrl,
-    registry,
+    registry: instruments.registry,
     breaker: breaker ? breakerView(breaker) : undefined,
     bulkhead: pipeline.bulkhead ? bulkheadView(pipeline.bulkhead) : undefined,
     fetch: (path, init) => request(path, init, MODE_FETCH) as Promise<Response>,

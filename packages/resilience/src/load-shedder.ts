@@ -10,10 +10,10 @@ import {
   checkObject,
   VigilOptionError,
 } from '@vigil/core';
-import type { Registry } from 'prom-client';
+import type { Registry } from '@vigil/metrics';
 import { LOAD_SHEDDER_DEFAULTS } from './defaults.js';
 import { monotonicNow } from './internal/clock.js';
-import { attach, resolveRegistry } from './internal/instruments.js';
+import { attach, resolveInstruments } from './internal/instruments.js';
 import type { InstrumentationOptions } from './types.js';
 
 /** Why a request was shed (the `reason` label of `vigil_load_shed_requests_total`). */
@@ -216,7 +216,7 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   const input = checkObject('options', options);
   const s = resolveLoadShedderOptions(input);
   const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
-  const registry = resolveRegistry(input as InstrumentationOptions);
+  const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
   const a = s.adaptive ? s : undefined;
 
   const shedCounts = new Float64Array(LOAD_SHED_REASONS.length);
@@ -344,7 +344,7 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
     return rejections[reason] as ShedRejection;
   };
 
-  const detach = attach(registry, 'registry', [
+  const detach = attach(instruments, 'registry', [
     [loadShedLimit, 'load-shedder', () => [{ labels: {}, value: limit }]],
     [loadShedInFlight, 'load-shedder', () => [{ labels: {}, value: inFlight }]],
     [
@@ -396,12 +396,13 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
     get lastReason() {
       return lastReason;
     },
-    registry,
+    registry: instruments.registry,
     async close() {
       if (closed) return;
       closed = true;
       stop();
       detach();
+      await release();
     },
   };
 }

@@ -7,7 +7,7 @@ import {
   checkToggle,
   VigilOptionError,
 } from '@vigil/core';
-import type { Registry } from 'prom-client';
+import type { Instruments, Registry } from '@vigil/metrics';
 import {
   BreakerCore,
   type BreakerSettings,
@@ -27,7 +27,7 @@ import { POLICY_DEFAULTS } from './defaults.js';
 import { attemptRunner, makeExecutor, type Runner, Timers } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
 import { flowRunner } from './internal/flow.js';
-import { resolveRegistry } from './internal/instruments.js';
+import { resolveInstruments } from './internal/instruments.js';
 import { resolveLogger } from './internal/log.js';
 import { type ResolvedRetrySettings, RetryCore, type RetrySettings, resolveRetrySettings } from './retry.js';
 import type { Executor, InstrumentationOptions, RetryEvent, RetryPredicate } from './types.js';
@@ -148,7 +148,7 @@ export interface Pipeline {
  */
 export function buildPipeline(
   p: ResolvedPolicy,
-  registry: Registry,
+  ins: Instruments,
   logger: ReturnType<typeof resolveLogger>,
   now: () => number,
 ): Pipeline {
@@ -159,13 +159,13 @@ export function buildPipeline(
     let inner: Runner;
     if (p.breaker !== false) {
       warnIfRatesNeedConcurrency(p.name, p.breaker, p.timeoutMs, logger);
-      breaker = new BreakerCore(p.name, p.breaker, registry, logger, now);
+      breaker = new BreakerCore(p.name, p.breaker, ins, logger, now);
       inner = breaker.layer();
     } else {
       inner = attemptRunner(new Timers('attempt', now), now);
     }
-    if (p.retry !== false) retry = new RetryCore(p.name, p.retry, registry, now);
-    if (p.bulkhead !== false) bulkhead = new BulkheadCore(p.name, p.bulkhead, registry);
+    if (p.retry !== false) retry = new RetryCore(p.name, p.retry, ins, now);
+    if (p.bulkhead !== false) bulkhead = new BulkheadCore(p.name, p.bulkhead, ins);
     const run = flowRunner({
       inner,
       breaker,
@@ -234,8 +234,14 @@ export function createPolicy(options: PolicyOptions): Policy {
   const resolved = resolvePolicy(input, POLICY_DEFAULTS, name, []);
   const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
   const logger = resolveLogger(input.logger);
-  const registry = resolveRegistry(input as InstrumentationOptions);
-  const pipeline = buildPipeline(resolved, registry, logger, now);
+  const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
+  let pipeline: ReturnType<typeof buildPipeline>;
+  try {
+    pipeline = buildPipeline(resolved, instruments, logger, now);
+  } catch (e) {
+    void release();
+    throw e;
+  }
   let closed: Promise<void> | undefined;
   const breaker = pipeline.breaker;
   const { execute, wrap } = makeExecutor(pipeline.run, {
@@ -247,14 +253,17 @@ export function createPolicy(options: PolicyOptions): Policy {
   });
   return {
     name,
-    registry,
+    registry: instruments.registry,
     execute,
     wrap,
     breaker: breaker ? breakerView(breaker) : undefined,
     bulkhead: pipeline.bulkhead ? bulkheadView(pipeline.bulkhead) : undefined,
     onRetry: (fn) => (pipeline.retry ? pipeline.retry.onRetry(fn) : noop),
     close() {
-      closed ??= (async () => pipeline.close())();
+      closed ??= (async () => {
+        pipeline.close();
+        await release();
+      })();
       return closed;
     },
   };

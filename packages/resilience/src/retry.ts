@@ -10,7 +10,7 @@ import {
   MAX_TIMER_MS,
   VigilOptionError,
 } from '@vigil/core';
-import type { Registry } from 'prom-client';
+import type { Instruments, Registry } from '@vigil/metrics';
 import { RETRY_DEFAULTS } from './defaults.js';
 import { isBreakerOpenError, isHttpStatusError, isTimeoutError } from './errors.js';
 import {
@@ -23,7 +23,7 @@ import {
   Timers,
 } from './internal/call.js';
 import { monotonicNow } from './internal/clock.js';
-import { attach, resolveRegistry } from './internal/instruments.js';
+import { attach, resolveInstruments } from './internal/instruments.js';
 import { Listeners } from './internal/log.js';
 import { Scope } from './internal/scope.js';
 import type { Executor, InstrumentationOptions, RetryEvent, RetryPredicate } from './types.js';
@@ -284,12 +284,12 @@ export class RetryCore implements RetryView {
   constructor(
     readonly name: string,
     private readonly s: ResolvedRetrySettings,
-    registry: Registry,
+    ins: Instruments,
     private readonly now: () => number,
   ) {
     this.budget = new RetryBudget(s.budgetRatio, s.budgetMinRetries, s.budgetWindowMs, now);
     const labels = { policy: name };
-    this.detach = attach(registry, 'name', [
+    this.detach = attach(ins, 'name', [
       [retryAttempts, name, () => [{ labels, value: this.retries }]],
       [retryExhausted, name, () => [{ labels, value: this.exhausted }]],
       [retryBudgetRejected, name, () => [{ labels, value: this.budgetRejected }]],
@@ -455,8 +455,8 @@ export function createRetry(options: RetryOptions): Retry {
   const name = checkName('name', input.name);
   const t = checkTimeout('timeoutMs', input.timeoutMs);
   const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
-  const registry = resolveRegistry(input as InstrumentationOptions);
-  const core = new RetryCore(name, settings, registry, now);
+  const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
+  const core = new RetryCore(name, settings, instruments, now);
   let closed: Promise<void> | undefined;
   const { execute, wrap } = makeExecutor(
     overallRunner(
@@ -473,12 +473,15 @@ export function createRetry(options: RetryOptions): Retry {
   );
   return {
     name,
-    registry,
+    registry: instruments.registry,
     execute,
     wrap,
     onRetry: (fn) => core.onRetry(fn),
     close() {
-      closed ??= (async () => core.close())();
+      closed ??= (async () => {
+        core.close();
+        await release();
+      })();
       return closed;
     },
   };

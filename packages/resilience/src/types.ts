@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Registry } from '@vigil/metrics';
 
 /** What the protected function receives on each attempt. */
 export interface AttemptContext {

@@ -142,7 +142,9 @@ describe('changelogs and versions', () => {
       for (const [dep, range] of Object.entries((j.peerDependencies ?? {}) as Record<string, string>)) {
         if (!dep.startsWith('@vigil/')) continue;
         expect(range, `${p} peerDependencies ${dep}`).toMatch(/^>=\d+\.\d+\.\d+$/);
-        expect((j.devDependencies as Record<string, string>)[dep], `${p} devDependencies ${dep}`).toBe('workspace:^');
+        expect((j.devDependencies as Record<string, string>)[dep], `${p} devDependencies ${dep}`).toBe(
+          'workspace:^',
+        );
       }
     }
   });

@@ -85,7 +85,7 @@ describe('SIGTERM with @vigil/shutdown: tracing flushed by the shutdown itself',
       const s = await shutDown(p);
       expect(s.exit).toEqual({ code: 0, signal: null });
       expect(s.code).toBe(0);
-      expect(s.msgs).toContain('shutdown complete; flushing tracing, then exiting with 0');
+      expect(s.msgs).toContain('shutdown complete; flushing tracing, logger stdout, then exiting with 0');
       const warn = s.lines.find((l) => l.resource === 'tracing');
       expect(warn?.msg).toMatch(
         /^tracing: flush gave up after \d+ ms \(budget \d+ ms\); 5 spans dropped \(counted in vigil_tracing_spans_dropped_total\)$/,

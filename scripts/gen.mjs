@@ -22,6 +22,9 @@ const catalog = await import(join(root, 'packages/catalog/dist/index.js'));
 const metrics = await import(join(root, 'packages/metrics/dist/index.js'));
 const tracing = await import(join(root, 'packages/tracing/dist/index.js'));
 const logger = await import(join(root, 'packages/logger/dist/index.js'));
+const resilience = await import(join(root, 'packages/resilience/dist/index.js'));
+const health = await import(join(root, 'packages/health/dist/index.js'));
+const shutdown = await import(join(root, 'packages/shutdown/dist/index.js'));
 
 const fmt = (v) => {
   if (typeof v === 'string') return v === '' ? '`""`' : `\`"${v}"\``;
@@ -45,6 +48,47 @@ function docComments(file, constName) {
       .join(' ');
   }
   return out;
+}
+
+/**
+ * `/** doc *\/ key?: Type;` members of one `export interface NAME { ... }`: every option of a
+ * factory, with its type as written and its doc comment (one paragraph).
+ */
+function interfaceMembers(file, name) {
+  const src = readFileSync(join(root, file), 'utf8');
+  const start = src.indexOf(`export interface ${name} `);
+  if (start < 0) throw new Error(`${file}: no interface ${name}`);
+  let depth = 0;
+  let end = src.indexOf('{', start);
+  for (let i = end; i < src.length; i++) {
+    if (src[i] === '{') depth++;
+    else if (src[i] === '}' && --depth === 0) {
+      end = i;
+      break;
+    }
+  }
+  const body = src.slice(src.indexOf('{', start) + 1, end);
+  const out = [];
+  const re = /(?:\/\*\*([\s\S]*?)\*\/\s*)?(\w+)\?:\s*([\s\S]*?);\n/g;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    const doc = (m[1] ?? '')
+      .split('\n')
+      .map((l) => l.replace(/^\s*\*\s?/, '').trim())
+      .filter(Boolean)
+      .join(' ');
+    out.push({ key: m[2], type: m[3].replace(/\s+/g, ' ').trim(), doc });
+  }
+  return out;
+}
+
+/** Every option of an interface, its type, its default (from the defaults constant) and meaning. */
+function fullOptionsTable(members, defaults, docs, unset = {}) {
+  const cell = (t) => t.replace(/\|/g, '\\|');
+  const rows = members.map(({ key, type, doc }) => {
+    const d = key in defaults ? fmt(defaults[key]) : (unset[key] ?? '–');
+    return `| \`${key}\` | \`${cell(type)}\` | ${d} | ${cell(doc || (docs[key] ?? ''))} |`;
+  });
+  return ['| option | type | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 function optionsTable(defaults, docs) {
@@ -98,6 +142,43 @@ const blocks = {
       docComments('packages/tracing/src/defaults.ts', 'TRACING_DEFAULTS'),
     ),
     'tracing-metrics': metricTable(catalog.TRACING_METRICS),
+  },
+  'packages/resilience/README.md': Object.fromEntries([
+    ...[
+      ['breaker-options', 'BREAKER_DEFAULTS'],
+      ['retry-options', 'RETRY_DEFAULTS'],
+      ['bulkhead-options', 'BULKHEAD_DEFAULTS'],
+      ['policy-options', 'POLICY_DEFAULTS'],
+      ['http-client-options', 'HTTP_CLIENT_DEFAULTS'],
+      ['breaker-check-options', 'BREAKER_CHECK_DEFAULTS'],
+      ['load-shedder-options', 'LOAD_SHEDDER_DEFAULTS'],
+    ].map(([block, name]) => [
+      block,
+      optionsTable(resilience[name], docComments('packages/resilience/src/defaults.ts', name)),
+    ]),
+    ['metric-table', metricTable(catalog.RESILIENCE_METRICS)],
+  ]),
+  'packages/health/README.md': {
+    'health-options': fullOptionsTable(
+      interfaceMembers('packages/health/src/types.ts', 'HealthOptions'),
+      health.HEALTH_DEFAULTS,
+      docComments('packages/health/src/create-health.ts', 'HEALTH_DEFAULTS'),
+      {
+        checks: '`{}`',
+        registry: 'a private registry',
+        metrics: '–',
+        info: '`{}`',
+        now: '`performance.now`',
+      },
+    ),
+  },
+  'packages/shutdown/README.md': {
+    'shutdown-options': fullOptionsTable(
+      interfaceMembers('packages/shutdown/src/types.ts', 'ShutdownOptions'),
+      shutdown.SHUTDOWN_DEFAULTS,
+      {},
+      { servers: '`[]`', exit: '`process.exit`', logger: 'JSON lines on stderr' },
+    ),
   },
   'packages/logger/README.md': {
     'logger-options': optionsTable(

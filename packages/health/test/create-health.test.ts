@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
@@ -96,15 +95,6 @@ describe('createHealth options', () => {
     expect(Object.isFrozen(HEALTH_DEFAULTS.paths)).toBe(true);
     // The readiness answer stays inside the kubelet's 1 s default probe timeout.
     expect(HEALTH_DEFAULTS.checkTimeoutMs).toBeLessThan(1000);
-  });
-
-  it('lists every default in the README options table with its value', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    for (const [key, value] of Object.entries(HEALTH_DEFAULTS)) {
-      const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\``));
-      expect(row, `README row for ${key}`).toBeDefined();
-      if (typeof value !== 'object') expect(row).toContain(`\`${JSON.stringify(value)}\``);
-    }
   });
 
   it('has the public types', () => {

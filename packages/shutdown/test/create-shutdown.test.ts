@@ -129,15 +129,6 @@ describe('createShutdown options', () => {
     expect(readme).toContain(sum);
   });
 
-  it('lists every default in the README options table with its value', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    for (const [key, value] of Object.entries(SHUTDOWN_DEFAULTS)) {
-      const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\``));
-      expect(row, `README row for ${key}`).toBeDefined();
-      expect(row).toContain(`\`${JSON.stringify(value)}\``);
-    }
-  });
-
   it('has the public types', () => {
     expectTypeOf(createShutdown).returns.toEqualTypeOf<Shutdown>();
     expectTypeOf<Shutdown['trigger']>().returns.toEqualTypeOf<Promise<number>>();

@@ -25,6 +25,8 @@ const logger = await import(join(root, 'packages/logger/dist/index.js'));
 const resilience = await import(join(root, 'packages/resilience/dist/index.js'));
 const health = await import(join(root, 'packages/health/dist/index.js'));
 const shutdown = await import(join(root, 'packages/shutdown/dist/index.js'));
+const expressAdapter = await import(join(root, 'packages/express/dist/index.js'));
+const fastifyAdapter = await import(join(root, 'packages/fastify/dist/index.js'));
 
 const fmt = (v) => {
   if (typeof v === 'string') return v === '' ? '`""`' : `\`"${v}"\``;
@@ -178,6 +180,22 @@ const blocks = {
       shutdown.SHUTDOWN_DEFAULTS,
       {},
       { servers: '`[]`', exit: '`process.exit`', logger: 'JSON lines on stderr' },
+    ),
+  },
+  'packages/express/README.md': {
+    'express-metrics-options': fullOptionsTable(
+      interfaceMembers('packages/express/src/metrics.ts', 'ExpressMetricsOptions'),
+      expressAdapter.EXPRESS_METRICS_DEFAULTS,
+      {},
+      { metrics: 'a new handle', logger: 'none', requestLog: '`{}`' },
+    ),
+  },
+  'packages/fastify/README.md': {
+    'fastify-metrics-options': fullOptionsTable(
+      interfaceMembers('packages/fastify/src/metrics.ts', 'FastifyMetricsOptions'),
+      fastifyAdapter.FASTIFY_METRICS_DEFAULTS,
+      {},
+      { metrics: 'a new handle' },
     ),
   },
   'packages/logger/README.md': {

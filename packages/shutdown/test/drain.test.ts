@@ -1,15 +1,9 @@
 import { once } from 'node:events';
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  request,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { get as shared } from '../../../test/helpers/http.js';
 import { createShutdown, type Shutdown, type ShutdownLogger, type ShutdownOptions } from '../src/index.js';
 
 // In-process drains against real servers and real sockets. Nothing here waits on the clock: the
@@ -100,23 +94,11 @@ function shutdownFor(options: ShutdownOptions): {
   return { s, exit, log };
 }
 
-interface Answer {
-  status: number;
-  connection: string | undefined;
-  body: string;
-}
-function get(port: number, path: string, agent: Agent | false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** One request on its own connection unless an agent is given; the `Connection` header it got. */
+const get = async (port: number, path: string, agent: Agent | false = false) => {
+  const r = await shared(port, path, {}, { agent });
+  return { status: r.status, connection: r.headers.connection, body: r.body };
+};
 
 function sockets(agent: Agent): Socket[] {
   return Object.values(agent.freeSockets).flat() as Socket[];

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { get as shared } from '../../../test/helpers/http.js';
 
 // Real child processes receiving real signals. The fixture imports the built packages (run
 // `pnpm build` first; the root `pnpm test` does) and reports events on stdout, so every wait here
@@ -78,23 +79,11 @@ function start(env: Record<string, string>) {
   };
 }
 
-interface Answer {
-  status: number;
-  connection: string | undefined;
-  body: string;
-}
-function get(port: number, path: string, agent: Agent | false = false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** One request on its own connection unless an agent is given; the `Connection` header it got. */
+const get = async (port: number, path: string, agent: Agent | false = false) => {
+  const r = await shared(port, path, {}, { agent });
+  return { status: r.status, connection: r.headers.connection, body: r.body };
+};
 
 describe.each(['express', 'fastify', 'http'])('SIGTERM on a real %s service', (framework) => {
   it('drains: in-flight request 200, /ready 503 while /users/1 200, keep-alive clients closed cleanly, exit 0', async () => {

@@ -27,8 +27,8 @@ export class Call {
   /** The running attempt's scope, set by the breaker layer (the overall deadline aborts it). */
   running: Scope | undefined = undefined;
   /**
-   * A `now()` reading shared by the layers during the synchronous descent of one attempt (a clock
-   * read costs ~0.1 µs on a VM); `NaN` when stale. Reset after every async boundary (bulkhead
+   * A `now()` reading shared by the layers during the synchronous descent of one attempt (clock
+   * reads are not free); `NaN` when stale. Reset after every async boundary (bulkhead
    * queue, backoff).
    */
   t0 = Number.NaN;

@@ -1,9 +1,8 @@
 /**
  * Cancellation scopes: the chain caller signal -> overall deadline -> attempt deadline.
  *
- * Why not an AbortController per call? On Node 20 creating one and touching its `signal` costs
- * about 3 µs (several times a whole breaker call), so a scope creates its AbortController only when
- * somebody reads `signal`. Until then cancellation travels through plain fields and callbacks:
+ * Why not an AbortController per call? Creating one and touching its `signal` costs several times a
+ * whole breaker call, so a scope creates its AbortController only when somebody reads `signal`. Until then cancellation travels through plain fields and callbacks:
  * `abort()` marks the scope, aborts its controller if one exists, aborts its children and calls
  * `onAbort`, the hook the layer that created the scope uses to reject its promise at once (even
  * when the function ignores the signal).
@@ -143,7 +142,7 @@ export function neverAborted(): AbortSignal {
  *
  * All entries share the same duration, so their deadlines are in insertion order: a doubly linked
  * list with the earliest at the head and one timer armed for it replaces a `setTimeout` and
- * `clearTimeout` per call (about 0.5 µs each on Node 20). Removing a finished call is O(1) and
+ * `clearTimeout` per call. Removing a finished call is O(1) and
  * leaves the timer alone; when it fires it expires what is due and re-arms for the new head.
  *
  * The timer is unref'd: a deadline never keeps the process alive by itself (whatever the call

@@ -183,5 +183,5 @@ export {
   postgresCheck,
   redisCheck,
 } from '@vigil/health';
-export type { Shutdown, ShutdownHook, ShutdownOptions, ShutdownState } from '@vigil/shutdown';
+export type { Shutdown, ShutdownHook, ShutdownOptions, ShutdownState, ShutdownTarget } from '@vigil/shutdown';
 export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from '@vigil/shutdown';

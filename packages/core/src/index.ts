@@ -87,6 +87,7 @@ export {
   requestLogWriter,
   setRequestError,
 } from './request/record.js';
+export { type OwnServer, serveOn } from './serve.js';
 export {
   type DbQueryInfo,
   type DbTrace,

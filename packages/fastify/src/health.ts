@@ -163,25 +163,6 @@ export const vigilShutdown: typeof wrappedShutdown & { default: typeof wrappedSh
   { default: wrappedShutdown },
 );
 
-export type {
-  CheckContext,
-  CheckFunction,
-  CheckOptions,
-  Health,
-  HealthCheck,
-  HealthOptions,
-  HealthReport,
-  HealthServer,
-  HealthStatus,
-} from '@vigil/health';
-export {
-  createHealth,
-  eventLoopDelayCheck,
-  HEALTH_DEFAULTS,
-  heapCheck,
-  httpCheck,
-  postgresCheck,
-  redisCheck,
-} from '@vigil/health';
-export type { Shutdown, ShutdownHook, ShutdownOptions, ShutdownState, ShutdownTarget } from '@vigil/shutdown';
-export { createShutdown, SHUTDOWN_DEFAULTS, SHUTDOWN_EXIT_CODES } from '@vigil/shutdown';
+// The adapter carries the core packages it adapts: one import for the one-liners.
+export * from '@vigil/health';
+export * from '@vigil/shutdown';

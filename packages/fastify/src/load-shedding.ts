@@ -1,49 +1,15 @@
-import { compileExclude, createRequestObserver, type ExcludeRule, VigilOptionError } from '@vigil/core';
-import {
-  createLoadShedder,
-  type LoadShedder,
-  type LoadShedderOptions,
-} from '@vigil/resilience/load-shedding';
+import { createRequestObserver } from '@vigil/core';
+import { type LoadSheddingOptions, resolveLoadShedding } from '@vigil/resilience/load-shedding';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { withoutFastifyKeys } from './options.js';
 
-export interface FastifyLoadSheddingOptions extends LoadShedderOptions {
-  /** A shedder to use (`createLoadShedder()`); then the shedder options are not allowed here. */
-  shedder?: LoadShedder;
-  /** Paths never shed nor counted, besides Vigil's own endpoints (the probes, `/metrics`), which never are. */
-  exclude?: readonly ExcludeRule[];
-  /** Requests of a class you never want shed (still counted in flight), e.g. admin or payment calls. */
-  isPriority?: (req: FastifyRequest) => boolean;
-}
-
-function validate(o: unknown): FastifyLoadSheddingOptions {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o))
-    throw new VigilOptionError('options', 'an options object', o);
-  // Keys Fastify itself reads from `register()` options are not ours to validate.
-  const {
-    prefix: _p,
-    logLevel: _l,
-    logSerializers: _s,
-    ...v
-  } = o as FastifyLoadSheddingOptions & Record<string, unknown>;
-  if (v.isPriority !== undefined && typeof v.isPriority !== 'function') {
-    throw new VigilOptionError('isPriority', 'a function (request) => boolean', v.isPriority);
-  }
-  return v;
-}
+export type FastifyLoadSheddingOptions = LoadSheddingOptions<FastifyRequest>;
 
 const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, options) => {
-  const { shedder: given, exclude, isPriority, ...rest } = validate(options);
-  compileExclude(exclude, false); // a bad rule fails before a shedder is made
-  if (given !== undefined && Object.keys(rest).length > 0) {
-    throw new VigilOptionError(
-      Object.keys(rest)[0] as string,
-      'no shedder option when `shedder` is given',
-      'a value',
-    );
-  }
-  const shedder = given ?? createLoadShedder(rest);
+  const { shedder, owned, exclude, isPriority } = resolveLoadShedding<FastifyRequest>(
+    withoutFastifyKeys(options ?? {}),
+  );
   // The limiter's side of the request observer: a rejected request is answered 503 from the first
   // hook; an admitted one is released when the request's record completes. Spans start in
   // vigilMetrics' hook, which runs the rest of the request.
@@ -67,7 +33,7 @@ const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, optio
     });
     reply.raw.end(`{"error":"overloaded","reason":"${a.reason}"}`);
   });
-  if (given === undefined) app.addHook('onClose', async () => shedder.close());
+  if (owned) app.addHook('onClose', async () => shedder.close());
 };
 
 /**

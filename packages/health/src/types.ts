@@ -1,5 +1,5 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OwnServer } from '@vigil/core';
 import type { Registry } from '@vigil/metrics';
 
 /** Status values of the IETF health-check draft (`draft-inadarei-api-health-check`). */
@@ -167,12 +167,8 @@ export interface HealthServerOptions extends HealthHandlerOptions {
   host?: string;
 }
 
-export interface HealthServer {
-  readonly address: AddressInfo;
-  readonly server: Server;
-  /** Stops listening and closes its connections. Idempotent. */
-  close(): Promise<void>;
-}
+/** The probes' own port: its address, its server, `close()`. */
+export type HealthServer = OwnServer;
 
 export interface Health {
   /** Registry holding `vigil_health_*` metrics. */

@@ -13,3 +13,4 @@ export {
   type ShedToken,
 } from './load-shedder.js';
 export { createLoadShedderCheck, type LoadShedderCheckOptions } from './readiness.js';
+export { type LoadSheddingOptions, resolveLoadShedding } from './shedding-adapter.js';

@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { excludeVigilEndpoint } from '@vigil/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { excludeVigilEndpoint, serveOn } from '@vigil/core';
 import type { HealthReport, HealthRequestHandler, HealthServer, Probe, ProbeOptions } from '../types.js';
 
 /** The media type of the IETF health-check draft. */
@@ -67,29 +66,10 @@ export function createProbeHandler(
 }
 
 /** Serve a probe handler on its own port. */
-export async function startProbeServer(
+export function startProbeServer(
   handler: HealthRequestHandler,
   port: number,
   host: string,
 ): Promise<HealthServer> {
-  const server = createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  let closing: Promise<void> | undefined;
-  return {
-    address: server.address() as AddressInfo,
-    server,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  return serveOn((req, res) => handler(req, res), port, host);
 }

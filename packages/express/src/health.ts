@@ -77,7 +77,3 @@ export function createExpressHealth(options?: ExpressHealthOptions): ExpressHeal
     close: { value: () => (owned ? health.close() : Promise.resolve()), enumerable: true },
   }) as ExpressHealth;
 }
-
-// The adapter carries the core packages it adapts: one import for the one-liners.
-export * from '@vigil/health';
-export * from '@vigil/shutdown';

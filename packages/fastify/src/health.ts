@@ -162,7 +162,3 @@ export const vigilShutdown: typeof wrappedShutdown & { default: typeof wrappedSh
   wrappedShutdown,
   { default: wrappedShutdown },
 );
-
-// The adapter carries the core packages it adapts: one import for the one-liners.
-export * from '@vigil/health';
-export * from '@vigil/shutdown';

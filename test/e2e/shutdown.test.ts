@@ -80,7 +80,7 @@ function parseResponse(buf: Buffer): { status: number; close: boolean; shed: boo
 }
 
 class Conn {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private pending?: (r: Result) => void;
   private errorCode?: string;
   constructor(readonly socket: net.Socket) {

@@ -205,7 +205,7 @@ describe.runIf(prometheusInstalled && chromium)('live dashboards in headless Chr
     await refreshed(page, 1);
     const byInstance = (ps: PanelView[]) =>
       ps.find(
-        (p) => p.type === 'timeseries' && p.queries.some((q) => /by \(instance\)/.test(q.params.query)),
+        (p) => p.type === 'timeseries' && p.queries.some((q) => /by \(instance\)/.test(q.params.query ?? '')),
       );
     const before = byInstance(await panelsOf(page))!;
     expect(before, 'a timeseries panel by instance').toBeDefined();

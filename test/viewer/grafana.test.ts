@@ -386,7 +386,7 @@ describe('tables, layout, annotations', () => {
       ['b', { x: 8, y: 4, w: 8, h: 6 }],
       ['c', { x: 16, y: 4, w: 8, h: 6 }],
     ]);
-    expect(items[0]!.panel.gridPos.y).toBe(4); // inputs untouched
+    expect(items[0]?.panel.gridPos?.y).toBe(4); // inputs untouched
   });
 
   it('turns an annotation query into regions', () => {

@@ -160,6 +160,7 @@ export function roundInterval(ms) {
  * interval), `$__rate_interval` = max($__interval + scrape, 4 × scrape), the query step, and
  * `$__range`.
  */
+/** @param {{ from: number, to: number, maxDataPoints: number, scrapeIntervalMs?: number, minIntervalMs?: number }} p */
 export function intervals({ from, to, maxDataPoints, scrapeIntervalMs, minIntervalMs }) {
   const range = to - from;
   const lower = Math.max(scrapeIntervalMs ?? 15e3, minIntervalMs ?? 0);
@@ -259,7 +260,11 @@ export function applyVariableRegex(values, regex) {
   return out;
 }
 
-/** Grafana's variable `sort`: 0 none, 1/2 alphabetical, 3/4 numerical, 5/6 case-insensitive, 7/8 natural. */
+/**
+ * Grafana's variable `sort`: 0 none, 1/2 alphabetical, 3/4 numerical, 5/6 case-insensitive, 7/8 natural.
+ * @param {{ text: string, value: string }[]} options
+ * @param {number} sort
+ */
 export function sortOptions(options, sort) {
   const s = Number(sort ?? 0);
   if (!s) return options;
@@ -957,7 +962,10 @@ export const PANEL_KINDS = {
  * The dashboard's panels grouped under their rows, in order: `[{ row, panels }]`, the first group
  * without a row for panels above any row. Collapsed rows keep their panels in `row.panels`.
  */
+/** @typedef {{ type?: string, title?: string, collapsed?: boolean, gridPos?: { x?: number, y?: number, w?: number, h?: number }, panels?: Panel[], [key: string]: any }} Panel */
+/** @param {{ panels?: Panel[] }} dashboard @returns {{ row: Panel | undefined, panels: Panel[] }[]} */
 export function sections(dashboard) {
+  /** @type {{ row: Panel | undefined, panels: Panel[] }[]} */
   const out = [{ row: undefined, panels: [] }];
   const sorted = [...(dashboard.panels ?? [])].sort(
     (a, b) => (a.gridPos?.y ?? 0) - (b.gridPos?.y ?? 0) || (a.gridPos?.x ?? 0) - (b.gridPos?.x ?? 0),
@@ -970,6 +978,7 @@ export function sections(dashboard) {
 }
 
 /** Grafana's `repeat`: one copy of the panel per value of the variable, laid out across or down. */
+/** @param {Panel} panel @param {string[]} values @returns {{ panel: Panel, scope: { name: string, value: string } | undefined }[]} */
 export function repeatPanel(panel, values) {
   if (!panel.repeat || values.length === 0) return [{ panel, scope: undefined }];
   const g = panel.gridPos ?? { x: 0, y: 0, w: 24, h: 8 };
@@ -984,13 +993,16 @@ export function repeatPanel(panel, values) {
           ? { x: (i % perRow) * w, y: g.y + Math.floor(i / perRow) * g.h, w, h: g.h }
           : { x: g.x, y: g.y + i * g.h, w: g.w, h: g.h },
     },
-    scope: { name: panel.repeat, value },
+    scope: { name: String(panel.repeat), value },
   }));
 }
 
 /**
  * Moves panels down until none overlaps another, in reading order: what Grafana's grid does after
  * repeats widen a row. Takes and returns `{ panel, scope }` items; gridPos is copied, not changed.
+ * @template {{ panel: Panel }} T
+ * @param {T[]} items
+ * @returns {T[]}
  */
 export function resolveOverlaps(items) {
   const placed = [];

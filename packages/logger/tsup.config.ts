@@ -9,4 +9,6 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   external: ['@vigil/express', 'express', 'fastify', 'pino'],
+  // import.meta.url in the CommonJS build (pino-pretty is resolved from this package as a fallback).
+  shims: true,
 });

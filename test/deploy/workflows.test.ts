@@ -184,8 +184,8 @@ describe('ci.yml', () => {
   });
 
   it('runs the same pnpm commands as .ci/run, in the same order, with CI=true', () => {
-    const expected = pnpmCommands(ciRun);
-    expect(expected).toEqual([
+    const commands = pnpmCommands(ciRun);
+    expect(commands).toEqual([
       'pnpm install --frozen-lockfile',
       'pnpm lint',
       'pnpm build',
@@ -195,13 +195,19 @@ describe('ci.yml', () => {
       'pnpm check:packages',
       'pnpm check:consumer',
       'pnpm test',
+      'pnpm test:node 22',
+      'pnpm test:node 24',
     ]);
+    // .ci/run's `test:node <major>` runs are the workflow's Node matrix: one machine, three Nodes.
+    const expected = commands.filter((c) => !c.startsWith('pnpm test:node '));
     expect(runScripts(wf.ci).flatMap(pnpmCommands)).toEqual(expected);
+    const majors = commands.filter((c) => c.startsWith('pnpm test:node ')).map((c) => Number(c.split(' ')[2]));
+    expect(job.strategy.matrix.node).toEqual([20, ...majors]);
     for (const cmd of expected.slice(1)) expect(pkg.scripts).toHaveProperty(cmd.split(' ')[1] as string);
     expect(job.env?.CI).toBe(true);
   });
 
-  it('installs the Debian packages .ci/run installs, and tests on Node 20 and 22', () => {
+  it('installs the Debian packages .ci/run installs, and tests on Node 20, 22 and 24', () => {
     // Chromium: GitHub's Ubuntu images ship Google Chrome (Ubuntu's chromium package is a snap
     // shim), and the workflow points the browser tests at it.
     const aptCi = /APT_PKGS="([^"]+)"/
@@ -220,7 +226,7 @@ describe('ci.yml', () => {
       .filter((w) => w && !w.startsWith('-'))
       .sort();
     expect(aptWf).toEqual(aptCi);
-    expect(job.strategy.matrix.node).toEqual([20, 22]);
+    expect(job.strategy.matrix.node).toEqual([20, 22, 24]);
   });
 
   it('provides PostgreSQL (trust, database test) and Redis with health checks, where the tests look', () => {

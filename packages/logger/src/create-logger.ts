@@ -251,10 +251,8 @@ export function createLogger(options?: LoggerOptions): Logger {
 
   if (pretty) {
     if (dest !== undefined) throw new VigilOptionError('pretty', 'no destination together with pretty', dest);
-    let target: string;
-    try {
-      target = createRequire(join(process.cwd(), 'index.js')).resolve('pino-pretty');
-    } catch {
+    const target = resolvePinoPretty();
+    if (target === undefined) {
       throw new VigilOptionError('pretty', 'pino-pretty to be installed (npm i -D pino-pretty)', true);
     }
     const logger = pino({ ...opts, transport: { target } });
@@ -331,4 +329,15 @@ function withHandle(logger: pino.Logger, handle: LoggerHandle): Logger {
     reopen: { value: handle.reopen, configurable: true, writable: true },
   });
   return logger as Logger;
+}
+
+// The app's dependency first (resolved from its working directory), then one installed next to
+// this package (npm's flat node_modules); pnpm's isolated layout only has the first.
+function resolvePinoPretty(): string | undefined {
+  for (const from of [join(process.cwd(), 'index.js'), import.meta.url]) {
+    try {
+      return createRequire(from).resolve('pino-pretty');
+    } catch {}
+  }
+  return undefined;
 }

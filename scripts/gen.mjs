@@ -26,6 +26,7 @@ const resilience = await import(join(root, 'packages/resilience/dist/index.js'))
 const health = await import(join(root, 'packages/health/dist/index.js'));
 const shutdown = await import(join(root, 'packages/shutdown/dist/index.js'));
 const expressAdapter = await import(join(root, 'packages/express/dist/index.js'));
+const koaAdapter = await import(join(root, 'packages/koa/dist/index.js'));
 const fastifyAdapter = await import(join(root, 'packages/fastify/dist/index.js'));
 
 const fmt = (v) => {
@@ -186,6 +187,14 @@ const blocks = {
     'express-metrics-options': fullOptionsTable(
       interfaceMembers('packages/express/src/metrics.ts', 'ExpressMetricsOptions'),
       expressAdapter.EXPRESS_METRICS_DEFAULTS,
+      {},
+      { metrics: 'a new handle', logger: 'none', requestLog: '`{}`' },
+    ),
+  },
+  'packages/koa/README.md': {
+    'koa-metrics-options': fullOptionsTable(
+      interfaceMembers('packages/koa/src/metrics.ts', 'KoaMetricsOptions'),
+      koaAdapter.KOA_METRICS_DEFAULTS,
       {},
       { metrics: 'a new handle', logger: 'none', requestLog: '`{}`' },
     ),

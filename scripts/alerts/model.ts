@@ -5,7 +5,7 @@
 import type { AlertSeverity } from '@vigil/catalog';
 import type { Catalog, GenConfig } from './config.js';
 import { durationSeconds } from './config.js';
-import { num, quote } from './promql.js';
+import { num, quote, sel } from './promql.js';
 
 export interface GenContext {
   readonly catalog: Catalog;
@@ -105,6 +105,33 @@ export interface RuleFile {
 /** Matchers every selector of a Vigil metric starts with (the configured extra selector). */
 export function baseMatchers(ctx: GenContext): string[] {
   return ctx.config.selector ? [ctx.config.selector] : [];
+}
+
+/**
+ * A series only a Vigil metrics handle exposes, on every target that uses one: the series-cap
+ * counter of its HTTP family, created at 0. Rules on generic names (`up`, `http_*`, `nodejs_*`,
+ * `process_*`) join on it, so Prometheus itself and non-Vigil jobs never match.
+ */
+export function vigilMarker(ctx: GenContext): string {
+  return sel(ctx.catalog.seriesOverflowTotal, '', baseMatchers(ctx));
+}
+
+/** `vector` restricted to Vigil targets (the same job and instance expose the marker). */
+export function onVigil(ctx: GenContext, vector: string): string {
+  return `(${vector} and on (job, instance) ${vigilMarker(ctx)})`;
+}
+
+/** The marker series of the unit tests' target, present for `length + 1` minutes. */
+export function markerSeries(
+  ctx: GenContext,
+  labels: Readonly<Record<string, string>>,
+  values: string,
+): TestSeries {
+  return testSeries(
+    ctx.catalog.seriesOverflowTotal.name,
+    { ...labels, metric: ctx.catalog.httpRequestDuration.name },
+    values,
+  );
 }
 
 export function minutes(d: string): number {

@@ -12,12 +12,17 @@ import {
   constant,
   type GenContext,
   growing,
+  markerSeries,
   minutes,
+  onVigil,
   pct,
   pick,
+  type RecordingRule,
   type RuleFile,
+  type TestSeries,
   testSeries,
   testTarget,
+  vigilMarker,
   who,
 } from './model.js';
 import { by, num, quantile, quote, sel, select } from './promql.js';
@@ -55,8 +60,9 @@ function httpErrorRatio(ctx: GenContext): AlertDef {
   const m = catalog.httpRequestsTotal;
   const base = baseMatchers(ctx);
   const sl = config.serviceLabels;
-  const total = `sum${by(sl)} (rate(${sel(m, '', base)}[5m]))`;
-  const errors = `sum${by(sl)} (rate(${sel(m, '', ['status_code=~"5.."', ...base])}[5m]))`;
+  const v = (w: string) => onVigil(ctx, w);
+  const total = `sum${by(sl)} ${v(`rate(${sel(m, '', base)}[5m])`)}`;
+  const errors = `sum${by(sl)} ${v(`rate(${sel(m, '', ['status_code=~"5.."', ...base])}[5m])`)}`;
   const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minRequestRate)}`;
 
   const t = testTarget(ctx);
@@ -126,8 +132,9 @@ function httpLatency(ctx: GenContext): AlertDef {
   checkLatencyThreshold(m, 'http.p99LatencySeconds', c.p99LatencySeconds);
   const base = baseMatchers(ctx);
   const sl = config.serviceLabels;
-  const p99 = quantile(0.99, m, base, sl, '5m');
-  const rate = `sum${by(sl)} (rate(${sel(m, '_count', base)}[5m]))`;
+  const v = (w: string) => onVigil(ctx, w);
+  const p99 = quantile(0.99, m, base, sl, '5m', v);
+  const rate = `sum${by(sl)} ${v(`rate(${sel(m, '_count', base)}[5m])`)}`;
   const expr = `${p99} > ${num(c.p99LatencySeconds)}\nand\n${rate} > ${num(c.minRequestRate)}`;
 
   const t = testTarget(ctx);
@@ -193,7 +200,8 @@ function dbSlow(ctx: GenContext): AlertDef {
   checkLatencyThreshold(m, 'database.p99LatencySeconds', c.p99LatencySeconds);
   const base = baseMatchers(ctx);
   const keep = [...config.serviceLabels, 'operation', 'table'];
-  const expr = `${quantile(0.99, m, base, keep, '5m')} > ${num(c.p99LatencySeconds)}\nand\nsum${by(keep)} (rate(${sel(m, '_count', base)}[5m])) > ${num(c.minQueryRate)}`;
+  const v = (w: string) => onVigil(ctx, w);
+  const expr = `${quantile(0.99, m, base, keep, '5m', v)} > ${num(c.p99LatencySeconds)}\nand\nsum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)} > ${num(c.minQueryRate)}`;
   const t = testTarget(ctx);
   const len = minutes(c.p99LatencyFor) + 10;
   const n = busy(c.minQueryRate);
@@ -240,8 +248,9 @@ function dbErrors(ctx: GenContext): AlertDef {
   const m = catalog.dbQueryDuration;
   const base = baseMatchers(ctx);
   const keep = [...config.serviceLabels, 'operation', 'table'];
-  const total = `sum${by(keep)} (rate(${sel(m, '_count', base)}[5m]))`;
-  const errors = `sum${by(keep)} (rate(${sel(m, '_count', [`outcome=${quote(catalog.LABEL_VALUES.error)}`, ...base])}[5m]))`;
+  const v = (w: string) => onVigil(ctx, w);
+  const total = `sum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)}`;
+  const errors = `sum${by(keep)} ${v(`rate(${sel(m, '_count', [`outcome=${quote(catalog.LABEL_VALUES.error)}`, ...base])}[5m])`)}`;
   const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minQueryRate)}`;
   const t = testTarget(ctx);
   const len = minutes(c.errorRatioFor) + 10;
@@ -294,23 +303,63 @@ function dbErrors(ctx: GenContext): AlertDef {
 // Targets and Vigil itself
 // ---------------------------------------------------------------------------------------------
 
+/** Recorded per Vigil target and per service; the target alerts and the availability SLI read them. */
+export const TARGET_RECORDS = Object.freeze({
+  targetUp: 'vigil_target:up',
+  serviceUp: 'vigil_service:up:max',
+});
+
+/**
+ * `up` of every Vigil target, with the service labels its metrics carry. A target that stops
+ * answering keeps them from the previous evaluation for as long as discovery still lists it.
+ */
+function targetRecords(ctx: GenContext): RecordingRule[] {
+  const sl = ctx.config.serviceLabels;
+  const id = [...new Set(['job', 'instance', ...sl])];
+  const extra = sl.filter((l) => l !== 'job' && l !== 'instance');
+  const marker = vigilMarker(ctx);
+  const seen = `group${by(id)} (${marker})`;
+  // A rule reading its own last value: the memory of a down target's labels costs 10 minutes of one series.
+  const remembered = `(group${by(id)} (last_over_time(${TARGET_RECORDS.targetUp}[10m])) unless on (job, instance) ${marker})`;
+  return [
+    {
+      record: TARGET_RECORDS.targetUp,
+      expr: `${select('up', baseMatchers(ctx))}\n* on (job, instance) group_left (${extra.join(', ')})\n(\n  ${seen}\n  or\n  ${remembered}\n)`,
+    },
+    { record: TARGET_RECORDS.serviceUp, expr: `max${by(sl)} (${TARGET_RECORDS.targetUp})` },
+  ];
+}
+
+/** `up` and marker series of one test target: scraped for `upMinutes`, then `after` (down or gone). */
+function targetSeries(
+  ctx: GenContext,
+  labels: Readonly<Record<string, string>>,
+  upMinutes: number,
+  after: { up: string; minutes: number },
+): TestSeries[] {
+  return [
+    testSeries('up', pick(labels, ['job', 'instance']), `1x${upMinutes} ${after.up}x${after.minutes}`),
+    markerSeries(ctx, labels, `0x${upMinutes} _x${after.minutes}`),
+  ];
+}
+
 function targetDown(ctx: GenContext): AlertDef {
   const c = ctx.config.targets;
-  const expr = `${select('up', baseMatchers(ctx))} == 0`;
+  const expr = `${TARGET_RECORDS.targetUp} == 0`;
   const t = testTarget(ctx);
-  const upLabels = pick(t, ['job', 'instance']);
+  const keep = [...new Set(['job', 'instance', ...ctx.config.serviceLabels])];
   const len = minutes(c.downFor) + 5;
   return {
     alert: 'ServiceTargetDown',
     variants: [{ expr, for: c.downFor, severity: 'warning' }],
-    summary: `{{ $labels.job }} target {{ $labels.instance }} is down`,
-    description: `Prometheus could not scrape {{ $labels.instance }} of job {{ $labels.job }} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
-    firesWhen: `a scrape target's \`up\` is 0 for ${c.downFor}.`,
+    summary: `${who(ctx, ['instance'])}: target is down`,
+    description: `Prometheus could not scrape {{ $labels.instance }} of ${who(ctx)} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
+    firesWhen: `a Vigil scrape target's \`up\` is 0 for ${c.downFor} (other jobs of the same Prometheus are left out).`,
     runbook: {
       meaning:
-        'Prometheus cannot scrape one instance: the process is not running, the network path is broken, or `/metrics` answers with an error or too slowly.',
+        'Prometheus cannot scrape one instance of a Vigil service: the process is not running, the network path is broken, or `/metrics` answers with an error or too slowly. Only targets that exposed Vigil metrics before count, so Prometheus itself and other jobs never fire it.',
       impact:
-        'If only this instance is affected, the others carry its load; every dashboard and alert is blind to it.',
+        'If only this instance is affected, the others carry its load; every dashboard and alert is blind to it. All instances down fires ServiceDown (critical).',
       confirm: [
         "Prometheus' Targets page (`/targets`) shows the scrape error for the instance.",
         '`curl -sS http://<instance>/metrics | head` from the Prometheus host.',
@@ -326,14 +375,115 @@ function targetDown(ctx: GenContext): AlertDef {
     tests: [
       {
         name: 'target down for longer than `for`: fires',
-        series: [testSeries('up', upLabels, `1x2 ${constant(0, len)}`)],
+        series: targetSeries(ctx, t, 2, { up: '0', minutes: len }),
         evalMinutes: len + 2,
-        expect: [{ labels: upLabels, value: 0 }],
+        expect: [{ labels: pick(t, keep), value: 0 }],
       },
       {
         name: 'a short scrape failure: silent',
-        series: [testSeries('up', upLabels, `1x${len} 0x1`)],
+        series: [
+          testSeries('up', pick(t, ['job', 'instance']), `1x${len} 0x1`),
+          markerSeries(ctx, t, `0x${len} _`),
+        ],
         evalMinutes: len + 1,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function serviceDown(ctx: GenContext): AlertDef {
+  const c = ctx.config.targets;
+  const sl = ctx.config.serviceLabels;
+  const expr = `${TARGET_RECORDS.serviceUp} == 0`;
+  const t = testTarget(ctx);
+  const other = { ...t, instance: '10.0.0.8:3000' };
+  const len = minutes(c.serviceDownFor) + 5;
+  return {
+    alert: 'ServiceDown',
+    variants: [{ expr, for: c.serviceDownFor, severity: 'critical' }],
+    summary: `${who(ctx)} is down: no target answers`,
+    description: `Prometheus has scraped none of the targets of ${who(ctx)} for ${c.serviceDownFor}: the whole service is down or unreachable, and its request metrics stopped with it.`,
+    firesWhen: `every scrape target of a Vigil service has \`up\` 0 for ${c.serviceDownFor}.`,
+    runbook: {
+      meaning:
+        'Every instance of the service fails its scrape: a total outage (crash loop, failed deploy, node or network loss), or a broken `/metrics` path on all of them.',
+      impact:
+        'Users of the service get errors or timeouts. The SLO alerts count the time down as failed requests (AvailabilityBudgetBurn pages too).',
+      confirm: [
+        "Prometheus' Targets page (`/targets`): the scrape error of each instance.",
+        'The orchestrator: `kubectl get pods -l <selector>` (CrashLoopBackOff, Pending, OOMKilled), the last deploy.',
+      ],
+      actions: [
+        'A deploy just happened: roll it back.',
+        'Crash loop: the previous container logs (`kubectl logs --previous`) carry the exit reason; see NodejsRestartingFrequently.',
+        'Instances run and answer on their port, but scrapes fail: the scrape config, a NetworkPolicy, or the metrics port changed.',
+      ],
+      tuning: ['targets.serviceDownFor', 'selector'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'both instances down: fires',
+        series: [
+          ...targetSeries(ctx, t, 2, { up: '0', minutes: len }),
+          ...targetSeries(ctx, other, 2, { up: '0', minutes: len }),
+        ],
+        evalMinutes: len + 2,
+        expect: [{ labels: pick(t, sl), value: 0 }],
+      },
+      {
+        name: 'one of two instances down: silent (ServiceTargetDown covers it)',
+        series: [
+          ...targetSeries(ctx, t, 2, { up: '0', minutes: len }),
+          ...targetSeries(ctx, other, 2, { up: '1', minutes: len }),
+        ],
+        evalMinutes: len + 2,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function serviceAbsent(ctx: GenContext): AlertDef {
+  const c = ctx.config.targets;
+  const sl = ctx.config.serviceLabels;
+  const expr = `max_over_time(${TARGET_RECORDS.serviceUp}[${c.absentWindow}])\nunless\n${TARGET_RECORDS.serviceUp}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.serviceDownFor) + 10;
+  return {
+    alert: 'ServiceAbsent',
+    variants: [{ expr, for: c.serviceDownFor, severity: 'critical' }],
+    summary: `${who(ctx)} has no scrape target any more`,
+    description: `${who(ctx)} had scrape targets within the last ${c.absentWindow}, but service discovery has listed none for ${c.serviceDownFor}: Prometheus no longer monitors it, and nothing else alerts on it.`,
+    firesWhen: `a Vigil service seen within ${c.absentWindow} has had no scrape target at all for ${c.serviceDownFor}.`,
+    runbook: {
+      meaning:
+        'Every target of the service left service discovery: the workload was deleted or scaled to zero, its pods lost the labels or annotations the scrape config selects on, or discovery itself broke. `up` no longer exists for it, so ServiceTargetDown and ServiceDown cannot fire.',
+      impact: 'If the service still runs: it is unmonitored. If it does not: users get errors.',
+      confirm: [
+        "Prometheus' Service Discovery and Targets pages: is the job there, with how many targets?",
+        '`kubectl get deploy,pods -l <selector>`: replicas, labels and the metrics port annotation.',
+      ],
+      actions: [
+        'Scaled to zero or deleted by mistake: restore it.',
+        'Relabelled or the scrape annotations changed: fix the manifests or the scrape config.',
+        `Retired on purpose: silence ServiceAbsent for the service; it stops by itself ${c.absentWindow} after the last scrape.`,
+      ],
+      tuning: ['targets.serviceDownFor', 'targets.absentWindow'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'every target gone from discovery: fires',
+        series: targetSeries(ctx, t, 5, { up: '_', minutes: len }),
+        evalMinutes: len + 5,
+        expect: [{ labels: pick(t, sl), value: 1 }],
+      },
+      {
+        name: 'targets still listed: silent',
+        series: targetSeries(ctx, t, 5, { up: '1', minutes: len }),
+        evalMinutes: len + 5,
         expect: [],
       },
     ],
@@ -490,7 +640,7 @@ function eventLoopLag(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.runtime;
   const m = catalog.eventLoopLagP99;
-  const expr = `${sel(m, '', baseMatchers(ctx))} > ${num(c.eventLoopLagSeconds)}`;
+  const expr = `${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > ${num(c.eventLoopLagSeconds)}`;
   const t = testTarget(ctx);
   const len = minutes(c.eventLoopLagFor) + 5;
   const high = c.eventLoopLagSeconds * 2;
@@ -537,7 +687,7 @@ function eventLoopUtilization(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.runtime;
   const m = catalog.eventLoopUtilization;
-  const expr = `avg_over_time(${sel(m, '', baseMatchers(ctx))}[5m]) > ${num(c.eventLoopUtilization)}`;
+  const expr = `${onVigil(ctx, `avg_over_time(${sel(m, '', baseMatchers(ctx))}[5m])`)} > ${num(c.eventLoopUtilization)}`;
   const t = testTarget(ctx);
   const len = minutes(c.eventLoopUtilizationFor) + 10;
   const busyValue = (1 + c.eventLoopUtilization) / 2;
@@ -586,7 +736,7 @@ function heapNearLimit(ctx: GenContext): AlertDef {
   const used = sel(catalog.heapSizeUsedBytes, '', base);
   const total = sel(catalog.heapSizeTotalBytes, '', base);
   const gc = `sum without (kind) (rate(${sel(catalog.gcDuration, '_sum', base)}[5m]))`;
-  const expr = `${used} / ${total} > ${num(c.heapUsedRatio)}\nand\n${gc} > ${num(c.gcTimeRatio)}`;
+  const expr = `${onVigil(ctx, `${used} / ${total}`)} > ${num(c.heapUsedRatio)}\nand\n${gc} > ${num(c.gcTimeRatio)}`;
   const t = testTarget(ctx);
   const len = minutes(c.heapFor) + 10;
   const totalBytes = 512 * 1024 * 1024;
@@ -639,7 +789,7 @@ function restarts(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.runtime;
   const m = catalog.processStartTimeSeconds;
-  const expr = `changes(${sel(m, '', baseMatchers(ctx))}[${c.restartsWindow}]) >= ${c.restarts}`;
+  const expr = `${onVigil(ctx, `changes(${sel(m, '', baseMatchers(ctx))}[${c.restartsWindow}])`)} >= ${c.restarts}`;
   const t = testTarget(ctx);
   const w = minutes(c.restartsWindow);
   // One restart every `step` minutes, `c.restarts` times, inside the window.
@@ -917,7 +1067,15 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
       groups: [
         {
           name: 'vigil-service',
-          alerts: [targetDown(ctx), seriesOverflow(ctx), spansDropped(ctx), logLinesDropped(ctx)],
+          recording: targetRecords(ctx),
+          alerts: [
+            serviceDown(ctx),
+            serviceAbsent(ctx),
+            targetDown(ctx),
+            seriesOverflow(ctx),
+            spansDropped(ctx),
+            logLinesDropped(ctx),
+          ],
         },
       ],
     },

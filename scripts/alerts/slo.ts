@@ -16,6 +16,7 @@ import {
   type ExprTest,
   type GenContext,
   growing,
+  onVigil,
   pct,
   pick,
   type RecordingRule,
@@ -65,15 +66,15 @@ function sliRates(ctx: GenContext, slo: SloName, w: string): { total: string; ba
   const sl = config.serviceLabels;
   if (slo === 'availability') {
     const m = catalog.httpRequestsTotal;
-    const total = `sum${by(sl)} (rate(${sel(m, '', base)}[${w}]))`;
-    const errors = `sum${by(sl)} (rate(${sel(m, '', ['status_code=~"5.."', ...base])}[${w}]))`;
+    const total = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '', base)}[${w}])`)}`;
+    const errors = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '', ['status_code=~"5.."', ...base])}[${w}])`)}`;
     // A service without any 5xx series has no error rate at all: count it as 0, not as missing.
     return { total, bad: `(${errors} or ${total} * 0)` };
   }
   const m = catalog.httpRequestDuration;
   const valid = ['status_code!~"5.."', ...base];
-  const total = `sum${by(sl)} (rate(${sel(m, '_count', valid)}[${w}]))`;
-  const good = `sum${by(sl)} (rate(${sel(m, '_bucket', [leMatcher(config.slo.latency.thresholdSeconds), ...valid])}[${w}]))`;
+  const total = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_count', valid)}[${w}])`)}`;
+  const good = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_bucket', [leMatcher(config.slo.latency.thresholdSeconds), ...valid])}[${w}])`)}`;
   return { total, bad: `(${total} - ${good})` };
 }
 

@@ -118,6 +118,8 @@ describe('generated rules', () => {
         'NodejsRestartingFrequently',
         'ReadinessFailing',
         'ReadinessFlapping',
+        'ServiceAbsent',
+        'ServiceDown',
         'ServiceTargetDown',
         'VigilLogLinesDropped',
         'VigilMetricsSeriesOverflow',

@@ -93,6 +93,8 @@ export interface AlertDefaults {
   };
   readonly targets: {
     readonly downFor: string;
+    readonly serviceDownFor: string;
+    readonly absentWindow: string;
     readonly overflowWindow: string;
     readonly spansDroppedFor: string;
     readonly logLinesDroppedFor: string;
@@ -113,7 +115,8 @@ export interface AlertDefaults {
 export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
   /**
    * Extra PromQL matchers added to every selector of Vigil's metrics, for example
-   * `job=~"api|worker"` to keep other jobs of the same Prometheus out. Empty: every series.
+   * `job=~"api|worker"`. Empty: every Vigil target (rules on `up`, `http_*`, `nodejs_*` and
+   * `process_*` only match targets that also expose `vigil_metrics_series_overflow_total`).
    */
   selector: '',
   /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instance` where it matters). */
@@ -165,8 +168,12 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     restartsWindow: '1h',
   }),
   targets: Object.freeze({
-    /** How long a scrape target must be down before `ServiceTargetDown` fires. */
+    /** How long a Vigil scrape target must be down before `ServiceTargetDown` fires. */
     downFor: '5m',
+    /** How long every target of a service must be down (`ServiceDown`), or gone from discovery (`ServiceAbsent`), before the page. */
+    serviceDownFor: '2m',
+    /** How long a service whose targets all left discovery keeps `ServiceAbsent` firing (silence it when retiring a service). */
+    absentWindow: '1d',
     /** Window in which any observation going to an overflow label set fires `VigilMetricsSeriesOverflow`. */
     overflowWindow: '15m',
     /** How long spans must keep being dropped (for one reason) before `VigilTracingSpansDropped` fires. */

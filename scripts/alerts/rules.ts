@@ -495,7 +495,10 @@ function seriesOverflow(ctx: GenContext): AlertDef {
   const c = config.targets;
   const m = catalog.seriesOverflowTotal;
   const keep = [...config.serviceLabels, 'instance', 'metric'];
-  const expr = `sum${by(keep)} (increase(${sel(m, '', baseMatchers(ctx))}[${c.overflowWindow}])) > 0`;
+  const x = sel(m, '', baseMatchers(ctx));
+  // Vigil creates the counter at 0, but a new instance (a new pod) can overflow before its first
+  // scrape: a series that did not exist a window ago counts with its whole value.
+  const expr = `sum${by(keep)} (increase(${x}[${c.overflowWindow}])) > 0\nor\nsum${by(keep)} (${x} unless ${x} offset ${c.overflowWindow}) > 0`;
   const t = testTarget(ctx);
   const len = minutes(c.overflowWindow) + 5;
   const labels = { ...t, metric: catalog.httpRequestDuration.name };
@@ -505,7 +508,7 @@ function seriesOverflow(ctx: GenContext): AlertDef {
     variants: [{ expr, severity: 'warning' }],
     summary: `{{ $labels.metric }} reached its series cap in ${who(ctx, ['instance'])}`,
     description: `{{ $value | humanize }} observations of {{ $labels.metric }} in ${who(ctx, ['instance'])} went to the overflow label set in the last ${c.overflowWindow}: the metric reached maxSeries, and new label combinations are no longer told apart.`,
-    firesWhen: `any observation goes to an overflow label set (\`route="${catalog.LABEL_VALUES.overflowRoute}"\`) within ${c.overflowWindow}.`,
+    firesWhen: `any observation goes to an overflow label set (\`route="${catalog.LABEL_VALUES.overflowRoute}"\`) within ${c.overflowWindow}, including before a new instance's first scrape.`,
     runbook: {
       meaning: `A Vigil metric reached its cap on label combinations (\`maxSeries\`); further new combinations are recorded under \`${catalog.LABEL_VALUES.overflowRoute}\` so memory and scrape size stay bounded.`,
       impact: 'Per-route (or per-table) panels lose detail for the new combinations; totals stay right.',
@@ -526,6 +529,18 @@ function seriesOverflow(ctx: GenContext): AlertDef {
         series: [testSeries(m.name, labels, growing(10, len))],
         evalMinutes: len,
         expect: [{ labels: pick(labels, keep), value: 10 * w }],
+      },
+      {
+        name: 'a new instance whose first scrape already counts overflows: fires',
+        series: [testSeries(m.name, labels, `_x5 ${constant(37, len)}`)],
+        evalMinutes: 10,
+        expect: [{ labels: pick(labels, keep), value: 37 }],
+      },
+      {
+        name: 'a new instance with the counter at 0: silent',
+        series: [testSeries(m.name, labels, `_x5 ${constant(0, len)}`)],
+        evalMinutes: 10,
+        expect: [],
       },
       {
         name: 'overflow long ago, none in the window: silent',

@@ -197,6 +197,7 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
   ] as const) {
     ratio(where, key, value, { open: true });
   }
+  ratio(where, 'resilience.breakerOpenRatio', merged.resilience.breakerOpenRatio, { open: false });
   for (const [key, value] of [
     ['runtime.restarts', merged.runtime.restarts],
     ['health.readinessFlaps', merged.health.readinessFlaps],

@@ -866,17 +866,25 @@ function breakerOpen(ctx: GenContext): AlertDef {
   const c = config.resilience;
   const m = catalog.circuitBreakerState;
   const states = catalog.BREAKER_STATE_VALUES;
-  const expr = `${sel(m, '', baseMatchers(ctx))} > ${states.closed}`;
+  // Share of the window spent away from closed: a breaker cycling open, half-open, closed rejects
+  // most calls without ever staying open, so a `for` on the state would never fire.
+  const expr = `avg_over_time((${sel(m, '', baseMatchers(ctx))} > bool ${states.closed})[${c.breakerOpenWindow}:]) >= ${num(c.breakerOpenRatio)}`;
   const t = testTarget(ctx);
   const labels = { ...t, breaker: 'payments-api' };
-  const len = minutes(c.breakerOpenFor) + 5;
+  const w = minutes(c.breakerOpenWindow);
   const { open, half_open: half, closed } = states;
+  // Prometheus 2.x subqueries take both ends of the window: w + 1 one-minute points.
+  const share = (values: readonly number[], at: number) =>
+    values.slice(at - w, at + 1).filter((x) => x > closed).length / (w + 1);
+  const cycling = Array.from({ length: 4 * w }, (_, i) => [open, open, half, closed][i % 4]!);
+  const stuck = [closed, closed, ...Array.from({ length: w + 4 }, () => open)];
+  const once = [closed, closed, open, half, ...Array.from({ length: w + 4 }, () => closed)];
   return {
     alert: 'CircuitBreakerOpen',
-    variants: [{ expr, for: c.breakerOpenFor, severity: 'warning' }],
-    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has not closed for ${c.breakerOpenFor}`,
-    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has been open or half-open for ${c.breakerOpenFor} (state {{ $value | humanize }}: ${half} half-open, ${open} open): calls to its dependency are rejected or fall back.`,
-    firesWhen: `a breaker stays open or half-open (state > ${closed}) for ${c.breakerOpenFor}; trial calls that fail keep it there.`,
+    variants: [{ expr, severity: 'warning' }],
+    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} was away from closed {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}`,
+    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} was open or half-open {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}: calls to its dependency are rejected or fall back most of the time, whether it stays open or keeps opening again.`,
+    firesWhen: `a breaker spends ${pct(c.breakerOpenRatio)} or more of ${c.breakerOpenWindow} open or half-open (state > ${closed}), stuck open or cycling open, half-open, closed.`,
     runbook: {
       meaning: `The breaker opened on one of its triggers (the \`reason\` of ${catalog.circuitBreakerOpens.name}: ${catalog.BREAKER_OPEN_REASONS.join(', ')}): failures or timeouts in a row, too many failed or slow calls in its window, or failed half-open trial calls; and its trial calls keep failing, so it does not close.`,
       impact:
@@ -890,20 +898,26 @@ function breakerOpen(ctx: GenContext): AlertDef {
         'The dependency is slow rather than down (reason slow_rate, or timeouts): the breaker timeout or slowCallDurationMs may be shorter than its normal latency; compare with the outbound p99.',
         'Only one instance affected: a network path or DNS problem local to it.',
       ],
-      tuning: ['resilience.breakerOpenFor'],
+      tuning: ['resilience.breakerOpenWindow', 'resilience.breakerOpenRatio'],
       dashboard: 'resilience',
     },
     tests: [
       {
-        name: 'open, failed half-open trial, open again: fires',
-        series: [testSeries(m.name, labels, `${closed}x2 ${open}x3 ${half} ${constant(open, len)}`)],
-        evalMinutes: len + 6,
-        expect: [{ labels, value: open }],
+        name: 'cycling open, open, half-open, closed (away 75 % of the time, never for long): fires',
+        series: [testSeries(m.name, labels, cycling.join(' '))],
+        evalMinutes: cycling.length - 1,
+        expect: [{ labels, value: share(cycling, cycling.length - 1) }],
       },
       {
-        name: 'opened, then closed after a successful trial: silent',
-        series: [testSeries(m.name, labels, `${closed}x2 ${open}x2 ${half} ${constant(closed, len)}`)],
-        evalMinutes: len + 5,
+        name: 'stuck open: fires',
+        series: [testSeries(m.name, labels, stuck.join(' '))],
+        evalMinutes: stuck.length - 1,
+        expect: [{ labels, value: share(stuck, stuck.length - 1) }],
+      },
+      {
+        name: 'opened once, closed after a successful trial: silent',
+        series: [testSeries(m.name, labels, once.join(' '))],
+        evalMinutes: w + 2,
         expect: [],
       },
     ],

@@ -436,7 +436,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   b.row('Overview')
     .stat({
       title: 'Open breakers',
-      description: `Breakers currently open (state ${S.open}). CircuitBreakerOpen fires when one does not close for ${ctx.config.resilience.breakerOpenFor}.`,
+      description: `Breakers currently open (state ${S.open}). CircuitBreakerOpen fires when one is away from closed ${pct(ctx.config.resilience.breakerOpenRatio)} of ${ctx.config.resilience.breakerOpenWindow}.`,
       unit: 'short',
       w: 6,
       thresholds: thresholds(COLORS.ok, [1, COLORS.bad]),

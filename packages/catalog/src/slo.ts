@@ -99,7 +99,11 @@ export interface AlertDefaults {
     readonly spansDroppedFor: string;
     readonly logLinesDroppedFor: string;
   };
-  readonly resilience: { readonly breakerOpenFor: string; readonly loadSheddingFor: string };
+  readonly resilience: {
+    readonly breakerOpenWindow: string;
+    readonly breakerOpenRatio: number;
+    readonly loadSheddingFor: string;
+  };
   readonly health: {
     readonly readinessFailingFor: string;
     readonly readinessFlaps: number;
@@ -182,8 +186,10 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     logLinesDroppedFor: '10m',
   }),
   resilience: Object.freeze({
-    /** How long a circuit breaker must stay away from closed (open or half-open) before `CircuitBreakerOpen` fires. */
-    breakerOpenFor: '5m',
+    /** Window over which `CircuitBreakerOpen` measures the share of time a breaker is open or half-open. */
+    breakerOpenWindow: '10m',
+    /** Share of `breakerOpenWindow` away from closed at which `CircuitBreakerOpen` fires (stuck open, or cycling). */
+    breakerOpenRatio: 0.5,
     /** How long a process must keep shedding requests (answering 503 from its load shedder) before `LoadSheddingSustained` fires. */
     loadSheddingFor: '5m',
   }),

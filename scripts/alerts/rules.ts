@@ -1031,16 +1031,17 @@ function readinessFlapping(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.health;
   const m = catalog.healthStatus;
-  const { pass, fail } = catalog.HEALTH_STATUS_VALUES;
-  const expr = `changes(${sel(m, '', [`probe=${quote(READINESS)}`, ...baseMatchers(ctx)])}[${c.readinessFlapWindow}]) >= ${c.readinessFlaps}`;
+  const { pass, warn, fail } = catalog.HEALTH_STATUS_VALUES;
+  // Only fail (503) against pass or warn (both 200) moves the instance in and out of the load balancer.
+  const expr = `changes((${sel(m, '', [`probe=${quote(READINESS)}`, ...baseMatchers(ctx)])} > bool ${fail})[${c.readinessFlapWindow}:]) >= ${c.readinessFlaps}`;
   const t = testTarget(ctx);
   const labels = { ...t, probe: READINESS };
   const w = minutes(c.readinessFlapWindow);
-  const flips = (count: number) => {
+  const flips = (count: number, other: number = fail) => {
     const v: number[] = [];
     let cur: number = pass;
     for (let i = 0; i <= w; i++) {
-      if (i > 0 && i <= count) cur = cur === pass ? fail : pass;
+      if (i > 0 && i <= count) cur = cur === pass ? other : pass;
       v.push(cur);
     }
     return v.join(' ');
@@ -1049,8 +1050,8 @@ function readinessFlapping(ctx: GenContext): AlertDef {
     alert: 'ReadinessFlapping',
     variants: [{ expr, severity: 'warning' }],
     summary: `${who(ctx, ['instance'])} readiness changed {{ $value | humanize }} times in ${c.readinessFlapWindow}`,
-    description: `The readiness of ${who(ctx, ['instance'])} changed {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
-    firesWhen: `an instance's readiness status changes ${c.readinessFlaps} times or more within ${c.readinessFlapWindow}.`,
+    description: `The readiness of ${who(ctx, ['instance'])} changed between failing (503) and ready (200) {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
+    firesWhen: `an instance's readiness changes between fail (503) and pass or warn (200) ${c.readinessFlaps} times or more within ${c.readinessFlapWindow}.`,
     runbook: {
       meaning:
         "A readiness check passes and fails in turns: a flaky dependency, or a check timeout close to the dependency's normal latency.",
@@ -1071,6 +1072,12 @@ function readinessFlapping(ctx: GenContext): AlertDef {
         series: [testSeries(m.name, labels, flips(c.readinessFlaps))],
         evalMinutes: w,
         expect: [{ labels, value: c.readinessFlaps }],
+      },
+      {
+        name: 'pass and warn alternating (both answer 200, the instance stays in the load balancer): silent',
+        series: [testSeries(m.name, labels, flips(c.readinessFlaps * 3, warn))],
+        evalMinutes: w,
+        expect: [],
       },
       {
         name: `${c.readinessFlaps - 1} changes: silent`,

@@ -196,7 +196,7 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
   health: Object.freeze({
     /** How long readiness must fail before `ReadinessFailing` fires. */
     readinessFailingFor: '5m',
-    /** Readiness status changes within `readinessFlapWindow` at which `ReadinessFlapping` fires. */
+    /** Readiness changes between fail (503) and pass or warn (200) within `readinessFlapWindow` at which `ReadinessFlapping` fires. */
     readinessFlaps: 6,
     /** Window in which readiness changes are counted. */
     readinessFlapWindow: '30m',

@@ -115,7 +115,7 @@ function recordingRules(ctx: GenContext, slo: SloName): RecordingRule[] {
 export function tierThresholds(ctx: GenContext, slo: SloName) {
   const budget = budgetOf(ctx, slo);
   return ctx.catalog.BURN_RATE_TIERS.map((t) => {
-    const factor = burnRateFactor(t, ctx.config.slo.window);
+    const factor = burnRateFactor(t, ctx.config.slo);
     return { ...t, factor, budget, threshold: factor * budget };
   });
 }
@@ -207,6 +207,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
   ) {
     throw new Error(`cannot build ${alert} unit tests for the configured ${slo} objective ${objective}`);
   }
+  const sustainable = Number(num(0.97 * budgetOf(ctx, slo)));
   const target = pick(testTarget(ctx), sl);
   const labels = { ...target, slo };
   const tests: AlertTest[] = [
@@ -224,6 +225,13 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
       series: sloSeriesFor(ctx, slo, bads.slow, length, false),
       evalMinutes: length,
       expect: [{ labels, variant: 1, value: r(bads.slow) }],
+    },
+    {
+      // A factor below 1 (a 7- or 28-day window with the 30-day budget shares) would fire here.
+      name: `burning at 97 % of the sustainable rate (${pct(sustainable)}: the budget lasts the window): silent`,
+      series: sloSeriesFor(ctx, slo, sustainable * TEST_RATE, length, false),
+      evalMinutes: length,
+      expect: [],
     },
     {
       name: `within budget (${pct(r(bads.none))}), plus traffic that is not this SLI's concern: silent`,

@@ -958,7 +958,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
     const budget = budgetOf(ctx, name);
     const tiers = catalog.BURN_RATE_TIERS.map((t) => ({
       ...t,
-      factor: burnRateFactor(t, config.slo.window),
+      factor: burnRateFactor(t, config.slo),
     }));
     const minPage = Math.min(...tiers.filter((t) => t.tier === 'page').map((t) => t.factor));
     const minTicket = Math.min(...tiers.filter((t) => t.tier === 'ticket').map((t) => t.factor));

@@ -63,6 +63,8 @@ describe('promtool', () => {
             window: '28d',
             availability: { objective: 0.995 },
             latency: { objective: 0.95, thresholdSeconds: 1 },
+            // 10 % in 3 days is a factor of 0.933 for 28 days: below 1, refused.
+            budgetShare: { '3d': 0.11 },
           },
           selector: 'job=~"api|checkout"',
           serviceLabels: ['job'],
@@ -197,6 +199,24 @@ describe('generation config', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses burn-rate factors below 1, naming the window or the budget share and the share needed', () => {
+    // 7 days with the 30-day shares: 10 % of the budget in 1 day is a factor of 0.7.
+    expect(() => resolveConfig({ slo: { ...SLO, window: '7d' } }, cat, 'x.json')).toThrow(
+      /Invalid option "slo\.window" in x\.json: the ticket tier over 1d spends 10 % of the budget, a burn-rate factor of 0\.7 for a 7d SLO window.*"slo\.budgetShare\.1d" to at least 0\.1429/,
+    );
+    expect(() =>
+      resolveConfig({ slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.4 } } }, cat),
+    ).toThrow(/Invalid option "slo\.budgetShare\.3d".*factor of 0\.933333.*at least 0\.4286/);
+    const ok = resolveConfig({ slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.43 } } }, cat);
+    expect(ok.slo.budgetShare).toEqual({ '1h': 0.02, '6h': 0.05, '1d': 0.15, '3d': 0.43 });
+    expect(() => resolveConfig({ slo: { ...SLO, budgetShare: { '2d': 0.1 } } }, cat)).toThrow(
+      /"slo\.budgetShare\.2d".*one of 1h, 6h, 1d, 3d/,
+    );
+    expect(() => resolveConfig({ slo: { ...SLO, budgetShare: { '1h': 2 } } }, cat)).toThrow(
+      /"slo\.budgetShare\.1h".*\(0, 1\]/,
+    );
   });
 
   it('names the option for other mistakes', () => {

@@ -215,4 +215,11 @@ export interface SloTargets {
    * value between boundaries, and interpolating would make the SLI lie.
    */
   readonly latency: { readonly objective: number; readonly thresholdSeconds: number };
+  /**
+   * Share of the error budget each burn-rate tier tolerates spending within its long window, keyed
+   * by that window (`"1h"`, `"6h"`, `"1d"`, `"3d"`). Optional: defaults to the tiers'
+   * `budgetConsumed`. The factor `share × window / long window` must be at least 1, so SLO windows
+   * shorter than 30 days need larger shares for the ticket tiers.
+   */
+  readonly budgetShare?: Readonly<Record<string, number>>;
 }

@@ -226,6 +226,7 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
     ['database.errorRatio', merged.database.errorRatio],
     ['runtime.eventLoopUtilization', merged.runtime.eventLoopUtilization],
     ['runtime.heapUsedRatio', merged.runtime.heapUsedRatio],
+    ['runtime.memoryUsedRatio', merged.runtime.memoryUsedRatio],
     ['runtime.gcTimeRatio', merged.runtime.gcTimeRatio],
   ] as const) {
     ratio(where, key, value, { open: true });

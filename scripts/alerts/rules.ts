@@ -749,50 +749,106 @@ function heapNearLimit(ctx: GenContext): AlertDef {
   const c = config.runtime;
   const base = baseMatchers(ctx);
   const used = sel(catalog.heapSizeUsedBytes, '', base);
-  const total = sel(catalog.heapSizeTotalBytes, '', base);
-  const gc = `sum without (kind) (rate(${sel(catalog.gcDuration, '_sum', base)}[5m]))`;
-  const expr = `${onVigil(ctx, `${used} / ${total}`)} > ${num(c.heapUsedRatio)}\nand\n${gc} > ${num(c.gcTimeRatio)}`;
+  const limit = sel(catalog.heapSizeLimitBytes, '', base);
+  const expr = `${onVigil(ctx, `${used} / ${limit}`)} > ${num(c.heapUsedRatio)}`;
   const t = testTarget(ctx);
   const len = minutes(c.heapFor) + 10;
-  const totalBytes = 512 * 1024 * 1024;
+  const limitBytes = 2048 * 1024 * 1024;
   const full = Math.min(0.99, (1 + c.heapUsedRatio) / 2);
-  const series = (usedRatio: number, gcShare: number) => [
-    testSeries(catalog.heapSizeUsedBytes.name, t, constant(Math.round(totalBytes * usedRatio), len)),
-    testSeries(catalog.heapSizeTotalBytes.name, t, constant(totalBytes, len)),
+  const series = (usedBytes: number, committedBytes: number, gcShare: number) => [
+    testSeries(catalog.heapSizeUsedBytes.name, t, constant(usedBytes, len)),
+    testSeries(catalog.heapSizeTotalBytes.name, t, constant(committedBytes, len)),
+    testSeries(catalog.heapSizeLimitBytes.name, t, constant(limitBytes, len)),
     testSeries(`${catalog.gcDuration.name}_sum`, { ...t, kind: 'major' }, growing(gcShare * 60, len)),
   ];
+  const nearLimit = Math.round(limitBytes * full);
+  const small = 256 * 1024 * 1024;
   return {
     alert: 'NodejsHeapNearLimit',
     variants: [{ expr, for: c.heapFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} heap is {{ $value | humanizePercentage }} full and GC cannot free it`,
-    description: `The V8 heap of ${who(ctx, ['instance'])} is {{ $value | humanizePercentage }} used and the process spends more than ${pct(c.gcTimeRatio)} of its time in garbage collection: it is close to V8's heap limit and will crash with "JavaScript heap out of memory".`,
-    firesWhen: `heap used / heap committed is above ${pct(c.heapUsedRatio)} while garbage collection takes more than ${pct(c.gcTimeRatio)} of the time, for ${c.heapFor}.`,
+    summary: `${who(ctx, ['instance'])} heap is at {{ $value | humanizePercentage }} of V8's heap limit`,
+    description: `The V8 heap of ${who(ctx, ['instance'])} uses {{ $value | humanizePercentage }} of its limit (${catalog.heapSizeLimitBytes.name}, set by --max-old-space-size) for ${c.heapFor}: it will crash with "JavaScript heap out of memory" when it reaches it.`,
+    firesWhen: `heap used / V8's heap limit (\`${catalog.heapSizeLimitBytes.name}\`) is above ${pct(c.heapUsedRatio)} for ${c.heapFor}.`,
     runbook: {
-      meaning:
-        'The heap is full and garbage collection runs constantly without freeing much: the symptoms V8 shows just before it reaches its heap limit (`--max-old-space-size`). Neither prom-client nor Vigil exports the limit itself, so the alert uses these two symptoms together; either one alone is normal at times.',
-      impact: 'Latency (GC pauses block the event loop), then an out-of-memory crash and restart.',
+      meaning: `The live heap is close to the most V8 may use (\`--max-old-space-size\`, exported as \`${catalog.heapSizeLimitBytes.name}\`). The committed heap (\`${catalog.heapSizeTotalBytes.name}\`) is not the limit: V8 grows it on demand, so a full committed heap alone means nothing.`,
+      impact:
+        'Latency (GC runs constantly and blocks the event loop), then an out-of-memory crash and restart.',
       confirm: [
-        'Node.js runtime dashboard: heap used vs committed, GC time by kind (major GCs dominate), RSS trend.',
+        'Node.js runtime dashboard: heap used against the heap limit, GC time by kind (major GCs dominate), RSS against the container limit.',
         'A heap that grows steadily between deploys is a leak; one that jumps with traffic is load.',
       ],
       actions: [
         'Take a heap snapshot of an affected instance (inspector, or `node --heapsnapshot-signal=SIGUSR2`) and compare two snapshots taken minutes apart.',
         'Common leaks: unbounded caches or maps keyed by request data, listeners added per request, closures kept by timers.',
-        'Short term: restart the instance, or raise `--max-old-space-size` if the container has memory to spare.',
+        'Short term: restart the instance, or raise `--max-old-space-size` if the container has memory to spare (see NodejsMemoryNearLimit).',
       ],
-      tuning: ['runtime.heapUsedRatio', 'runtime.gcTimeRatio', 'runtime.heapFor'],
+      tuning: ['runtime.heapUsedRatio', 'runtime.heapFor'],
       dashboard: 'runtime',
     },
     tests: [
       {
-        name: 'full heap and constant GC: fires',
-        series: series(full, c.gcTimeRatio * 2),
+        name: 'heap near V8 limit: fires',
+        series: series(nearLimit, nearLimit, 0.01),
         evalMinutes: len,
-        expect: [{ labels: t, value: Math.round(totalBytes * full) / totalBytes }],
+        expect: [{ labels: t, value: nearLimit / limitBytes }],
       },
       {
-        name: 'full heap but little GC (V8 just grew the heap): silent',
-        series: series(full, c.gcTimeRatio / 4),
+        name: 'committed heap full and busy GC, but far below the limit (V8 grows the heap): silent',
+        series: series(Math.round(small * full), small, c.gcTimeRatio * 2),
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function memoryNearLimit(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.runtime;
+  const base = baseMatchers(ctx);
+  const rss = sel(catalog.processResidentMemoryBytes, '', base);
+  const limit = sel(catalog.processMemoryLimitBytes, '', base);
+  const expr = `${onVigil(ctx, `${rss} / ${limit}`)} > ${num(c.memoryUsedRatio)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.heapFor) + 10;
+  const limitBytes = 1024 * 1024 * 1024;
+  const high = Math.round(limitBytes * Math.min(0.99, (1 + c.memoryUsedRatio) / 2));
+  const series = (rssBytes: number) => [
+    testSeries(catalog.processResidentMemoryBytes.name, t, constant(rssBytes, len)),
+    testSeries(catalog.processMemoryLimitBytes.name, t, constant(limitBytes, len)),
+  ];
+  return {
+    alert: 'NodejsMemoryNearLimit',
+    variants: [{ expr, for: c.heapFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} uses {{ $value | humanizePercentage }} of its container memory limit`,
+    description: `The resident memory of ${who(ctx, ['instance'])} is {{ $value | humanizePercentage }} of its container's memory limit for ${c.heapFor}: the kernel kills it (OOMKilled) when it reaches the limit, whatever the V8 heap shows.`,
+    firesWhen: `resident memory / the container memory limit (\`${catalog.processMemoryLimitBytes.name}\`, exported only where there is one) is above ${pct(c.memoryUsedRatio)} for ${c.heapFor}.`,
+    runbook: {
+      meaning:
+        'The process uses nearly all the memory its container (cgroup) allows. Memory outside the V8 heap counts too: Buffers, native modules, thread stacks, the code space. At the limit the kernel kills the process without a JavaScript error.',
+      impact: 'An OOM kill: requests in flight fail and the instance restarts (NodejsRestartingFrequently).',
+      confirm: [
+        'Node.js runtime dashboard: RSS against the container limit, and the heap against its own limit: a small heap with a large RSS means native or Buffer memory.',
+        '`kubectl describe pod`: last state OOMKilled.',
+      ],
+      actions: [
+        'Heap near its limit too: see NodejsHeapNearLimit.',
+        'RSS far above the heap: look for large or retained Buffers (streams not consumed, big bodies held), and native modules.',
+        '`--max-old-space-size` must leave room below the container limit for everything outside the heap (a quarter of it is a common margin).',
+      ],
+      tuning: ['runtime.memoryUsedRatio', 'runtime.heapFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'resident memory near the container limit: fires',
+        series: series(high),
+        evalMinutes: len,
+        expect: [{ labels: t, value: high / limitBytes }],
+      },
+      {
+        name: 'resident memory at half the limit: silent',
+        series: series(limitBytes / 2),
         evalMinutes: len,
         expect: [],
       },
@@ -1121,7 +1177,13 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
       groups: [
         {
           name: 'vigil-runtime',
-          alerts: [eventLoopLag(ctx), eventLoopUtilization(ctx), heapNearLimit(ctx), restarts(ctx)],
+          alerts: [
+            eventLoopLag(ctx),
+            eventLoopUtilization(ctx),
+            heapNearLimit(ctx),
+            memoryNearLimit(ctx),
+            restarts(ctx),
+          ],
         },
       ],
     },

@@ -704,14 +704,13 @@ function runtime(ctx: GenContext): JsonDashboardFile {
       queries: [{ expr: `max(${sel(catalog.eventLoopLagP99, '', M)})`, legend: 'max' }],
     })
     .stat({
-      title: 'Max heap used',
-      description:
-        'Heap used / heap committed on the fullest instance. Values near 100 % are normal between collections; memory pressure shows as GC time (NodejsHeapNearLimit needs both).',
+      title: 'Max heap used of limit',
+      description: `Heap used / V8's heap limit (--max-old-space-size) on the fullest instance. NodejsHeapNearLimit fires above ${pct(c.heapUsedRatio)}.`,
       unit: 'percentunit',
-      thresholds: NEUTRAL,
+      thresholds: thresholds(COLORS.ok, [c.heapUsedRatio * 0.8, COLORS.warn], [c.heapUsedRatio, COLORS.bad]),
       queries: [
         {
-          expr: `max(${sel(catalog.heapSizeUsedBytes, '', M)} / ${sel(catalog.heapSizeTotalBytes, '', M)})`,
+          expr: `max(${sel(catalog.heapSizeUsedBytes, '', M)} / ${sel(catalog.heapSizeLimitBytes, '', M)})`,
           legend: 'max',
         },
       ],
@@ -755,14 +754,16 @@ function runtime(ctx: GenContext): JsonDashboardFile {
     });
   b.row('Memory and GC')
     .timeseries({
-      title: 'Heap used and committed',
-      description: 'V8 heap used and committed (total) per instance.',
+      title: 'Heap used, committed and limit',
+      description:
+        "V8 heap used, committed (V8 grows it on demand) and V8's heap limit per instance: the process crashes with 'JavaScript heap out of memory' when used reaches the limit.",
       unit: 'bytes',
       w: 8,
       thresholds: NEUTRAL,
       queries: [
         { expr: sel(catalog.heapSizeUsedBytes, '', M), legend: '{{instance}} used' },
         { expr: sel(catalog.heapSizeTotalBytes, '', M), legend: '{{instance}} committed' },
+        { expr: sel(catalog.heapSizeLimitBytes, '', M), legend: '{{instance}} limit' },
       ],
     })
     .timeseries({
@@ -772,6 +773,21 @@ function runtime(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [{ expr: sel(catalog.processResidentMemoryBytes, '', M), legend: '{{instance}}' }],
+    })
+    .timeseries({
+      title: 'Resident memory of container limit',
+      description: `Resident memory / the container's memory limit per instance (${catalog.processMemoryLimitBytes.name}: only processes with a cgroup memory limit have one). The kernel kills the process at 100 %; NodejsMemoryNearLimit fires above ${pct(c.memoryUsedRatio)} (dashed).`,
+      unit: 'percentunit',
+      w: 8,
+      max: 1,
+      showThresholds: true,
+      thresholds: thresholds(COLORS.ok, [c.memoryUsedRatio, COLORS.bad]),
+      queries: [
+        {
+          expr: `${sel(catalog.processResidentMemoryBytes, '', M)} / ${sel(catalog.processMemoryLimitBytes, '', M)}`,
+          legend: '{{instance}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Heap available by space',
@@ -785,7 +801,7 @@ function runtime(ctx: GenContext): JsonDashboardFile {
     })
     .timeseries({
       title: 'Time in GC by kind',
-      description: `Share of wall time spent in garbage collection, by kind. Dashed: the GC share that, with a full heap, fires NodejsHeapNearLimit (${pct(c.gcTimeRatio)}).`,
+      description: `Share of wall time spent in garbage collection, by kind. Dashed: ${pct(c.gcTimeRatio)}, GC this busy usually means a heap near its limit.`,
       unit: 'percentunit',
       w: 8,
       stack: true,

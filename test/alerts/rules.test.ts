@@ -117,6 +117,7 @@ describe('generated rules', () => {
         'NodejsEventLoopLagHigh',
         'NodejsEventLoopUtilizationHigh',
         'NodejsHeapNearLimit',
+        'NodejsMemoryNearLimit',
         'NodejsRestartingFrequently',
         'ReadinessFailing',
         'ReadinessFlapping',

@@ -86,6 +86,7 @@ export interface AlertDefaults {
     readonly eventLoopUtilization: number;
     readonly eventLoopUtilizationFor: string;
     readonly heapUsedRatio: number;
+    readonly memoryUsedRatio: number;
     readonly gcTimeRatio: number;
     readonly heapFor: string;
     readonly restarts: number;
@@ -160,11 +161,13 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     eventLoopUtilization: 0.9,
     /** How long utilization must stay above `eventLoopUtilization`. */
     eventLoopUtilizationFor: '10m',
-    /** Heap used / heap committed above which, together with `gcTimeRatio`, `NodejsHeapNearLimit` fires. */
+    /** Heap used / V8's heap limit (`nodejs_heap_size_limit_bytes`) above which `NodejsHeapNearLimit` fires. */
     heapUsedRatio: 0.9,
-    /** Share of wall time spent in garbage collection that, with a full heap, means V8 is near its limit. */
+    /** Resident memory / the container's memory limit above which `NodejsMemoryNearLimit` fires. */
+    memoryUsedRatio: 0.9,
+    /** Share of wall time in garbage collection drawn as the red line of the runtime dashboard's GC panel. */
     gcTimeRatio: 0.1,
-    /** How long both heap conditions must hold. */
+    /** How long the heap or memory ratio must stay above its threshold. */
     heapFor: '10m',
     /** Process restarts within `restartsWindow` at which `NodejsRestartingFrequently` fires. */
     restarts: 3,

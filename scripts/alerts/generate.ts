@@ -66,7 +66,7 @@ function groupYaml(ctx: GenContext, g: RuleGroup): Yaml {
       });
     }
   }
-  return { name: g.name, rules };
+  return { name: g.name, interval: g.interval, rules };
 }
 
 /** Job of the unit tests' non-Vigil target: Prometheus scraping itself. */
@@ -96,7 +96,7 @@ function inputSeries(ctx: GenContext, t: AlertTest | ExprTest, foreign: boolean)
   return out;
 }
 
-function testsYaml(ctx: GenContext, f: RuleFile): Yaml {
+function testsYaml(ctx: GenContext, f: RuleFile, all: readonly RuleFile[]): Yaml {
   const tests: Yaml[] = [];
   for (const a of f.groups.flatMap((g) => g.alerts ?? [])) {
     const firstFiring = a.tests.find((t) => t.expect.length > 0);
@@ -142,7 +142,14 @@ function testsYaml(ctx: GenContext, f: RuleFile): Yaml {
       ],
     });
   }
-  return { rule_files: [`../${f.name}.yaml`], evaluation_interval: '1m', tests };
+  // Files this one reads first, in that order (Prometheus itself evaluates groups independently).
+  const loaded = [...(f.reads ?? []).map((n) => all.find((x) => x.name === n)!), f];
+  return {
+    rule_files: loaded.map((x) => `../${x.name}.yaml`),
+    evaluation_interval: '1m',
+    group_eval_order: f.reads ? loaded.flatMap((x) => x.groups.map((g) => g.name)) : undefined,
+    tests,
+  };
 }
 
 function tuningTable(ctx: GenContext, keys: readonly string[]): string {
@@ -262,7 +269,7 @@ export function generateAlertFiles(ctx: GenContext): Map<string, string> {
     out.set(
       `${RULE_TESTS_DIR}/${f.name}.test.yaml`,
       toYaml(
-        testsYaml(ctx, f),
+        testsYaml(ctx, f, files),
         `${HEADER}\n\npromtool unit tests: promtool test rules ${RULE_TESTS_DIR}/${f.name}.test.yaml`,
       ),
     );

@@ -86,6 +86,8 @@ export interface ExprTest {
 
 export interface RuleGroup {
   readonly name: string;
+  /** Evaluation interval, when not the global one. */
+  readonly interval?: string;
   readonly recording?: readonly RecordingRule[];
   readonly alerts?: readonly AlertDef[];
 }
@@ -96,6 +98,8 @@ export interface RuleFile {
   readonly title: string;
   readonly groups: readonly RuleGroup[];
   readonly exprTests?: readonly ExprTest[];
+  /** Other rule files whose records this one reads: its unit tests load and evaluate them first. */
+  readonly reads?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,6 +110,12 @@ export interface RuleFile {
 export function baseMatchers(ctx: GenContext): string[] {
   return ctx.config.selector ? [ctx.config.selector] : [];
 }
+
+/** Recorded per Vigil target and per service (vigil-service.yaml); the availability SLI reads them too. */
+export const TARGET_RECORDS = Object.freeze({
+  targetUp: 'vigil_target:up',
+  serviceUp: 'vigil_service:up:max',
+});
 
 /**
  * A series only a Vigil metrics handle exposes, on every target that uses one: the series-cap

@@ -19,6 +19,7 @@ import {
   pick,
   type RecordingRule,
   type RuleFile,
+  TARGET_RECORDS,
   type TestSeries,
   testSeries,
   testTarget,
@@ -302,12 +303,6 @@ function dbErrors(ctx: GenContext): AlertDef {
 // ---------------------------------------------------------------------------------------------
 // Targets and Vigil itself
 // ---------------------------------------------------------------------------------------------
-
-/** Recorded per Vigil target and per service; the target alerts and the availability SLI read them. */
-export const TARGET_RECORDS = Object.freeze({
-  targetUp: 'vigil_target:up',
-  serviceUp: 'vigil_service:up:max',
-});
 
 /**
  * `up` of every Vigil target, with the service labels its metrics carry. A target that stops

@@ -157,6 +157,17 @@ describe('generated rules', () => {
     // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h) ticket.
     for (const f of ['(14.4 * 0.001)', '(6 * 0.001)', '(3 * 0.001)', '(1 * 0.001)'])
       expect(yaml).toContain(f);
+    // Windows of a day or more in their own, slower group; no window reads raw counters over days.
+    const groups = buildRules(ctx).find((f) => f.name === 'vigil-slo')!.groups;
+    const long = groups.find((g) => g.name === 'vigil-slo-sli-long')!;
+    expect(long.interval).toBe(catalog.ALERT_DEFAULTS.longWindowInterval);
+    expect(long.recording!.map((r) => r.record)).toEqual(
+      expect.arrayContaining(['vigil_slo:sli_error:ratio_rate1d', 'vigil_slo:sli_error:ratio_rate3d']),
+    );
+    const short = groups.find((g) => g.name === 'vigil-slo-sli')!.recording!.map((r) => r.record);
+    expect(short).not.toContain('vigil_slo:sli_error:ratio_rate3d');
+    expect(short).toContain('vigil_slo:sli_error:ratio_rate6h');
+    expect(yaml).not.toMatch(/rate\(http_request[^\]]*\[(1d|3d|30d)\]/);
   });
 
   it('generation is deterministic and the committed files are up to date', () => {

@@ -65,6 +65,7 @@ export const BURN_RATE_TIERS: readonly BurnRateTier[] = Object.freeze([
 export interface AlertDefaults {
   readonly selector: string;
   readonly serviceLabels: readonly string[];
+  readonly longWindowInterval: string;
   readonly runbookBaseUrl: string;
   readonly http: {
     readonly errorRatio: number;
@@ -126,6 +127,11 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
   selector: '',
   /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instance` where it matters). */
   serviceLabels: Object.freeze(['job', 'service']),
+  /**
+   * Evaluation interval of the rule group of SLO windows of a day or more (1d, 3d, the SLO window):
+   * each evaluation reads days of samples, and a minute's delay does not matter to them.
+   */
+  longWindowInterval: '1m',
   /** Where runbooks live; each alert's `runbook_url` is `<runbookBaseUrl>/<AlertName>.md`. */
   runbookBaseUrl: 'https://github.com/vigil-observability/vigil/blob/main/docs/runbooks',
   http: Object.freeze({

@@ -4,8 +4,8 @@
 
 import type { MetricDefinition } from '@vigil/catalog';
 import { burnRateFactor } from '../alerts/config.js';
-import { DASHBOARDS, type DashboardKey, type GenContext, pct } from '../alerts/model.js';
-import { by, leMatcher, num, quote, sel } from '../alerts/promql.js';
+import { DASHBOARDS, type DashboardKey, type GenContext, pct, TARGET_RECORDS } from '../alerts/model.js';
+import { by, leMatcher, num, quote, sel, select } from '../alerts/promql.js';
 import {
   alertWindows,
   budgetOf,
@@ -167,10 +167,12 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
     })
     .stat({
       title: 'Targets up',
-      description: 'Scrape targets Prometheus reaches (`up`). ServiceTargetDown fires when one stays down.',
+      description: `Vigil scrape targets Prometheus reaches (\`up\` of the targets of the selected services, from the recording rule ${TARGET_RECORDS.targetUp}). ServiceTargetDown fires when one stays down, ServiceDown when all do.`,
       unit: 'short',
       thresholds: thresholds(COLORS.bad, [1, COLORS.ok]),
-      queries: [{ expr: `sum(up{${[...extra(ctx), V.job, V.instance].join(', ')}})`, legend: 'up' }],
+      queries: [
+        { expr: `sum(${select(TARGET_RECORDS.targetUp, [V.job, V.service, V.instance])})`, legend: 'up' },
+      ],
     })
     .stat({
       title: 'Availability budget left',
@@ -475,7 +477,9 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       h: 6,
       thresholds: thresholds(COLORS.ok, [S.half_open, COLORS.warn], [S.open, COLORS.bad]),
       mappings: stateMappings,
-      queries: [{ expr: `max by (breaker) (${sel(state, '', M)})`, legend: '{{breaker}}' }],
+      queries: [
+        { expr: `max by (job, service, breaker) (${sel(state, '', M)})`, legend: '{{service}} {{breaker}}' },
+      ],
     })
     .timeseries({
       title: 'Breaker events',
@@ -483,7 +487,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 'ops',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: `sum by (breaker, event) (${rate(events, M)})`, legend: '{{breaker}} {{event}}' }],
+      queries: [
+        {
+          expr: `sum by (job, service, breaker, event) (${rate(events, M)})`,
+          legend: '{{service}} {{breaker}} {{event}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Rejected calls by breaker',
@@ -492,7 +501,10 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [
-        { expr: `sum by (breaker) (${rate(events, ['event="reject"', ...M])})`, legend: '{{breaker}}' },
+        {
+          expr: `sum by (job, service, breaker) (${rate(events, ['event="reject"', ...M])})`,
+          legend: '{{service}} {{breaker}}',
+        },
       ],
     })
     .timeseries({
@@ -501,7 +513,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 's',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: p(0.99, calls, M, ['breaker', 'outcome']), legend: '{{breaker}} {{outcome}}' }],
+      queries: [
+        {
+          expr: p(0.99, calls, M, ['job', 'service', 'breaker', 'outcome']),
+          legend: '{{service}} {{breaker}} {{outcome}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Breaker opens by reason',
@@ -511,8 +528,8 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       thresholds: NEUTRAL,
       queries: [
         {
-          expr: `sum by (breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', M)}[${RATE}]))`,
-          legend: '{{breaker}} {{reason}}',
+          expr: `sum by (job, service, breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', M)}[${RATE}]))`,
+          legend: '{{service}} {{breaker}} {{reason}}',
         },
       ],
     })
@@ -525,10 +542,10 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       queries: [
         {
           expr: ratioOrZero(
-            `sum by (breaker) (${rate(catalog.circuitBreakerSlowCalls, M)})`,
-            `sum by (breaker) (${rate(calls, M, '_count')})`,
+            `sum by (job, service, breaker) (${rate(catalog.circuitBreakerSlowCalls, M)})`,
+            `sum by (job, service, breaker) (${rate(calls, M, '_count')})`,
           ),
-          legend: '{{breaker}}',
+          legend: '{{service}} {{breaker}}',
         },
       ],
     });
@@ -578,7 +595,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 'ops',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: `sum by (policy) (${rate(catalog.retryAttempts, M)})`, legend: '{{policy}}' }],
+      queries: [
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.retryAttempts, M)})`,
+          legend: '{{service}} {{policy}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Retries given up',
@@ -588,8 +610,14 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [
-        { expr: `sum by (policy) (${rate(catalog.retryExhausted, M)})`, legend: '{{policy}} exhausted' },
-        { expr: `sum by (policy) (${rate(catalog.retryBudgetRejected, M)})`, legend: '{{policy}} budget' },
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.retryExhausted, M)})`,
+          legend: '{{service}} {{policy}} exhausted',
+        },
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.retryBudgetRejected, M)})`,
+          legend: '{{service}} {{policy}} budget',
+        },
       ],
     })
     .timeseries({
@@ -598,7 +626,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 'ops',
       w: 8,
       thresholds: thresholds(COLORS.ok, [0.000001, COLORS.warn]),
-      queries: [{ expr: `sum by (policy) (${rate(catalog.bulkheadRejections, M)})`, legend: '{{policy}}' }],
+      queries: [
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.bulkheadRejections, M)})`,
+          legend: '{{service}} {{policy}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Bulkhead active and queued calls',
@@ -607,8 +640,14 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 24,
       thresholds: NEUTRAL,
       queries: [
-        { expr: `sum by (policy) (${sel(catalog.bulkheadActive, '', M)})`, legend: '{{policy}} active' },
-        { expr: `sum by (policy) (${sel(catalog.bulkheadQueued, '', M)})`, legend: '{{policy}} queued' },
+        {
+          expr: `sum by (job, service, policy) (${sel(catalog.bulkheadActive, '', M)})`,
+          legend: '{{service}} {{policy}} active',
+        },
+        {
+          expr: `sum by (job, service, policy) (${sel(catalog.bulkheadQueued, '', M)})`,
+          legend: '{{service}} {{policy}} queued',
+        },
       ],
     });
   b.row('Outbound HTTP')
@@ -618,7 +657,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 's',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: p(0.99, client, M, ['target']), legend: '{{target}}' }],
+      queries: [{ expr: p(0.99, client, M, ['job', 'service', 'target']), legend: '{{service}} {{target}}' }],
     })
     .timeseries({
       title: 'Outbound requests by target and status',
@@ -628,8 +667,8 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       thresholds: NEUTRAL,
       queries: [
         {
-          expr: `sum by (target, status_code) (${rate(client, M, '_count')})`,
-          legend: '{{target}} {{status_code}}',
+          expr: `sum by (job, service, target, status_code) (${rate(client, M, '_count')})`,
+          legend: '{{service}} {{target}} {{status_code}}',
         },
       ],
     })
@@ -642,8 +681,8 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       thresholds: thresholds(COLORS.ok, [0.01, COLORS.warn], [0.05, COLORS.bad]),
       queries: [
         {
-          expr: `sum by (target) (${rate(client, [failedStatus, ...M], '_count')})\n/\nsum by (target) (${rate(client, M, '_count')})`,
-          legend: '{{target}}',
+          expr: `sum by (job, service, target) (${rate(client, [failedStatus, ...M], '_count')})\n/\nsum by (job, service, target) (${rate(client, M, '_count')})`,
+          legend: '{{service}} {{target}}',
         },
       ],
     });

@@ -305,7 +305,8 @@ function dbErrors(ctx: GenContext): AlertDef {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * `up` of every Vigil target, with the service labels its metrics carry. A target that stops
+ * `up` of every Vigil target, with the service labels its metrics carry. The selector goes on the
+ * marker, which has the service's own labels (`up` has only the target's). A target that stops
  * answering keeps them from the previous evaluation for as long as discovery still lists it.
  */
 function targetRecords(ctx: GenContext): RecordingRule[] {
@@ -319,7 +320,7 @@ function targetRecords(ctx: GenContext): RecordingRule[] {
   return [
     {
       record: TARGET_RECORDS.targetUp,
-      expr: `${select('up', baseMatchers(ctx))}\n* on (job, instance) group_left (${extra.join(', ')})\n(\n  ${seen}\n  or\n  ${remembered}\n)`,
+      expr: `up\n* on (job, instance) group_left (${extra.join(', ')})\n(\n  ${seen}\n  or\n  ${remembered}\n)`,
     },
     { record: TARGET_RECORDS.serviceUp, expr: `max${by(sl)} (${TARGET_RECORDS.targetUp})` },
   ];
@@ -463,7 +464,7 @@ function serviceAbsent(ctx: GenContext): AlertDef {
       actions: [
         'Scaled to zero or deleted by mistake: restore it.',
         'Relabelled or the scrape annotations changed: fix the manifests or the scrape config.',
-        `Retired on purpose: silence ServiceAbsent for the service; it stops by itself ${c.absentWindow} after the last scrape.`,
+        `Retired or renamed on purpose (its job or service label changed): silence ServiceAbsent for the old name; it stops by itself ${c.absentWindow} after the last scrape.`,
       ],
       tuning: ['targets.serviceDownFor', 'targets.absentWindow'],
       dashboard: 'overview',

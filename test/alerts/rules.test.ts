@@ -66,7 +66,8 @@ describe('promtool', () => {
             // 10 % in 3 days is a factor of 0.933 for 28 days: below 1, refused.
             budgetShare: { '3d': 0.11 },
           },
-          selector: 'job=~"api|checkout"',
+          // A label of the service's own metrics, which `up` does not carry.
+          selector: 'job=~"api|checkout", service=~"api|checkout"',
           serviceLabels: ['job'],
           http: { errorRatio: 0.02, p99LatencySeconds: 2.5 },
           runtime: { restarts: 5 },
@@ -85,7 +86,10 @@ describe('promtool', () => {
       );
       expect(slo).toContain('le=~"1(\\\\.0)?"');
       expect(slo).toContain('sum by (job) (');
-      expect(files.get('alert-rules/vigil-http.yaml')).toContain('job=~"api|checkout"');
+      expect(files.get('alert-rules/vigil-http.yaml')).toContain('job=~"api|checkout", service=~"api|checkout"');
+      expect(files.get('alert-rules/vigil-service.yaml')).toContain(
+        'group by (job, instance) (vigil_metrics_series_overflow_total{job=~"api|checkout", service=~"api|checkout"})',
+      );
       const tests = join(dir, 'alert-rules', 'tests');
       const out = execFileSync('promtool', ['test', 'rules', ...readdirSync(tests)], {
         cwd: tests,

@@ -171,7 +171,7 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     heapUsedRatio: 0.9,
     /** Resident memory / the container's memory limit above which `NodejsMemoryNearLimit` fires. */
     memoryUsedRatio: 0.9,
-    /** Share of wall time in garbage collection drawn as the red line of the runtime dashboard's GC panel. */
+    /** Share of wall time in garbage collection drawn as the dashed line of the runtime dashboard's GC panel. */
     gcTimeRatio: 0.1,
     /** How long the heap or memory ratio must stay above its threshold. */
     heapFor: '10m',

@@ -26,7 +26,7 @@ import {
   vigilMarker,
   who,
 } from './model.js';
-import { by, num, quantile, quote, sel, select } from './promql.js';
+import { by, num, quantile, quote, sel } from './promql.js';
 
 /** Label sets of the unit tests' synthetic HTTP and DB series. */
 const ROUTE = { route: '/orders/:id', method: 'GET' };

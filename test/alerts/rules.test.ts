@@ -86,7 +86,9 @@ describe('promtool', () => {
       );
       expect(slo).toContain('le=~"1(\\\\.0)?"');
       expect(slo).toContain('sum by (job) (');
-      expect(files.get('alert-rules/vigil-http.yaml')).toContain('job=~"api|checkout", service=~"api|checkout"');
+      expect(files.get('alert-rules/vigil-http.yaml')).toContain(
+        'job=~"api|checkout", service=~"api|checkout"',
+      );
       expect(files.get('alert-rules/vigil-service.yaml')).toContain(
         'group by (job, instance) (vigil_metrics_series_overflow_total{job=~"api|checkout", service=~"api|checkout"})',
       );

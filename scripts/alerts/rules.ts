@@ -429,6 +429,16 @@ function serviceDown(ctx: GenContext): AlertDef {
         expect: [{ labels: pick(t, sl), value: 0 }],
       },
       {
+        // Past Prometheus' 5m lookback the targets' labels come from vigil_target:up's own memory.
+        name: 'both instances down for 30m: still fires',
+        series: [
+          ...targetSeries(ctx, t, 2, { up: '0', minutes: 32 }),
+          ...targetSeries(ctx, other, 2, { up: '0', minutes: 32 }),
+        ],
+        evalMinutes: 32,
+        expect: [{ labels: pick(t, sl), value: 0 }],
+      },
+      {
         name: 'one of two instances down: silent (ServiceTargetDown covers it)',
         series: [
           ...targetSeries(ctx, t, 2, { up: '0', minutes: len }),

@@ -246,13 +246,17 @@ ${rows.join('\n')}
 
 The SLO alerts come in two tiers told apart by the \`${tier}\` label: \`page\` (critical: fast burn)
 and \`ticket\` (warning: slow burn). A fast burn also satisfies the slow tier, so both fire at once;
-inhibit the ticket while the page fires:
+inhibit the ticket while the page fires. A whole service down fires ServiceDown and one
+ServiceTargetDown per target: inhibit those too:
 
 \`\`\`yaml
 inhibit_rules:
   - source_matchers: ['${tier}="page"']
     target_matchers: ['${tier}="ticket"']
     equal: [alertname, slo, ${ctx.config.serviceLabels.join(', ')}]
+  - source_matchers: ['alertname="ServiceDown"']
+    target_matchers: ['alertname="ServiceTargetDown"']
+    equal: [${ctx.config.serviceLabels.join(', ')}]
 \`\`\`
 `;
 }

@@ -109,8 +109,8 @@ function ratio(where: string, option: string, v: unknown, { open }: { open: bool
 export function checkSlo(where: string, input: unknown, catalog: Catalog): SloTargets {
   if (!isPlainObject(input)) fail(where, 'slo', 'an object with window, availability and latency', input);
   for (const key of Object.keys(input)) {
-    if (!key.startsWith('$') && !['window', 'availability', 'latency'].includes(key)) {
-      fail(where, `slo.${key}`, 'one of window, availability, latency', key);
+    if (!key.startsWith('$') && !['window', 'availability', 'latency', 'budgetShare'].includes(key)) {
+      fail(where, `slo.${key}`, 'one of window, availability, latency, budgetShare', key);
     }
   }
   const window = input.window;
@@ -136,10 +136,27 @@ export function checkSlo(where: string, input: unknown, catalog: Catalog): SloTa
       threshold,
     );
   }
+  const shares = input.budgetShare ?? {};
+  const longWindows = catalog.BURN_RATE_TIERS.map((t) => t.longWindow);
+  if (!isPlainObject(shares))
+    fail(where, 'slo.budgetShare', `an object keyed by ${longWindows.join(', ')}`, shares);
+  for (const key of Object.keys(shares)) {
+    if (!longWindows.includes(key))
+      fail(where, `slo.budgetShare.${key}`, `one of ${longWindows.join(', ')}`, key);
+  }
+  const budgetShare: Record<string, number> = {};
+  for (const tier of catalog.BURN_RATE_TIERS) {
+    const v = shares[tier.longWindow];
+    budgetShare[tier.longWindow] =
+      v === undefined
+        ? tier.budgetConsumed
+        : ratio(where, `slo.budgetShare.${tier.longWindow}`, v, { open: false });
+  }
   const slo: SloTargets = Object.freeze({
     window,
     availability: Object.freeze(availability),
     latency: Object.freeze({ objective: latencyObjective, thresholdSeconds: threshold }),
+    budgetShare: Object.freeze(budgetShare),
   });
   const windowSeconds = durationSeconds(window);
   for (const tier of catalog.BURN_RATE_TIERS) {
@@ -147,16 +164,27 @@ export function checkSlo(where: string, input: unknown, catalog: Catalog): SloTa
     if (longSeconds >= windowSeconds) {
       fail(where, 'slo.window', `a window longer than the ${tier.longWindow} burn-rate window`, window);
     }
+    const share = budgetShare[tier.longWindow]!;
+    const factor = burnRateFactor(tier, slo);
+    if (factor < 1) {
+      // Below 1 the tier fires while the budget lasts the whole window: an alert on a met SLO.
+      const option =
+        shares[tier.longWindow] === undefined ? 'slo.window' : `slo.budgetShare.${tier.longWindow}`;
+      const need = Math.ceil((longSeconds / windowSeconds) * 1e4) / 1e4;
+      throw new ConfigError(
+        `Invalid option "${option}" in ${where}: the ${tier.tier} tier over ${tier.longWindow} spends ${pctOf(share)} of the budget, a burn-rate factor of ${factor} for a ${window} SLO window (${share} × ${window} / ${tier.longWindow}); below 1 it fires while the SLO is met. Set "slo.budgetShare.${tier.longWindow}" to at least ${need}, or use a longer "slo.window".`,
+      );
+    }
     for (const [name, objective] of [
       ['availability', slo.availability.objective],
       ['latency', slo.latency.objective],
     ] as const) {
-      const threshold = burnRateFactor(tier, window) * (1 - objective);
+      const threshold = burnRateFactor(tier, slo) * (1 - objective);
       if (threshold >= 1) {
         fail(
           where,
           `slo.${name}.objective`,
-          `an objective whose error budget times the ${tier.longWindow} burn rate (${round(burnRateFactor(tier, window))}) stays below 1 (the alert could never fire)`,
+          `an objective whose error budget times the ${tier.longWindow} burn rate (${burnRateFactor(tier, slo)}) stays below 1 (the alert could never fire)`,
           objective,
         );
       }
@@ -165,9 +193,14 @@ export function checkSlo(where: string, input: unknown, catalog: Catalog): SloTa
   return slo;
 }
 
-/** Burn-rate factor of a tier for an SLO window: the budget share spent in the long window, scaled. */
-export function burnRateFactor(tier: BurnRateTier, window: string): number {
-  return round((tier.budgetConsumed * durationSeconds(window)) / durationSeconds(tier.longWindow));
+/** Burn-rate factor of a tier: the budget share it may spend in its long window, scaled to the SLO window. */
+export function burnRateFactor(tier: BurnRateTier, slo: SloTargets): number {
+  const share = slo.budgetShare?.[tier.longWindow] ?? tier.budgetConsumed;
+  return round((share * durationSeconds(slo.window)) / durationSeconds(tier.longWindow));
+}
+
+function pctOf(r: number): string {
+  return `${Number((r * 100).toPrecision(6))} %`;
 }
 
 /** Rounds to 6 significant digits so generated numbers stay readable and stable. */
@@ -193,10 +226,12 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
     ['database.errorRatio', merged.database.errorRatio],
     ['runtime.eventLoopUtilization', merged.runtime.eventLoopUtilization],
     ['runtime.heapUsedRatio', merged.runtime.heapUsedRatio],
+    ['runtime.memoryUsedRatio', merged.runtime.memoryUsedRatio],
     ['runtime.gcTimeRatio', merged.runtime.gcTimeRatio],
   ] as const) {
     ratio(where, key, value, { open: true });
   }
+  ratio(where, 'resilience.breakerOpenRatio', merged.resilience.breakerOpenRatio, { open: false });
   for (const [key, value] of [
     ['runtime.restarts', merged.runtime.restarts],
     ['health.readinessFlaps', merged.health.readinessFlaps],

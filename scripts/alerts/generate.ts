@@ -2,8 +2,8 @@
 // Shared concerns (severity, runbook_url, test coverage) are applied and checked in one pass here.
 
 import { renderTemplate } from './humanize.js';
-import type { AlertDef, GenContext, RuleFile, RuleGroup } from './model.js';
-import { DASHBOARDS } from './model.js';
+import type { AlertDef, AlertTest, ExprTest, GenContext, RuleFile, RuleGroup, TestSeries } from './model.js';
+import { DASHBOARDS, markerSeries, testTarget } from './model.js';
 import { ruleFiles } from './rules.js';
 import { sloRuleFile } from './slo.js';
 import { toYaml, type Yaml } from './yaml.js';
@@ -66,17 +66,46 @@ function groupYaml(ctx: GenContext, g: RuleGroup): Yaml {
       });
     }
   }
-  return { name: g.name, rules };
+  return { name: g.name, interval: g.interval, rules };
 }
 
-function testsYaml(ctx: GenContext, f: RuleFile): Yaml {
+/** Job of the unit tests' non-Vigil target: Prometheus scraping itself. */
+const FOREIGN_JOB = 'prometheus';
+
+/**
+ * Input series of a unit test: the test's own, the Vigil marker of its target (unless the test
+ * sets markers itself), and with `foreign` a copy of every non-Vigil-named series as another job
+ * without Vigil metrics would expose it, which must not change what fires.
+ */
+function inputSeries(ctx: GenContext, t: AlertTest | ExprTest, foreign: boolean): TestSeries[] {
+  const markerName = ctx.catalog.seriesOverflowTotal.name;
+  const out = [...t.series];
+  if (!out.some((s) => s.series.startsWith(`${markerName}{`))) {
+    out.push(markerSeries(ctx, testTarget(ctx), `0x${t.evalMinutes}`));
+  }
+  if (foreign) {
+    for (const s of t.series) {
+      if (s.series.startsWith('vigil_')) continue;
+      const series = s.series
+        .replace(/\bjob="[^"]*"/, `job="${FOREIGN_JOB}"`)
+        .replace(/,? ?\bservice="[^"]*"/, '')
+        .replace('{, ', '{');
+      out.push({ series, values: s.values });
+    }
+  }
+  return out;
+}
+
+function testsYaml(ctx: GenContext, f: RuleFile, all: readonly RuleFile[]): Yaml {
   const tests: Yaml[] = [];
   for (const a of f.groups.flatMap((g) => g.alerts ?? [])) {
+    const firstFiring = a.tests.find((t) => t.expect.length > 0);
     for (const t of a.tests) {
+      const foreign = t === firstFiring && t.series.some((s) => !s.series.startsWith('vigil_'));
       tests.push({
-        name: `${a.alert}: ${t.name}`,
+        name: `${a.alert}: ${t.name}${foreign ? ` (the same series from job "${FOREIGN_JOB}", not a Vigil target, stay silent)` : ''}`,
         interval: '1m',
-        input_series: t.series.map((s) => ({ series: s.series, values: s.values })),
+        input_series: inputSeries(ctx, t, foreign).map((s) => ({ series: s.series, values: s.values })),
         alert_rule_test: [
           {
             eval_time: `${t.evalMinutes}m`,
@@ -103,7 +132,7 @@ function testsYaml(ctx: GenContext, f: RuleFile): Yaml {
     tests.push({
       name: t.name,
       interval: '1m',
-      input_series: t.series.map((s) => ({ series: s.series, values: s.values })),
+      input_series: inputSeries(ctx, t, false).map((s) => ({ series: s.series, values: s.values })),
       promql_expr_test: [
         {
           expr: t.expr,
@@ -113,7 +142,14 @@ function testsYaml(ctx: GenContext, f: RuleFile): Yaml {
       ],
     });
   }
-  return { rule_files: [`../${f.name}.yaml`], evaluation_interval: '1m', tests };
+  // Files this one reads first, in that order (Prometheus itself evaluates groups independently).
+  const loaded = [...(f.reads ?? []).map((n) => all.find((x) => x.name === n)!), f];
+  return {
+    rule_files: loaded.map((x) => `../${x.name}.yaml`),
+    evaluation_interval: '1m',
+    group_eval_order: f.reads ? loaded.flatMap((x) => x.groups.map((g) => g.name)) : undefined,
+    tests,
+  };
 }
 
 function tuningTable(ctx: GenContext, keys: readonly string[]): string {
@@ -210,13 +246,17 @@ ${rows.join('\n')}
 
 The SLO alerts come in two tiers told apart by the \`${tier}\` label: \`page\` (critical: fast burn)
 and \`ticket\` (warning: slow burn). A fast burn also satisfies the slow tier, so both fire at once;
-inhibit the ticket while the page fires:
+inhibit the ticket while the page fires. A whole service down fires ServiceDown and one
+ServiceTargetDown per target: inhibit those too:
 
 \`\`\`yaml
 inhibit_rules:
   - source_matchers: ['${tier}="page"']
     target_matchers: ['${tier}="ticket"']
     equal: [alertname, slo, ${ctx.config.serviceLabels.join(', ')}]
+  - source_matchers: ['alertname="ServiceDown"']
+    target_matchers: ['alertname="ServiceTargetDown"']
+    equal: [${ctx.config.serviceLabels.join(', ')}]
 \`\`\`
 `;
 }
@@ -233,7 +273,7 @@ export function generateAlertFiles(ctx: GenContext): Map<string, string> {
     out.set(
       `${RULE_TESTS_DIR}/${f.name}.test.yaml`,
       toYaml(
-        testsYaml(ctx, f),
+        testsYaml(ctx, f, files),
         `${HEADER}\n\npromtool unit tests: promtool test rules ${RULE_TESTS_DIR}/${f.name}.test.yaml`,
       ),
     );

@@ -5,7 +5,7 @@
 import type { AlertSeverity } from '@vigil/catalog';
 import type { Catalog, GenConfig } from './config.js';
 import { durationSeconds } from './config.js';
-import { num, quote } from './promql.js';
+import { num, quote, sel } from './promql.js';
 
 export interface GenContext {
   readonly catalog: Catalog;
@@ -86,6 +86,8 @@ export interface ExprTest {
 
 export interface RuleGroup {
   readonly name: string;
+  /** Evaluation interval, when not the global one. */
+  readonly interval?: string;
   readonly recording?: readonly RecordingRule[];
   readonly alerts?: readonly AlertDef[];
 }
@@ -96,6 +98,8 @@ export interface RuleFile {
   readonly title: string;
   readonly groups: readonly RuleGroup[];
   readonly exprTests?: readonly ExprTest[];
+  /** Other rule files whose records this one reads: its unit tests load and evaluate them first. */
+  readonly reads?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +109,39 @@ export interface RuleFile {
 /** Matchers every selector of a Vigil metric starts with (the configured extra selector). */
 export function baseMatchers(ctx: GenContext): string[] {
   return ctx.config.selector ? [ctx.config.selector] : [];
+}
+
+/** Recorded per Vigil target and per service (vigil-service.yaml); the availability SLI reads them too. */
+export const TARGET_RECORDS = Object.freeze({
+  targetUp: 'vigil_target:up',
+  serviceUp: 'vigil_service:up:max',
+});
+
+/**
+ * A series only a Vigil metrics handle exposes, on every target that uses one: the series-cap
+ * counter of its HTTP family, created at 0. Rules on generic names (`up`, `http_*`, `nodejs_*`,
+ * `process_*`) join on it, so Prometheus itself and non-Vigil jobs never match.
+ */
+export function vigilMarker(ctx: GenContext): string {
+  return sel(ctx.catalog.seriesOverflowTotal, '', baseMatchers(ctx));
+}
+
+/** `vector` restricted to Vigil targets (the same job and instance expose the marker). */
+export function onVigil(ctx: GenContext, vector: string): string {
+  return `(${vector} and on (job, instance) ${vigilMarker(ctx)})`;
+}
+
+/** The marker series of the unit tests' target, present for `length + 1` minutes. */
+export function markerSeries(
+  ctx: GenContext,
+  labels: Readonly<Record<string, string>>,
+  values: string,
+): TestSeries {
+  return testSeries(
+    ctx.catalog.seriesOverflowTotal.name,
+    { ...labels, metric: ctx.catalog.httpRequestDuration.name },
+    values,
+  );
 }
 
 export function minutes(d: string): number {

@@ -57,8 +57,9 @@ export function quantile(
   matchers: readonly string[],
   labels: readonly string[],
   window: string,
+  scope: (vector: string) => string = (v) => v,
 ): string {
-  return `histogram_quantile(${num(q)}, sum${by([...labels, 'le'])} (rate(${sel(metric, '_bucket', matchers)}[${window}])))`;
+  return `histogram_quantile(${num(q)}, sum${by([...labels, 'le'])} (${scope(`rate(${sel(metric, '_bucket', matchers)}[${window}])`)}))`;
 }
 
 /** Metric names referenced by an expression, among the given candidates (plain and histogram series). */

@@ -12,15 +12,21 @@ import {
   constant,
   type GenContext,
   growing,
+  markerSeries,
   minutes,
+  onVigil,
   pct,
   pick,
+  type RecordingRule,
   type RuleFile,
+  TARGET_RECORDS,
+  type TestSeries,
   testSeries,
   testTarget,
+  vigilMarker,
   who,
 } from './model.js';
-import { by, num, quantile, quote, sel, select } from './promql.js';
+import { by, num, quantile, quote, sel } from './promql.js';
 
 /** Label sets of the unit tests' synthetic HTTP and DB series. */
 const ROUTE = { route: '/orders/:id', method: 'GET' };
@@ -55,8 +61,9 @@ function httpErrorRatio(ctx: GenContext): AlertDef {
   const m = catalog.httpRequestsTotal;
   const base = baseMatchers(ctx);
   const sl = config.serviceLabels;
-  const total = `sum${by(sl)} (rate(${sel(m, '', base)}[5m]))`;
-  const errors = `sum${by(sl)} (rate(${sel(m, '', ['status_code=~"5.."', ...base])}[5m]))`;
+  const v = (w: string) => onVigil(ctx, w);
+  const total = `sum${by(sl)} ${v(`rate(${sel(m, '', base)}[5m])`)}`;
+  const errors = `sum${by(sl)} ${v(`rate(${sel(m, '', ['status_code=~"5.."', ...base])}[5m])`)}`;
   const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minRequestRate)}`;
 
   const t = testTarget(ctx);
@@ -126,8 +133,9 @@ function httpLatency(ctx: GenContext): AlertDef {
   checkLatencyThreshold(m, 'http.p99LatencySeconds', c.p99LatencySeconds);
   const base = baseMatchers(ctx);
   const sl = config.serviceLabels;
-  const p99 = quantile(0.99, m, base, sl, '5m');
-  const rate = `sum${by(sl)} (rate(${sel(m, '_count', base)}[5m]))`;
+  const v = (w: string) => onVigil(ctx, w);
+  const p99 = quantile(0.99, m, base, sl, '5m', v);
+  const rate = `sum${by(sl)} ${v(`rate(${sel(m, '_count', base)}[5m])`)}`;
   const expr = `${p99} > ${num(c.p99LatencySeconds)}\nand\n${rate} > ${num(c.minRequestRate)}`;
 
   const t = testTarget(ctx);
@@ -193,7 +201,8 @@ function dbSlow(ctx: GenContext): AlertDef {
   checkLatencyThreshold(m, 'database.p99LatencySeconds', c.p99LatencySeconds);
   const base = baseMatchers(ctx);
   const keep = [...config.serviceLabels, 'operation', 'table'];
-  const expr = `${quantile(0.99, m, base, keep, '5m')} > ${num(c.p99LatencySeconds)}\nand\nsum${by(keep)} (rate(${sel(m, '_count', base)}[5m])) > ${num(c.minQueryRate)}`;
+  const v = (w: string) => onVigil(ctx, w);
+  const expr = `${quantile(0.99, m, base, keep, '5m', v)} > ${num(c.p99LatencySeconds)}\nand\nsum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)} > ${num(c.minQueryRate)}`;
   const t = testTarget(ctx);
   const len = minutes(c.p99LatencyFor) + 10;
   const n = busy(c.minQueryRate);
@@ -240,8 +249,9 @@ function dbErrors(ctx: GenContext): AlertDef {
   const m = catalog.dbQueryDuration;
   const base = baseMatchers(ctx);
   const keep = [...config.serviceLabels, 'operation', 'table'];
-  const total = `sum${by(keep)} (rate(${sel(m, '_count', base)}[5m]))`;
-  const errors = `sum${by(keep)} (rate(${sel(m, '_count', [`outcome=${quote(catalog.LABEL_VALUES.error)}`, ...base])}[5m]))`;
+  const v = (w: string) => onVigil(ctx, w);
+  const total = `sum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)}`;
+  const errors = `sum${by(keep)} ${v(`rate(${sel(m, '_count', [`outcome=${quote(catalog.LABEL_VALUES.error)}`, ...base])}[5m])`)}`;
   const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minQueryRate)}`;
   const t = testTarget(ctx);
   const len = minutes(c.errorRatioFor) + 10;
@@ -294,23 +304,58 @@ function dbErrors(ctx: GenContext): AlertDef {
 // Targets and Vigil itself
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * `up` of every Vigil target, with the service labels its metrics carry. The selector goes on the
+ * marker, which has the service's own labels (`up` has only the target's). A target that stops
+ * answering keeps them from the previous evaluation for as long as discovery still lists it.
+ */
+function targetRecords(ctx: GenContext): RecordingRule[] {
+  const sl = ctx.config.serviceLabels;
+  const id = [...new Set(['job', 'instance', ...sl])];
+  const extra = sl.filter((l) => l !== 'job' && l !== 'instance');
+  const marker = vigilMarker(ctx);
+  const seen = `group${by(id)} (${marker})`;
+  // A rule reading its own last value: the memory of a down target's labels costs 10 minutes of one series.
+  const remembered = `(group${by(id)} (last_over_time(${TARGET_RECORDS.targetUp}[10m])) unless on (job, instance) ${marker})`;
+  return [
+    {
+      record: TARGET_RECORDS.targetUp,
+      expr: `up\n* on (job, instance) group_left (${extra.join(', ')})\n(\n  ${seen}\n  or\n  ${remembered}\n)`,
+    },
+    { record: TARGET_RECORDS.serviceUp, expr: `max${by(sl)} (${TARGET_RECORDS.targetUp})` },
+  ];
+}
+
+/** `up` and marker series of one test target: scraped for `upMinutes`, then `after` (down or gone). */
+function targetSeries(
+  ctx: GenContext,
+  labels: Readonly<Record<string, string>>,
+  upMinutes: number,
+  after: { up: string; minutes: number },
+): TestSeries[] {
+  return [
+    testSeries('up', pick(labels, ['job', 'instance']), `1x${upMinutes} ${after.up}x${after.minutes}`),
+    markerSeries(ctx, labels, `0x${upMinutes} _x${after.minutes}`),
+  ];
+}
+
 function targetDown(ctx: GenContext): AlertDef {
   const c = ctx.config.targets;
-  const expr = `${select('up', baseMatchers(ctx))} == 0`;
+  const expr = `${TARGET_RECORDS.targetUp} == 0`;
   const t = testTarget(ctx);
-  const upLabels = pick(t, ['job', 'instance']);
+  const keep = [...new Set(['job', 'instance', ...ctx.config.serviceLabels])];
   const len = minutes(c.downFor) + 5;
   return {
     alert: 'ServiceTargetDown',
     variants: [{ expr, for: c.downFor, severity: 'warning' }],
-    summary: `{{ $labels.job }} target {{ $labels.instance }} is down`,
-    description: `Prometheus could not scrape {{ $labels.instance }} of job {{ $labels.job }} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
-    firesWhen: `a scrape target's \`up\` is 0 for ${c.downFor}.`,
+    summary: `${who(ctx, ['instance'])}: target is down`,
+    description: `Prometheus could not scrape {{ $labels.instance }} of ${who(ctx)} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
+    firesWhen: `a Vigil scrape target's \`up\` is 0 for ${c.downFor} (other jobs of the same Prometheus are left out).`,
     runbook: {
       meaning:
-        'Prometheus cannot scrape one instance: the process is not running, the network path is broken, or `/metrics` answers with an error or too slowly.',
+        'Prometheus cannot scrape one instance of a Vigil service: the process is not running, the network path is broken, or `/metrics` answers with an error or too slowly. Only targets that exposed Vigil metrics before count, so Prometheus itself and other jobs never fire it.',
       impact:
-        'If only this instance is affected, the others carry its load; every dashboard and alert is blind to it.',
+        'If only this instance is affected, the others carry its load; every dashboard and alert is blind to it. All instances down fires ServiceDown (critical).',
       confirm: [
         "Prometheus' Targets page (`/targets`) shows the scrape error for the instance.",
         '`curl -sS http://<instance>/metrics | head` from the Prometheus host.',
@@ -326,14 +371,125 @@ function targetDown(ctx: GenContext): AlertDef {
     tests: [
       {
         name: 'target down for longer than `for`: fires',
-        series: [testSeries('up', upLabels, `1x2 ${constant(0, len)}`)],
+        series: targetSeries(ctx, t, 2, { up: '0', minutes: len }),
         evalMinutes: len + 2,
-        expect: [{ labels: upLabels, value: 0 }],
+        expect: [{ labels: pick(t, keep), value: 0 }],
       },
       {
         name: 'a short scrape failure: silent',
-        series: [testSeries('up', upLabels, `1x${len} 0x1`)],
+        series: [
+          testSeries('up', pick(t, ['job', 'instance']), `1x${len} 0x1`),
+          markerSeries(ctx, t, `0x${len} _`),
+        ],
         evalMinutes: len + 1,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function serviceDown(ctx: GenContext): AlertDef {
+  const c = ctx.config.targets;
+  const sl = ctx.config.serviceLabels;
+  const expr = `${TARGET_RECORDS.serviceUp} == 0`;
+  const t = testTarget(ctx);
+  const other = { ...t, instance: '10.0.0.8:3000' };
+  const len = minutes(c.serviceDownFor) + 5;
+  return {
+    alert: 'ServiceDown',
+    variants: [{ expr, for: c.serviceDownFor, severity: 'critical' }],
+    summary: `${who(ctx)} is down: no target answers`,
+    description: `Prometheus has scraped none of the targets of ${who(ctx)} for ${c.serviceDownFor}: the whole service is down or unreachable, and its request metrics stopped with it.`,
+    firesWhen: `every scrape target of a Vigil service has \`up\` 0 for ${c.serviceDownFor}.`,
+    runbook: {
+      meaning:
+        'Every instance of the service fails its scrape: a total outage (crash loop, failed deploy, node or network loss), or a broken `/metrics` path on all of them.',
+      impact:
+        'Users of the service get errors or timeouts. The SLO alerts count the time down as failed requests (AvailabilityBudgetBurn pages too).',
+      confirm: [
+        "Prometheus' Targets page (`/targets`): the scrape error of each instance.",
+        'The orchestrator: `kubectl get pods -l <selector>` (CrashLoopBackOff, Pending, OOMKilled), the last deploy.',
+      ],
+      actions: [
+        'A deploy just happened: roll it back.',
+        'Crash loop: the previous container logs (`kubectl logs --previous`) carry the exit reason; see NodejsRestartingFrequently.',
+        'Instances run and answer on their port, but scrapes fail: the scrape config, a NetworkPolicy, or the metrics port changed.',
+      ],
+      tuning: ['targets.serviceDownFor', 'selector'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'both instances down: fires',
+        series: [
+          ...targetSeries(ctx, t, 2, { up: '0', minutes: len }),
+          ...targetSeries(ctx, other, 2, { up: '0', minutes: len }),
+        ],
+        evalMinutes: len + 2,
+        expect: [{ labels: pick(t, sl), value: 0 }],
+      },
+      {
+        // Past Prometheus' 5m lookback the targets' labels come from vigil_target:up's own memory.
+        name: 'both instances down for 30m: still fires',
+        series: [
+          ...targetSeries(ctx, t, 2, { up: '0', minutes: 32 }),
+          ...targetSeries(ctx, other, 2, { up: '0', minutes: 32 }),
+        ],
+        evalMinutes: 32,
+        expect: [{ labels: pick(t, sl), value: 0 }],
+      },
+      {
+        name: 'one of two instances down: silent (ServiceTargetDown covers it)',
+        series: [
+          ...targetSeries(ctx, t, 2, { up: '0', minutes: len }),
+          ...targetSeries(ctx, other, 2, { up: '1', minutes: len }),
+        ],
+        evalMinutes: len + 2,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function serviceAbsent(ctx: GenContext): AlertDef {
+  const c = ctx.config.targets;
+  const sl = ctx.config.serviceLabels;
+  const expr = `max_over_time(${TARGET_RECORDS.serviceUp}[${c.absentWindow}])\nunless\n${TARGET_RECORDS.serviceUp}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.serviceDownFor) + 10;
+  return {
+    alert: 'ServiceAbsent',
+    variants: [{ expr, for: c.serviceDownFor, severity: 'critical' }],
+    summary: `${who(ctx)} has no scrape target any more`,
+    description: `${who(ctx)} had scrape targets within the last ${c.absentWindow}, but service discovery has listed none for ${c.serviceDownFor}: Prometheus no longer monitors it, and nothing else alerts on it.`,
+    firesWhen: `a Vigil service seen within ${c.absentWindow} has had no scrape target at all for ${c.serviceDownFor}.`,
+    runbook: {
+      meaning:
+        'Every target of the service left service discovery: the workload was deleted or scaled to zero, its pods lost the labels or annotations the scrape config selects on, or discovery itself broke. `up` no longer exists for it, so ServiceTargetDown and ServiceDown cannot fire.',
+      impact: 'If the service still runs: it is unmonitored. If it does not: users get errors.',
+      confirm: [
+        "Prometheus' Service Discovery and Targets pages: is the job there, with how many targets?",
+        '`kubectl get deploy,pods -l <selector>`: replicas, labels and the metrics port annotation.',
+      ],
+      actions: [
+        'Scaled to zero or deleted by mistake: restore it.',
+        'Relabelled or the scrape annotations changed: fix the manifests or the scrape config.',
+        `Retired or renamed on purpose (its job or service label changed): silence ServiceAbsent for the old name; it stops by itself ${c.absentWindow} after the last scrape.`,
+      ],
+      tuning: ['targets.serviceDownFor', 'targets.absentWindow'],
+      dashboard: 'overview',
+    },
+    tests: [
+      {
+        name: 'every target gone from discovery: fires',
+        series: targetSeries(ctx, t, 5, { up: '_', minutes: len }),
+        evalMinutes: len + 5,
+        expect: [{ labels: pick(t, sl), value: 1 }],
+      },
+      {
+        name: 'targets still listed: silent',
+        series: targetSeries(ctx, t, 5, { up: '1', minutes: len }),
+        evalMinutes: len + 5,
         expect: [],
       },
     ],
@@ -345,7 +501,10 @@ function seriesOverflow(ctx: GenContext): AlertDef {
   const c = config.targets;
   const m = catalog.seriesOverflowTotal;
   const keep = [...config.serviceLabels, 'instance', 'metric'];
-  const expr = `sum${by(keep)} (increase(${sel(m, '', baseMatchers(ctx))}[${c.overflowWindow}])) > 0`;
+  const x = sel(m, '', baseMatchers(ctx));
+  // Vigil creates the counter at 0, but a new instance (a new pod) can overflow before its first
+  // scrape: a series that did not exist a window ago counts with its whole value.
+  const expr = `sum${by(keep)} (increase(${x}[${c.overflowWindow}])) > 0\nor\nsum${by(keep)} (${x} unless ${x} offset ${c.overflowWindow}) > 0`;
   const t = testTarget(ctx);
   const len = minutes(c.overflowWindow) + 5;
   const labels = { ...t, metric: catalog.httpRequestDuration.name };
@@ -355,7 +514,7 @@ function seriesOverflow(ctx: GenContext): AlertDef {
     variants: [{ expr, severity: 'warning' }],
     summary: `{{ $labels.metric }} reached its series cap in ${who(ctx, ['instance'])}`,
     description: `{{ $value | humanize }} observations of {{ $labels.metric }} in ${who(ctx, ['instance'])} went to the overflow label set in the last ${c.overflowWindow}: the metric reached maxSeries, and new label combinations are no longer told apart.`,
-    firesWhen: `any observation goes to an overflow label set (\`route="${catalog.LABEL_VALUES.overflowRoute}"\`) within ${c.overflowWindow}.`,
+    firesWhen: `any observation goes to an overflow label set (\`route="${catalog.LABEL_VALUES.overflowRoute}"\`) within ${c.overflowWindow}, including before a new instance's first scrape.`,
     runbook: {
       meaning: `A Vigil metric reached its cap on label combinations (\`maxSeries\`); further new combinations are recorded under \`${catalog.LABEL_VALUES.overflowRoute}\` so memory and scrape size stay bounded.`,
       impact: 'Per-route (or per-table) panels lose detail for the new combinations; totals stay right.',
@@ -376,6 +535,18 @@ function seriesOverflow(ctx: GenContext): AlertDef {
         series: [testSeries(m.name, labels, growing(10, len))],
         evalMinutes: len,
         expect: [{ labels: pick(labels, keep), value: 10 * w }],
+      },
+      {
+        name: 'a new instance whose first scrape already counts overflows: fires',
+        series: [testSeries(m.name, labels, `_x5 ${constant(37, len)}`)],
+        evalMinutes: 10,
+        expect: [{ labels: pick(labels, keep), value: 37 }],
+      },
+      {
+        name: 'a new instance with the counter at 0: silent',
+        series: [testSeries(m.name, labels, `_x5 ${constant(0, len)}`)],
+        evalMinutes: 10,
+        expect: [],
       },
       {
         name: 'overflow long ago, none in the window: silent',
@@ -490,7 +661,7 @@ function eventLoopLag(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.runtime;
   const m = catalog.eventLoopLagP99;
-  const expr = `${sel(m, '', baseMatchers(ctx))} > ${num(c.eventLoopLagSeconds)}`;
+  const expr = `${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > ${num(c.eventLoopLagSeconds)}`;
   const t = testTarget(ctx);
   const len = minutes(c.eventLoopLagFor) + 5;
   const high = c.eventLoopLagSeconds * 2;
@@ -537,7 +708,7 @@ function eventLoopUtilization(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.runtime;
   const m = catalog.eventLoopUtilization;
-  const expr = `avg_over_time(${sel(m, '', baseMatchers(ctx))}[5m]) > ${num(c.eventLoopUtilization)}`;
+  const expr = `${onVigil(ctx, `avg_over_time(${sel(m, '', baseMatchers(ctx))}[5m])`)} > ${num(c.eventLoopUtilization)}`;
   const t = testTarget(ctx);
   const len = minutes(c.eventLoopUtilizationFor) + 10;
   const busyValue = (1 + c.eventLoopUtilization) / 2;
@@ -584,50 +755,106 @@ function heapNearLimit(ctx: GenContext): AlertDef {
   const c = config.runtime;
   const base = baseMatchers(ctx);
   const used = sel(catalog.heapSizeUsedBytes, '', base);
-  const total = sel(catalog.heapSizeTotalBytes, '', base);
-  const gc = `sum without (kind) (rate(${sel(catalog.gcDuration, '_sum', base)}[5m]))`;
-  const expr = `${used} / ${total} > ${num(c.heapUsedRatio)}\nand\n${gc} > ${num(c.gcTimeRatio)}`;
+  const limit = sel(catalog.heapSizeLimitBytes, '', base);
+  const expr = `${onVigil(ctx, `${used} / ${limit}`)} > ${num(c.heapUsedRatio)}`;
   const t = testTarget(ctx);
   const len = minutes(c.heapFor) + 10;
-  const totalBytes = 512 * 1024 * 1024;
+  const limitBytes = 2048 * 1024 * 1024;
   const full = Math.min(0.99, (1 + c.heapUsedRatio) / 2);
-  const series = (usedRatio: number, gcShare: number) => [
-    testSeries(catalog.heapSizeUsedBytes.name, t, constant(Math.round(totalBytes * usedRatio), len)),
-    testSeries(catalog.heapSizeTotalBytes.name, t, constant(totalBytes, len)),
+  const series = (usedBytes: number, committedBytes: number, gcShare: number) => [
+    testSeries(catalog.heapSizeUsedBytes.name, t, constant(usedBytes, len)),
+    testSeries(catalog.heapSizeTotalBytes.name, t, constant(committedBytes, len)),
+    testSeries(catalog.heapSizeLimitBytes.name, t, constant(limitBytes, len)),
     testSeries(`${catalog.gcDuration.name}_sum`, { ...t, kind: 'major' }, growing(gcShare * 60, len)),
   ];
+  const nearLimit = Math.round(limitBytes * full);
+  const small = 256 * 1024 * 1024;
   return {
     alert: 'NodejsHeapNearLimit',
     variants: [{ expr, for: c.heapFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} heap is {{ $value | humanizePercentage }} full and GC cannot free it`,
-    description: `The V8 heap of ${who(ctx, ['instance'])} is {{ $value | humanizePercentage }} used and the process spends more than ${pct(c.gcTimeRatio)} of its time in garbage collection: it is close to V8's heap limit and will crash with "JavaScript heap out of memory".`,
-    firesWhen: `heap used / heap committed is above ${pct(c.heapUsedRatio)} while garbage collection takes more than ${pct(c.gcTimeRatio)} of the time, for ${c.heapFor}.`,
+    summary: `${who(ctx, ['instance'])} heap is at {{ $value | humanizePercentage }} of V8's heap limit`,
+    description: `The V8 heap of ${who(ctx, ['instance'])} uses {{ $value | humanizePercentage }} of its limit (${catalog.heapSizeLimitBytes.name}, set by --max-old-space-size) for ${c.heapFor}: it will crash with "JavaScript heap out of memory" when it reaches it.`,
+    firesWhen: `heap used / V8's heap limit (\`${catalog.heapSizeLimitBytes.name}\`) is above ${pct(c.heapUsedRatio)} for ${c.heapFor}.`,
     runbook: {
-      meaning:
-        'The heap is full and garbage collection runs constantly without freeing much: the symptoms V8 shows just before it reaches its heap limit (`--max-old-space-size`). Neither prom-client nor Vigil exports the limit itself, so the alert uses these two symptoms together; either one alone is normal at times.',
-      impact: 'Latency (GC pauses block the event loop), then an out-of-memory crash and restart.',
+      meaning: `The live heap is close to the most V8 may use (\`--max-old-space-size\`, exported as \`${catalog.heapSizeLimitBytes.name}\`). The committed heap (\`${catalog.heapSizeTotalBytes.name}\`) is not the limit: V8 grows it on demand, so a full committed heap alone means nothing.`,
+      impact:
+        'Latency (GC runs constantly and blocks the event loop), then an out-of-memory crash and restart.',
       confirm: [
-        'Node.js runtime dashboard: heap used vs committed, GC time by kind (major GCs dominate), RSS trend.',
+        'Node.js runtime dashboard: heap used against the heap limit, GC time by kind (major GCs dominate), RSS against the container limit.',
         'A heap that grows steadily between deploys is a leak; one that jumps with traffic is load.',
       ],
       actions: [
         'Take a heap snapshot of an affected instance (inspector, or `node --heapsnapshot-signal=SIGUSR2`) and compare two snapshots taken minutes apart.',
         'Common leaks: unbounded caches or maps keyed by request data, listeners added per request, closures kept by timers.',
-        'Short term: restart the instance, or raise `--max-old-space-size` if the container has memory to spare.',
+        'Short term: restart the instance, or raise `--max-old-space-size` if the container has memory to spare (see NodejsMemoryNearLimit).',
       ],
-      tuning: ['runtime.heapUsedRatio', 'runtime.gcTimeRatio', 'runtime.heapFor'],
+      tuning: ['runtime.heapUsedRatio', 'runtime.heapFor'],
       dashboard: 'runtime',
     },
     tests: [
       {
-        name: 'full heap and constant GC: fires',
-        series: series(full, c.gcTimeRatio * 2),
+        name: 'heap near V8 limit: fires',
+        series: series(nearLimit, nearLimit, 0.01),
         evalMinutes: len,
-        expect: [{ labels: t, value: Math.round(totalBytes * full) / totalBytes }],
+        expect: [{ labels: t, value: nearLimit / limitBytes }],
       },
       {
-        name: 'full heap but little GC (V8 just grew the heap): silent',
-        series: series(full, c.gcTimeRatio / 4),
+        name: 'committed heap full and busy GC, but far below the limit (V8 grows the heap): silent',
+        series: series(Math.round(small * full), small, c.gcTimeRatio * 2),
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function memoryNearLimit(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.runtime;
+  const base = baseMatchers(ctx);
+  const rss = sel(catalog.processResidentMemoryBytes, '', base);
+  const limit = sel(catalog.processMemoryLimitBytes, '', base);
+  const expr = `${onVigil(ctx, `${rss} / ${limit}`)} > ${num(c.memoryUsedRatio)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.heapFor) + 10;
+  const limitBytes = 1024 * 1024 * 1024;
+  const high = Math.round(limitBytes * Math.min(0.99, (1 + c.memoryUsedRatio) / 2));
+  const series = (rssBytes: number) => [
+    testSeries(catalog.processResidentMemoryBytes.name, t, constant(rssBytes, len)),
+    testSeries(catalog.processMemoryLimitBytes.name, t, constant(limitBytes, len)),
+  ];
+  return {
+    alert: 'NodejsMemoryNearLimit',
+    variants: [{ expr, for: c.heapFor, severity: 'warning' }],
+    summary: `${who(ctx, ['instance'])} uses {{ $value | humanizePercentage }} of its container memory limit`,
+    description: `The resident memory of ${who(ctx, ['instance'])} is {{ $value | humanizePercentage }} of its container's memory limit for ${c.heapFor}: the kernel kills it (OOMKilled) when it reaches the limit, whatever the V8 heap shows.`,
+    firesWhen: `resident memory / the container memory limit (\`${catalog.processMemoryLimitBytes.name}\`, exported only where there is one) is above ${pct(c.memoryUsedRatio)} for ${c.heapFor}.`,
+    runbook: {
+      meaning:
+        'The process uses nearly all the memory its container (cgroup) allows. Memory outside the V8 heap counts too: Buffers, native modules, thread stacks, the code space. At the limit the kernel kills the process without a JavaScript error.',
+      impact: 'An OOM kill: requests in flight fail and the instance restarts (NodejsRestartingFrequently).',
+      confirm: [
+        'Node.js runtime dashboard: RSS against the container limit, and the heap against its own limit: a small heap with a large RSS means native or Buffer memory.',
+        '`kubectl describe pod`: last state OOMKilled.',
+      ],
+      actions: [
+        'Heap near its limit too: see NodejsHeapNearLimit.',
+        'RSS far above the heap: look for large or retained Buffers (streams not consumed, big bodies held), and native modules.',
+        '`--max-old-space-size` must leave room below the container limit for everything outside the heap (a quarter of it is a common margin).',
+      ],
+      tuning: ['runtime.memoryUsedRatio', 'runtime.heapFor'],
+      dashboard: 'runtime',
+    },
+    tests: [
+      {
+        name: 'resident memory near the container limit: fires',
+        series: series(high),
+        evalMinutes: len,
+        expect: [{ labels: t, value: high / limitBytes }],
+      },
+      {
+        name: 'resident memory at half the limit: silent',
+        series: series(limitBytes / 2),
         evalMinutes: len,
         expect: [],
       },
@@ -639,7 +866,7 @@ function restarts(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.runtime;
   const m = catalog.processStartTimeSeconds;
-  const expr = `changes(${sel(m, '', baseMatchers(ctx))}[${c.restartsWindow}]) >= ${c.restarts}`;
+  const expr = `${onVigil(ctx, `changes(${sel(m, '', baseMatchers(ctx))}[${c.restartsWindow}])`)} >= ${c.restarts}`;
   const t = testTarget(ctx);
   const w = minutes(c.restartsWindow);
   // One restart every `step` minutes, `c.restarts` times, inside the window.
@@ -701,17 +928,25 @@ function breakerOpen(ctx: GenContext): AlertDef {
   const c = config.resilience;
   const m = catalog.circuitBreakerState;
   const states = catalog.BREAKER_STATE_VALUES;
-  const expr = `${sel(m, '', baseMatchers(ctx))} > ${states.closed}`;
+  // Share of the window spent away from closed: a breaker cycling open, half-open, closed rejects
+  // most calls without ever staying open, so a `for` on the state would never fire.
+  const expr = `avg_over_time((${sel(m, '', baseMatchers(ctx))} > bool ${states.closed})[${c.breakerOpenWindow}:]) >= ${num(c.breakerOpenRatio)}`;
   const t = testTarget(ctx);
   const labels = { ...t, breaker: 'payments-api' };
-  const len = minutes(c.breakerOpenFor) + 5;
+  const w = minutes(c.breakerOpenWindow);
   const { open, half_open: half, closed } = states;
+  // Prometheus 2.x subqueries take both ends of the window: w + 1 one-minute points.
+  const share = (values: readonly number[], at: number) =>
+    values.slice(at - w, at + 1).filter((x) => x > closed).length / (w + 1);
+  const cycling = Array.from({ length: 4 * w }, (_, i) => [open, open, half, closed][i % 4]!);
+  const stuck = [closed, closed, ...Array.from({ length: w + 4 }, () => open)];
+  const once = [closed, closed, open, half, ...Array.from({ length: w + 4 }, () => closed)];
   return {
     alert: 'CircuitBreakerOpen',
-    variants: [{ expr, for: c.breakerOpenFor, severity: 'warning' }],
-    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has not closed for ${c.breakerOpenFor}`,
-    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} has been open or half-open for ${c.breakerOpenFor} (state {{ $value | humanize }}: ${half} half-open, ${open} open): calls to its dependency are rejected or fall back.`,
-    firesWhen: `a breaker stays open or half-open (state > ${closed}) for ${c.breakerOpenFor}; trial calls that fail keep it there.`,
+    variants: [{ expr, severity: 'warning' }],
+    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} was away from closed {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}`,
+    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} was open or half-open {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}: calls to its dependency are rejected or fall back most of the time, whether it stays open or keeps opening again.`,
+    firesWhen: `a breaker spends ${pct(c.breakerOpenRatio)} or more of ${c.breakerOpenWindow} open or half-open (state > ${closed}), stuck open or cycling open, half-open, closed.`,
     runbook: {
       meaning: `The breaker opened on one of its triggers (the \`reason\` of ${catalog.circuitBreakerOpens.name}: ${catalog.BREAKER_OPEN_REASONS.join(', ')}): failures or timeouts in a row, too many failed or slow calls in its window, or failed half-open trial calls; and its trial calls keep failing, so it does not close.`,
       impact:
@@ -725,20 +960,26 @@ function breakerOpen(ctx: GenContext): AlertDef {
         'The dependency is slow rather than down (reason slow_rate, or timeouts): the breaker timeout or slowCallDurationMs may be shorter than its normal latency; compare with the outbound p99.',
         'Only one instance affected: a network path or DNS problem local to it.',
       ],
-      tuning: ['resilience.breakerOpenFor'],
+      tuning: ['resilience.breakerOpenWindow', 'resilience.breakerOpenRatio'],
       dashboard: 'resilience',
     },
     tests: [
       {
-        name: 'open, failed half-open trial, open again: fires',
-        series: [testSeries(m.name, labels, `${closed}x2 ${open}x3 ${half} ${constant(open, len)}`)],
-        evalMinutes: len + 6,
-        expect: [{ labels, value: open }],
+        name: 'cycling open, open, half-open, closed (away 75 % of the time, never for long): fires',
+        series: [testSeries(m.name, labels, cycling.join(' '))],
+        evalMinutes: cycling.length - 1,
+        expect: [{ labels, value: share(cycling, cycling.length - 1) }],
       },
       {
-        name: 'opened, then closed after a successful trial: silent',
-        series: [testSeries(m.name, labels, `${closed}x2 ${open}x2 ${half} ${constant(closed, len)}`)],
-        evalMinutes: len + 5,
+        name: 'stuck open: fires',
+        series: [testSeries(m.name, labels, stuck.join(' '))],
+        evalMinutes: stuck.length - 1,
+        expect: [{ labels, value: share(stuck, stuck.length - 1) }],
+      },
+      {
+        name: 'opened once, closed after a successful trial: silent',
+        series: [testSeries(m.name, labels, once.join(' '))],
+        evalMinutes: w + 2,
         expect: [],
       },
     ],
@@ -852,16 +1093,17 @@ function readinessFlapping(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.health;
   const m = catalog.healthStatus;
-  const { pass, fail } = catalog.HEALTH_STATUS_VALUES;
-  const expr = `changes(${sel(m, '', [`probe=${quote(READINESS)}`, ...baseMatchers(ctx)])}[${c.readinessFlapWindow}]) >= ${c.readinessFlaps}`;
+  const { pass, warn, fail } = catalog.HEALTH_STATUS_VALUES;
+  // Only fail (503) against pass or warn (both 200) moves the instance in and out of the load balancer.
+  const expr = `changes((${sel(m, '', [`probe=${quote(READINESS)}`, ...baseMatchers(ctx)])} > bool ${fail})[${c.readinessFlapWindow}:]) >= ${c.readinessFlaps}`;
   const t = testTarget(ctx);
   const labels = { ...t, probe: READINESS };
   const w = minutes(c.readinessFlapWindow);
-  const flips = (count: number) => {
+  const flips = (count: number, other: number = fail) => {
     const v: number[] = [];
     let cur: number = pass;
     for (let i = 0; i <= w; i++) {
-      if (i > 0 && i <= count) cur = cur === pass ? fail : pass;
+      if (i > 0 && i <= count) cur = cur === pass ? other : pass;
       v.push(cur);
     }
     return v.join(' ');
@@ -870,8 +1112,8 @@ function readinessFlapping(ctx: GenContext): AlertDef {
     alert: 'ReadinessFlapping',
     variants: [{ expr, severity: 'warning' }],
     summary: `${who(ctx, ['instance'])} readiness changed {{ $value | humanize }} times in ${c.readinessFlapWindow}`,
-    description: `The readiness of ${who(ctx, ['instance'])} changed {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
-    firesWhen: `an instance's readiness status changes ${c.readinessFlaps} times or more within ${c.readinessFlapWindow}.`,
+    description: `The readiness of ${who(ctx, ['instance'])} changed between failing (503) and ready (200) {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
+    firesWhen: `an instance's readiness changes between fail (503) and pass or warn (200) ${c.readinessFlaps} times or more within ${c.readinessFlapWindow}.`,
     runbook: {
       meaning:
         "A readiness check passes and fails in turns: a flaky dependency, or a check timeout close to the dependency's normal latency.",
@@ -892,6 +1134,12 @@ function readinessFlapping(ctx: GenContext): AlertDef {
         series: [testSeries(m.name, labels, flips(c.readinessFlaps))],
         evalMinutes: w,
         expect: [{ labels, value: c.readinessFlaps }],
+      },
+      {
+        name: 'pass and warn alternating (both answer 200, the instance stays in the load balancer): silent',
+        series: [testSeries(m.name, labels, flips(c.readinessFlaps * 3, warn))],
+        evalMinutes: w,
+        expect: [],
       },
       {
         name: `${c.readinessFlaps - 1} changes: silent`,
@@ -917,7 +1165,15 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
       groups: [
         {
           name: 'vigil-service',
-          alerts: [targetDown(ctx), seriesOverflow(ctx), spansDropped(ctx), logLinesDropped(ctx)],
+          recording: targetRecords(ctx),
+          alerts: [
+            serviceDown(ctx),
+            serviceAbsent(ctx),
+            targetDown(ctx),
+            seriesOverflow(ctx),
+            spansDropped(ctx),
+            logLinesDropped(ctx),
+          ],
         },
       ],
     },
@@ -927,7 +1183,13 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
       groups: [
         {
           name: 'vigil-runtime',
-          alerts: [eventLoopLag(ctx), eventLoopUtilization(ctx), heapNearLimit(ctx), restarts(ctx)],
+          alerts: [
+            eventLoopLag(ctx),
+            eventLoopUtilization(ctx),
+            heapNearLimit(ctx),
+            memoryNearLimit(ctx),
+            restarts(ctx),
+          ],
         },
       ],
     },

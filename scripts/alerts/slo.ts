@@ -3,9 +3,12 @@
 //
 // Per service (the configured service labels) and SLO (`slo="availability"` or `"latency"`):
 //   vigil_slo:sli_requests:rate5m, vigil_slo:sli_errors:rate5m   valid and bad events per second
+//                                                                  (availability: while every target
+//                                                                  is down, the last rate, all bad)
 //   vigil_slo:sli_error:ratio_rate<w>                              bad / valid over each alert window
-//   vigil_slo:sli_error:ratio_rate<slo window>                     the same over the SLO window, from the 5m rates
+//                                                                  and the SLO window, from the 5m records
 //   vigil_slo:error_budget_remaining:ratio                         1 = untouched, 0 = spent, < 0 = overspent
+// Windows of a day or more are a separate group with a slower interval (longWindowInterval).
 
 import { burnRateFactor, durationSeconds } from './config.js';
 import {
@@ -16,10 +19,13 @@ import {
   type ExprTest,
   type GenContext,
   growing,
+  markerSeries,
+  onVigil,
   pct,
   pick,
   type RecordingRule,
   type RuleFile,
+  TARGET_RECORDS,
   type TestSeries,
   testSeries,
   testTarget,
@@ -65,56 +71,75 @@ function sliRates(ctx: GenContext, slo: SloName, w: string): { total: string; ba
   const sl = config.serviceLabels;
   if (slo === 'availability') {
     const m = catalog.httpRequestsTotal;
-    const total = `sum${by(sl)} (rate(${sel(m, '', base)}[${w}]))`;
-    const errors = `sum${by(sl)} (rate(${sel(m, '', ['status_code=~"5.."', ...base])}[${w}]))`;
+    const total = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '', base)}[${w}])`)}`;
+    const errors = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '', ['status_code=~"5.."', ...base])}[${w}])`)}`;
     // A service without any 5xx series has no error rate at all: count it as 0, not as missing.
     return { total, bad: `(${errors} or ${total} * 0)` };
   }
   const m = catalog.httpRequestDuration;
   const valid = ['status_code!~"5.."', ...base];
-  const total = `sum${by(sl)} (rate(${sel(m, '_count', valid)}[${w}]))`;
-  const good = `sum${by(sl)} (rate(${sel(m, '_bucket', [leMatcher(config.slo.latency.thresholdSeconds), ...valid])}[${w}]))`;
+  const total = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_count', valid)}[${w}])`)}`;
+  const good = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_bucket', [leMatcher(config.slo.latency.thresholdSeconds), ...valid])}[${w}])`)}`;
   return { total, bad: `(${total} - ${good})` };
 }
 
-function recordingRules(ctx: GenContext, slo: SloName): RecordingRule[] {
+/** Windows of a day or more go to their own, slower rule group. */
+export function isLongWindow(w: string): boolean {
+  return durationSeconds(w) >= 86_400;
+}
+
+/**
+ * The SLI records of one SLO. Every window is a ratio of sums of the recorded 5m rates, so what the
+ * 5m records count (an outage included) reaches every window, and no rule reads days of raw samples.
+ */
+function recordingRules(ctx: GenContext, slo: SloName): { short: RecordingRule[]; long: RecordingRule[] } {
   const labels = { slo };
-  const rules: RecordingRule[] = [];
+  const sl = ctx.config.serviceLabels;
+  const short: RecordingRule[] = [];
+  const long: RecordingRule[] = [];
   const r5 = sliRates(ctx, slo, '5m');
-  rules.push({ record: SLO_RECORDS.requests, expr: r5.total, labels });
-  rules.push({ record: SLO_RECORDS.errors, expr: r5.bad, labels });
-  for (const w of alertWindows(ctx)) {
-    if (w === '5m') {
-      rules.push({
-        record: SLO_RECORDS.ratio(w),
-        expr: `${sloSeries(SLO_RECORDS.errors, slo)}\n/\n${sloSeries(SLO_RECORDS.requests, slo)}`,
-        labels,
-      });
-    } else {
-      const r = sliRates(ctx, slo, w);
-      rules.push({ record: SLO_RECORDS.ratio(w), expr: `${r.bad}\n/\n${r.total}`, labels });
-    }
+  if (slo === 'availability') {
+    // While no target of a service answers, its requests fail: keep the last request rate and
+    // count all of it as errors, instead of recording nothing.
+    const on = `on (${sl.join(', ')})`;
+    const down = `(${TARGET_RECORDS.serviceUp} == 0)`;
+    const last = `max${by(sl)} (last_over_time(${sloSeries(SLO_RECORDS.requests, slo)}[10m]))`;
+    const whileDown = `(${last} and ${on} ${down})`;
+    short.push({
+      record: SLO_RECORDS.requests,
+      expr: `(${r5.total} unless ${on} ${down})\nor\n${whileDown}`,
+      labels,
+    });
+    short.push({
+      record: SLO_RECORDS.errors,
+      expr: `(${r5.bad} unless ${on} ${down})\nor\n${whileDown}`,
+      labels,
+    });
+  } else {
+    short.push({ record: SLO_RECORDS.requests, expr: r5.total, labels });
+    short.push({ record: SLO_RECORDS.errors, expr: r5.bad, labels });
   }
   const window = ctx.config.slo.window;
-  // Over the whole SLO window, sum the recorded 5m rates instead of reading weeks of raw samples.
-  rules.push({
-    record: SLO_RECORDS.ratio(window),
-    expr: `sum_over_time(${sloSeries(SLO_RECORDS.errors, slo)}[${window}])\n/\nsum_over_time(${sloSeries(SLO_RECORDS.requests, slo)}[${window}])`,
-    labels,
-  });
-  rules.push({
+  for (const w of [...alertWindows(ctx), window]) {
+    const expr =
+      w === '5m'
+        ? `${sloSeries(SLO_RECORDS.errors, slo)}\n/\n${sloSeries(SLO_RECORDS.requests, slo)}`
+        : `sum_over_time(${sloSeries(SLO_RECORDS.errors, slo)}[${w}])\n/\nsum_over_time(${sloSeries(SLO_RECORDS.requests, slo)}[${w}])`;
+    (isLongWindow(w) ? long : short).push({ record: SLO_RECORDS.ratio(w), expr, labels });
+  }
+  long.push({
     record: SLO_RECORDS.budgetRemaining,
     expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), slo)} / ${num(budgetOf(ctx, slo))}`,
     labels,
   });
-  return rules;
+  return { short, long };
 }
 
 /** The burn-rate threshold (error ratio) of each tier of an SLO. */
 export function tierThresholds(ctx: GenContext, slo: SloName) {
   const budget = budgetOf(ctx, slo);
   return ctx.catalog.BURN_RATE_TIERS.map((t) => {
-    const factor = burnRateFactor(t, ctx.config.slo.window);
+    const factor = burnRateFactor(t, ctx.config.slo);
     return { ...t, factor, budget, threshold: factor * budget };
   });
 }
@@ -156,6 +181,72 @@ function sloSeriesFor(
     out.push(testSeries(`${m.name}_count`, { ...t, status_code: '500' }, growing(TEST_RATE, length)));
   }
   return out;
+}
+
+/**
+ * The ratio a window's record holds at minute `at` of a test, from per-minute 5m-rate records
+ * (Prometheus 2.x ranges take both ends).
+ */
+function windowRatio(
+  bad: (minute: number) => number,
+  total: (minute: number) => number,
+  at: number,
+  window: string,
+): number {
+  let b = 0;
+  let t = 0;
+  for (let k = Math.max(1, at - durationSeconds(window) / 60); k <= at; k++) {
+    b += bad(k);
+    t += total(k);
+  }
+  return b / t;
+}
+
+/**
+ * Every target of the service dies: requests stop being recorded, yet the availability SLO must
+ * burn. Live records before: rate() over 5m of a counter born at minute 0 sees min(k, 5) minutes.
+ */
+function outageTest(
+  ctx: GenContext,
+  tiers: ReturnType<typeof tierThresholds>,
+  labels: Readonly<Record<string, string>>,
+): AlertTest {
+  const t = { ...testTarget(ctx), route: '/orders/:id', method: 'GET' };
+  const crash = 60;
+  const at = crash + 10;
+  const length = at + 10;
+  const perSecond = TEST_RATE / 60;
+  const total = (k: number) => (k <= crash ? (perSecond * Math.min(k, 5)) / 5 : perSecond);
+  const bad = (k: number) => (k <= crash ? 0 : perSecond);
+  // `$value` of `(long > x and short > x) or ...` is the long-window ratio of the first pair that holds.
+  const firing = (tier: 'page' | 'ticket') => {
+    for (const x of tiers.filter((y) => y.tier === tier)) {
+      const long = windowRatio(bad, total, at, x.longWindow);
+      if (long > x.threshold && windowRatio(bad, total, at, x.shortWindow) > x.threshold) return long;
+    }
+    return undefined;
+  };
+  const page = firing('page');
+  const ticket = firing('ticket');
+  if (page === undefined || ticket === undefined)
+    throw new Error('the outage unit test must fire both tiers');
+  return {
+    name: `every target down for ${at - crash}m (no requests recorded any more): page and ticket fire`,
+    series: [
+      testSeries(
+        ctx.catalog.httpRequestsTotal.name,
+        { ...t, status_code: '200' },
+        `${growing(TEST_RATE, crash)} _x${length - crash}`,
+      ),
+      testSeries('up', pick(t, ['job', 'instance']), `1x${crash} 0x${length - crash}`),
+      markerSeries(ctx, t, `0x${crash} _x${length - crash}`),
+    ],
+    evalMinutes: at,
+    expect: [
+      { labels, variant: 0, value: page },
+      { labels, variant: 1, value: ticket },
+    ],
+  };
 }
 
 function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
@@ -206,6 +297,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
   ) {
     throw new Error(`cannot build ${alert} unit tests for the configured ${slo} objective ${objective}`);
   }
+  const sustainable = Number(num(0.97 * budgetOf(ctx, slo)));
   const target = pick(testTarget(ctx), sl);
   const labels = { ...target, slo };
   const tests: AlertTest[] = [
@@ -225,12 +317,20 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
       expect: [{ labels, variant: 1, value: r(bads.slow) }],
     },
     {
+      // A factor below 1 (a 7- or 28-day window with the 30-day budget shares) would fire here.
+      name: `burning at 97 % of the sustainable rate (${pct(sustainable)}: the budget lasts the window): silent`,
+      series: sloSeriesFor(ctx, slo, sustainable * TEST_RATE, length, false),
+      evalMinutes: length,
+      expect: [],
+    },
+    {
       name: `within budget (${pct(r(bads.none))}), plus traffic that is not this SLI's concern: silent`,
       series: sloSeriesFor(ctx, slo, bads.none, length, true),
       evalMinutes: length,
       expect: [],
     },
   ];
+  if (slo === 'availability') tests.push(outageTest(ctx, tiers, labels));
   const tierText = tiers
     .map(
       (t) =>
@@ -312,13 +412,20 @@ function exprTests(ctx: GenContext): ExprTest[] {
 }
 
 export function sloRuleFile(ctx: GenContext): RuleFile {
+  const records = SLO_NAMES.map((s) => recordingRules(ctx, s));
   return {
     name: 'vigil-slo',
     title: `SLOs over ${ctx.config.slo.window}: availability ${pct(ctx.config.slo.availability.objective)}, latency ${pct(ctx.config.slo.latency.objective)} within ${ctx.config.slo.latency.thresholdSeconds}s. Recording rules for the SLIs, then multi-window multi-burn-rate alerts.`,
     groups: [
-      { name: 'vigil-slo-sli', recording: SLO_NAMES.flatMap((s) => recordingRules(ctx, s)) },
+      { name: 'vigil-slo-sli', recording: records.flatMap((r) => r.short) },
+      {
+        name: 'vigil-slo-sli-long',
+        interval: ctx.config.longWindowInterval,
+        recording: records.flatMap((r) => r.long),
+      },
       { name: 'vigil-slo-alerts', alerts: SLO_NAMES.map((s) => burnAlert(ctx, s)) },
     ],
+    reads: ['vigil-service'],
     exprTests: exprTests(ctx),
   };
 }

@@ -15,6 +15,21 @@ import type {
 
 /** Grafana's dashboard schema version these files are written for (@grafana/schema's default). */
 export const SCHEMA_VERSION = 42;
+/**
+ * The first Grafana release that writes each dashboard schema version, for `__requires`: an older
+ * Grafana does not know the newer schema's migrations. 42 (hideFrom.tooltip, grafana/grafana#110517)
+ * shipped in 12.2. A schema version missing here fails generation, so a @grafana/schema upgrade
+ * cannot leave `__requires` wrong.
+ */
+export const GRAFANA_FOR_SCHEMA: Readonly<Record<number, string>> = Object.freeze({ 42: '12.2.0' });
+
+export function requiredGrafana(schemaVersion: number): string {
+  const v = GRAFANA_FOR_SCHEMA[schemaVersion];
+  if (v === undefined)
+    throw new Error(`no minimum Grafana version known for dashboard schemaVersion ${schemaVersion}`);
+  return v;
+}
+
 /** Version of the panel plugins the options were typed against (@grafana/schema's pluginVersion). */
 export const PLUGIN_VERSION = '13.2.2';
 
@@ -314,7 +329,7 @@ export class DashboardBuilder {
         },
       ],
       __requires: [
-        { type: 'grafana', id: 'grafana', name: 'Grafana', version: '11.0.0' },
+        { type: 'grafana', id: 'grafana', name: 'Grafana', version: requiredGrafana(SCHEMA_VERSION) },
         { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },
         ...panelTypes.map((t) => ({ type: 'panel' as const, id: t, name: t, version: '' })),
       ],

@@ -4,8 +4,8 @@
 
 import type { MetricDefinition } from '@vigil/catalog';
 import { burnRateFactor } from '../alerts/config.js';
-import { DASHBOARDS, type DashboardKey, type GenContext, pct } from '../alerts/model.js';
-import { by, leMatcher, num, quote, sel } from '../alerts/promql.js';
+import { DASHBOARDS, type DashboardKey, type GenContext, pct, TARGET_RECORDS } from '../alerts/model.js';
+import { by, leMatcher, num, quote, sel, select } from '../alerts/promql.js';
 import {
   alertWindows,
   budgetOf,
@@ -167,10 +167,12 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
     })
     .stat({
       title: 'Targets up',
-      description: 'Scrape targets Prometheus reaches (`up`). ServiceTargetDown fires when one stays down.',
+      description: `Vigil scrape targets Prometheus reaches (\`up\` of the targets of the selected services, from the recording rule ${TARGET_RECORDS.targetUp}). ServiceTargetDown fires when one stays down, ServiceDown when all do.`,
       unit: 'short',
       thresholds: thresholds(COLORS.bad, [1, COLORS.ok]),
-      queries: [{ expr: `sum(up{${[...extra(ctx), V.job, V.instance].join(', ')}})`, legend: 'up' }],
+      queries: [
+        { expr: `sum(${select(TARGET_RECORDS.targetUp, [V.job, V.service, V.instance])})`, legend: 'up' },
+      ],
     })
     .stat({
       title: 'Availability budget left',
@@ -436,7 +438,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   b.row('Overview')
     .stat({
       title: 'Open breakers',
-      description: `Breakers currently open (state ${S.open}). CircuitBreakerOpen fires when one does not close for ${ctx.config.resilience.breakerOpenFor}.`,
+      description: `Breakers currently open (state ${S.open}). CircuitBreakerOpen fires when one is away from closed ${pct(ctx.config.resilience.breakerOpenRatio)} of ${ctx.config.resilience.breakerOpenWindow}.`,
       unit: 'short',
       w: 6,
       thresholds: thresholds(COLORS.ok, [1, COLORS.bad]),
@@ -475,7 +477,9 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       h: 6,
       thresholds: thresholds(COLORS.ok, [S.half_open, COLORS.warn], [S.open, COLORS.bad]),
       mappings: stateMappings,
-      queries: [{ expr: `max by (breaker) (${sel(state, '', M)})`, legend: '{{breaker}}' }],
+      queries: [
+        { expr: `max by (job, service, breaker) (${sel(state, '', M)})`, legend: '{{service}} {{breaker}}' },
+      ],
     })
     .timeseries({
       title: 'Breaker events',
@@ -483,7 +487,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 'ops',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: `sum by (breaker, event) (${rate(events, M)})`, legend: '{{breaker}} {{event}}' }],
+      queries: [
+        {
+          expr: `sum by (job, service, breaker, event) (${rate(events, M)})`,
+          legend: '{{service}} {{breaker}} {{event}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Rejected calls by breaker',
@@ -492,7 +501,10 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [
-        { expr: `sum by (breaker) (${rate(events, ['event="reject"', ...M])})`, legend: '{{breaker}}' },
+        {
+          expr: `sum by (job, service, breaker) (${rate(events, ['event="reject"', ...M])})`,
+          legend: '{{service}} {{breaker}}',
+        },
       ],
     })
     .timeseries({
@@ -501,7 +513,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 's',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: p(0.99, calls, M, ['breaker', 'outcome']), legend: '{{breaker}} {{outcome}}' }],
+      queries: [
+        {
+          expr: p(0.99, calls, M, ['job', 'service', 'breaker', 'outcome']),
+          legend: '{{service}} {{breaker}} {{outcome}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Breaker opens by reason',
@@ -511,8 +528,8 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       thresholds: NEUTRAL,
       queries: [
         {
-          expr: `sum by (breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', M)}[${RATE}]))`,
-          legend: '{{breaker}} {{reason}}',
+          expr: `sum by (job, service, breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', M)}[${RATE}]))`,
+          legend: '{{service}} {{breaker}} {{reason}}',
         },
       ],
     })
@@ -525,10 +542,10 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       queries: [
         {
           expr: ratioOrZero(
-            `sum by (breaker) (${rate(catalog.circuitBreakerSlowCalls, M)})`,
-            `sum by (breaker) (${rate(calls, M, '_count')})`,
+            `sum by (job, service, breaker) (${rate(catalog.circuitBreakerSlowCalls, M)})`,
+            `sum by (job, service, breaker) (${rate(calls, M, '_count')})`,
           ),
-          legend: '{{breaker}}',
+          legend: '{{service}} {{breaker}}',
         },
       ],
     });
@@ -578,7 +595,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 'ops',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: `sum by (policy) (${rate(catalog.retryAttempts, M)})`, legend: '{{policy}}' }],
+      queries: [
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.retryAttempts, M)})`,
+          legend: '{{service}} {{policy}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Retries given up',
@@ -588,8 +610,14 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [
-        { expr: `sum by (policy) (${rate(catalog.retryExhausted, M)})`, legend: '{{policy}} exhausted' },
-        { expr: `sum by (policy) (${rate(catalog.retryBudgetRejected, M)})`, legend: '{{policy}} budget' },
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.retryExhausted, M)})`,
+          legend: '{{service}} {{policy}} exhausted',
+        },
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.retryBudgetRejected, M)})`,
+          legend: '{{service}} {{policy}} budget',
+        },
       ],
     })
     .timeseries({
@@ -598,7 +626,12 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 'ops',
       w: 8,
       thresholds: thresholds(COLORS.ok, [0.000001, COLORS.warn]),
-      queries: [{ expr: `sum by (policy) (${rate(catalog.bulkheadRejections, M)})`, legend: '{{policy}}' }],
+      queries: [
+        {
+          expr: `sum by (job, service, policy) (${rate(catalog.bulkheadRejections, M)})`,
+          legend: '{{service}} {{policy}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Bulkhead active and queued calls',
@@ -607,8 +640,14 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       w: 24,
       thresholds: NEUTRAL,
       queries: [
-        { expr: `sum by (policy) (${sel(catalog.bulkheadActive, '', M)})`, legend: '{{policy}} active' },
-        { expr: `sum by (policy) (${sel(catalog.bulkheadQueued, '', M)})`, legend: '{{policy}} queued' },
+        {
+          expr: `sum by (job, service, policy) (${sel(catalog.bulkheadActive, '', M)})`,
+          legend: '{{service}} {{policy}} active',
+        },
+        {
+          expr: `sum by (job, service, policy) (${sel(catalog.bulkheadQueued, '', M)})`,
+          legend: '{{service}} {{policy}} queued',
+        },
       ],
     });
   b.row('Outbound HTTP')
@@ -618,7 +657,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       unit: 's',
       w: 8,
       thresholds: NEUTRAL,
-      queries: [{ expr: p(0.99, client, M, ['target']), legend: '{{target}}' }],
+      queries: [{ expr: p(0.99, client, M, ['job', 'service', 'target']), legend: '{{service}} {{target}}' }],
     })
     .timeseries({
       title: 'Outbound requests by target and status',
@@ -628,8 +667,8 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       thresholds: NEUTRAL,
       queries: [
         {
-          expr: `sum by (target, status_code) (${rate(client, M, '_count')})`,
-          legend: '{{target}} {{status_code}}',
+          expr: `sum by (job, service, target, status_code) (${rate(client, M, '_count')})`,
+          legend: '{{service}} {{target}} {{status_code}}',
         },
       ],
     })
@@ -642,8 +681,8 @@ function resilience(ctx: GenContext): JsonDashboardFile {
       thresholds: thresholds(COLORS.ok, [0.01, COLORS.warn], [0.05, COLORS.bad]),
       queries: [
         {
-          expr: `sum by (target) (${rate(client, [failedStatus, ...M], '_count')})\n/\nsum by (target) (${rate(client, M, '_count')})`,
-          legend: '{{target}}',
+          expr: `sum by (job, service, target) (${rate(client, [failedStatus, ...M], '_count')})\n/\nsum by (job, service, target) (${rate(client, M, '_count')})`,
+          legend: '{{service}} {{target}}',
         },
       ],
     });
@@ -704,14 +743,13 @@ function runtime(ctx: GenContext): JsonDashboardFile {
       queries: [{ expr: `max(${sel(catalog.eventLoopLagP99, '', M)})`, legend: 'max' }],
     })
     .stat({
-      title: 'Max heap used',
-      description:
-        'Heap used / heap committed on the fullest instance. Values near 100 % are normal between collections; memory pressure shows as GC time (NodejsHeapNearLimit needs both).',
+      title: 'Max heap used of limit',
+      description: `Heap used / V8's heap limit (--max-old-space-size) on the fullest instance. NodejsHeapNearLimit fires above ${pct(c.heapUsedRatio)}.`,
       unit: 'percentunit',
-      thresholds: NEUTRAL,
+      thresholds: thresholds(COLORS.ok, [c.heapUsedRatio * 0.8, COLORS.warn], [c.heapUsedRatio, COLORS.bad]),
       queries: [
         {
-          expr: `max(${sel(catalog.heapSizeUsedBytes, '', M)} / ${sel(catalog.heapSizeTotalBytes, '', M)})`,
+          expr: `max(${sel(catalog.heapSizeUsedBytes, '', M)} / ${sel(catalog.heapSizeLimitBytes, '', M)})`,
           legend: 'max',
         },
       ],
@@ -755,14 +793,16 @@ function runtime(ctx: GenContext): JsonDashboardFile {
     });
   b.row('Memory and GC')
     .timeseries({
-      title: 'Heap used and committed',
-      description: 'V8 heap used and committed (total) per instance.',
+      title: 'Heap used, committed and limit',
+      description:
+        "V8 heap used, committed (V8 grows it on demand) and V8's heap limit per instance: the process crashes with 'JavaScript heap out of memory' when used reaches the limit.",
       unit: 'bytes',
       w: 8,
       thresholds: NEUTRAL,
       queries: [
         { expr: sel(catalog.heapSizeUsedBytes, '', M), legend: '{{instance}} used' },
         { expr: sel(catalog.heapSizeTotalBytes, '', M), legend: '{{instance}} committed' },
+        { expr: sel(catalog.heapSizeLimitBytes, '', M), legend: '{{instance}} limit' },
       ],
     })
     .timeseries({
@@ -772,6 +812,21 @@ function runtime(ctx: GenContext): JsonDashboardFile {
       w: 8,
       thresholds: NEUTRAL,
       queries: [{ expr: sel(catalog.processResidentMemoryBytes, '', M), legend: '{{instance}}' }],
+    })
+    .timeseries({
+      title: 'Resident memory of container limit',
+      description: `Resident memory / the container's memory limit per instance (${catalog.processMemoryLimitBytes.name}: only processes with a cgroup memory limit have one). The kernel kills the process at 100 %; NodejsMemoryNearLimit fires above ${pct(c.memoryUsedRatio)} (dashed).`,
+      unit: 'percentunit',
+      w: 8,
+      max: 1,
+      showThresholds: true,
+      thresholds: thresholds(COLORS.ok, [c.memoryUsedRatio, COLORS.bad]),
+      queries: [
+        {
+          expr: `${sel(catalog.processResidentMemoryBytes, '', M)} / ${sel(catalog.processMemoryLimitBytes, '', M)}`,
+          legend: '{{instance}}',
+        },
+      ],
     })
     .timeseries({
       title: 'Heap available by space',
@@ -785,7 +840,7 @@ function runtime(ctx: GenContext): JsonDashboardFile {
     })
     .timeseries({
       title: 'Time in GC by kind',
-      description: `Share of wall time spent in garbage collection, by kind. Dashed: the GC share that, with a full heap, fires NodejsHeapNearLimit (${pct(c.gcTimeRatio)}).`,
+      description: `Share of wall time spent in garbage collection, by kind. Dashed: ${pct(c.gcTimeRatio)}, GC this busy usually means a heap near its limit.`,
       unit: 'percentunit',
       w: 8,
       stack: true,
@@ -958,7 +1013,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
     const budget = budgetOf(ctx, name);
     const tiers = catalog.BURN_RATE_TIERS.map((t) => ({
       ...t,
-      factor: burnRateFactor(t, config.slo.window),
+      factor: burnRateFactor(t, config.slo),
     }));
     const minPage = Math.min(...tiers.filter((t) => t.tier === 'page').map((t) => t.factor));
     const minTicket = Math.min(...tiers.filter((t) => t.tier === 'ticket').map((t) => t.factor));

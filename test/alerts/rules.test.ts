@@ -63,8 +63,11 @@ describe('promtool', () => {
             window: '28d',
             availability: { objective: 0.995 },
             latency: { objective: 0.95, thresholdSeconds: 1 },
+            // 10 % in 3 days is a factor of 0.933 for 28 days: below 1, refused.
+            budgetShare: { '3d': 0.11 },
           },
-          selector: 'job=~"api|checkout"',
+          // A label of the service's own metrics, which `up` does not carry.
+          selector: 'job=~"api|checkout", service=~"api|checkout"',
           serviceLabels: ['job'],
           http: { errorRatio: 0.02, p99LatencySeconds: 2.5 },
           runtime: { restarts: 5 },
@@ -83,7 +86,12 @@ describe('promtool', () => {
       );
       expect(slo).toContain('le=~"1(\\\\.0)?"');
       expect(slo).toContain('sum by (job) (');
-      expect(files.get('alert-rules/vigil-http.yaml')).toContain('job=~"api|checkout"');
+      expect(files.get('alert-rules/vigil-http.yaml')).toContain(
+        'job=~"api|checkout", service=~"api|checkout"',
+      );
+      expect(files.get('alert-rules/vigil-service.yaml')).toContain(
+        'group by (job, instance) (vigil_metrics_series_overflow_total{job=~"api|checkout", service=~"api|checkout"})',
+      );
       const tests = join(dir, 'alert-rules', 'tests');
       const out = execFileSync('promtool', ['test', 'rules', ...readdirSync(tests)], {
         cwd: tests,
@@ -115,9 +123,12 @@ describe('generated rules', () => {
         'NodejsEventLoopLagHigh',
         'NodejsEventLoopUtilizationHigh',
         'NodejsHeapNearLimit',
+        'NodejsMemoryNearLimit',
         'NodejsRestartingFrequently',
         'ReadinessFailing',
         'ReadinessFlapping',
+        'ServiceAbsent',
+        'ServiceDown',
         'ServiceTargetDown',
         'VigilLogLinesDropped',
         'VigilMetricsSeriesOverflow',
@@ -152,6 +163,17 @@ describe('generated rules', () => {
     // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h) ticket.
     for (const f of ['(14.4 * 0.001)', '(6 * 0.001)', '(3 * 0.001)', '(1 * 0.001)'])
       expect(yaml).toContain(f);
+    // Windows of a day or more in their own, slower group; no window reads raw counters over days.
+    const groups = buildRules(ctx).find((f) => f.name === 'vigil-slo')!.groups;
+    const long = groups.find((g) => g.name === 'vigil-slo-sli-long')!;
+    expect(long.interval).toBe(catalog.ALERT_DEFAULTS.longWindowInterval);
+    expect(long.recording!.map((r) => r.record)).toEqual(
+      expect.arrayContaining(['vigil_slo:sli_error:ratio_rate1d', 'vigil_slo:sli_error:ratio_rate3d']),
+    );
+    const short = groups.find((g) => g.name === 'vigil-slo-sli')!.recording!.map((r) => r.record);
+    expect(short).not.toContain('vigil_slo:sli_error:ratio_rate3d');
+    expect(short).toContain('vigil_slo:sli_error:ratio_rate6h');
+    expect(yaml).not.toMatch(/rate\(http_request[^\]]*\[(1d|3d|30d)\]/);
   });
 
   it('generation is deterministic and the committed files are up to date', () => {
@@ -195,6 +217,24 @@ describe('generation config', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses burn-rate factors below 1, naming the window or the budget share and the share needed', () => {
+    // 7 days with the 30-day shares: 10 % of the budget in 1 day is a factor of 0.7.
+    expect(() => resolveConfig({ slo: { ...SLO, window: '7d' } }, cat, 'x.json')).toThrow(
+      /Invalid option "slo\.window" in x\.json: the ticket tier over 1d spends 10 % of the budget, a burn-rate factor of 0\.7 for a 7d SLO window.*"slo\.budgetShare\.1d" to at least 0\.1429/,
+    );
+    expect(() =>
+      resolveConfig({ slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.4 } } }, cat),
+    ).toThrow(/Invalid option "slo\.budgetShare\.3d".*factor of 0\.933333.*at least 0\.4286/);
+    const ok = resolveConfig({ slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.43 } } }, cat);
+    expect(ok.slo.budgetShare).toEqual({ '1h': 0.02, '6h': 0.05, '1d': 0.15, '3d': 0.43 });
+    expect(() => resolveConfig({ slo: { ...SLO, budgetShare: { '2d': 0.1 } } }, cat)).toThrow(
+      /"slo\.budgetShare\.2d".*one of 1h, 6h, 1d, 3d/,
+    );
+    expect(() => resolveConfig({ slo: { ...SLO, budgetShare: { '1h': 2 } } }, cat)).toThrow(
+      /"slo\.budgetShare\.1h".*\(0, 1\]/,
+    );
   });
 
   it('names the option for other mistakes', () => {

@@ -13,6 +13,7 @@ import {
   DATASOURCE,
   DS_INPUT,
   PLUGIN_VERSION,
+  requiredGrafana,
   SCHEMA_VERSION,
   TAG,
 } from '../../scripts/dashboards/builder.js';
@@ -96,6 +97,12 @@ describe('dashboards against Grafana schema types', () => {
     expect(SCHEMA_VERSION).toBe(defaultDashboard.schemaVersion);
     expect(PLUGIN_VERSION).toBe(pluginVersion);
     for (const d of dashboards.values()) expect(d.schemaVersion).toBe(SCHEMA_VERSION);
+    // __requires names the Grafana that writes this schema version (not an older one that cannot read it).
+    for (const d of dashboards.values()) {
+      expect(d.__requires.find((r) => r.type === 'grafana')?.version).toBe(requiredGrafana(SCHEMA_VERSION));
+    }
+    expect(requiredGrafana(42)).toBe('12.2.0');
+    expect(() => requiredGrafana(43)).toThrow(/schemaVersion 43/);
   });
 });
 

@@ -91,6 +91,28 @@ export const eventLoopUtilization = defineMetric({
   group: 'runtime',
 });
 
+/** prom-client's `nodejs_heap_size_total_bytes` is the heap V8 has committed so far, not how far it may grow. */
+export const heapSizeLimitBytes = defineMetric({
+  name: 'nodejs_heap_size_limit_bytes',
+  type: 'gauge',
+  help: "V8's heap size limit in bytes (--max-old-space-size, or V8's default for the machine).",
+  unit: 'bytes',
+  labels: [],
+  source: 'vigil',
+  group: 'runtime',
+});
+
+/** Absent where the process has no memory limit of its own (no cgroup limit, or one above the machine's memory). */
+export const processMemoryLimitBytes = defineMetric({
+  name: 'nodejs_process_memory_limit_bytes',
+  type: 'gauge',
+  help: 'Memory the process may use under the limits of its container (cgroup) in bytes.',
+  unit: 'bytes',
+  labels: [],
+  source: 'vigil',
+  group: 'runtime',
+});
+
 // ---------------------------------------------------------------------------------------------
 // Vigil internals
 // ---------------------------------------------------------------------------------------------
@@ -222,6 +244,8 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   httpRequestsInFlight,
   dbQueryDuration,
   eventLoopUtilization,
+  heapSizeLimitBytes,
+  processMemoryLimitBytes,
   seriesOverflowTotal,
   processCpuSecondsTotal,
   processResidentMemoryBytes,

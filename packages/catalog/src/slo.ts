@@ -65,6 +65,7 @@ export const BURN_RATE_TIERS: readonly BurnRateTier[] = Object.freeze([
 export interface AlertDefaults {
   readonly selector: string;
   readonly serviceLabels: readonly string[];
+  readonly longWindowInterval: string;
   readonly runbookBaseUrl: string;
   readonly http: {
     readonly errorRatio: number;
@@ -86,6 +87,7 @@ export interface AlertDefaults {
     readonly eventLoopUtilization: number;
     readonly eventLoopUtilizationFor: string;
     readonly heapUsedRatio: number;
+    readonly memoryUsedRatio: number;
     readonly gcTimeRatio: number;
     readonly heapFor: string;
     readonly restarts: number;
@@ -93,11 +95,17 @@ export interface AlertDefaults {
   };
   readonly targets: {
     readonly downFor: string;
+    readonly serviceDownFor: string;
+    readonly absentWindow: string;
     readonly overflowWindow: string;
     readonly spansDroppedFor: string;
     readonly logLinesDroppedFor: string;
   };
-  readonly resilience: { readonly breakerOpenFor: string; readonly loadSheddingFor: string };
+  readonly resilience: {
+    readonly breakerOpenWindow: string;
+    readonly breakerOpenRatio: number;
+    readonly loadSheddingFor: string;
+  };
   readonly health: {
     readonly readinessFailingFor: string;
     readonly readinessFlaps: number;
@@ -113,11 +121,17 @@ export interface AlertDefaults {
 export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
   /**
    * Extra PromQL matchers added to every selector of Vigil's metrics, for example
-   * `job=~"api|worker"` to keep other jobs of the same Prometheus out. Empty: every series.
+   * `job=~"api|worker"`. Empty: every Vigil target (rules on `up`, `http_*`, `nodejs_*` and
+   * `process_*` only match targets that also expose `vigil_metrics_series_overflow_total`).
    */
   selector: '',
   /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instance` where it matters). */
   serviceLabels: Object.freeze(['job', 'service']),
+  /**
+   * Evaluation interval of the rule group of SLO windows of a day or more (1d, 3d, the SLO window):
+   * each evaluation reads days of samples, and a minute's delay does not matter to them.
+   */
+  longWindowInterval: '1m',
   /** Where runbooks live; each alert's `runbook_url` is `<runbookBaseUrl>/<AlertName>.md`. */
   runbookBaseUrl: 'https://github.com/vigil-observability/vigil/blob/main/docs/runbooks',
   http: Object.freeze({
@@ -153,11 +167,13 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     eventLoopUtilization: 0.9,
     /** How long utilization must stay above `eventLoopUtilization`. */
     eventLoopUtilizationFor: '10m',
-    /** Heap used / heap committed above which, together with `gcTimeRatio`, `NodejsHeapNearLimit` fires. */
+    /** Heap used / V8's heap limit (`nodejs_heap_size_limit_bytes`) above which `NodejsHeapNearLimit` fires. */
     heapUsedRatio: 0.9,
-    /** Share of wall time spent in garbage collection that, with a full heap, means V8 is near its limit. */
+    /** Resident memory / the container's memory limit above which `NodejsMemoryNearLimit` fires. */
+    memoryUsedRatio: 0.9,
+    /** Share of wall time in garbage collection drawn as the dashed line of the runtime dashboard's GC panel. */
     gcTimeRatio: 0.1,
-    /** How long both heap conditions must hold. */
+    /** How long the heap or memory ratio must stay above its threshold. */
     heapFor: '10m',
     /** Process restarts within `restartsWindow` at which `NodejsRestartingFrequently` fires. */
     restarts: 3,
@@ -165,8 +181,12 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     restartsWindow: '1h',
   }),
   targets: Object.freeze({
-    /** How long a scrape target must be down before `ServiceTargetDown` fires. */
+    /** How long a Vigil scrape target must be down before `ServiceTargetDown` fires. */
     downFor: '5m',
+    /** How long every target of a service must be down (`ServiceDown`), or gone from discovery (`ServiceAbsent`), before the page. */
+    serviceDownFor: '2m',
+    /** How long a service whose targets all left discovery keeps `ServiceAbsent` firing (silence it when retiring a service). */
+    absentWindow: '1d',
     /** Window in which any observation going to an overflow label set fires `VigilMetricsSeriesOverflow`. */
     overflowWindow: '15m',
     /** How long spans must keep being dropped (for one reason) before `VigilTracingSpansDropped` fires. */
@@ -175,15 +195,17 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     logLinesDroppedFor: '10m',
   }),
   resilience: Object.freeze({
-    /** How long a circuit breaker must stay away from closed (open or half-open) before `CircuitBreakerOpen` fires. */
-    breakerOpenFor: '5m',
+    /** Window over which `CircuitBreakerOpen` measures the share of time a breaker is open or half-open. */
+    breakerOpenWindow: '10m',
+    /** Share of `breakerOpenWindow` away from closed at which `CircuitBreakerOpen` fires (stuck open, or cycling). */
+    breakerOpenRatio: 0.5,
     /** How long a process must keep shedding requests (answering 503 from its load shedder) before `LoadSheddingSustained` fires. */
     loadSheddingFor: '5m',
   }),
   health: Object.freeze({
     /** How long readiness must fail before `ReadinessFailing` fires. */
     readinessFailingFor: '5m',
-    /** Readiness status changes within `readinessFlapWindow` at which `ReadinessFlapping` fires. */
+    /** Readiness changes between fail (503) and pass or warn (200) within `readinessFlapWindow` at which `ReadinessFlapping` fires. */
     readinessFlaps: 6,
     /** Window in which readiness changes are counted. */
     readinessFlapWindow: '30m',
@@ -202,4 +224,11 @@ export interface SloTargets {
    * value between boundaries, and interpolating would make the SLI lie.
    */
   readonly latency: { readonly objective: number; readonly thresholdSeconds: number };
+  /**
+   * Share of the error budget each burn-rate tier tolerates spending within its long window, keyed
+   * by that window (`"1h"`, `"6h"`, `"1d"`, `"3d"`). Optional: defaults to the tiers'
+   * `budgetConsumed`. The factor `share × window / long window` must be at least 1, so SLO windows
+   * shorter than 30 days need larger shares for the ticket tiers.
+   */
+  readonly budgetShare?: Readonly<Record<string, number>>;
 }

@@ -1,9 +1,11 @@
+import { getHeapStatistics } from 'node:v8';
 import { gunzipSync } from 'node:zlib';
 import { LOGGER_STATS, loggerStats } from '@vigil/core';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSamples, request } from '../../../test/helpers/http.js';
 import { CATALOG, createMetrics, isVigilOptionError, METRICS_DEFAULTS, type Metrics } from '../src/index.js';
+import { memoryLimit } from '../src/runtime.js';
 
 const handles: Metrics[] = [];
 const make = (o?: Parameters<typeof createMetrics>[0]) => {
@@ -40,8 +42,22 @@ describe('createMetrics', () => {
     ]) {
       expect(out).toContain(`\n${name}`);
     }
+    const limit = Number(/\nnodejs_heap_size_limit_bytes (\d+)/.exec(out)?.[1]);
+    expect(limit).toBe(getHeapStatistics().heap_size_limit);
+    const used = Number(/\nnodejs_heap_size_used_bytes (\d+)/.exec(out)?.[1]);
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThan(limit);
+    // This machine's cgroup has no memory limit (or one above its memory): no series then.
+    expect(out.includes('\nnodejs_process_memory_limit_bytes ')).toBe(memoryLimit() !== undefined);
     const off = await text(make({ runtimeMetrics: false }));
     expect(off).not.toContain('process_cpu_seconds_total');
+  });
+
+  it('reads a container memory limit only when it is one: 0 and 2^64 mean none', () => {
+    expect(memoryLimit(512 * 1024 ** 2, 16 * 1024 ** 3)).toBe(512 * 1024 ** 2);
+    expect(memoryLimit(0, 16 * 1024 ** 3)).toBeUndefined();
+    expect(memoryLimit(2 ** 64, 16 * 1024 ** 3)).toBeUndefined();
+    expect(memoryLimit(undefined, 16 * 1024 ** 3)).toBeUndefined();
   });
 
   it('applies prefix, default labels and buckets', async () => {

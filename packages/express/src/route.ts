@@ -234,12 +234,13 @@ function template(
   req: Request,
   route: { path?: unknown } | undefined,
   base: string,
+  /** The sub-app the route matched in, when not noted on the request. */
   app: AppLike | undefined,
 ): string {
   if (!route) return LABEL_VALUES.unmatchedRoute;
   const path = pathString(route.path);
   if (base === '') return path === '' ? '/' : path;
-  const mount = mountTemplate(app ?? (req.app as unknown as AppLike | undefined), base);
+  const mount = mountTemplate(app ?? (req as Routed)[SUB_APP] ?? (req.app as unknown as AppLike), base);
   return path === '/' || path === '' ? mount : mount + path;
 }
 
@@ -247,7 +248,7 @@ function template(
 export function resolveRoute(rec: RequestRecord): string | undefined {
   const route = rec.routeState as { path?: unknown } | undefined;
   if (!route) return undefined;
-  return template(rec.req as Request, route, rec.routeBase, (rec.req as Routed)[SUB_APP]);
+  return template(rec.req as Request, route, rec.routeBase, undefined);
 }
 
 /** The route template of a request (after routing), or `__unmatched__`. */
@@ -259,7 +260,7 @@ export function routeTemplate(req: Request): string {
     req,
     c?.route ?? (req as unknown as { route?: { path?: unknown } }).route,
     c?.base ?? req.baseUrl ?? '',
-    c !== undefined ? c.app : (req as unknown as Routed)[SUB_APP],
+    c?.app,
   );
 }
 

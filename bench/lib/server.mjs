@@ -40,9 +40,10 @@ async function minimalInstruments() {
 }
 
 async function expressApp() {
-  const { default: express } = await import('express');
+  // The same app on Express 4 (installed as `express4`) and 5; the variants are the same too.
+  const { default: express } = await import(variant.framework === 'express4' ? 'express4' : 'express');
   const app = express();
-  switch (variant.id) {
+  switch (variant.id.replace(/^express4-/, 'express-')) {
     case 'express-bare':
       break;
     case 'express-vigil': {
@@ -165,7 +166,7 @@ async function fastifyApp() {
 }
 
 try {
-  const port = variant.framework === 'express' ? await expressApp() : await fastifyApp();
+  const port = variant.framework === 'fastify' ? await fastifyApp() : await expressApp();
   process.stdout.write(`${JSON.stringify({ port, pid: process.pid })}\n`);
 } catch (err) {
   console.error(`server ${variant.id} failed to start:`, err);

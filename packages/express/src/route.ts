@@ -104,8 +104,11 @@ function pathString(p: unknown): string {
   return '';
 }
 
-/** path-to-regexp 0.1 ends the regexp of every string mount path with this; others are the app's. */
-const STRING_MOUNT = /\(\?=\\\/\|\$\)$/;
+/**
+ * path-to-regexp 0.1 ends the regexp of every string mount path with this (0.1.7 wraps an array's
+ * in one more group); any other regexp is the app's own.
+ */
+const STRING_MOUNT = /\(\?=\\\/\|\$\)\)?$/;
 const indexed = new WeakMap<RegExp, RegExp>();
 
 /**

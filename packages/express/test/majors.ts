@@ -1,5 +1,6 @@
 import express5 from 'express';
 import express4 from 'express4';
+import express417 from 'express417';
 
 /**
  * The Express majors @vigil/express supports, for `describe.each`: each case runs against both.
@@ -19,3 +20,12 @@ export const MAJORS = [
 ] as const;
 
 export type Major = (typeof MAJORS)[number];
+
+/**
+ * The majors plus the oldest Express 4 supported (4.17, with path-to-regexp 0.1.7 where 4.22 has
+ * 0.1.13): the route-template cases, which read the router's internals, run on all three.
+ */
+export const ROUTERS = [
+  ...MAJORS,
+  { name: 'Express 4.17', express: express417, asyncErrors: false, splat: '*' },
+] as const;

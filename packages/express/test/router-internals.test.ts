@@ -9,6 +9,9 @@ describe('Express router internals (src/route.ts)', () => {
     expect(inRange(installedVersion('express', import.meta.filename), EXPRESS_SUPPORTED)).toBe(true);
     expect(installedVersion('express4', import.meta.filename)).toMatch(/^4\./);
     expect(inRange(installedVersion('express4', import.meta.filename), EXPRESS_SUPPORTED)).toBe(true);
+    // The oldest Express 4 the peer range accepts is tested too (routes tests).
+    expect(installedVersion('express417', import.meta.filename)).toMatch(/^4\.17\./);
+    expect(inRange(installedVersion('express417', import.meta.filename), EXPRESS_SUPPORTED)).toBe(true);
     expect(
       rangeWithin(
         declaredRange(join(import.meta.dirname, '..', 'package.json'), 'express'),

@@ -8,13 +8,13 @@ import { request } from '../../../test/helpers/http.js';
 import { RUNS, runs } from '../../../test/helpers/property.js';
 import { createExpressMetrics, type ExpressMetrics } from '../src/index.js';
 import { routeTemplate } from '../src/route.js';
-import { MAJORS } from './majors.js';
+import { ROUTERS } from './majors.js';
 
 // The route label of every request is one of the app's own templates (with mount paths) or
 // `__unmatched__`, whatever path a client sends: percent-encoding good and bad, dot segments,
 // empty segments, unicode, values that look like other routes.
 
-describe.each(MAJORS)('$name', ({ express, splat }) => {
+describe.each(ROUTERS)('$name', ({ express, splat }) => {
   const TEMPLATES = [
     '/',
     '/users/:id',

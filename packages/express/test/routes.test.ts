@@ -5,7 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { many, parseSamples, randomPath, request, seriesOf } from '../../../test/helpers/http.js';
 import { createExpressMetrics, type ExpressMetrics } from '../src/index.js';
-import { MAJORS } from './majors.js';
+import { ROUTERS } from './majors.js';
 
 // Route templates for the routing shapes services use, on each Express major. Express 4 keeps the
 // concrete values in `req.baseUrl` and no template on its mount layers: the label must still be
@@ -24,7 +24,7 @@ const ok = (_req: Request, res: Response) => {
   res.send('ok');
 };
 
-describe.each(MAJORS)('route templates ($name)', ({ express }) => {
+describe.each(ROUTERS)('route templates ($name)', ({ express }) => {
   async function start(maxSeries?: number) {
     const app = express();
     const metrics = createExpressMetrics({ runtimeMetrics: false, ...(maxSeries ? { maxSeries } : {}) });

@@ -67,7 +67,8 @@ export function prepareRequest(req: Request): void {
       if (rec !== undefined) {
         rec.routeState = value;
         rec.routeBase = base;
-        if (app !== undefined || this[SUB_APP] !== undefined) this[SUB_APP] = app;
+        // Only then: the top app's routes (nearly all) add nothing to the request.
+        if (app !== undefined) this[SUB_APP] = app;
       } else this[UNOBSERVED] = { route: value, base, app };
     },
   });

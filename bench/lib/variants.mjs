@@ -5,7 +5,7 @@
 // default Node.js collectors (process/heap/GC/event-loop-lag). That costs some CPU per second,
 // not per request, and it is part of what a user of that library pays.
 
-/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
+/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify' | 'http', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
 
 /** @type {Variant[]} */
 export const VARIANTS = [
@@ -122,6 +122,25 @@ export const VARIANTS = [
     defaultMetrics: false,
     config:
       'one `onResponse` hook: Histogram.observe(`reply.elapsedTime`) + Counter.inc, labels method / `routeOptions.url` / status_code (the floor for a prom-client-based Fastify integration)',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'http-bare',
+    framework: 'http',
+    label: 'node:http bare',
+    bare: true,
+    defaultMetrics: false,
+    config: 'no instrumentation; routes matched by hand',
+  },
+  {
+    id: 'http-vigil',
+    framework: 'http',
+    label: 'node:http + Vigil',
+    vigil: true,
+    target: 1.05,
+    defaultMetrics: true,
+    config:
+      '`createHttpObserver(server, { route })` defaults (runtime metrics on), `/metrics` via `observer.handler`',
     routeNeedle: 'route="/users/:id"',
   },
 ];

@@ -40,9 +40,10 @@ async function minimalInstruments() {
 }
 
 async function expressApp() {
-  const { default: express } = await import('express');
+  // The same app on Express 4 (installed as `express4`) and 5; the variants are the same too.
+  const { default: express } = await import(variant.framework === 'express4' ? 'express4' : 'express');
   const app = express();
-  switch (variant.id) {
+  switch (variant.id.replace(/^express4-/, 'express-')) {
     case 'express-bare':
       break;
     case 'express-vigil': {
@@ -164,8 +165,53 @@ async function fastifyApp() {
   return app.server.address().port;
 }
 
+/** A plain node:http server: the same routes, matched by hand, as services without a framework do. */
+async function httpApp() {
+  const { createServer } = await import('node:http');
+  const USER = /^\/users\/([^/?]+)(?:\?|$)/;
+  const ITEM = /^\/api\/v1\/items\/([^/?]+)(?:\?|$)/;
+  let observer;
+  const json = (res, body) => {
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    let m = USER.exec(req.url);
+    if (m) return json(res, user(m[1]));
+    m = ITEM.exec(req.url);
+    if (m) return json(res, item(m[1]));
+    if (observer !== undefined && req.url === '/metrics') return observer.handler(req, res);
+    res.statusCode = 404;
+    res.end();
+  });
+  switch (variant.id) {
+    case 'http-bare':
+      break;
+    case 'http-vigil': {
+      const { createHttpObserver } = await import('@vigil/metrics');
+      observer = createHttpObserver(server, {
+        route: (req) =>
+          USER.test(req.url) ? '/users/:id' : ITEM.test(req.url) ? '/api/v1/items/:id' : undefined,
+      });
+      break;
+    }
+    default:
+      throw new Error(`not a node:http variant: ${variant.id}`);
+  }
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return server.address().port;
+}
+
 try {
-  const port = variant.framework === 'express' ? await expressApp() : await fastifyApp();
+  const port =
+    variant.framework === 'fastify'
+      ? await fastifyApp()
+      : variant.framework === 'http'
+        ? await httpApp()
+        : await expressApp();
   process.stdout.write(`${JSON.stringify({ port, pid: process.pid })}\n`);
 } catch (err) {
   console.error(`server ${variant.id} failed to start:`, err);

@@ -5,7 +5,7 @@
 // default Node.js collectors (process/heap/GC/event-loop-lag). That costs some CPU per second,
 // not per request, and it is part of what a user of that library pays.
 
-/** @typedef {{ id: string, framework: 'express' | 'fastify', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
+/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify' | 'http', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
 
 /** @type {Variant[]} */
 export const VARIANTS = [
@@ -54,6 +54,33 @@ export const VARIANTS = [
     routeNeedle: 'route="/users/:id"',
   },
   {
+    id: 'express4-bare',
+    framework: 'express4',
+    label: 'express 4.22.3 bare',
+    bare: true,
+    defaultMetrics: false,
+    config: 'no instrumentation',
+  },
+  {
+    id: 'express4-vigil',
+    framework: 'express4',
+    label: 'express 4.22.3 + Vigil',
+    vigil: true,
+    target: 1.05,
+    defaultMetrics: true,
+    config:
+      '`createExpressMetrics()` defaults (runtime metrics on), `app.use(m.middleware)`, `/metrics` via `m.handler`',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'express4-prom-bundle',
+    framework: 'express4',
+    label: 'express 4.22.3 + express-prom-bundle 8.0.0',
+    defaultMetrics: false,
+    config: '`promBundle({ includeMethod, includePath, includeStatusCode })`',
+    routeNeedle: 'path="/users/#val"',
+  },
+  {
     id: 'fastify-bare',
     framework: 'fastify',
     label: 'fastify bare',
@@ -95,6 +122,25 @@ export const VARIANTS = [
     defaultMetrics: false,
     config:
       'one `onResponse` hook: Histogram.observe(`reply.elapsedTime`) + Counter.inc, labels method / `routeOptions.url` / status_code (the floor for a prom-client-based Fastify integration)',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'http-bare',
+    framework: 'http',
+    label: 'node:http bare',
+    bare: true,
+    defaultMetrics: false,
+    config: 'no instrumentation; routes matched by hand',
+  },
+  {
+    id: 'http-vigil',
+    framework: 'http',
+    label: 'node:http + Vigil',
+    vigil: true,
+    target: 1.05,
+    defaultMetrics: true,
+    config:
+      '`createHttpObserver(server, { route })` defaults (runtime metrics on), `/metrics` via `observer.handler`',
     routeNeedle: 'route="/users/:id"',
   },
 ];

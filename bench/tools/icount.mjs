@@ -7,7 +7,8 @@
 // compiler helpers included). Counts do not depend on the machine's load, so they compare code, not
 // timing. On Express they do not predict CPU time: see bench/README.md.
 // Env: ICOUNT_REQUESTS (N, 8000), ICOUNT_WARMUP (W, 4000), ICOUNT_CONNECTIONS (4),
-//      ICOUNT_NODE_ARGS (extra node flags, space-separated). Needs valgrind (apt-get install valgrind).
+//      ICOUNT_NODE_ARGS (extra node flags, space-separated), ICOUNT_SERVERS=http-overhead for the
+//      http-overhead suite's variants (lib/variants.mjs) instead. Needs valgrind (apt-get install valgrind).
 // Loopback only; about a minute per variant with the defaults.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +21,10 @@ const N = envNumber('ICOUNT_REQUESTS', 8000, { integer: true });
 const W = envNumber('ICOUNT_WARMUP', 4000, { integer: true });
 const C = envNumber('ICOUNT_CONNECTIONS', 4, { integer: true });
 const NODE_ARGS = (process.env.ICOUNT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const SERVER =
+  process.env.ICOUNT_SERVERS === 'http-overhead'
+    ? join(BENCH_DIR, 'lib', 'server.mjs')
+    : join(BENCH_DIR, 'suites', '_tracing-server.mjs');
 const variants = process.argv.slice(2);
 if (variants.length === 0) {
   console.error('usage: node bench/tools/icount.mjs <variant-id>... (ids of suites/_tracing-server.mjs)');
@@ -93,7 +98,7 @@ try {
         `--callgrind-out-file=${out}.%p`,
         process.execPath,
         ...NODE_ARGS,
-        join(BENCH_DIR, 'suites', '_tracing-server.mjs'),
+        SERVER,
         v,
       ],
       {

@@ -74,12 +74,17 @@ export function declaredRange(packageJson: string, pkg: string): string {
   return spec;
 }
 
-/** Whether every version a declared range accepts is inside the supported one. */
+/**
+ * Whether every version a declared range accepts is inside the supported one. A union
+ * (`^4.17.0 || ^5.0.0`) is within when each of its parts is.
+ */
 export function rangeWithin(spec: string, supported: string): boolean {
   const m = /^>=(\S+) <(\S+)$/.exec(supported);
   if (!m) throw new Error(`unsupported range form: ${supported}`);
-  const { lowest, below } = specBounds(spec);
-  return (
-    compare(parse(lowest), parse(m[1] as string)) >= 0 && compare(parse(below), parse(m[2] as string)) <= 0
-  );
+  return spec.split('||').every((part) => {
+    const { lowest, below } = specBounds(part);
+    return (
+      compare(parse(lowest), parse(m[1] as string)) >= 0 && compare(parse(below), parse(m[2] as string)) <= 0
+    );
+  });
 }

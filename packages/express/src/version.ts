@@ -16,18 +16,13 @@ export function resolvedExpressVersion(): string | undefined {
 }
 
 /**
- * Fails fast on an Express major this package does not support. Package managers only warn about
- * a peer mismatch, and Express 4 would otherwise crash the process on the first routed request.
+ * Fails fast on an Express this package does not support (below 4.17, or a major after 5).
+ * Package managers only warn about a peer mismatch, and an unknown router would lose the route
+ * templates.
  */
 export function assertSupportedExpress(version: string | undefined = resolvedExpressVersion()): void {
   if (version === undefined) return;
-  const major = Number.parseInt(version, 10);
-  if (major === 5) return;
-  throw new VigilOptionError(
-    'express',
-    major === 4
-      ? 'Express 5: Express 4 is not supported yet (a later version of @vigil/express adds it); upgrade to Express 5 or stay without @vigil/express for now'
-      : 'Express 5',
-    `Express ${version}`,
-  );
+  const [major, minor] = version.split('.').map((n) => Number.parseInt(n, 10));
+  if (major === 5 || (major === 4 && (minor ?? 0) >= 17)) return;
+  throw new VigilOptionError('express', 'Express 4.17 or later, or Express 5', `Express ${version}`);
 }

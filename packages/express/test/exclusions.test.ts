@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isVigilOptionError, REQUEST_LOG, type RequestLogWriter } from '@vigil/core';
-import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSamples, request, seriesOf } from '../../../test/helpers/http.js';
 import { createExpressHealth, createExpressMetrics, type ExpressMetricsOptions } from '../src/index.js';
+import { MAJORS, type Major } from './majors.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,7 +19,7 @@ interface Options {
   probePaths?: boolean;
 }
 
-async function start(o: Options = {}) {
+async function startOn(express: Major['express'], o: Options = {}) {
   const lines: Record<string, unknown>[] = [];
   // A logger as @vigil/logger's createLogger() makes it, reduced to the request line's fields.
   const writer: RequestLogWriter = {
@@ -63,44 +63,51 @@ async function start(o: Options = {}) {
 const requestLines = (lines: Record<string, unknown>[]) =>
   lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('request '));
 
-describe('Vigil endpoints stay out of the RED metrics, spans and request log', () => {
-  for (const healthFirst of [false, true]) {
-    it(`probes and scrapes are not recorded (health mounted ${healthFirst ? 'before' : 'after'} metrics)`, async () => {
-      const h = await start({ healthFirst });
-      for (const path of ['/livez', '/readyz', '/health', '/ready', '/startup', '/metrics']) {
-        expect((await request(h.port, 'GET', path)).status).toBe(200);
-      }
-      expect((await request(h.port, 'GET', '/users/1')).status).toBe(200);
-      const { text, series } = await h.routes();
-      expect(series).toEqual(['{route="/users/:id",method="GET",status_code="200"}']);
-      expect(parseSamples(text).get('http_requests_in_flight')).toBe(0);
-      expect(requestLines(h.lines).map((l) => l.route)).toEqual(['/users/:id']);
+describe.each(MAJORS)(
+  'Vigil endpoints stay out of the RED metrics, spans and request log ($name)',
+  ({ express }) => {
+    const start = (o?: Options) => startOn(express, o);
+
+    for (const healthFirst of [false, true]) {
+      it(`probes and scrapes are not recorded (health mounted ${healthFirst ? 'before' : 'after'} metrics)`, async () => {
+        const h = await start({ healthFirst });
+        for (const path of ['/livez', '/readyz', '/health', '/ready', '/startup', '/metrics']) {
+          expect((await request(h.port, 'GET', path)).status).toBe(200);
+        }
+        expect((await request(h.port, 'GET', '/users/1')).status).toBe(200);
+        const { text, series } = await h.routes();
+        expect(series).toEqual(['{route="/users/:id",method="GET",status_code="200"}']);
+        expect(parseSamples(text).get('http_requests_in_flight')).toBe(0);
+        expect(requestLines(h.lines).map((l) => l.route)).toEqual(['/users/:id']);
+      });
+    }
+
+    it('probes on custom paths are recognised when they answer', async () => {
+      const h = await start({ probePaths: true });
+      expect((await request(h.port, 'GET', '/k8s/alive')).status).toBe(200);
+      expect((await request(h.port, 'GET', '/k8s/ready')).status).toBe(200);
+      expect((await request(h.port, 'GET', '/nope')).status).toBe(404);
+      const { series } = await h.routes();
+      // `__unmatched__` means only "matched no route": the probes are not there.
+      expect(series).toEqual(['{route="__unmatched__",method="GET",status_code="404"}']);
+      expect(requestLines(h.lines).map((l) => l.path)).toEqual(['/nope']);
     });
-  }
 
-  it('probes on custom paths are recognised when they answer', async () => {
-    const h = await start({ probePaths: true });
-    expect((await request(h.port, 'GET', '/k8s/alive')).status).toBe(200);
-    expect((await request(h.port, 'GET', '/k8s/ready')).status).toBe(200);
-    expect((await request(h.port, 'GET', '/nope')).status).toBe(404);
-    const { series } = await h.routes();
-    // `__unmatched__` means only "matched no route": the probes are not there.
-    expect(series).toEqual(['{route="__unmatched__",method="GET",status_code="404"}']);
-    expect(requestLines(h.lines).map((l) => l.path)).toEqual(['/nope']);
-  });
+    it('includeVigilEndpoints records them like any other request', async () => {
+      const h = await start({ metrics: { includeVigilEndpoints: true } });
+      await request(h.port, 'GET', '/livez');
+      await request(h.port, 'GET', '/metrics');
+      const { series } = await h.routes();
+      expect(series).toContain('{route="/metrics",method="GET",status_code="200"}');
+      expect(series).toContain('{route="__unmatched__",method="GET",status_code="200"}');
+      expect(requestLines(h.lines).map((l) => l.path)).toEqual(['/livez', '/metrics']);
+    });
+  },
+);
 
-  it('includeVigilEndpoints records them like any other request', async () => {
-    const h = await start({ metrics: { includeVigilEndpoints: true } });
-    await request(h.port, 'GET', '/livez');
-    await request(h.port, 'GET', '/metrics');
-    const { series } = await h.routes();
-    expect(series).toContain('{route="/metrics",method="GET",status_code="200"}');
-    expect(series).toContain('{route="__unmatched__",method="GET",status_code="200"}');
-    expect(requestLines(h.lines).map((l) => l.path)).toEqual(['/livez', '/metrics']);
-  });
-});
+describe.each(MAJORS)('exclude ($name)', ({ express }) => {
+  const start = (o?: Options) => startOn(express, o);
 
-describe('exclude', () => {
   it('takes exact paths, prefixes, RegExps and predicates', async () => {
     const h = await start({
       metrics: { exclude: ['/internal/ping', '/static/*', /^\/users\/9\d*$/, (p) => p === '/users/7'] },

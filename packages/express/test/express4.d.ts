@@ -3,3 +3,9 @@ declare module 'express4' {
   import express from 'express';
   export default express;
 }
+
+// express@4.17 (the oldest supported) under its own alias, for the route-template tests.
+declare module 'express417' {
+  import express from 'express';
+  export default express;
+}

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isVigilOptionError } from '@vigil/metrics';
-import express from 'express';
+import type { Express } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { get as shared } from '../../../test/helpers/http.js';
 import {
@@ -14,6 +14,7 @@ import {
   postgresCheck,
   SHUTDOWN_DEFAULTS,
 } from '../src/index.js';
+import { MAJORS, type Major } from './majors.js';
 
 /** One request on its own connection unless an agent is given (like the kubelet's probes). */
 const get = (port: number, path: string, headers = {}, o: Parameters<typeof shared>[3] = {}) =>
@@ -34,7 +35,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(health: ExpressHealth, extra?: (app: express.Express) => void) {
+async function startOn(express: Major['express'], health: ExpressHealth, extra?: (app: Express) => void) {
   const app = express();
   extra?.(app);
   app.use(health.middleware);
@@ -54,7 +55,9 @@ async function start(health: ExpressHealth, extra?: (app: express.Express) => vo
   return { app, server, port: (server.address() as AddressInfo).port };
 }
 
-describe('createExpressHealth', () => {
+describe.each(MAJORS)('createExpressHealth ($name)', ({ express }) => {
+  const start = (health: ExpressHealth, extra?: (app: Express) => void) => startOn(express, health, extra);
+
   it('one line mounts the probes; other routes pass through', async () => {
     const health = createExpressHealth({ checks: { self: () => true } });
     const { port } = await start(health);
@@ -115,7 +118,9 @@ describe('createExpressHealth', () => {
   });
 });
 
-describe('createExpressHealth + createShutdown on a real Express server', () => {
+describe.each(MAJORS)('createExpressHealth + createShutdown on a real $name server', ({ express }) => {
+  const start = (health: ExpressHealth) => startOn(express, health);
+
   it('readiness 503 and Connection: close during the drain, requests still 200, exit 0', async () => {
     const health = createExpressHealth({ checks: { self: () => true } });
     const { server, port } = await start(health);

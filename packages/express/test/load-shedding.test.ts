@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpClient, createLoadShedder, type RetryEvent } from '@vigil/resilience';
-import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createExpressHealth,
@@ -10,6 +9,7 @@ import {
   createExpressMetrics,
   type ExpressLoadSheddingOptions,
 } from '../src/index.js';
+import { MAJORS, type Major } from './majors.js';
 
 // Load shedding on a real Express 5 server: a request over the limit gets 503 with Retry-After
 // before any handler runs; probes, /metrics and priority requests are never shed; a finished or
@@ -29,7 +29,7 @@ function gate() {
   return { opened, open };
 }
 
-async function start(options: ExpressLoadSheddingOptions = {}) {
+async function startOn(express: Major['express'], options: ExpressLoadSheddingOptions = {}) {
   const metrics = createExpressMetrics({ runtimeMetrics: false });
   const shedder = createLoadShedder({
     metrics: metrics.metrics,
@@ -78,7 +78,9 @@ async function start(options: ExpressLoadSheddingOptions = {}) {
   };
 }
 
-describe('Express load shedding', () => {
+describe.each(MAJORS)('Express load shedding ($name)', ({ express }) => {
+  const start = (options?: ExpressLoadSheddingOptions) => startOn(express, options);
+
   it('sheds over the limit with 503 and Retry-After before any handler; probes, /metrics and priority pass', async () => {
     const s = await start({ retryAfterSeconds: 2 });
     const held = fetch(`${s.url}/work`);

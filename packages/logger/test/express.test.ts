@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createExpressMetrics } from '@vigil/express';
-import express from 'express';
+import express5 from 'express';
+import express4 from 'express4';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createExpressRequestLogger, requestId, requestLog } from '../src/express.js';
 import { createLogger } from '../src/index.js';
@@ -10,7 +11,7 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c();
 });
 
-async function app(opts: { logHeaders?: boolean } = {}) {
+async function start(express: typeof express5, opts: { logHeaders?: boolean } = {}) {
   const lines: Record<string, any>[] = [];
   const logger = createLogger({
     service: 'api',
@@ -50,7 +51,15 @@ async function app(opts: { logHeaders?: boolean } = {}) {
   return { base, lines, waitLines };
 }
 
-describe('Express request logging', () => {
+// The same request line on each Express major @vigil/express supports.
+const MAJORS = [
+  { name: 'Express 5', express: express5 },
+  { name: 'Express 4', express: express4 },
+];
+
+describe.each(MAJORS)('Express request logging ($name)', ({ express }) => {
+  const app = (opts?: { logHeaders?: boolean }) => start(express, opts);
+
   it('one line per request: route template, status, duration, request id; level by status', async () => {
     const { base, lines, waitLines } = await app();
     const r1 = await fetch(`${base}/api/v1/items/42?token=abc`, { headers: { 'x-request-id': 'abc-123' } });

@@ -12,6 +12,7 @@ export {
 } from './exposition.js';
 export type { ScrapeResult } from './handler.js';
 export type { HttpMetrics } from './http.js';
+export { createHttpObserver, type HttpObserver, type HttpObserverOptions } from './http-observer.js';
 export {
   acquireInstruments,
   createInstruments,

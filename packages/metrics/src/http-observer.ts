@@ -1,0 +1,123 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  checkObject,
+  compileExclude,
+  createRequestObserver,
+  type ExcludeRule,
+  type RequestLogOptions,
+  type RouteResolver,
+  requestLogWriter,
+  VigilOptionError,
+} from '@vigil/core';
+import { createMetrics, type Metrics, type MetricsOptions } from './create-metrics.js';
+
+export interface HttpObserverOptions extends MetricsOptions {
+  /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
+  metrics?: Metrics;
+  /**
+   * The route template of a request (`/users/:id`), called once when it completes; `undefined`
+   * (or no function) labels it `__unmatched__`. Its values count against `maxSeries` like any
+   * route; a function that throws labels the request `__unmatched__` and never fails it.
+   */
+  route?: (req: IncomingMessage) => string | undefined;
+  /**
+   * Paths not recorded: exact (`/internal/ping`), prefixes (`/static/*`), RegExps or predicates on
+   * the URL's path. Vigil's own endpoints (`/metrics`, the probes) are never recorded unless
+   * `includeVigilEndpoints` is true.
+   */
+  exclude?: readonly ExcludeRule[];
+  /** Record Vigil's own endpoints like any other route. Default false. */
+  includeVigilEndpoints?: boolean;
+  /** A logger from `@vigil/logger`'s `createLogger()`: one line per request from the same observer. */
+  logger?: unknown;
+  /** Options of the request line (with `logger`). */
+  requestLog?: RequestLogOptions;
+}
+
+/** The node:http adapter's handle: the metrics handle, observing the server's requests. */
+export interface HttpObserver extends Metrics {
+  /**
+   * Stops observing (the server's handlers are called directly again) and closes the metrics
+   * handle if this adapter created it. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * RED metrics (and, with `logger`, the request line; with @vigil/tracing started, a server span)
+ * for a plain `node:http` or `node:https` server, or anything built on one that Vigil has no
+ * adapter for: `createHttpObserver(server, { route: (req) => ... })`. Create it once the server's
+ * request handler is attached (`http.createServer(handler)`): the handler then runs inside the
+ * request's span. Handlers attached later are still observed, outside the span.
+ */
+export function createHttpObserver(server: Server, options?: HttpObserverOptions): HttpObserver {
+  const s = server as Partial<Server> | null;
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    typeof s.listeners !== 'function' ||
+    typeof s.prependListener !== 'function'
+  ) {
+    throw new VigilOptionError('server', 'a node:http or node:https Server', server);
+  }
+  const o = checkObject('options', options) as HttpObserverOptions;
+  const { metrics: given, route, exclude, includeVigilEndpoints, logger, requestLog, ...rest } = o;
+  if (given !== undefined && (typeof given !== 'object' || given === null || !given.http)) {
+    throw new VigilOptionError('metrics', 'a handle from createMetrics()', given);
+  }
+  if (route !== undefined && typeof route !== 'function') {
+    throw new VigilOptionError('route', 'a function (req) => route template or undefined', route);
+  }
+  const log = logger === undefined ? undefined : requestLogWriter(logger, requestLog);
+  // Before the metrics handle: a bad exclusion rule throws with nothing created.
+  compileExclude(exclude, includeVigilEndpoints);
+  const metrics = given ?? createMetrics(rest);
+  const owned = given === undefined;
+  const observer = createRequestObserver({ http: metrics.http, log, exclude, includeVigilEndpoints });
+
+  let warned = false;
+  const resolveRoute: RouteResolver | undefined =
+    route === undefined
+      ? undefined
+      : (rec) => {
+          try {
+            const r = route(rec.req);
+            return typeof r === 'string' && r !== '' ? r : undefined;
+          } catch (err) {
+            // A faulty route function costs the label, never the request.
+            if (!warned) {
+              warned = true;
+              process.emitWarning(`Vigil's route function threw: ${(err as Error)?.message ?? err}`, {
+                code: 'VIGIL_ROUTE_ERROR',
+              });
+            }
+            return undefined;
+          }
+        };
+
+  const handlers = server.listeners('request') as Listener[];
+  for (const h of handlers) server.removeListener('request', h);
+  const only = handlers.length === 1 ? handlers[0] : undefined;
+  const listener = function (this: Server, req: IncomingMessage, res: ServerResponse): void {
+    observer.observe(req, res, undefined, resolveRoute, undefined, () => {
+      if (only !== undefined) only.call(server, req, res);
+      else for (const h of handlers) h.call(server, req, res);
+    });
+  };
+  server.prependListener('request', listener);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    if (closed === undefined) {
+      server.removeListener('request', listener);
+      for (let i = handlers.length - 1; i >= 0; i--)
+        server.prependListener('request', handlers[i] as Listener);
+      closed = owned ? metrics.close() : Promise.resolve();
+    }
+    return closed;
+  };
+  // Inherits the metrics handle's methods, adds its own close().
+  return Object.create(metrics, { close: { value: close, enumerable: true } }) as HttpObserver;
+}

@@ -167,6 +167,21 @@ function stripQuery(path: string | undefined): string {
 
 type RequestFn = (...args: unknown[]) => ClientRequest;
 
+/** Whether the request carries trace context already (set by its caller or another instrumentation). */
+function propagated(carrier: object, isHttp: boolean): boolean {
+  if (isHttp) return (carrier as ClientRequest).hasHeader('traceparent');
+  const u = carrier as UndiciRequest;
+  return typeof u.addHeader !== 'function' || hasTraceparent(u.headers);
+}
+
+function inject(carrier: object, isHttp: boolean, key: string, value: string): void {
+  if (isHttp) {
+    const req = carrier as ClientRequest;
+    // Array headers and `Expect: 100-continue` have their head rendered already.
+    if (!req.headersSent) req.setHeader(key, value);
+  } else (carrier as UndiciRequest).addHeader?.(key, value);
+}
+
 /**
  * Replaces `request` and `get` of `node:http` or `node:https` so each new request is seen before
  * its head is written; for Node versions without `http.client.request.created`. Returns the undo.
@@ -250,19 +265,21 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
     return o;
   };
 
+  // `carrier` is the ClientRequest (`isHttp`) or the undici request: no closures per request.
   const begin = (
     rawMethod: string | undefined,
     origin: Origin,
     path: string | undefined,
-    inject: (key: string, value: string) => void,
-    propagated: () => boolean,
+    carrier: object,
+    isHttp: boolean,
   ): Pending | undefined => {
     if (isOutboundUntracked()) return undefined;
     const active = context.active();
     if (active.getValue(SUPPRESS_TRACING) === true) return undefined;
     if (excluded.size > 0 && (excluded.has(origin.hostname) || excluded.has(origin.target))) return undefined;
-    const raw = rawMethod === undefined ? 'GET' : rawMethod.toUpperCase();
-    const method = normalizeMethod(raw);
+    let method = normalizeMethod(rawMethod ?? 'GET');
+    if (method === LABEL_VALUES.otherMethod && rawMethod !== undefined)
+      method = normalizeMethod(rawMethod.toUpperCase());
     let target = origin.target;
     if (mapTarget !== undefined) {
       const t = mapTarget({ ...origin, path: stripQuery(path), method });
@@ -272,7 +289,7 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
     target = bound(target);
     let span: Span | undefined;
     const parent = tracing ? trace.getSpan(active) : undefined;
-    if (parent !== undefined && !propagated()) {
+    if (parent !== undefined && !propagated(carrier, isHttp)) {
       let ctx: Context = active;
       if ((parent.spanContext().traceFlags & 1) === 1) {
         span = tracer.startSpan(
@@ -283,7 +300,7 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
         if (span.isRecording()) {
           span.setAttribute('http.request.method', method);
           if (method === LABEL_VALUES.otherMethod)
-            span.setAttribute('http.request.method_original', raw.slice(0, 64));
+            span.setAttribute('http.request.method_original', String(rawMethod).slice(0, 64));
           span.setAttribute('server.address', origin.hostname);
           span.setAttribute('server.port', origin.port);
           const host = origin.hostname.includes(':') ? `[${origin.hostname}]` : origin.hostname;
@@ -294,18 +311,18 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
         ctx = trace.setSpan(active, span);
       }
       // Unsampled: no span, but the decision still travels downstream (flags 00).
-      const carrier: Record<string, string> = {};
-      propagation.inject(ctx, carrier);
-      if (carrier.traceparent === undefined) {
+      const headers: Record<string, string> = {};
+      propagation.inject(ctx, headers);
+      if (headers.traceparent === undefined) {
         // No propagator registered (API only): write W3C trace context from the span itself.
         const sc = trace.getSpanContext(ctx);
         if (sc !== undefined && trace.isSpanContextValid(sc)) {
-          carrier.traceparent = `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
+          headers.traceparent = `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
           const state = sc.traceState?.serialize();
-          if (state) carrier.tracestate = state;
+          if (state) headers.tracestate = state;
         }
       }
-      for (const k in carrier) inject(k, carrier[k] as string);
+      for (const k in headers) inject(carrier, isHttp, k, headers[k] as string);
     }
     return { t0: performance.now(), target, method, span, done: false };
   };
@@ -332,45 +349,43 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   };
 
   // --- node:http / node:https ---
-  const httpPending = new WeakMap<object, Pending>();
+  // A request's state lives on the request under this instance's own key (cheaper than a WeakMap).
+  const PENDING = Symbol('vigil.outbound.pending');
+  type Carrier = { [PENDING]?: Pending };
   const onHttpCreated = (req: ClientRequest): void => {
     try {
-      if (httpPending.has(req)) return;
+      if ((req as Carrier)[PENDING] !== undefined) return;
       const secure = req.protocol === 'https:';
       const hostHeader = req.getHeader('host');
       const hostport = typeof hostHeader === 'string' ? hostHeader : (req.host ?? 'localhost');
       const origin = originOf(secure ? `s${hostport}` : hostport, () => parseHostPort(hostport, secure));
-      const p = begin(
-        req.method,
-        origin,
-        req.path,
-        (k, v) => {
-          // Array headers and `Expect: 100-continue` have their head rendered already.
-          if (!req.headersSent) req.setHeader(k, v);
-        },
-        () => req.hasHeader('traceparent'),
-      );
+      const p = begin(req.method, origin, req.path, req, true);
       if (p === undefined) return;
-      httpPending.set(req, p);
-      // Every request closes; one that got neither response nor error was aborted (`abort()`).
-      req.once('close', () => finish(p, undefined, HTTP_CLIENT_STATUS.aborted, undefined));
+      (req as Carrier)[PENDING] = p;
+      if (closeFallback) req.on('close', onHttpClose);
     } catch {
       // Observing a request never breaks it.
     }
   };
+  // Where Node may lack `http.client.request.error` (before 22.12), 'close' finishes a request
+  // that got neither response nor error; one listener shared by all requests.
+  const closeFallback = !hasCreatedChannel();
+  const onHttpClose = function (this: object): void {
+    const p = (this as Carrier)[PENDING];
+    if (p !== undefined) finish(p, undefined, HTTP_CLIENT_STATUS.aborted, undefined);
+  };
   const onHttpResponse = (message: unknown): void => {
     const { request, response } = message as { request: object; response: IncomingMessage };
-    const p = httpPending.get(request);
+    const p = (request as Carrier)[PENDING];
     if (p !== undefined) finish(p, response.statusCode, statusLabel(response.statusCode ?? 0), undefined);
   };
   const onHttpError = (message: unknown): void => {
     const { request, error } = message as { request: object; error: unknown };
-    const p = httpPending.get(request);
+    const p = (request as Carrier)[PENDING];
     if (p !== undefined) finish(p, undefined, outboundErrorStatus(error), error);
   };
 
   // --- fetch() / undici ---
-  const fetchPending = new WeakMap<object, Pending>();
   const onUndiciCreate = (message: unknown): void => {
     try {
       const request = (message as { request?: UndiciRequest }).request;
@@ -381,27 +396,21 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
         const u = typeof o === 'string' ? new URL(o) : o;
         return parseHostPort(u.host, u.protocol === 'https:');
       });
-      const p = begin(
-        request.method,
-        origin,
-        request.path,
-        (k, v) => request.addHeader?.(k, v),
-        () => typeof request.addHeader !== 'function' || hasTraceparent(request.headers),
-      );
-      if (p !== undefined) fetchPending.set(request, p);
+      const p = begin(request.method, origin, request.path, request, false);
+      if (p !== undefined) (request as Carrier)[PENDING] = p;
     } catch {
       // Observing a request never breaks it.
     }
   };
   const onUndiciHeaders = (message: unknown): void => {
     const { request, response } = message as { request: object; response?: { statusCode?: number } };
-    const p = fetchPending.get(request);
+    const p = (request as Carrier)[PENDING];
     const code = response?.statusCode;
     if (p !== undefined && typeof code === 'number') finish(p, code, statusLabel(code), undefined);
   };
   const onUndiciError = (message: unknown): void => {
     const { request, error } = message as { request: object; error: unknown };
-    const p = fetchPending.get(request);
+    const p = (request as Carrier)[PENDING];
     if (p !== undefined) finish(p, undefined, outboundErrorStatus(error), error);
   };
 

@@ -1,7 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http, { request as esmRequest } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -94,7 +99,7 @@ describe('instrumentOutbound: metrics', () => {
     expect(await total()).toBe(3);
   });
 
-  it('sees requests made through the ESM named export and https.request alike', async () => {
+  it('sees requests made through the ESM named export', async () => {
     const { downstream, count, target } = await setup();
     await new Promise<void>((resolve, reject) => {
       const req = esmRequest(`${downstream.url}/esm`, { method: 'DELETE' }, (res) => {
@@ -105,6 +110,52 @@ describe('instrumentOutbound: metrics', () => {
       req.end();
     });
     expect(await count({ target, method: 'DELETE', status_code: '200' })).toBe(1);
+  });
+
+  it('sees https.get requests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-tls-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      req.resume();
+      res.writeHead(201).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    const { port } = server.address() as AddressInfo;
+    const { count } = await setup();
+    await new Promise<void>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port, path: '/tls', ca: cert, agent: false }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', reject);
+    });
+    expect(await count({ target: `127.0.0.1:${port}`, method: 'GET', status_code: '201' })).toBe(1);
   });
 
   it('counts connection refused and aborted requests with an error status', async () => {

@@ -95,7 +95,14 @@ export function instrumentPgWith(db: DbMetrics, target: PgClientLike | PgPoolLik
       const done = (ok: boolean, err?: unknown) => {
         const seconds = (performance.now() - start) / 1000;
         if (span !== undefined) hook?.endDb(span, ok ? undefined : (err ?? new Error('query failed')));
-        db.observe(summary.operation, summary.table, ok ? 'success' : 'error', seconds, span?.exemplar);
+        db.observe(
+          summary.operation,
+          summary.table,
+          ok ? 'success' : 'error',
+          seconds,
+          span?.exemplar,
+          'postgresql',
+        );
       };
       const last = args.length - 1;
       const cb = args[last];

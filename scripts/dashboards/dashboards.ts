@@ -361,7 +361,9 @@ function database(ctx: GenContext): JsonDashboardFile {
       description: `Queries per second by SQL operation and table (\`${catalog.LABEL_VALUES.unknownSql}\` when the SQL could not be classified).`,
       unit: 'ops',
       thresholds: NEUTRAL,
-      queries: [{ expr: `sum${by(ot)} (${rate(m, M, '_count')})`, legend: '{{system}} {{operation}} {{table}}' }],
+      queries: [
+        { expr: `sum${by(ot)} (${rate(m, M, '_count')})`, legend: '{{system}} {{operation}} {{table}}' },
+      ],
     })
     .timeseries({
       title: 'p99 by operation and table',

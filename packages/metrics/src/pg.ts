@@ -1,6 +1,6 @@
 import { getTracingHook } from '@vigil/core';
 import type { DbMetrics } from './db.js';
-import { parseSql, type SqlSummary } from './sql.js';
+import { parseSql, SummaryCache } from './sql.js';
 
 /**
  * The parts of `pg`'s Client and Pool that the instrumentation touches. Structural, so Vigil does
@@ -29,20 +29,6 @@ type PatchedPool = PgPoolLike & {
   connect?: (...args: any[]) => any;
   [ORIGINAL_CONNECT]?: (...args: any[]) => any;
 };
-
-/** Cache of parsed statements; bounded, since SQL text with inlined literals is unbounded. */
-class SummaryCache {
-  private readonly map = new Map<string, SqlSummary>();
-  constructor(private readonly max = 2000) {}
-  get(text: string): SqlSummary {
-    let v = this.map.get(text);
-    if (v === undefined) {
-      v = parseSql(text);
-      if (this.map.size < this.max) this.map.set(text, v);
-    }
-    return v;
-  }
-}
 
 function isPool(x: PgClientLike | PgPoolLike): x is PgPoolLike {
   // pg.Pool has totalCount/idleCount and connect(); a Client has neither counter.

@@ -2,9 +2,9 @@
 // Database adapter cost (issue 22): `metrics.instrumentMysql2()` and `metrics.instrumentIoredis()`
 // against the bare driver call.
 //
-// 1. The observation alone: what the drivers do per call when someone subscribes (ioredis:
-//    `tracingChannel('ioredis:command').tracePromise`, mysql2: `tracingChannel('mysql2:query')
-//    .traceCallback`) around a call that settles at once, without and with Vigil subscribed, in
+// 1. The observation alone: the drivers' own tracing helpers per call, nobody subscribed vs Vigil
+//    subscribed (ioredis `traceCommand`, mysql2 `traceCallback`; the drivers build their context and
+//    publish only while someone subscribes) around a call that settles at once, in
 //    CPU-timed slices alternating per round. This is the row for the target (<= 2 µs per query).
 // 2. End to end: real Redis GETs and MariaDB `SELECT 1`s (127.0.0.1), client CPU per call, bare
 //    and instrumented, interleaved per round. A call costs tens of µs; on a shared machine the
@@ -12,7 +12,8 @@
 //
 //   node bench/suites/datastores.mjs
 //   DB_BENCH_ROUNDS=5 DB_BENCH_CALLS=2000 node bench/suites/datastores.mjs
-import diagnostics from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createMetrics } from '@vigil/metrics';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
@@ -27,33 +28,43 @@ const metrics = createMetrics({ runtimeMetrics: false });
 const instrument = { redis: () => metrics.instrumentIoredis(), mysql: () => metrics.instrumentMysql2() };
 
 // --- 1. the observation alone ---
-const redisChannel = diagnostics.tracingChannel('ioredis:command');
-const mysqlChannel = diagnostics.tracingChannel('mysql2:query');
+// The drivers' own tracing helpers, as they call them per command and query: without subscribers
+// they call straight through (the bare driver), with Vigil subscribed they build their context and
+// publish (what subscribing costs, the drivers' part included).
+const require = createRequire(import.meta.url);
+const { traceCommand, sanitizeArgs } = require('ioredis/built/tracing');
+const mysqlTracing = require(join(dirname(require.resolve('mysql2')), 'lib', 'tracing.js'));
+const sql = 'SELECT id, name FROM users WHERE id = ?';
+const resolved = Promise.resolve('v');
+const noop = () => {};
 const redisContext = () => ({
   command: 'get',
-  args: ['k'],
+  args: sanitizeArgs('get', ['vigil:bench:key']),
   database: 0,
   serverAddress: '127.0.0.1',
   serverPort: 6379,
 });
-const sql = 'SELECT id, name FROM users WHERE id = 1';
 const mysqlContext = () => ({
   query: sql,
-  values: [],
+  values: [1],
   database: 'test',
-  serverAddress: '127.0.0.1',
-  serverPort: 3306,
+  ...mysqlTracing.getServerContext({ host: '127.0.0.1', port: 3306 }),
 });
-const resolved = Promise.resolve('v');
-const noop = () => {};
 
 async function microSlice(kind) {
   const c0 = process.cpuUsage();
   if (kind === 'redis') {
-    for (let i = 0; i < SLICE; i++) await redisChannel.tracePromise(() => resolved, redisContext());
+    for (let i = 0; i < SLICE; i++) await traceCommand(() => resolved, redisContext);
   } else {
     for (let i = 0; i < SLICE; i++) {
-      mysqlChannel.traceCallback((cb) => cb(null, []), 0, mysqlContext(), null, noop);
+      mysqlTracing.traceCallback(
+        mysqlTracing.queryChannel,
+        (cb) => cb(null, []),
+        0,
+        mysqlContext,
+        null,
+        noop,
+      );
     }
   }
   const c = process.cpuUsage(c0);
@@ -135,8 +146,8 @@ writeResult(
     "The observation alone (the driver's TracingChannel call around an operation that settles at once, without and with Vigil subscribed):",
     '',
     mdTable(headers, [
-      row('ioredis command (`tracePromise`)', micro.redis),
-      row('mysql2 query (`traceCallback`, SQL summary cached)', micro.mysql),
+      row('ioredis command (`traceCommand`: context with redacted args, `tracePromise`)', micro.redis),
+      row("mysql2 query (`traceCallback`; Vigil's SQL summary cached)", micro.mysql),
     ]),
     '',
     'End to end (real Redis and MariaDB on 127.0.0.1, client process CPU):',

@@ -96,6 +96,7 @@ interface Origin {
 
 interface UndiciRequest {
   origin?: string | URL;
+  upgrade?: unknown;
   method?: string;
   path?: string;
   headers?: string | (string | string[])[];
@@ -355,6 +356,8 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   const onHttpCreated = (req: ClientRequest): void => {
     try {
       if ((req as Carrier)[PENDING] !== undefined) return;
+      // Upgrades (WebSocket) and CONNECT tunnels are connections, not request/response calls.
+      if (req.method === 'CONNECT' || req.hasHeader('upgrade')) return;
       const secure = req.protocol === 'https:';
       const hostHeader = req.getHeader('host');
       const hostport = typeof hostHeader === 'string' ? hostHeader : (req.host ?? 'localhost');
@@ -390,6 +393,7 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
     try {
       const request = (message as { request?: UndiciRequest }).request;
       if (request === undefined || request.origin === undefined) return;
+      if (request.method === 'CONNECT' || request.upgrade) return;
       const o = request.origin;
       const key = typeof o === 'string' ? o : o.origin;
       const origin = originOf(key, () => {

@@ -189,6 +189,24 @@ describe('instrumentOutbound: metrics', () => {
     expect(await count({ target, method: 'GET', status_code: 'aborted' })).toBe(2);
   });
 
+  it('leaves WebSocket upgrades alone (a connection, not a call)', async () => {
+    const { downstream, total } = await setup();
+    const upgraded = new Promise<void>((resolve) => {
+      const req = http.request(`${downstream.url}/ws`, {
+        headers: { connection: 'upgrade', upgrade: 'websocket' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('close', resolve);
+      req.end();
+    });
+    await upgraded;
+    expect(downstream.requests).toHaveLength(1);
+    expect(await total()).toBe(0);
+  });
+
   it('does not count the resilient client a second time, nor untracked calls', async () => {
     const { downstream, metrics, target, total } = await setup();
     const client = createHttpClient({ baseUrl: downstream.url, metrics, logger: false });

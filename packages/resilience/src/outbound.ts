@@ -24,6 +24,7 @@ import {
   LABEL_VALUES,
   normalizeMethod,
   statusLabel,
+  VigilOptionError,
 } from '@vigil/core';
 import type { HistogramSeries, Instrument, Registry } from '@vigil/metrics';
 import { OUTBOUND_DEFAULTS } from './defaults.js';
@@ -57,6 +58,11 @@ export interface OutboundOptions {
   target?: (info: OutboundRequestInfo) => string | undefined;
   maxTargets?: number;
   excludeHosts?: readonly string[];
+  /**
+   * `http.Agent`s whose requests are not observed: opts one `node:http` client out (axios'
+   * `httpAgent` / `httpsAgent`, got's `agent`, ...).
+   */
+  excludeAgents?: readonly object[];
 }
 
 export interface OutboundInstrumentation {
@@ -77,7 +83,17 @@ const ACTIVE = Symbol.for('vigil.outbound.active/1');
 const MAX_ATTR = 1024;
 const CACHE_MAX = 1024;
 
-const KEYS = ['metrics', 'registry', 'http', 'fetch', 'tracing', 'target', 'maxTargets', 'excludeHosts'];
+const KEYS = [
+  'metrics',
+  'registry',
+  'http',
+  'fetch',
+  'tracing',
+  'target',
+  'maxTargets',
+  'excludeHosts',
+  'excludeAgents',
+];
 
 interface Pending {
   readonly t0: number;
@@ -236,6 +252,15 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
       h.toLowerCase().replace(/^\[|\](?=:|$)/g, ''),
     ),
   );
+  const agents = input.excludeAgents;
+  if (
+    agents !== undefined &&
+    (!Array.isArray(agents) || agents.some((a) => typeof a !== 'object' || a === null))
+  ) {
+    throw new VigilOptionError('excludeAgents', 'an array of http.Agent objects', agents);
+  }
+  const excludedAgents = new WeakSet<object>((agents as object[] | undefined) ?? []);
+  const anyAgentExcluded = agents !== undefined && agents.length > 0;
   const g = globalThis as { [ACTIVE]?: true };
   if (g[ACTIVE]) {
     throw new Error(
@@ -358,6 +383,10 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
       if ((req as Carrier)[PENDING] !== undefined) return;
       // Upgrades (WebSocket) and CONNECT tunnels are connections, not request/response calls.
       if (req.method === 'CONNECT' || req.hasHeader('upgrade')) return;
+      if (anyAgentExcluded) {
+        const agent = (req as { agent?: object | null }).agent;
+        if (agent != null && excludedAgents.has(agent)) return;
+      }
       const secure = req.protocol === 'https:';
       const hostHeader = req.getHeader('host');
       const hostport = typeof hostHeader === 'string' ? hostHeader : (req.host ?? 'localhost');

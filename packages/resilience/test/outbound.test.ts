@@ -234,19 +234,23 @@ describe('instrumentOutbound: metrics', () => {
     expect(data.values.filter((v) => v.metricName === `${DURATION}_count`)).toHaveLength(6);
   });
 
-  it('maps targets with a function, skips requests it returns undefined for, and excluded hosts', async () => {
+  it('maps targets with a function, skips requests it returns undefined for, excluded hosts and agents', async () => {
     const seen: string[] = [];
+    const quiet = new http.Agent();
+    cleanup.push(async () => quiet.destroy());
     const { downstream, count, total } = await setup({
       target: (info) => {
         seen.push(`${info.protocol}${info.hostname}:${info.port}${info.path} ${info.target}`);
         return info.path.startsWith('/skip') ? undefined : 'users';
       },
       excludeHosts: ['metadata.internal'],
+      excludeAgents: [quiet],
     });
     await httpGet(`${downstream.url}/u/1?x=1`);
     await (await fetch(`${downstream.url}/u/2`)).text();
     await httpGet(`${downstream.url}/skip`);
     await httpGet(`${downstream.url}/`, { headers: { host: 'metadata.internal' } });
+    await httpGet(`${downstream.url}/u/3`, { agent: quiet });
     expect(await count({ target: 'users', method: 'GET', status_code: '200' })).toBe(2);
     expect(await total()).toBe(2);
     const t = `127.0.0.1:${downstream.port}`;
@@ -275,6 +279,7 @@ describe('instrumentOutbound: lifecycle and options', () => {
       [{ http: 'yes' }, 'http'],
       [{ target: 'users' }, 'target'],
       [{ excludeHosts: 'a' }, 'excludeHosts'],
+      [{ excludeAgents: ['agent'] }, 'excludeAgents'],
       [{ nope: 1 }, 'nope'],
     ] as const) {
       let err: unknown;

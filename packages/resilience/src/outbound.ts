@@ -356,9 +356,15 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   const finish = (p: Pending, statusCode: number | undefined, status: string, error: unknown): void => {
     if (p.done) return;
     p.done = true;
-    family.labels(p.target, p.method, status).observe((performance.now() - p.t0) / 1000);
+    const seconds = (performance.now() - p.t0) / 1000;
     const span = p.span;
-    if (span === undefined) return;
+    if (span === undefined) {
+      family.labels(p.target, p.method, status).observe(seconds);
+      return;
+    }
+    // The client span is the sample's exemplar (only sampled spans are made).
+    const sc = span.spanContext();
+    family.labels(p.target, p.method, status).observe(seconds, { traceId: sc.traceId, spanId: sc.spanId });
     if (statusCode !== undefined) {
       span.setAttribute('http.response.status_code', statusCode);
       if (statusCode >= 400) {

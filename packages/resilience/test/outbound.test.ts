@@ -370,7 +370,11 @@ describe('instrumentOutbound: tracing', () => {
     return exporter.getFinishedSpans().filter((s) => s.kind === 2);
   }
 
-  async function check(downstream: Downstream, send: () => Promise<unknown>) {
+  async function check(
+    downstream: Downstream,
+    metrics: { scrape(accept?: string): Promise<{ body: unknown }> },
+    send: () => Promise<unknown>,
+  ) {
     exporter.reset();
     const { parent } = await underParent(send);
     const spans = clientSpans();
@@ -387,16 +391,21 @@ describe('instrumentOutbound: tracing', () => {
     });
     const last = downstream.requests.at(-1);
     expect(last?.headers.traceparent).toBe(`00-${parent.traceId}-${span.spanContext().spanId}-01`);
+    // The span is the histogram sample's exemplar.
+    const om = (await metrics.scrape('application/openmetrics-text')).body as string;
+    expect(om).toContain(`trace_id="${parent.traceId}",span_id="${span.spanContext().spanId}"`);
   }
 
   it('makes one client span per node:http request, its id in the traceparent the server sees', async () => {
-    const { downstream } = await setup();
-    await check(downstream, () => httpGet(`${downstream.url}/traced?token=secret`));
+    const { downstream, metrics } = await setup();
+    await check(downstream, metrics, () => httpGet(`${downstream.url}/traced?token=secret`));
   });
 
   it('makes one client span per fetch, its id in the traceparent the server sees', async () => {
-    const { downstream } = await setup();
-    await check(downstream, () => fetch(`${downstream.url}/traced?token=secret`).then((r) => r.text()));
+    const { downstream, metrics } = await setup();
+    await check(downstream, metrics, () =>
+      fetch(`${downstream.url}/traced?token=secret`).then((r) => r.text()),
+    );
   });
 
   it('marks a refused connection on the span, and sends no header outside a trace', async () => {

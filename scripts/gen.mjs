@@ -153,6 +153,7 @@ const blocks = {
       ['bulkhead-options', 'BULKHEAD_DEFAULTS'],
       ['policy-options', 'POLICY_DEFAULTS'],
       ['http-client-options', 'HTTP_CLIENT_DEFAULTS'],
+      ['outbound-options', 'OUTBOUND_DEFAULTS'],
       ['breaker-check-options', 'BREAKER_CHECK_DEFAULTS'],
       ['load-shedder-options', 'LOAD_SHEDDER_DEFAULTS'],
     ].map(([block, name]) => [

@@ -30,7 +30,7 @@ import { by, num, quantile, quote, sel } from './promql.js';
 
 /** Label sets of the unit tests' synthetic HTTP and DB series. */
 const ROUTE = { route: '/orders/:id', method: 'GET' };
-const QUERY = { operation: 'SELECT', table: 'orders' };
+const QUERY = { system: 'postgresql', operation: 'SELECT', table: 'orders' };
 
 /** Requests per minute for the tests: comfortably above the configured minimum rate. */
 function busy(minPerSecond: number): number {
@@ -200,7 +200,7 @@ function dbSlow(ctx: GenContext): AlertDef {
   const m = catalog.dbQueryDuration;
   checkLatencyThreshold(m, 'database.p99LatencySeconds', c.p99LatencySeconds);
   const base = baseMatchers(ctx);
-  const keep = [...config.serviceLabels, 'operation', 'table'];
+  const keep = [...config.serviceLabels, 'system', 'operation', 'table'];
   const v = (w: string) => onVigil(ctx, w);
   const expr = `${quantile(0.99, m, base, keep, '5m', v)} > ${num(c.p99LatencySeconds)}\nand\nsum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)} > ${num(c.minQueryRate)}`;
   const t = testTarget(ctx);
@@ -212,7 +212,7 @@ function dbSlow(ctx: GenContext): AlertDef {
   return {
     alert: 'DatabaseQueriesSlow',
     variants: [{ expr, for: c.p99LatencyFor, severity: 'warning' }],
-    summary: `{{ $labels.operation }} on {{ $labels.table }} is slow in ${who(ctx)}: p99 {{ $value | humanizeDuration }}`,
+    summary: `{{ $labels.operation }} on {{ $labels.table }} ({{ $labels.system }}) is slow in ${who(ctx)}: p99 {{ $value | humanizeDuration }}`,
     description: `The 99th percentile of {{ $labels.operation }} queries on table {{ $labels.table }} from ${who(ctx)} is {{ $value | humanizeDuration }} over 5 minutes, above ${c.p99LatencySeconds}s.`,
     firesWhen: `the p99 duration of one operation on one table is above ${c.p99LatencySeconds}s over 5 minutes for ${c.p99LatencyFor}, with more than ${c.minQueryRate} queries per second.`,
     runbook: {
@@ -221,7 +221,7 @@ function dbSlow(ctx: GenContext): AlertDef {
       impact: 'Requests that run these queries are slow; a saturated pool makes every query wait.',
       confirm: [
         'Database dashboard: "p99 by operation and table" and "Query rate by operation and table": did the rate grow, or did each query get slower?',
-        'On PostgreSQL, `pg_stat_activity` and `pg_stat_statements` show the running and the most expensive statements; `EXPLAIN (ANALYZE)` one of them.',
+        'On PostgreSQL, `pg_stat_activity` and `pg_stat_statements` show the running and the most expensive statements; `EXPLAIN (ANALYZE)` one of them. On MySQL/MariaDB, `SHOW FULL PROCESSLIST` and the slow query log; on Redis (`operation` is the command), `SLOWLOG GET` and `LATENCY DOCTOR`.',
       ],
       actions: [
         'Missing index or a plan change after data growth: add the index or `ANALYZE` the table.',
@@ -248,7 +248,7 @@ function dbErrors(ctx: GenContext): AlertDef {
   const c = config.database;
   const m = catalog.dbQueryDuration;
   const base = baseMatchers(ctx);
-  const keep = [...config.serviceLabels, 'operation', 'table'];
+  const keep = [...config.serviceLabels, 'system', 'operation', 'table'];
   const v = (w: string) => onVigil(ctx, w);
   const total = `sum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)}`;
   const errors = `sum${by(keep)} ${v(`rate(${sel(m, '_count', [`outcome=${quote(catalog.LABEL_VALUES.error)}`, ...base])}[5m])`)}`;
@@ -264,7 +264,7 @@ function dbErrors(ctx: GenContext): AlertDef {
   return {
     alert: 'DatabaseErrorRatioHigh',
     variants: [{ expr, for: c.errorRatioFor, severity: 'warning' }],
-    summary: `{{ $value | humanizePercentage }} of {{ $labels.operation }} queries on {{ $labels.table }} fail in ${who(ctx)}`,
+    summary: `{{ $value | humanizePercentage }} of {{ $labels.operation }} queries on {{ $labels.table }} ({{ $labels.system }}) fail in ${who(ctx)}`,
     description: `More than ${pct(c.errorRatio)} of {{ $labels.operation }} queries on table {{ $labels.table }} from ${who(ctx)} failed over 5 minutes: {{ $value | humanizePercentage }}.`,
     firesWhen: `more than ${pct(c.errorRatio)} of one operation's queries on one table fail over 5 minutes, for ${c.errorRatioFor}.`,
     runbook: {

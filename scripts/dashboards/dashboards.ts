@@ -320,7 +320,7 @@ function database(ctx: GenContext): JsonDashboardFile {
     [c.p99LatencySeconds, COLORS.bad],
   );
   const errT = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
-  const ot = ['operation', 'table'];
+  const ot = ['system', 'operation', 'table'];
   const b = builder(
     'database',
     `Database queries timed by Vigil (${m.name}): rate, latency and errors by operation and table.`,
@@ -363,7 +363,9 @@ function database(ctx: GenContext): JsonDashboardFile {
       description: `Queries per second by SQL operation and table (\`${catalog.LABEL_VALUES.unknownSql}\` when the SQL could not be classified).`,
       unit: 'ops',
       thresholds: NEUTRAL,
-      queries: [{ expr: `sum${by(ot)} (${rate(m, M, '_count')})`, legend: '{{operation}} {{table}}' }],
+      queries: [
+        { expr: `sum${by(ot)} (${rate(m, M, '_count')})`, legend: '{{system}} {{operation}} {{table}}' },
+      ],
     })
     .timeseries({
       title: 'p99 by operation and table',
@@ -371,7 +373,7 @@ function database(ctx: GenContext): JsonDashboardFile {
       unit: 's',
       showThresholds: true,
       thresholds: latency,
-      queries: [{ expr: p(0.99, m, M, ot), legend: '{{operation}} {{table}}' }],
+      queries: [{ expr: p(0.99, m, M, ot), legend: '{{system}} {{operation}} {{table}}' }],
     })
     .timeseries({
       title: 'Error ratio by operation and table',
@@ -382,7 +384,7 @@ function database(ctx: GenContext): JsonDashboardFile {
       queries: [
         {
           expr: `sum${by(ot)} (${rate(m, err, '_count')})\n/\nsum${by(ot)} (${rate(m, M, '_count')})`,
-          legend: '{{operation}} {{table}}',
+          legend: '{{system}} {{operation}} {{table}}',
         },
       ],
     })

@@ -68,9 +68,10 @@ export const httpRequestsInFlight = defineMetric({
 export const dbQueryDuration = defineMetric({
   name: 'database_query_duration_seconds',
   type: 'histogram',
-  help: 'Duration of database queries, by operation, table and outcome.',
+  help: 'Duration of database queries, by operation, table, outcome and database system.',
   unit: 'seconds',
-  labels: ['table', 'operation', 'outcome'],
+  // `system` last: series written before it existed keep their label order.
+  labels: ['table', 'operation', 'outcome', 'system'],
   labelValues: { outcome: [LABEL_VALUES.success, LABEL_VALUES.error] },
   buckets: DB_DURATION_BUCKETS,
   source: 'vigil',

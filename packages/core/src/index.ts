@@ -48,6 +48,7 @@ export {
   NAME_PATTERN,
   type RegistryLike,
 } from './options.js';
+export { isOutboundUntracked, untrackedOutbound } from './outbound.js';
 export {
   PROCESS_RESOURCES,
   type ProcessResource,

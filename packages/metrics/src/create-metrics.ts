@@ -17,6 +17,7 @@ import {
   METRIC_PREFIX,
   VigilOptionError,
 } from '@vigil/core';
+import { observeIoredis, observeMysql2 } from './datastores.js';
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
 import { createHttpMetrics, type HttpMetrics } from './http.js';
@@ -91,13 +92,23 @@ export interface Metrics extends Instruments {
   trackDatabaseQuery<T>(operation: string, table: string, fn: () => Promise<T> | T): Promise<T>;
   /** Time every query of a `pg` Pool or Client; returns a function that undoes it. */
   instrumentPg(target: PgPoolLike | PgClientLike): () => void;
+  /**
+   * Time every `mysql2` (3.20+) query and execute of the process, from the driver's diagnostics
+   * channels (no patching); returns a function that undoes it. Calling it again returns the same.
+   */
+  instrumentMysql2(): () => void;
+  /**
+   * Time every `ioredis` (6+) command of the process, labelled by command name (never by key),
+   * from the driver's diagnostics channels; returns a function that undoes it.
+   */
+  instrumentIoredis(): () => void;
   /** Serialise the registry (OpenMetrics when `accept` asks for it and the option allows). */
   scrape(accept?: string, acceptEncoding?: string): Promise<ScrapeResult>;
   /** A `node:http` handler for `/metrics` (also works as Express middleware). */
   readonly handler: ReturnType<typeof createNodeHandler>;
   /** Serve `/metrics` on a separate port. Closed by `close()`. */
   startServer(options?: MetricsServerOptions): Promise<MetricsServer>;
-  /** Stops servers, removes pg instrumentation and unregisters Vigil's metrics. Idempotent. */
+  /** Stops servers, removes database instrumentation and unregisters Vigil's metrics. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -162,6 +173,22 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   const servers = new Set<MetricsServer>();
   const undo = new Set<() => void>();
   let closed: Promise<void> | undefined;
+  // Channel-based drivers: one subscription per driver and handle (a second would count twice).
+  const observed = new Map<string, () => void>();
+  const observeOnce = (driver: string, observe: (d: DbMetrics) => () => void): (() => void) => {
+    let off = observed.get(driver);
+    if (off === undefined) {
+      const stop = observe(db);
+      off = () => {
+        observed.delete(driver);
+        undo.delete(off as () => void);
+        stop();
+      };
+      observed.set(driver, off);
+      undo.add(off);
+    }
+    return off;
+  };
 
   return {
     registry,
@@ -181,6 +208,8 @@ export function createMetrics(options?: MetricsOptions): Metrics {
         off();
       };
     },
+    instrumentMysql2: () => observeOnce('mysql2', observeMysql2),
+    instrumentIoredis: () => observeOnce('ioredis', observeIoredis),
     scrape: (accept, acceptEncoding) => scrape(registry, accept, acceptEncoding, scrapeOpts),
     handler: createNodeHandler(registry, scrapeOpts),
     async startServer(so) {

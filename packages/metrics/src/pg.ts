@@ -1,6 +1,6 @@
 import { getTracingHook } from '@vigil/core';
 import type { DbMetrics } from './db.js';
-import { parseSql, type SqlSummary } from './sql.js';
+import { parseSql, SummaryCache } from './sql.js';
 
 /**
  * The parts of `pg`'s Client and Pool that the instrumentation touches. Structural, so Vigil does
@@ -29,20 +29,6 @@ type PatchedPool = PgPoolLike & {
   connect?: (...args: any[]) => any;
   [ORIGINAL_CONNECT]?: (...args: any[]) => any;
 };
-
-/** Cache of parsed statements; bounded, since SQL text with inlined literals is unbounded. */
-class SummaryCache {
-  private readonly map = new Map<string, SqlSummary>();
-  constructor(private readonly max = 2000) {}
-  get(text: string): SqlSummary {
-    let v = this.map.get(text);
-    if (v === undefined) {
-      v = parseSql(text);
-      if (this.map.size < this.max) this.map.set(text, v);
-    }
-    return v;
-  }
-}
 
 function isPool(x: PgClientLike | PgPoolLike): x is PgPoolLike {
   // pg.Pool has totalCount/idleCount and connect(); a Client has neither counter.
@@ -95,7 +81,14 @@ export function instrumentPgWith(db: DbMetrics, target: PgClientLike | PgPoolLik
       const done = (ok: boolean, err?: unknown) => {
         const seconds = (performance.now() - start) / 1000;
         if (span !== undefined) hook?.endDb(span, ok ? undefined : (err ?? new Error('query failed')));
-        db.observe(summary.operation, summary.table, ok ? 'success' : 'error', seconds, span?.exemplar);
+        db.observe(
+          summary.operation,
+          summary.table,
+          ok ? 'success' : 'error',
+          seconds,
+          span?.exemplar,
+          'postgresql',
+        );
       };
       const last = args.length - 1;
       const cb = args[last];

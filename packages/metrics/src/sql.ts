@@ -289,3 +289,18 @@ function findTable(s: string, i: number, intro: readonly string[], op: string): 
   }
   return undefined;
 }
+
+/** Cache of parsed statements; bounded, since SQL text with inlined literals is unbounded. */
+export class SummaryCache {
+  private readonly map = new Map<string, SqlSummary>();
+  constructor(private readonly max = 2000) {}
+  get(text: string | undefined): SqlSummary {
+    if (text === undefined) return parseSql(undefined);
+    let v = this.map.get(text);
+    if (v === undefined) {
+      v = parseSql(text);
+      if (this.map.size < this.max) this.map.set(text, v);
+    }
+    return v;
+  }
+}

@@ -186,10 +186,14 @@ describe('createMetrics', () => {
     await expect(m.trackDatabaseQuery('UPDATE', 'users', async () => Promise.reject(err))).rejects.toBe(err);
     const s = parseSamples(await text(m));
     expect(
-      s.get('database_query_duration_seconds_count{table="users",operation="SELECT",outcome="success"}'),
+      s.get(
+        'database_query_duration_seconds_count{table="users",operation="SELECT",outcome="success",system="other_sql"}',
+      ),
     ).toBe(1);
     expect(
-      s.get('database_query_duration_seconds_count{table="users",operation="UPDATE",outcome="error"}'),
+      s.get(
+        'database_query_duration_seconds_count{table="users",operation="UPDATE",outcome="error",system="other_sql"}',
+      ),
     ).toBe(1);
   });
 

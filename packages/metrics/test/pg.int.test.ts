@@ -21,7 +21,7 @@ afterAll(async () => {
 
 const count = async (m: Metrics, table: string, op: string, outcome: string) =>
   parseSamples((await m.scrape()).body as string).get(
-    `database_query_duration_seconds_count{table="${table}",operation="${op}",outcome="${outcome}"}`,
+    `database_query_duration_seconds_count{table="${table}",operation="${op}",outcome="${outcome}",system="postgresql"}`,
   ) ?? 0;
 
 describe('pg instrumentation (real PostgreSQL)', () => {

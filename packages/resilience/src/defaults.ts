@@ -126,3 +126,17 @@ export const BREAKER_CHECK_DEFAULTS = Object.freeze({
   /** Status reported while the breaker is half-open (probing). */
   whenHalfOpen: 'warn' as 'pass' | 'warn' | 'fail',
 });
+
+/** Defaults of `instrumentOutbound`. */
+export const OUTBOUND_DEFAULTS = Object.freeze({
+  /** Observe `node:http` / `node:https` requests (axios, got, node-fetch, superagent, most SDKs). */
+  http: true,
+  /** Observe `fetch()` and undici requests. */
+  fetch: true,
+  /** Inside an active trace: a client span per request and `traceparent` (and `tracestate`) sent with it. */
+  tracing: true,
+  /** Distinct `target` values recorded; requests to further targets are recorded as `__overflow__`. */
+  maxTargets: 100,
+  /** Hosts never observed: hostnames (`metadata.google.internal`) or `host:port`. */
+  excludeHosts: Object.freeze([]) as readonly string[],
+});

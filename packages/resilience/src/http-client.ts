@@ -20,6 +20,7 @@ import {
   NAME_PATTERN,
   normalizeMethod,
   statusLabel,
+  untrackedOutbound,
   VigilOptionError,
 } from '@vigil/core';
 import type { HistogramSeries, Registry } from '@vigil/metrics';
@@ -438,8 +439,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       };
       try {
         const f = fetchImpl ?? globalThis.fetch;
+        // Marked untracked: instrumentOutbound() would count this attempt a second time.
         const res = await context.with(active, () =>
-          f(url, { ...(fetchInit as RequestInit), headers: h, signal }),
+          untrackedOutbound(() => f(url, { ...(fetchInit as RequestInit), headers: h, signal })),
         );
         const status = res.status;
         const label = statusLabel(status);

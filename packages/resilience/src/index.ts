@@ -11,6 +11,7 @@ export {
   HTTP_CLIENT_STATUS,
   LOAD_SHED_REASONS,
 } from '@vigil/catalog';
+export { isOutboundUntracked, untrackedOutbound } from '@vigil/core';
 export type { BreakerSettings, BreakerView, CircuitBreaker, CircuitBreakerOptions } from './breaker.js';
 export { createCircuitBreaker, defaultIsFailure } from './breaker.js';
 export type { Bulkhead, BulkheadOptions, BulkheadSettings, BulkheadView } from './bulkhead.js';
@@ -21,6 +22,7 @@ export {
   BULKHEAD_DEFAULTS,
   HTTP_CLIENT_DEFAULTS,
   LOAD_SHEDDER_DEFAULTS,
+  OUTBOUND_DEFAULTS,
   POLICY_DEFAULTS,
   RETRY_DEFAULTS,
 } from './defaults.js';
@@ -52,6 +54,8 @@ export type {
   ShedToken,
 } from './load-shedder.js';
 export { createLoadShedder } from './load-shedder.js';
+export type { OutboundInstrumentation, OutboundOptions, OutboundRequestInfo } from './outbound.js';
+export { instrumentOutbound } from './outbound.js';
 export type { Policy, PolicyOptions } from './policy.js';
 export { createPolicy } from './policy.js';
 export type { BreakerCheckOptions, LoadShedderCheckOptions, LoadShedderCheckResult } from './readiness.js';

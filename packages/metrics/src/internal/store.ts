@@ -101,6 +101,14 @@ export class Store {
     return (s?.get(c) as Series | undefined) ?? this.resolve([a, b, c]);
   }
 
+  /** `get` for four labels without an array (the per-query path of database metrics). */
+  get4(a: string, b: string, c: string, d: string): Series {
+    const s = ((this.root.get(a) as Level | undefined)?.get(b) as Level | undefined)?.get(c) as
+      | Level
+      | undefined;
+    return (s?.get(d) as Series | undefined) ?? this.resolve([a, b, c, d]);
+  }
+
   /** Records one histogram observation in `s`; returns the bucket index. */
   observe(s: Series, value: number): number {
     const bounds = this.bounds as Float64Array;

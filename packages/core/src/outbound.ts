@@ -1,0 +1,29 @@
+/**
+ * The process-wide "not observed here" mark for outbound HTTP requests: requests started while
+ * `untrackedOutbound(fn)` runs are skipped by `@vigil/resilience`'s `instrumentOutbound()`, because
+ * a client records them itself (the resilient HTTP client) or because the caller opted out.
+ *
+ * The mark covers what `fn` starts synchronously (`fetch()` and `http.request()` create their
+ * request before returning), not requests started after an `await` inside it: a counter, not an
+ * AsyncLocalStorage, so untracked calls never turn on async context tracking for the process.
+ * Shared through a `Symbol.for` key by the ESM and CommonJS builds and duplicated installs.
+ */
+const UNTRACKED: unique symbol = Symbol.for('vigil.outbound.untracked/1') as never;
+
+type Globals = { [UNTRACKED]?: number };
+
+/** Runs `fn`; the outbound HTTP requests it starts synchronously are not observed. Returns what `fn` returns. */
+export function untrackedOutbound<T>(fn: () => T): T {
+  const g = globalThis as Globals;
+  g[UNTRACKED] = (g[UNTRACKED] ?? 0) + 1;
+  try {
+    return fn();
+  } finally {
+    g[UNTRACKED] = (g[UNTRACKED] as number) - 1;
+  }
+}
+
+/** Whether the code running now was called from inside `untrackedOutbound()`. */
+export function isOutboundUntracked(): boolean {
+  return ((globalThis as Globals)[UNTRACKED] ?? 0) > 0;
+}

@@ -22,6 +22,8 @@ export interface PrometheusOptions {
   /** Scrape and rule-evaluation interval. */
   interval?: string;
   binary?: string;
+  /** Also scrape Prometheus itself as job `prometheus`: a non-Vigil target next to the Vigil ones. */
+  scrapeSelf?: boolean;
 }
 
 export interface PromSample {
@@ -107,16 +109,19 @@ function qs(params: Record<string, string | string[]>): string {
 export async function startPrometheus(o: PrometheusOptions): Promise<Prometheus> {
   const interval = o.interval ?? '1s';
   const dir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
-  const config = {
-    global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
-    rule_files: [...o.rules],
-    scrape_configs: o.targets.map((t) => ({ job_name: t.job, static_configs: [{ targets: [t.address] }] })),
-  };
-  // JSON is YAML: Prometheus reads it as is.
-  writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
+    const targets = o.scrapeSelf
+      ? [...o.targets, { job: 'prometheus', address: `127.0.0.1:${port}` }]
+      : o.targets;
+    const config = {
+      global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
+      rule_files: [...o.rules],
+      scrape_configs: targets.map((t) => ({ job_name: t.job, static_configs: [{ targets: [t.address] }] })),
+    };
+    // JSON is YAML: Prometheus reads it as is.
+    writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
     const child: ChildProcess = spawn(
       o.binary ?? 'prometheus',
       [

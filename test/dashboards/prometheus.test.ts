@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as catalog from '../../packages/catalog/dist/index.js';
 import type { Catalog } from '../../scripts/alerts/config.js';
 import { buildRules } from '../../scripts/alerts/generate.js';
+import { onVigil, TARGET_RECORDS } from '../../scripts/alerts/model.js';
 import {
   labelValuesCall,
   type Prometheus,
@@ -26,7 +27,8 @@ import { loadDashboards, type PanelInfo, panelsOf, recordedFrom, root } from './
 const EXAMPLES = ['express-basic', 'fastify-basic'] as const;
 const prometheusInstalled = haveTool('prometheus', ['--version']);
 const cat = catalog as unknown as Catalog;
-const rules = buildRules(loadContext(root, cat));
+const ctx = loadContext(root, cat);
+const rules = buildRules(ctx);
 const recorded = recordedFrom(rules, catalog.CATALOG);
 const slowRecords = rules
   .flatMap((f) => f.groups.filter((g) => g.interval !== undefined))
@@ -69,6 +71,7 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       rules: ruleFiles,
       targets: EXAMPLES.map((job, i) => ({ job, address: `127.0.0.1:${services[i]!.port}` })),
       interval: '1s',
+      scrapeSelf: true,
     });
     // Data is there once every metric the examples must emit has been scraped from both.
     emitted = await waitFor(
@@ -130,6 +133,24 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
           error: '',
         });
     }
+  });
+
+  it('rules match the Vigil targets only, not Prometheus scraping itself', async () => {
+    const jobs = (samples: { metric: Record<string, string> }[]) =>
+      [...new Set(samples.map((x) => x.metric.job))].sort();
+    // Prometheus exposes `up` and `process_*` too: the names the rules share with other exporters.
+    await waitFor('Prometheus scraped itself', async () =>
+      (await prom!.query('process_start_time_seconds{job="prometheus"}')).length > 0 ? true : undefined,
+    );
+    expect(jobs(await prom!.query('up'))).toEqual([...EXAMPLES, 'prometheus'].sort());
+    expect(jobs(await prom!.query(onVigil(ctx, 'process_start_time_seconds')))).toEqual([...EXAMPLES].sort());
+    const targets = await waitFor('vigil_target:up recorded', async () => {
+      const r = await prom!.query(TARGET_RECORDS.targetUp);
+      return r.length >= EXAMPLES.length ? r : undefined;
+    });
+    expect(jobs(targets)).toEqual([...EXAMPLES].sort());
+    // Both examples set `service` to their name: the record carries it from their metrics.
+    for (const t of targets) expect(t.metric.service).toBe(t.metric.job);
   });
 
   it('every panel query and variable query is accepted', async () => {

@@ -122,5 +122,7 @@ describe('with the OpenTelemetry SDK registered', () => {
     const [span] = exporter.getFinishedSpans();
     expect(span?.attributes['error.type']).toBe('timeout');
     expect(span?.status.code).toBe(2);
+    // The error is an event of the attempt's span (recorded before the span ends, not after).
+    expect(span?.events.map((e) => e.name)).toEqual(['exception']);
   });
 });

@@ -356,6 +356,13 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   const finish = (p: Pending, statusCode: number | undefined, status: string, error: unknown): void => {
     if (p.done) return;
     p.done = true;
+    try {
+      record(p, statusCode, status, error);
+    } catch {
+      // A channel subscriber that throws crashes the process: recording never does.
+    }
+  };
+  const record = (p: Pending, statusCode: number | undefined, status: string, error: unknown): void => {
     const seconds = (performance.now() - p.t0) / 1000;
     const span = p.span;
     if (span === undefined) {

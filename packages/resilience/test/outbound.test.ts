@@ -261,6 +261,17 @@ describe('instrumentOutbound: metrics', () => {
     ]);
   });
 
+  it('a target function that throws leaves the request unobserved and working', async () => {
+    const { downstream, total } = await setup({
+      target: () => {
+        throw new Error('mapping bug');
+      },
+    });
+    expect((await httpGet(`${downstream.url}/x`)).statusCode).toBe(200);
+    expect((await fetch(`${downstream.url}/y`)).status).toBe(200);
+    expect(await total()).toBe(0);
+  });
+
   it('skips requests sent under suppressTracing (exporters)', async () => {
     const manager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(manager);

@@ -369,9 +369,11 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
       family.labels(p.target, p.method, status).observe(seconds);
       return;
     }
-    // The client span is the sample's exemplar (only sampled spans are made).
+    // The client span is the sample's exemplar when it is exported (sampled).
     const sc = span.spanContext();
-    family.labels(p.target, p.method, status).observe(seconds, { traceId: sc.traceId, spanId: sc.spanId });
+    family
+      .labels(p.target, p.method, status)
+      .observe(seconds, (sc.traceFlags & 1) === 1 ? { traceId: sc.traceId, spanId: sc.spanId } : undefined);
     if (statusCode !== undefined) {
       span.setAttribute('http.response.status_code', statusCode);
       if (statusCode >= 400) {

@@ -5,7 +5,7 @@ import { SummaryCache } from './sql.js';
 
 /**
  * Query timing for drivers that publish their calls on `diagnostics_channel` TracingChannels:
- * `mysql2` (3.20+: `mysql2:query`, `mysql2:execute`) and `ioredis` (6+: `ioredis:command`). No
+ * `mysql2` (3.20+: `mysql2:query`, `mysql2:execute`) and `ioredis` (5.11+: `ioredis:command`). No
  * driver object is patched; every connection and pool of the process is covered, and a process
  * without such a driver pays nothing.
  */

@@ -13,6 +13,8 @@
 //       c. express-app.cjs,  real Express and Fastify apps; /metrics has route templates and
 //          fastify-app.mjs   `__unmatched__` for an unknown path
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
+//       e. outbound-app.mjs  axios and fetch calls, a mysql2 query and an ioredis command in one
+//                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
 //  4. Removes the temporary directory (kept with KEEP_TMP=1).
 //
 // Needs the packages built (`pnpm build`) and the npm registry; nothing else from the network.
@@ -48,6 +50,10 @@ const REGISTRY_DEPS = [
   // @vigil/express and @vigil/metrics refer to Express's and Node's types.
   '@types/express@5.0.6',
   '@types/node@20.19.43',
+  // Clients and drivers of the outbound and datastore fixture (outbound-app.mjs).
+  'axios@1.21.1',
+  'mysql2@3.24.5',
+  'ioredis@6.0.0',
 ];
 
 const FIXTURES = path.join(ROOT, 'test', 'consumer');
@@ -57,6 +63,7 @@ const KEEP_TMP = process.env.KEEP_TMP === '1';
 const FIXTURES_BY_PACKAGE = {
   '@vigil/express': ['express-app.cjs', 'express.cts', 'express.mts'],
   '@vigil/fastify': ['fastify-app.mjs', 'fastify.cts', 'fastify.mts'],
+  '@vigil/resilience': ['outbound-app.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -304,6 +311,16 @@ async function main() {
           'false',
         ],
       ],
+      // Needs tracing and metrics too (resilience brings metrics), and MariaDB and Redis.
+      ...(present.has('@vigil/resilience') && present.has('@vigil/tracing')
+        ? [
+            [
+              'e. axios + fetch + mysql2 + ioredis in one trace, with client and query metrics',
+              node,
+              ['outbound-app.mjs'],
+            ],
+          ]
+        : []),
     ];
     await step(`run ${checks.length} checks in the project (${PARALLELISM} at a time)`, async () => {
       const results = await mapLimit(checks, PARALLELISM, async ([label, cmd, args]) => {

@@ -15,6 +15,8 @@
 //          koa-app.mjs,      `__unmatched__` for an unknown path
 //          node-http-app.mjs
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
+//       e. outbound-app.mjs  axios and fetch calls, a mysql2 query and an ioredis command in one
+//                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
@@ -55,6 +57,10 @@ const REGISTRY_DEPS = [
   // @vigil/express and @vigil/metrics refer to Express's and Node's types.
   '@types/express@5.0.6',
   '@types/node@20.19.43',
+  // Clients and drivers of the outbound and datastore fixture (outbound-app.mjs).
+  'axios@1.21.1',
+  'mysql2@3.24.5',
+  'ioredis@6.0.0',
 ];
 
 /** The Express 4 project's registry packages: the oldest Express line @vigil/express supports. */
@@ -74,6 +80,7 @@ const FIXTURES_BY_PACKAGE = {
   '@vigil/fastify': ['fastify-app.mjs', 'fastify.cts', 'fastify.mts'],
   '@vigil/koa': ['koa-app.mjs'],
   '@vigil/metrics': ['node-http-app.mjs'],
+  '@vigil/resilience': ['outbound-app.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -359,6 +366,16 @@ async function main() {
         ? [['c. node:http server (ESM) with createHttpObserver()', node, ['node-http-app.mjs']]]
         : []),
       tscCheck('d. TypeScript 5.9 type-check, module/moduleResolution node16, .cts + .mts', project),
+      // Needs tracing and metrics too (resilience brings metrics), and MariaDB and Redis.
+      ...(present.has('@vigil/resilience') && present.has('@vigil/tracing')
+        ? [
+            [
+              'e. axios + fetch + mysql2 + ioredis in one trace, with client and query metrics',
+              node,
+              ['outbound-app.mjs'],
+            ],
+          ]
+        : []),
     ];
     await step(`run ${checks.length} checks in the project (${PARALLELISM} at a time)`, () =>
       runChecks(checks, project, env),

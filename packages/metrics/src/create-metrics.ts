@@ -98,7 +98,7 @@ export interface Metrics extends Instruments {
    */
   instrumentMysql2(): () => void;
   /**
-   * Time every `ioredis` (6+) command of the process, labelled by command name (never by key),
+   * Time every `ioredis` (5.11+) command of the process, labelled by command name (never by key),
    * from the driver's diagnostics channels; returns a function that undoes it.
    */
   instrumentIoredis(): () => void;

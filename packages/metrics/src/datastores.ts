@@ -5,7 +5,7 @@ import { SummaryCache } from './sql.js';
 
 /**
  * Query timing for drivers that publish their calls on `diagnostics_channel` TracingChannels:
- * `mysql2` (3.20+: `mysql2:query`, `mysql2:execute`) and `ioredis` (6+: `ioredis:command`). No
+ * `mysql2` (3.20+: `mysql2:query`, `mysql2:execute`) and `ioredis` (5.11+: `ioredis:command`). No
  * driver object is patched; every connection and pool of the process is covered, and a process
  * without such a driver pays nothing.
  */
@@ -46,7 +46,13 @@ function subscribe(
   describe: Describe,
 ): () => void {
   const start = (message: unknown) => {
-    const ctx = message as DriverContext;
+    try {
+      begin(message as DriverContext);
+    } catch {
+      // A channel subscriber that throws crashes the process: observing a query never does.
+    }
+  };
+  const begin = (ctx: DriverContext) => {
     const { operation, table, text } = describe(ctx);
     // One property read when tracing is off; the span starts before the timer, so both cover the call.
     const hook = getTracingHook();
@@ -68,7 +74,13 @@ function subscribe(
   };
   // The callback or promise settled (`error` is set first when it failed).
   const settled = (message: unknown) => {
-    const ctx = message as DriverContext;
+    try {
+      end(message as DriverContext);
+    } catch {
+      // As above.
+    }
+  };
+  const end = (ctx: DriverContext) => {
     const call = ctx[STATE];
     if (call === undefined) return;
     ctx[STATE] = undefined;

@@ -356,15 +356,24 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   const finish = (p: Pending, statusCode: number | undefined, status: string, error: unknown): void => {
     if (p.done) return;
     p.done = true;
+    try {
+      record(p, statusCode, status, error);
+    } catch {
+      // A channel subscriber that throws crashes the process: recording never does.
+    }
+  };
+  const record = (p: Pending, statusCode: number | undefined, status: string, error: unknown): void => {
     const seconds = (performance.now() - p.t0) / 1000;
     const span = p.span;
     if (span === undefined) {
       family.labels(p.target, p.method, status).observe(seconds);
       return;
     }
-    // The client span is the sample's exemplar (only sampled spans are made).
+    // The client span is the sample's exemplar when it is exported (sampled).
     const sc = span.spanContext();
-    family.labels(p.target, p.method, status).observe(seconds, { traceId: sc.traceId, spanId: sc.spanId });
+    family
+      .labels(p.target, p.method, status)
+      .observe(seconds, (sc.traceFlags & 1) === 1 ? { traceId: sc.traceId, spanId: sc.spanId } : undefined);
     if (statusCode !== undefined) {
       span.setAttribute('http.response.status_code', statusCode);
       if (statusCode >= 400) {

@@ -16,6 +16,8 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { createMetrics } from '@vigil/metrics';
+import axios from 'axios';
+import got from 'got';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createHttpClient,
@@ -261,6 +263,17 @@ describe('instrumentOutbound: metrics', () => {
     ]);
   });
 
+  it('a target function that throws leaves the request unobserved and working', async () => {
+    const { downstream, total } = await setup({
+      target: () => {
+        throw new Error('mapping bug');
+      },
+    });
+    expect((await httpGet(`${downstream.url}/x`)).statusCode).toBe(200);
+    expect((await fetch(`${downstream.url}/y`)).status).toBe(200);
+    expect(await total()).toBe(0);
+  });
+
   it('skips requests sent under suppressTracing (exporters)', async () => {
     const manager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(manager);
@@ -432,6 +445,24 @@ describe('instrumentOutbound: tracing', () => {
     cleanup.push(() => client.close());
     await underParent(() => client.text('/resilient'));
     expect(clientSpans()).toHaveLength(1); // the resilient client's own
+  });
+
+  it('axios and got, imported before instrumentOutbound(): one span each, traceparent, one sample each', async () => {
+    const { downstream, count, target } = await setup();
+    exporter.reset();
+    const { parent } = await underParent(async () => {
+      await axios.get(`${downstream.url}/axios`);
+      await got(`${downstream.url}/got`).text();
+    });
+    const spans = clientSpans();
+    expect(spans).toHaveLength(2);
+    for (const [i, span] of spans.entries()) {
+      expect(span.parentSpanContext?.spanId).toBe(parent.spanId);
+      expect(downstream.requests[i]?.headers.traceparent).toBe(
+        `00-${parent.traceId}-${span.spanContext().spanId}-01`,
+      );
+    }
+    expect(await count({ target, method: 'GET', status_code: '200' })).toBe(2);
   });
 
   it('tracing: false records metrics only', async () => {

@@ -231,8 +231,19 @@ describe('ci.yml', () => {
     expect(job.strategy.matrix.node).toEqual([20, 22, 24]);
   });
 
-  it('provides PostgreSQL (trust, database test) and Redis with health checks, where the tests look', () => {
-    const { postgres, redis } = job.services;
+  it('provides PostgreSQL (trust, database test), Redis and MariaDB with health checks, where the tests look', () => {
+    const { postgres, redis, mariadb } = job.services;
+    expect(mariadb.env).toMatchObject({ MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' });
+    expect(mariadb.ports).toEqual(['3306:3306']);
+    expect(mariadb.options).toContain('--health-cmd');
+    // .ci/run starts the same three on the machine when they are down.
+    for (const probe of [
+      'pg_isready',
+      'redis-cli -h 127.0.0.1 ping',
+      'mariadb-admin -h 127.0.0.1 -uroot ping',
+    ]) {
+      expect(ciRun).toContain(probe);
+    }
     expect(postgres.env).toMatchObject({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' });
     expect(postgres.ports).toEqual(['5432:5432']);
     expect(postgres.options).toContain('--health-cmd "pg_isready');

@@ -186,7 +186,10 @@ const blocks = {
   },
   'packages/express/README.md': {
     'express-metrics-options': fullOptionsTable(
-      interfaceMembers('packages/express/src/metrics.ts', 'ExpressMetricsOptions'),
+      [
+        ...interfaceMembers('packages/metrics/src/adapter.ts', 'AdapterMetricsOptions'),
+        ...interfaceMembers('packages/express/src/metrics.ts', 'ExpressMetricsOptions'),
+      ],
       expressAdapter.EXPRESS_METRICS_DEFAULTS,
       {},
       { metrics: 'a new handle', logger: 'none', requestLog: '`{}`' },
@@ -194,7 +197,7 @@ const blocks = {
   },
   'packages/koa/README.md': {
     'koa-metrics-options': fullOptionsTable(
-      interfaceMembers('packages/koa/src/metrics.ts', 'KoaMetricsOptions'),
+      interfaceMembers('packages/metrics/src/adapter.ts', 'AdapterMetricsOptions'),
       koaAdapter.KOA_METRICS_DEFAULTS,
       {},
       { metrics: 'a new handle', logger: 'none', requestLog: '`{}`' },

@@ -48,7 +48,12 @@ export {
   NAME_PATTERN,
   type RegistryLike,
 } from './options.js';
-export { isOutboundUntracked, untrackedOutbound } from './outbound.js';
+export {
+  isOutboundUntracked,
+  type UndiciRequestLike,
+  undiciHasTraceparent,
+  untrackedOutbound,
+} from './outbound.js';
 export {
   PROCESS_RESOURCES,
   type ProcessResource,

@@ -27,3 +27,25 @@ export function untrackedOutbound<T>(fn: () => T): T {
 export function isOutboundUntracked(): boolean {
   return ((globalThis as Globals)[UNTRACKED] ?? 0) > 0;
 }
+
+/** The part of an undici request (its diagnostics channels' `request`) that Vigil reads and writes. */
+export interface UndiciRequestLike {
+  origin?: string | URL;
+  upgrade?: unknown;
+  method?: string;
+  path?: string;
+  headers?: string | (string | string[])[];
+  addHeader?(name: string, value: string): unknown;
+}
+
+/** Whether an undici request carries `traceparent` already (its headers as a block or as pairs). */
+export function undiciHasTraceparent(headers: UndiciRequestLike['headers']): boolean {
+  if (typeof headers === 'string') return /(^|\r\n)traceparent:/i.test(headers);
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      const k = headers[i];
+      if (typeof k === 'string' && k.toLowerCase() === 'traceparent') return true;
+    }
+  }
+  return false;
+}

@@ -1,42 +1,21 @@
+import { checkObject, checkStringArray, VigilOptionError } from '@vigil/core';
 import {
-  checkObject,
-  checkStringArray,
-  type ExcludeRule,
-  type RequestLogOptions,
-  requestLogWriter,
-  VigilOptionError,
-} from '@vigil/core';
-import { createMetrics, type Metrics, type MetricsOptions } from '@vigil/metrics';
+  ADAPTER_METRICS_DEFAULTS,
+  type AdapterMetricsOptions,
+  adapterHandle,
+  adaptMetrics,
+  type Metrics,
+} from '@vigil/metrics';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { expressObserver } from './observe.js';
 import { assertSupportedExpress } from './version.js';
 
-export interface ExpressMetricsOptions extends MetricsOptions {
-  /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
-  metrics?: Metrics;
-  /**
-   * Paths not recorded: exact (`/internal/ping`), prefixes (`/static/*`), RegExps or predicates on
-   * the URL's path. Vigil's own endpoints (`/metrics`, the probes) are never recorded, whatever
-   * this list says, unless `includeVigilEndpoints` is true.
-   */
-  exclude?: readonly ExcludeRule[];
-  /** Record Vigil's own endpoints like any other route. Default false. */
-  includeVigilEndpoints?: boolean;
+export interface ExpressMetricsOptions extends AdapterMetricsOptions {
   /** @deprecated Use `exclude`. */
   excludePaths?: readonly string[];
-  /**
-   * A logger from `@vigil/logger`'s `createLogger()`: writes one line per request from the same
-   * observer (no second middleware), with `req.log` / `req.id` for your handlers.
-   */
-  logger?: unknown;
-  /** Options of the request line (with `logger`). */
-  requestLog?: RequestLogOptions;
 }
 
-export const EXPRESS_METRICS_DEFAULTS = Object.freeze({
-  exclude: Object.freeze([]) as readonly ExcludeRule[],
-  includeVigilEndpoints: false,
-});
+export const EXPRESS_METRICS_DEFAULTS = ADAPTER_METRICS_DEFAULTS;
 
 /** The Express adapter's handle: the metrics handle, plus the middleware to mount. */
 export interface ExpressMetrics extends Metrics {
@@ -66,12 +45,8 @@ export interface ExpressMetrics extends Metrics {
  */
 export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMetrics {
   assertSupportedExpress();
-  const o = checkObject('options', options) as ExpressMetricsOptions;
-  const { metrics: given, exclude, includeVigilEndpoints, excludePaths, logger, requestLog, ...rest } = o;
-  if (given !== undefined && (typeof given !== 'object' || given === null || !given.http)) {
-    throw new VigilOptionError('metrics', 'a handle from createMetrics()', given);
-  }
-  if (excludePaths !== undefined && exclude !== undefined) {
+  const excludePaths = checkObject('options', options).excludePaths;
+  if (excludePaths !== undefined && (options as ExpressMetricsOptions).exclude !== undefined) {
     throw new VigilOptionError(
       'excludePaths',
       'only one of exclude and excludePaths (excludePaths is deprecated)',
@@ -79,20 +54,18 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
     );
   }
   checkStringArray('excludePaths', excludePaths, 'an array of path strings');
-  const log = logger === undefined ? undefined : requestLogWriter(logger, requestLog);
-  const metrics = given ?? createMetrics(rest);
-  const owned = given === undefined;
+  const adapted = adaptMetrics<Pick<ExpressMetricsOptions, 'excludePaths'>>(options, ['excludePaths']);
+  const { metrics, log, exclude, includeVigilEndpoints } = adapted;
   const parts = expressObserver({
     http: metrics.http,
     log,
-    exclude: exclude ?? excludePaths,
+    exclude: exclude ?? (excludePaths as readonly string[] | undefined),
     includeVigilEndpoints,
   });
-  // Inherits the metrics handle's methods, adds the adapter's own.
-  return Object.create(metrics, {
-    middleware: { value: parts.middleware, enumerable: true },
-    errorHandler: { value: parts.errorHandler, enumerable: true },
-    metrics: { value: metrics },
-    close: { value: () => (owned ? metrics.close() : Promise.resolve()), enumerable: true },
-  }) as ExpressMetrics;
+  const handle = adapterHandle<ExpressMetrics>(adapted, {
+    middleware: parts.middleware,
+    errorHandler: parts.errorHandler,
+  });
+  // The deprecated `metrics.metrics`, not enumerable as before.
+  return Object.defineProperty(handle, 'metrics', { value: metrics });
 }

@@ -1,38 +1,16 @@
 import {
-  checkObject,
-  type ExcludeRule,
-  type RequestLogOptions,
-  requestLogWriter,
-  VigilOptionError,
-} from '@vigil/core';
-import { createMetrics, type Metrics, type MetricsOptions } from '@vigil/metrics';
+  ADAPTER_METRICS_DEFAULTS,
+  type AdapterMetricsOptions,
+  adapterHandle,
+  adaptMetrics,
+  type Metrics,
+} from '@vigil/metrics';
 import type { KoaMiddleware } from './context.js';
 import { koaObserver } from './observe.js';
 
-export interface KoaMetricsOptions extends MetricsOptions {
-  /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
-  metrics?: Metrics;
-  /**
-   * Paths not recorded: exact (`/internal/ping`), prefixes (`/static/*`), RegExps or predicates on
-   * the URL's path. Vigil's own endpoints (`/metrics`, the probes) are never recorded, whatever
-   * this list says, unless `includeVigilEndpoints` is true.
-   */
-  exclude?: readonly ExcludeRule[];
-  /** Record Vigil's own endpoints like any other route. Default false. */
-  includeVigilEndpoints?: boolean;
-  /**
-   * A logger from `@vigil/logger`'s `createLogger()`: writes one line per request from the same
-   * observer (no second middleware).
-   */
-  logger?: unknown;
-  /** Options of the request line (with `logger`). */
-  requestLog?: RequestLogOptions;
-}
+export type KoaMetricsOptions = AdapterMetricsOptions;
 
-export const KOA_METRICS_DEFAULTS = Object.freeze({
-  exclude: Object.freeze([]) as readonly ExcludeRule[],
-  includeVigilEndpoints: false,
-});
+export const KOA_METRICS_DEFAULTS = ADAPTER_METRICS_DEFAULTS;
 
 /** The Koa adapter's handle: the metrics handle, plus the middleware to mount. */
 export interface KoaMetrics extends Metrics {
@@ -54,24 +32,13 @@ export interface KoaMetrics extends Metrics {
  * requests the client aborted; a server span per request while `@vigil/tracing` runs.
  */
 export function createKoaMetrics(options?: KoaMetricsOptions): KoaMetrics {
-  const o = checkObject('options', options) as KoaMetricsOptions;
-  const { metrics: given, exclude, includeVigilEndpoints, logger, requestLog, ...rest } = o;
-  if (given !== undefined && (typeof given !== 'object' || given === null || !given.http)) {
-    throw new VigilOptionError('metrics', 'a handle from createMetrics()', given);
-  }
-  const log = logger === undefined ? undefined : requestLogWriter(logger, requestLog);
-  const metrics = given ?? createMetrics(rest);
-  const owned = given === undefined;
+  const adapted = adaptMetrics(options);
+  const { metrics, log, exclude, includeVigilEndpoints } = adapted;
   const middleware = koaObserver({ http: metrics.http, log, exclude, includeVigilEndpoints });
   const koaHandler: KoaMiddleware = (ctx) => {
     ctx.respond = false;
     metrics.handler(ctx.req, ctx.res);
     return Promise.resolve();
   };
-  // Inherits the metrics handle's methods, adds the adapter's own.
-  return Object.create(metrics, {
-    middleware: { value: middleware, enumerable: true },
-    koaHandler: { value: koaHandler, enumerable: true },
-    close: { value: () => (owned ? metrics.close() : Promise.resolve()), enumerable: true },
-  }) as KoaMetrics;
+  return adapterHandle<KoaMetrics>(adapted, { middleware, koaHandler });
 }

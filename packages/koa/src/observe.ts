@@ -1,20 +1,17 @@
 import {
   createRequestObserver,
-  type ExcludeRule,
   getTracingHook,
-  type HttpRecorder,
-  type RequestLogWriter,
+  type RequestObserverOptions,
   type RequestRecord,
   setRequestError,
 } from '@vigil/core';
 import type { KoaContextLike, KoaMiddleware } from './context.js';
 
-export interface KoaObserverParts {
-  readonly http?: HttpRecorder | undefined;
-  readonly log?: RequestLogWriter | undefined;
-  readonly exclude: readonly ExcludeRule[] | undefined;
-  readonly includeVigilEndpoints?: boolean | undefined;
-}
+/** What the Koa middleware records into: the observer's sinks and exclusions. */
+export type KoaObserverParts = Pick<
+  RequestObserverOptions,
+  'http' | 'log' | 'exclude' | 'includeVigilEndpoints'
+>;
 
 /**
  * The Koa adapter of the request observer: the route is `@koa/router`'s matched path, read at
@@ -22,12 +19,7 @@ export interface KoaObserverParts {
  * handling unchanged.
  */
 export function koaObserver(parts: KoaObserverParts): KoaMiddleware {
-  const observer = createRequestObserver({
-    http: parts.http,
-    log: parts.log,
-    exclude: parts.exclude,
-    includeVigilEndpoints: parts.includeVigilEndpoints,
-  });
+  const observer = createRequestObserver(parts);
   return (ctx, next) => {
     let downstream: Promise<unknown> | undefined;
     const rec = observer.observe(ctx.req, ctx.res, undefined, resolveRoute, undefined, () => {

@@ -1,37 +1,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import {
-  checkObject,
-  compileExclude,
-  createRequestObserver,
-  type ExcludeRule,
-  type RequestLogOptions,
-  type RouteResolver,
-  requestLogWriter,
-  VigilOptionError,
-} from '@vigil/core';
-import { createMetrics, type Metrics, type MetricsOptions } from './create-metrics.js';
+import { checkObject, createRequestObserver, type RouteResolver, VigilOptionError } from '@vigil/core';
+import { type AdapterMetricsOptions, adapterHandle, adaptMetrics } from './adapter.js';
+import type { Metrics } from './create-metrics.js';
 
-export interface HttpObserverOptions extends MetricsOptions {
-  /** An existing Vigil metrics handle to record into (then the other metric options are ignored). */
-  metrics?: Metrics;
+export interface HttpObserverOptions extends AdapterMetricsOptions {
   /**
    * The route template of a request (`/users/:id`), called once when it completes; `undefined`
    * (or no function) labels it `__unmatched__`. Its values count against `maxSeries` like any
    * route; a function that throws labels the request `__unmatched__` and never fails it.
    */
   route?: (req: IncomingMessage) => string | undefined;
-  /**
-   * Paths not recorded: exact (`/internal/ping`), prefixes (`/static/*`), RegExps or predicates on
-   * the URL's path. Vigil's own endpoints (`/metrics`, the probes) are never recorded unless
-   * `includeVigilEndpoints` is true.
-   */
-  exclude?: readonly ExcludeRule[];
-  /** Record Vigil's own endpoints like any other route. Default false. */
-  includeVigilEndpoints?: boolean;
-  /** A logger from `@vigil/logger`'s `createLogger()`: one line per request from the same observer. */
-  logger?: unknown;
-  /** Options of the request line (with `logger`). */
-  requestLog?: RequestLogOptions;
 }
 
 /** The node:http adapter's handle: the metrics handle, observing the server's requests. */
@@ -62,19 +40,12 @@ export function createHttpObserver(server: Server, options?: HttpObserverOptions
   ) {
     throw new VigilOptionError('server', 'a node:http or node:https Server', server);
   }
-  const o = checkObject('options', options) as HttpObserverOptions;
-  const { metrics: given, route, exclude, includeVigilEndpoints, logger, requestLog, ...rest } = o;
-  if (given !== undefined && (typeof given !== 'object' || given === null || !given.http)) {
-    throw new VigilOptionError('metrics', 'a handle from createMetrics()', given);
-  }
+  const route = checkObject('options', options).route as HttpObserverOptions['route'];
   if (route !== undefined && typeof route !== 'function') {
     throw new VigilOptionError('route', 'a function (req) => route template or undefined', route);
   }
-  const log = logger === undefined ? undefined : requestLogWriter(logger, requestLog);
-  // Before the metrics handle: a bad exclusion rule throws with nothing created.
-  compileExclude(exclude, includeVigilEndpoints);
-  const metrics = given ?? createMetrics(rest);
-  const owned = given === undefined;
+  const adapted = adaptMetrics<Pick<HttpObserverOptions, 'route'>>(options, ['route']);
+  const { metrics, owned, log, exclude, includeVigilEndpoints } = adapted;
   const observer = createRequestObserver({ http: metrics.http, log, exclude, includeVigilEndpoints });
 
   let warned = false;
@@ -118,6 +89,5 @@ export function createHttpObserver(server: Server, options?: HttpObserverOptions
     }
     return closed;
   };
-  // Inherits the metrics handle's methods, adds its own close().
-  return Object.create(metrics, { close: { value: close, enumerable: true } }) as HttpObserver;
+  return adapterHandle<HttpObserver>(adapted, {}, close);
 }

@@ -1,5 +1,12 @@
 export { CATALOG, LABEL_VALUES } from '@vigil/catalog';
 export type { TraceIds } from '@vigil/core';
+export {
+  ADAPTER_METRICS_DEFAULTS,
+  type AdaptedMetrics,
+  type AdapterMetricsOptions,
+  adapterHandle,
+  adaptMetrics,
+} from './adapter.js';
 export type { Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
 export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
 export type { DbMetrics, QueryOutcome } from './db.js';

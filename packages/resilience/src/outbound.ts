@@ -24,6 +24,8 @@ import {
   LABEL_VALUES,
   normalizeMethod,
   statusLabel,
+  type UndiciRequestLike,
+  undiciHasTraceparent,
   VigilOptionError,
 } from '@vigil/core';
 import type { HistogramSeries, Instrument, Registry } from '@vigil/metrics';
@@ -110,15 +112,6 @@ interface Origin {
   readonly target: string;
 }
 
-interface UndiciRequest {
-  origin?: string | URL;
-  upgrade?: unknown;
-  method?: string;
-  path?: string;
-  headers?: string | (string | string[])[];
-  addHeader?(name: string, value: string): unknown;
-}
-
 /** Whether Node publishes `http.client.request.created` (early enough to set headers). */
 export function hasCreatedChannel(version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -154,17 +147,6 @@ function errorType(error: unknown): string {
   return 'error';
 }
 
-function hasTraceparent(headers: UndiciRequest['headers']): boolean {
-  if (typeof headers === 'string') return /(^|\r\n)traceparent:/i.test(headers);
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      const k = headers[i];
-      if (typeof k === 'string' && k.toLowerCase() === 'traceparent') return true;
-    }
-  }
-  return false;
-}
-
 /** `host[:port]` (lowercase, IPv6 without brackets) split into its parts, the port defaulted. */
 function parseHostPort(hostport: string, secure: boolean): Origin {
   const protocol = secure ? 'https:' : 'http:';
@@ -187,8 +169,8 @@ type RequestFn = (...args: unknown[]) => ClientRequest;
 /** Whether the request carries trace context already (set by its caller or another instrumentation). */
 function propagated(carrier: object, isHttp: boolean): boolean {
   if (isHttp) return (carrier as ClientRequest).hasHeader('traceparent');
-  const u = carrier as UndiciRequest;
-  return typeof u.addHeader !== 'function' || hasTraceparent(u.headers);
+  const u = carrier as UndiciRequestLike;
+  return typeof u.addHeader !== 'function' || undiciHasTraceparent(u.headers);
 }
 
 function inject(carrier: object, isHttp: boolean, key: string, value: string): void {
@@ -196,7 +178,7 @@ function inject(carrier: object, isHttp: boolean, key: string, value: string): v
     const req = carrier as ClientRequest;
     // Array headers and `Expect: 100-continue` have their head rendered already.
     if (!req.headersSent) req.setHeader(key, value);
-  } else (carrier as UndiciRequest).addHeader?.(key, value);
+  } else (carrier as UndiciRequestLike).addHeader?.(key, value);
 }
 
 /**
@@ -435,7 +417,7 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   // --- fetch() / undici ---
   const onUndiciCreate = (message: unknown): void => {
     try {
-      const request = (message as { request?: UndiciRequest }).request;
+      const request = (message as { request?: UndiciRequestLike }).request;
       if (request === undefined || request.origin === undefined) return;
       if (request.method === 'CONNECT' || request.upgrade) return;
       const o = request.origin;

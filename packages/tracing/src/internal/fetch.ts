@@ -11,7 +11,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { isStandardMethod, LABEL_VALUES } from '@vigil/core';
+import { isStandardMethod, LABEL_VALUES, type UndiciRequestLike, undiciHasTraceparent } from '@vigil/core';
 
 /**
  * Client spans for `fetch()` and undici, from the diagnostics channels undici publishes (Node's
@@ -27,26 +27,7 @@ import { isStandardMethod, LABEL_VALUES } from '@vigil/core';
  *   or code that set it by hand) is left alone: one span and one header per call.
  */
 
-interface UndiciRequest {
-  origin?: string | URL;
-  method?: string;
-  path?: string;
-  headers?: string | (string | string[])[];
-  addHeader?(name: string, value: string): unknown;
-}
-
-function hasTraceparent(headers: UndiciRequest['headers']): boolean {
-  if (typeof headers === 'string') return /(^|\r\n)traceparent:/i.test(headers);
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      const k = headers[i];
-      if (typeof k === 'string' && k.toLowerCase() === 'traceparent') return true;
-    }
-  }
-  return false;
-}
-
-const setter: TextMapSetter<UndiciRequest> = {
+const setter: TextMapSetter<UndiciRequestLike> = {
   set(request, key, value) {
     request.addHeader?.(key, value);
   },
@@ -57,13 +38,13 @@ export function instrumentFetch(tracer: Tracer, contexts: ContextManager): () =>
   const spans = new WeakMap<object, Span>();
 
   const onCreate = (message: unknown) => {
-    const request = (message as { request?: UndiciRequest }).request;
+    const request = (message as { request?: UndiciRequestLike }).request;
     if (!request || typeof request.addHeader !== 'function') return;
     const active = contexts.active();
     if (isTracingSuppressed(active)) return;
     const parent = trace.getSpan(active);
     if (parent === undefined) return;
-    if (hasTraceparent(request.headers)) return;
+    if (undiciHasTraceparent(request.headers)) return;
     if ((parent.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) {
       propagation.inject(active, request, setter);
       return;

@@ -75,6 +75,7 @@ export {
   createRequestObserver,
   type RequestObserver,
   type RequestObserverOptions,
+  userRoute,
 } from './request/observer.js';
 export {
   type Admission,
@@ -88,6 +89,7 @@ export {
   type RequestLogOptions,
   type RequestLogWriter,
   type RequestRecord,
+  type RouteLabel,
   type RouteResolver,
   recordOf,
   requestLogWriter,

@@ -55,12 +55,13 @@ export function createExpressMetrics(options?: ExpressMetricsOptions): ExpressMe
   }
   checkStringArray('excludePaths', excludePaths, 'an array of path strings');
   const adapted = adaptMetrics<Pick<ExpressMetricsOptions, 'excludePaths'>>(options, ['excludePaths']);
-  const { metrics, log, exclude, includeVigilEndpoints } = adapted;
+  const { metrics, log, exclude, includeVigilEndpoints, routeLabel } = adapted;
   const parts = expressObserver({
     http: metrics.http,
     log,
     exclude: exclude ?? (excludePaths as readonly string[] | undefined),
     includeVigilEndpoints,
+    routeLabel,
   });
   const handle = adapterHandle<ExpressMetrics>(adapted, {
     middleware: parts.middleware,

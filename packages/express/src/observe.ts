@@ -6,6 +6,7 @@ import {
   type HttpRecorder,
   type Rejected,
   type RequestLogWriter,
+  type RouteLabel,
   recordOf,
   setRequestError,
 } from '@vigil/core';
@@ -17,6 +18,7 @@ export interface ExpressObserverParts {
   readonly log?: RequestLogWriter | undefined;
   readonly exclude: readonly ExcludeRule[] | undefined;
   readonly includeVigilEndpoints?: boolean | undefined;
+  readonly routeLabel?: RouteLabel | undefined;
   /** Admission control (load shedding): a rejected request is answered 503 here. */
   readonly gate?: AdmissionGate | undefined;
   readonly isPriority?: ((req: Request) => boolean) | undefined;
@@ -35,6 +37,7 @@ export function expressObserver(parts: ExpressObserverParts): {
     log: parts.log,
     exclude: parts.exclude,
     includeVigilEndpoints: parts.includeVigilEndpoints,
+    routeLabel: parts.routeLabel,
     pathOf: (url, req) => requestPath(req as Request, url),
     gate: parts.gate,
     // Spans start in the middleware that runs the rest of the request (the metrics one).

@@ -292,6 +292,26 @@ describe.each(MAJORS)('@vigil/express metrics ($name)', (major) => {
     expect(retained).toBeLessThan(1024 * 1024);
   });
 
+  it('routeLabel overrides the label with a bounded value, keeps the template on undefined', async () => {
+    const h = await start({
+      routeLabel: (req, route) =>
+        route === '/users/:id'
+          ? req.headers['x-tier'] === 'gold'
+            ? 'users:gold'
+            : 'users:other'
+          : undefined,
+    });
+    await request(h.port, 'GET', '/users/1', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/2', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/3');
+    await request(h.port, 'GET', '/api/v1/items/4');
+    const text = await scrape(h);
+    expect(count(text, 'route="users:gold",method="GET",status_code="200"')).toBe(2);
+    expect(count(text, 'route="users:other",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/api/v1/items/:id",method="GET",status_code="200"')).toBe(1);
+    expect(text).not.toContain('route="/users/:id"');
+  });
+
   it('caps label sets: new ones go to the overflow set and are counted', async () => {
     const app = express();
     const metrics = createExpressMetrics({ runtimeMetrics: false, maxSeries: 3 });

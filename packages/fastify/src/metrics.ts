@@ -5,6 +5,7 @@ import {
   type ExcludeRule,
   excludeVigilEndpoint,
   getTracingHook,
+  type RouteLabel,
   recordOf,
   setRequestError,
   VigilOptionError,
@@ -32,6 +33,13 @@ export interface FastifyMetricsOptions extends MetricsOptions {
   includeVigilEndpoints?: boolean;
   /** @deprecated Use `exclude` (paths). Route templates (`/users/:id`) not recorded. */
   excludeRoutes?: readonly string[];
+  /**
+   * Overrides the `route` label: `(req, template) => label | undefined`, called when the request
+   * completes with the route's template (`__unmatched__` when none). A string replaces it,
+   * `undefined` keeps it; its values count against `maxSeries` like routes, and one that throws
+   * keeps the template.
+   */
+  routeLabel?: RouteLabel;
 }
 
 export const FASTIFY_METRICS_DEFAULTS = Object.freeze({
@@ -81,6 +89,7 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
     exclude,
     includeVigilEndpoints,
     excludeRoutes,
+    routeLabel,
     ...rest
   } = validate(options);
   const endpoint = ep === undefined ? FASTIFY_METRICS_DEFAULTS.endpoint : ep;
@@ -93,6 +102,7 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
     exclude,
     includeVigilEndpoints,
     endpoints: endpoint ? [endpoint] : [],
+    routeLabel,
   }).observe;
   const excludedRoutes = excludeRoutes === undefined ? undefined : new Set(excludeRoutes);
 

@@ -82,6 +82,25 @@ async function scrape(h: Harness): Promise<string> {
 const count = (text: string, labels: string) => parseSamples(text).get(`http_requests_total{${labels}}`) ?? 0;
 
 describe('@vigil/fastify metrics', () => {
+  it('routeLabel overrides the label with a bounded value, keeps the template on undefined', async () => {
+    const h = await start({
+      routeLabel: (req, route) =>
+        route === '/users/:id'
+          ? req.headers['x-tier'] === 'gold'
+            ? 'users:gold'
+            : 'users:other'
+          : undefined,
+    });
+    await request(h.port, 'GET', '/users/1', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/2');
+    await request(h.port, 'GET', '/error');
+    const text = (await request(h.port, 'GET', '/metrics')).body;
+    expect(count(text, 'route="users:gold",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="users:other",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/error",method="GET",status_code="500"')).toBe(1);
+    expect(text).not.toContain('route="/users/:id"');
+  });
+
   it('labels requests with the route template, including prefixes of nested plugins', async () => {
     const h = await start();
     await request(h.port, 'GET', '/users/1');

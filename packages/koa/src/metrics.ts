@@ -33,8 +33,8 @@ export interface KoaMetrics extends Metrics {
  */
 export function createKoaMetrics(options?: KoaMetricsOptions): KoaMetrics {
   const adapted = adaptMetrics(options);
-  const { metrics, log, exclude, includeVigilEndpoints } = adapted;
-  const middleware = koaObserver({ http: metrics.http, log, exclude, includeVigilEndpoints });
+  const { metrics, log, exclude, includeVigilEndpoints, routeLabel } = adapted;
+  const middleware = koaObserver({ http: metrics.http, log, exclude, includeVigilEndpoints, routeLabel });
   const koaHandler: KoaMiddleware = (ctx) => {
     ctx.respond = false;
     metrics.handler(ctx.req, ctx.res);

@@ -10,7 +10,7 @@ import type { KoaContextLike, KoaMiddleware } from './context.js';
 /** What the Koa middleware records into: the observer's sinks and exclusions. */
 export type KoaObserverParts = Pick<
   RequestObserverOptions,
-  'http' | 'log' | 'exclude' | 'includeVigilEndpoints'
+  'http' | 'log' | 'exclude' | 'includeVigilEndpoints' | 'routeLabel'
 >;
 
 /**

@@ -139,6 +139,28 @@ describe.each([
     expect(text).not.toMatch(/\/users\/1|acme|\?x=|regex\/123/);
   });
 
+  it('routeLabel overrides the label; undefined or a throw keeps the template', async () => {
+    const h = await start({
+      routeLabel: (req, route) => {
+        if (route === '/error') throw new Error('no tier table');
+        return route === '/users/:id'
+          ? req.headers['x-tier'] === 'gold'
+            ? 'users:gold'
+            : 'users:other'
+          : undefined;
+      },
+    });
+    await request(h.port, 'GET', '/users/1', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/2');
+    await request(h.port, 'GET', '/error');
+    await request(h.port, 'GET', '/api/v1/items/3');
+    const text = await scrape(h);
+    expect(count(text, 'route="users:gold",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="users:other",method="GET",status_code="200"')).toBe(1);
+    expect(count(text, 'route="/error",method="GET",status_code="500"')).toBe(1);
+    expect(count(text, 'route="/api/v1/items/:id",method="GET",status_code="200"')).toBe(1);
+  });
+
   it('counts 404s as __unmatched__, thrown errors as 500, ctx.throw(418) as 418', async () => {
     const h = await start();
     await request(h.port, 'GET', '/nope');
@@ -227,6 +249,7 @@ describe('@vigil/koa options and shutdown', () => {
     const cases: [unknown, string][] = [
       ['nope', 'options'],
       [{ metrics: {} }, 'metrics'],
+      [{ routeLabel: 'x' }, 'routeLabel'],
       [{ exclude: 'x' }, 'exclude'],
       [{ maxSeries: -1 }, 'maxSeries'],
     ];

@@ -1,9 +1,11 @@
 import {
+  checkFunction,
   checkObject,
   compileExclude,
   type ExcludeRule,
   type RequestLogOptions,
   type RequestLogWriter,
+  type RouteLabel,
   requestLogWriter,
   VigilOptionError,
 } from '@vigil/core';
@@ -28,6 +30,13 @@ export interface AdapterMetricsOptions extends MetricsOptions {
   logger?: unknown;
   /** Options of the request line (with `logger`). */
   requestLog?: RequestLogOptions;
+  /**
+   * Overrides the `route` label: `(req, template) => label | undefined`, called when the request
+   * completes with the template the adapter found (`__unmatched__` when none). A string replaces
+   * it, `undefined` keeps it; its values count against `maxSeries` like routes, and one that
+   * throws keeps the template.
+   */
+  routeLabel?: RouteLabel;
 }
 
 export const ADAPTER_METRICS_DEFAULTS = Object.freeze({
@@ -42,6 +51,7 @@ export interface AdaptedMetrics<Extra> {
   readonly log: RequestLogWriter | undefined;
   readonly exclude: readonly ExcludeRule[] | undefined;
   readonly includeVigilEndpoints: boolean | undefined;
+  readonly routeLabel: RouteLabel | undefined;
   /** The adapter's own options (`extraKeys`), left out of `createMetrics`. */
   readonly extra: Extra;
 }
@@ -55,7 +65,7 @@ export function adaptMetrics<Extra extends object = Record<never, never>>(
   extraKeys: readonly (keyof Extra & string)[] = [],
 ): AdaptedMetrics<Extra> {
   const o = checkObject('options', options) as AdapterMetricsOptions & Record<string, unknown>;
-  const { metrics: given, exclude, includeVigilEndpoints, logger, requestLog, ...rest } = o;
+  const { metrics: given, exclude, includeVigilEndpoints, logger, requestLog, routeLabel, ...rest } = o;
   if (given !== undefined && (typeof given !== 'object' || given === null || !given.http)) {
     throw new VigilOptionError('metrics', 'a handle from createMetrics()', given);
   }
@@ -66,6 +76,7 @@ export function adaptMetrics<Extra extends object = Record<never, never>>(
   }
   const log = logger === undefined ? undefined : requestLogWriter(logger, requestLog);
   compileExclude(exclude, includeVigilEndpoints);
+  checkFunction('routeLabel', routeLabel);
   const metrics = given ?? createMetrics(rest as MetricsOptions);
   return {
     metrics,
@@ -73,6 +84,7 @@ export function adaptMetrics<Extra extends object = Record<never, never>>(
     log,
     exclude,
     includeVigilEndpoints,
+    routeLabel,
     extra: extra as Extra,
   };
 }

@@ -1,5 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { checkObject, createRequestObserver, type RouteResolver, VigilOptionError } from '@vigil/core';
+import {
+  checkObject,
+  createRequestObserver,
+  type RouteResolver,
+  userRoute,
+  VigilOptionError,
+} from '@vigil/core';
 import { type AdapterMetricsOptions, adapterHandle, adaptMetrics } from './adapter.js';
 import type { Metrics } from './create-metrics.js';
 
@@ -45,28 +51,17 @@ export function createHttpObserver(server: Server, options?: HttpObserverOptions
     throw new VigilOptionError('route', 'a function (req) => route template or undefined', route);
   }
   const adapted = adaptMetrics<Pick<HttpObserverOptions, 'route'>>(options, ['route']);
-  const { metrics, owned, log, exclude, includeVigilEndpoints } = adapted;
-  const observer = createRequestObserver({ http: metrics.http, log, exclude, includeVigilEndpoints });
+  const { metrics, owned, log, exclude, includeVigilEndpoints, routeLabel } = adapted;
+  const observer = createRequestObserver({
+    http: metrics.http,
+    log,
+    exclude,
+    includeVigilEndpoints,
+    routeLabel,
+  });
 
-  let warned = false;
   const resolveRoute: RouteResolver | undefined =
-    route === undefined
-      ? undefined
-      : (rec) => {
-          try {
-            const r = route(rec.req);
-            return typeof r === 'string' && r !== '' ? r : undefined;
-          } catch (err) {
-            // A faulty route function costs the label, never the request.
-            if (!warned) {
-              warned = true;
-              process.emitWarning(`Vigil's route function threw: ${(err as Error)?.message ?? err}`, {
-                code: 'VIGIL_ROUTE_ERROR',
-              });
-            }
-            return undefined;
-          }
-        };
+    route === undefined ? undefined : (rec) => userRoute(route, rec.req);
 
   const handlers = server.listeners('request') as Listener[];
   for (const h of handlers) server.removeListener('request', h);

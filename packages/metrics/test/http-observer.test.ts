@@ -103,6 +103,15 @@ describe('createHttpObserver (node:http)', () => {
     expect(text).not.toMatch(/\/users\/1|x=1/);
   });
 
+  it('routeLabel relabels what the route function found', async () => {
+    const h = await start({ route, routeLabel: (_req, r) => (r === '/users/:id' ? 'users' : undefined) });
+    await request(h.port, 'GET', '/users/1');
+    await request(h.port, 'GET', '/nope');
+    const { out } = await h.totals();
+    expect(out.get('GET users 200')).toBe(1);
+    expect(out.get('GET __unmatched__ 404')).toBe(1);
+  });
+
   it('without a route function every request is __unmatched__ (bounded by default)', async () => {
     const h = await start();
     await request(h.port, 'GET', '/users/1');

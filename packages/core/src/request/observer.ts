@@ -1,7 +1,8 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { LABEL_VALUES } from '../labels.js';
+import { boundLabel, LABEL_VALUES } from '../labels.js';
+import { checkFunction } from '../options.js';
 import { getTracingHook } from '../tracing.js';
 import { compileExclude, type ExcludeOptions, type PathFilter, pathOf } from './exclude.js';
 import {
@@ -10,6 +11,7 @@ import {
   RECORD,
   type RequestLogWriter,
   type RequestRecord,
+  type RouteLabel,
   type RouteResolver,
   type Slotted,
 } from './record.js';
@@ -45,6 +47,11 @@ export interface RequestObserverOptions extends ExcludeOptions {
    * adapter to answer 503 with `Retry-After`. It is recorded like any other response.
    */
   gate?: AdmissionGate | undefined;
+  /**
+   * Overrides the `route` label: called at completion with the request and the template the
+   * adapter found; a string replaces it (values count against the series cap), `undefined` keeps it.
+   */
+  routeLabel?: RouteLabel | undefined;
 }
 
 export interface RequestObserver {
@@ -134,6 +141,27 @@ function echoId(log: RequestLogWriter, req: IncomingMessage, res: ServerResponse
   return id;
 }
 
+let routeWarned = false;
+
+/**
+ * Calls a user's route function (`route`, `routeLabel`): a non-empty string (length-bounded) or
+ * undefined. One that throws costs the label, never the request: one `VIGIL_ROUTE_ERROR` warning.
+ */
+export function userRoute<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): string | undefined {
+  try {
+    const r = fn(...args);
+    return typeof r === 'string' && r !== '' ? boundLabel(r) : undefined;
+  } catch (err) {
+    if (!routeWarned) {
+      routeWarned = true;
+      process.emitWarning(`Vigil's route function threw: ${(err as Error)?.message ?? err}`, {
+        code: 'VIGIL_ROUTE_ERROR',
+      });
+    }
+    return undefined;
+  }
+}
+
 /** Completes a request once: metric, span, request line. `status` undefined: aborted. */
 export function completeRecord(rec: RequestRecord, status: number | undefined): void {
   if (rec.done) return;
@@ -150,7 +178,9 @@ export function completeRecord(rec: RequestRecord, status: number | undefined): 
     return;
   }
   try {
-    const route = rec.route ?? rec.resolveRoute?.(rec) ?? LABEL_VALUES.unmatchedRoute;
+    const template = rec.route ?? rec.resolveRoute?.(rec) ?? LABEL_VALUES.unmatchedRoute;
+    const route =
+      rec.relabel === undefined ? template : (userRoute(rec.relabel, rec.req, template) ?? template);
     const trace = rec.trace;
     if (http !== undefined) http.record(rec.method, route, status, elapsed / 1000, trace?.exemplar);
     if (trace !== undefined) getTracingHook()?.endServer(trace, route, status);
@@ -174,6 +204,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
   const excludes = compileExclude(options.exclude, options.includeVigilEndpoints, options.endpoints);
   const pathFor = options.pathOf ?? pathOf;
   const gate = options.gate;
+  const relabel = checkFunction<RouteLabel>('routeLabel', options.routeLabel);
 
   /** Lets the request in (then `true`), or records why not: the adapter answers 503. */
   function admit(rec: RequestRecord, priority: boolean | undefined): boolean {
@@ -202,6 +233,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
       if (rec.id === undefined) rec.id = id ?? echoId(log, rec.req, res);
     }
     if (rec.route === undefined && route !== undefined) rec.route = route;
+    if (rec.relabel === undefined) rec.relabel = relabel;
     if (includeVigil) rec.includeVigil = true;
     if (gate !== undefined && rec.admission === undefined && !admit(rec, priority)) return rec;
     const hook = tracing && rec.trace === undefined ? getTracingHook() : undefined;
@@ -248,6 +280,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
       id: undefined,
       route,
       resolveRoute,
+      relabel,
       routeState: undefined,
       routeBase: '',
       error: undefined,

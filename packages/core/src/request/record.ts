@@ -80,6 +80,12 @@ export type Admission = Admitted | Rejected;
 export type RouteResolver = (rec: RequestRecord) => string | undefined;
 
 /**
+ * The user's override of a request's `route` label, given the template the adapter found: a
+ * string replaces it, `undefined` keeps it. Its values count against the series cap like routes.
+ */
+export type RouteLabel = (req: IncomingMessage, route: string) => string | undefined;
+
+/**
  * One request, from arrival to completion: everything the observer needs, read once when the
  * request came in, so completion touches neither `req` nor `res` (on Express 5 each property read
  * of them misses V8's inline caches). Shared by every Vigil observer on the request.
@@ -101,6 +107,8 @@ export interface RequestRecord {
   /** The route template when the adapter knew it at arrival. */
   route: string | undefined;
   resolveRoute: RouteResolver | undefined;
+  /** The user's `routeLabel` override, if any. */
+  relabel: RouteLabel | undefined;
   /** Adapter-owned route state (Express: the matched route and the mount path at that moment). */
   routeState: unknown;
   routeBase: string;

@@ -25,7 +25,8 @@ describe('express-basic on Express 4', () => {
 
   it('runs on Express 4 and records its endpoints under route templates', async () => {
     const p = svc.port;
-    expect(svc.output()).toMatch(/express4-loader: express -> file:.*express@4\.22\.3/);
+    // The loader's hook reports the redirect from its own thread: printed when it arrives.
+    await svc.waitForOutput(/express4-loader: express -> file:.*express@4\.22\.3/);
     expect((await request(p, 'GET', '/users/7')).body).toContain('"id":"7"');
     expect(JSON.parse((await request(p, 'GET', '/slow?ms=5')).body)).toEqual({ waited: 5 });
     expect((await request(p, 'GET', '/error')).status).toBe(500);

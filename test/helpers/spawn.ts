@@ -5,6 +5,8 @@ export interface Running {
   child: ChildProcess;
   port: number;
   output: () => string;
+  /** Resolves with the output once it matches `re` (already or later); rejects if the process exits first. */
+  waitForOutput(re: RegExp): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -15,14 +17,20 @@ export async function startService(script: string, env: Record<string, string> =
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  const waiters = new Set<() => void>();
+  const onOutput = () => {
+    for (const w of waiters) w();
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (b: Buffer) => {
       out += b.toString();
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (b: Buffer) => {
+    child.stdout?.prependListener('data', onData);
+    child.stderr?.prependListener('data', (b: Buffer) => {
       out += b.toString();
     });
     child.once('exit', (code) =>
@@ -33,6 +41,23 @@ export async function startService(script: string, env: Record<string, string> =
     child,
     port,
     output: () => out,
+    waitForOutput(re: RegExp) {
+      return new Promise<string>((resolve, reject) => {
+        const check = () => {
+          if (!re.test(out)) return;
+          waiters.delete(check);
+          child.off('exit', onExit);
+          resolve(out);
+        };
+        const onExit = () => {
+          waiters.delete(check);
+          reject(new Error(`exited before printing ${re}:\n${out}`));
+        };
+        waiters.add(check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
     async stop(signal = 'SIGTERM') {
       // Already gone (exited, or ended by a signal: then exitCode stays null and 'exit' has fired).
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -49,7 +49,9 @@ export {
   type RegistryLike,
 } from './options.js';
 export {
+  clientSpanName,
   isOutboundUntracked,
+  setClientSpanAttributes,
   type UndiciRequestLike,
   undiciHasTraceparent,
   untrackedOutbound,

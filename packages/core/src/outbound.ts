@@ -1,3 +1,5 @@
+import { LABEL_VALUES } from './labels.js';
+
 /**
  * The process-wide "not observed here" mark for outbound HTTP requests: requests started while
  * `untrackedOutbound(fn)` runs are skipped by `@vigil/resilience`'s `instrumentOutbound()`, because
@@ -48,4 +50,29 @@ export function undiciHasTraceparent(headers: UndiciRequestLike['headers']): boo
     }
   }
   return false;
+}
+
+/** The name of an HTTP client span (stable semconv): the method, `HTTP` for non-standard ones. */
+export function clientSpanName(method: string): string {
+  return method === LABEL_VALUES.otherMethod ? 'HTTP' : method;
+}
+
+/**
+ * Sets an HTTP client span's stable semconv attributes (method, its original form when
+ * non-standard, server address and port, `url.full` without the query, length-bounded).
+ */
+export function setClientSpanAttributes(
+  span: { setAttribute(key: string, value: string | number): unknown },
+  method: string,
+  rawMethod: string,
+  address: string,
+  port: number,
+  urlFull: string,
+): void {
+  span.setAttribute('http.request.method', method);
+  if (method === LABEL_VALUES.otherMethod)
+    span.setAttribute('http.request.method_original', rawMethod.slice(0, 64));
+  span.setAttribute('server.address', address);
+  span.setAttribute('server.port', port);
+  span.setAttribute('url.full', urlFull.slice(0, 1024));
 }

@@ -105,7 +105,9 @@ describe('a stalled or closed log reader', () => {
       expect(stderr().split('@vigil/logger: stdout').length - 1).toBe(1); // warned once
       const { code, ms } = await sigterm(p);
       expect(code).toBe(0);
-      expect(ms).toBeLessThan(DRAIN_MS + SETTLE_MS + FLUSH_MS + 1_000);
+      // The failure this guards against is an exit that never comes (a flush blocked on the pipe);
+      // the bound is the drain + flush + 1 s, widened by 10 s for a loaded CI machine.
+      expect(ms).toBeLessThan(DRAIN_MS + SETTLE_MS + FLUSH_MS + 11_000);
     }, 120_000);
   }
 });

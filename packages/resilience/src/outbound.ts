@@ -20,9 +20,11 @@ import {
   checkObject,
   checkPositiveInt,
   checkStringArray,
+  clientSpanName,
   isOutboundUntracked,
   LABEL_VALUES,
   normalizeMethod,
+  setClientSpanAttributes,
   statusLabel,
   type UndiciRequestLike,
   undiciHasTraceparent,
@@ -82,7 +84,6 @@ export interface OutboundInstrumentation {
 /** The key `suppressTracing()` sets: exporters send their own requests under it. */
 const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 const ACTIVE = Symbol.for('vigil.outbound.active/1');
-const MAX_ATTR = 1024;
 const CACHE_MAX = 1024;
 
 const KEYS = [
@@ -300,21 +301,12 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
     if (parent !== undefined && !propagated(carrier, isHttp)) {
       let ctx: Context = active;
       if ((parent.spanContext().traceFlags & 1) === 1) {
-        span = tracer.startSpan(
-          method === LABEL_VALUES.otherMethod ? 'HTTP' : method,
-          { kind: SpanKind.CLIENT },
-          active,
-        );
+        span = tracer.startSpan(clientSpanName(method), { kind: SpanKind.CLIENT }, active);
         if (span.isRecording()) {
-          span.setAttribute('http.request.method', method);
-          if (method === LABEL_VALUES.otherMethod)
-            span.setAttribute('http.request.method_original', String(rawMethod).slice(0, 64));
-          span.setAttribute('server.address', origin.hostname);
-          span.setAttribute('server.port', origin.port);
           const host = origin.hostname.includes(':') ? `[${origin.hostname}]` : origin.hostname;
           const defaultPort = origin.protocol === 'https:' ? 443 : 80;
           const url = `${origin.protocol}//${host}${origin.port === defaultPort ? '' : `:${origin.port}`}${stripQuery(path)}`;
-          span.setAttribute('url.full', url.slice(0, MAX_ATTR));
+          setClientSpanAttributes(span, method, String(rawMethod), origin.hostname, origin.port, url);
         }
         ctx = trace.setSpan(active, span);
       }

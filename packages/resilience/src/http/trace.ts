@@ -8,7 +8,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { LABEL_VALUES } from '@vigil/core';
+import { clientSpanName, setClientSpanAttributes } from '@vigil/core';
 import { errorType } from './labels.js';
 
 /** What an attempt's client span says about the request (stable HTTP client semconv). */
@@ -33,20 +33,18 @@ export function startAttemptSpan(
   parent: Context,
   headers: Headers,
 ): { span: Span; active: Context } {
-  const other = target.methodLabel === LABEL_VALUES.otherMethod;
-  const attributes: Record<string, string | number> = {
-    'http.request.method': target.methodLabel,
-    'server.address': target.serverAddress,
-    'server.port': target.serverPort,
-    'url.full': target.urlFull,
-  };
-  if (other) attributes['http.request.method_original'] = target.method;
-  if (attempt > 1) attributes['http.request.resend_count'] = attempt - 1;
-  const span = tracer.startSpan(
-    other ? 'HTTP' : target.method,
-    { kind: SpanKind.CLIENT, attributes },
-    parent,
-  );
+  const span = tracer.startSpan(clientSpanName(target.methodLabel), { kind: SpanKind.CLIENT }, parent);
+  if (span.isRecording()) {
+    setClientSpanAttributes(
+      span,
+      target.methodLabel,
+      target.method,
+      target.serverAddress,
+      target.serverPort,
+      target.urlFull,
+    );
+    if (attempt > 1) span.setAttribute('http.request.resend_count', attempt - 1);
+  }
   const active = trace.setSpan(parent, span);
   injectTraceContext(active, span, headers);
   return { span, active };

@@ -11,7 +11,14 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { isStandardMethod, LABEL_VALUES, type UndiciRequestLike, undiciHasTraceparent } from '@vigil/core';
+import {
+  clientSpanName,
+  isStandardMethod,
+  LABEL_VALUES,
+  setClientSpanAttributes,
+  type UndiciRequestLike,
+  undiciHasTraceparent,
+} from '@vigil/core';
 
 /**
  * Client spans for `fetch()` and undici, from the diagnostics channels undici publishes (Node's
@@ -55,23 +62,19 @@ export function instrumentFetch(tracer: Tracer, contexts: ContextManager): () =>
     try {
       origin = request.origin instanceof URL ? request.origin : new URL(String(request.origin));
     } catch {}
-    const span = tracer.startSpan(
-      method === LABEL_VALUES.otherMethod ? 'HTTP' : method,
-      { kind: SpanKind.CLIENT },
-      active,
-    );
-    if (span.isRecording()) {
-      span.setAttribute('http.request.method', method);
-      if (method === LABEL_VALUES.otherMethod)
-        span.setAttribute('http.request.method_original', raw.slice(0, 64));
-      if (origin) {
-        span.setAttribute('server.address', origin.hostname);
-        const port = origin.port ? Number(origin.port) : origin.protocol === 'https:' ? 443 : 80;
-        span.setAttribute('server.port', port);
-        const path = (request.path ?? '/').split('?')[0] ?? '/';
-        span.setAttribute('url.full', `${origin.protocol}//${origin.host}${path}`.slice(0, 1024));
-      }
-    }
+    const span = tracer.startSpan(clientSpanName(method), { kind: SpanKind.CLIENT }, active);
+    if (span.isRecording() && origin) {
+      const port = origin.port ? Number(origin.port) : origin.protocol === 'https:' ? 443 : 80;
+      const path = (request.path ?? '/').split('?')[0] ?? '/';
+      setClientSpanAttributes(
+        span,
+        method,
+        raw,
+        origin.hostname,
+        port,
+        `${origin.protocol}//${origin.host}${path}`,
+      );
+    } else if (span.isRecording()) span.setAttribute('http.request.method', method);
     spans.set(request, span);
     propagation.inject(trace.setSpan(active, span), request, setter);
   };

@@ -79,6 +79,8 @@ export interface FamilyOptions {
   readonly buckets?: readonly number[] | undefined;
   /** Write nothing, not even HELP and TYPE, while the family has no series. */
   readonly hideWhenEmpty?: boolean;
+  /** Labels after the definition's, in this order. */
+  readonly extraLabels?: readonly string[] | undefined;
 }
 
 export abstract class Family implements FastWritable {
@@ -104,7 +106,8 @@ export abstract class Family implements FastWritable {
     this.combined = o.defaults;
     this.hideWhenEmpty = o.hideWhenEmpty === true;
     this.store = new Store({
-      labelNames: o.definition.labels,
+      labelNames:
+        o.extraLabels === undefined ? o.definition.labels : [...o.definition.labels, ...o.extraLabels],
       buckets: o.buckets,
       maxSeries: o.maxSeries,
       overflow: o.overflow,

@@ -172,6 +172,12 @@ export abstract class Family implements FastWritable {
     return labels;
   }
 
+  /** Every series with its labels (the handle's default labels included), collectors run first. */
+  snapshot(): { labels: Record<string, string>; series: Series }[] {
+    this.refresh();
+    return this.store.series.map((series) => ({ labels: this.labelsOf(series), series }));
+  }
+
   get() {
     this.refresh();
     const values: PromValue[] = this.store.series.map((s) => ({ labels: this.labelsOf(s), value: s.value }));
@@ -353,6 +359,11 @@ export class CountView implements FastWritable {
       const l = labelString(names, s, defaults);
       out.push(`${this.name}${l ? `{${l}}` : ''} ${s.count}`);
     }
+  }
+
+  /** The histogram's series: this counter's value is each one's `count`. */
+  snapshot(): { labels: Record<string, string>; series: Series }[] {
+    return this.of.snapshot();
   }
 
   get() {

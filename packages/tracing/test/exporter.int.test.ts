@@ -260,6 +260,17 @@ describe('partial success (OTLP ExportTraceServiceResponse.partial_success)', ()
   }
 });
 
+describe('partial success from a hostile collector', () => {
+  it('more rejected spans than sent count as the batch, never more; a huge message is cut in the warning', async () => {
+    const r = await receiver({ RECEIVER_REJECT: '999999999', RECEIVER_REJECT_MESSAGE: 'x'.repeat(20_000) });
+    const w = traced({ OTEL_EXPORTER_OTLP_ENDPOINT: r.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+    endSpans(3);
+    await tracing!.forceFlush();
+    expect(tracing!.stats()).toMatchObject({ exported: 0, dropped: { rejected: 3 } });
+    expect(String(w[0]?.fields.error).length).toBeLessThanOrEqual(1000);
+  });
+});
+
 describe('retries (429, 502, 503, 504; Retry-After; exponential backoff with jitter)', () => {
   it('503 with Retry-After: 1 twice, then accepted: delivered, each retry at least a second later', async () => {
     const r = await receiver({

@@ -14,7 +14,7 @@ import { getTracingHook, RESOURCE_ORDER, registerProcessResource, setTracingHook
 import { TracingAlreadyStartedError } from './errors.js';
 import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
 import { installExitFlush } from './internal/exit.js';
-import { OtlpHttpExporter } from './internal/exporter.js';
+import { createExporter, stopRetrying } from './internal/exporter.js';
 import { instrumentFetch } from './internal/fetch.js';
 import { createHook } from './internal/hook.js';
 import { IdPool } from './internal/ids.js';
@@ -29,7 +29,7 @@ const g = globalThis as Globals;
 
 const NO_STATS: TracingStats = Object.freeze({
   exported: 0,
-  dropped: Object.freeze({ queue_full: 0, export_failed: 0, shutdown: 0 }),
+  dropped: Object.freeze({ queue_full: 0, export_failed: 0, shutdown: 0, rejected: 0 }),
   queued: 0,
 });
 
@@ -96,14 +96,7 @@ export function startTracing(options?: TracingOptions): Tracing {
     return off;
   }
 
-  const exporter =
-    options?.exporter ??
-    new OtlpHttpExporter({
-      url: c.url,
-      protocol: c.protocol,
-      headers: c.headers,
-      timeoutMs: c.exportTimeoutMs,
-    });
+  const exporter = options?.exporter ?? createExporter(c, log);
   let failures = 0;
   const processor = new BatchProcessor(exporter, {
     maxQueueSize: c.maxQueueSize,
@@ -189,7 +182,7 @@ export function startTracing(options?: TracingOptions): Tracing {
       unregister?.();
       if (getTracingHook() === hook) setTracingHook(undefined);
       unfetch?.();
-      if (exporter instanceof OtlpHttpExporter) exporter.stopRetrying();
+      stopRetrying(exporter);
       await processor.shutdownWithin(timeoutMs);
       for (const i of c.instrumentations) {
         try {

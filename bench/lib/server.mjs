@@ -186,7 +186,11 @@ async function koaApp() {
         try {
           await next();
         } finally {
-          const labels = { method: ctx.method, route: ctx._matchedRoute ?? '#unmatched', status_code: ctx.status };
+          const labels = {
+            method: ctx.method,
+            route: ctx._matchedRoute ?? '#unmatched',
+            status_code: ctx.status,
+          };
           histogram.observe(labels, (performance.now() - start) / 1000);
           counter.inc(labels);
         }

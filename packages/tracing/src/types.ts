@@ -58,6 +58,8 @@ export interface TracingOptions {
   fetchSpans?: boolean;
   dbQueryText?: boolean;
   flushOnExit?: boolean;
+  /** Use an OpenTelemetry SDK's tracer provider when one is registered, before or after Vigil starts. */
+  attach?: boolean;
   /** OpenTelemetry instrumentations to run with Vigil's tracer provider. Create them before the libraries load. */
   instrumentations?: readonly InstrumentationLike[];
   /** Replaces the OTLP/HTTP exporter (for example OpenTelemetry's `InMemorySpanExporter` in tests). */
@@ -78,8 +80,13 @@ export interface Tracing {
   readonly serviceName: string;
   /** The resolved traces URL (empty when a custom exporter is used or tracing is disabled). */
   readonly url: string;
-  /** The sampling ratio in effect. */
+  /** The sampling ratio of Vigil's own provider (when attached, the other SDK's sampler decides). */
   readonly sampleRatio: number;
+  /**
+   * True while Vigil's spans go through another OpenTelemetry SDK's tracer provider (registered
+   * before Vigil started, or after: then it turns true when that SDK starts). See `attach`.
+   */
+  readonly attached: boolean;
   /** Export everything queued now; resolves when done or after `shutdownTimeoutMs`. */
   forceFlush(): Promise<void>;
   /**

@@ -24,6 +24,7 @@ export interface ResolvedConfig {
   readonly fetchSpans: boolean;
   readonly dbQueryText: boolean;
   readonly flushOnExit: boolean;
+  readonly attach: boolean;
   readonly propagators: readonly ('tracecontext' | 'baggage')[];
   readonly instrumentations: readonly InstrumentationLike[];
 }
@@ -50,6 +51,7 @@ const KNOWN = [
   'fetchSpans',
   'dbQueryText',
   'flushOnExit',
+  'attach',
   'instrumentations',
   'exporter',
   'logger',
@@ -366,6 +368,7 @@ export function resolveConfig(
     fetchSpans: bool('fetchSpans', o.fetchSpans) ?? TRACING_DEFAULTS.fetchSpans,
     dbQueryText: bool('dbQueryText', o.dbQueryText) ?? TRACING_DEFAULTS.dbQueryText,
     flushOnExit: bool('flushOnExit', o.flushOnExit) ?? TRACING_DEFAULTS.flushOnExit,
+    attach: bool('attach', o.attach) ?? TRACING_DEFAULTS.attach,
     propagators,
     instrumentations: instrumentations as InstrumentationLike[],
   };

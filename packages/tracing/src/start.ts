@@ -12,6 +12,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
+  createAlwaysRecordSampler,
   ParentBasedSampler,
   type Sampler,
   TraceIdRatioBasedSampler,
@@ -121,11 +122,14 @@ export function startTracing(options?: TracingOptions): Tracing {
   const sdkFirst = c.attach && apiRegistered('trace');
   if (
     sdkFirst &&
-    (options?.exporter !== undefined || options?.endpoint !== undefined || options?.sampleRatio !== undefined)
+    (options?.exporter !== undefined ||
+      options?.endpoint !== undefined ||
+      options?.sampleRatio !== undefined ||
+      c.spanProcessors.length > 0)
   ) {
     log.warn(
       {},
-      'Attached to the OpenTelemetry SDK registered in this process: its sampler and exporter apply, and the options exporter, endpoint and sampleRatio are not used',
+      'Attached to the OpenTelemetry SDK registered in this process: its sampler and exporter apply, and the options exporter, endpoint, sampleRatio and spanProcessors are not used (give span processors to that SDK)',
     );
   }
   const exporter = sdkFirst
@@ -167,8 +171,13 @@ export function startTracing(options?: TracingOptions): Tracing {
       : new TracerProvider({
           resource: resourceFromAttributes(attrs),
           idGenerator: ids,
-          sampler: buildSampler(c.sampler),
-          spanProcessors: [processor],
+          // Extra processors (the span-to-metrics bridge) must see unsampled spans too: recorded
+          // for them, while Vigil's batch processor exports only sampled ones.
+          sampler:
+            c.spanProcessors.length > 0
+              ? createAlwaysRecordSampler(buildSampler(c.sampler))
+              : buildSampler(c.sampler),
+          spanProcessors: [processor, ...c.spanProcessors],
         });
 
   // Context: Vigil's AsyncLocalStorage manager, unless the process registered one already.
@@ -263,6 +272,9 @@ export function startTracing(options?: TracingOptions): Tracing {
       const flushAdopted = adopted === undefined ? undefined : raceTimer(flushProvider(adopted), timeoutMs);
       await processor?.shutdownWithin(timeoutMs);
       await flushAdopted;
+      if (provider !== undefined) {
+        await raceTimer(Promise.allSettled(c.spanProcessors.map((p) => p.shutdown())), timeoutMs);
+      }
       for (const i of c.instrumentations) {
         try {
           i.disable();

@@ -1,4 +1,4 @@
-import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** Attribute values OpenTelemetry accepts. */
 export type AttributeValue =
@@ -62,6 +62,12 @@ export interface TracingOptions {
   attach?: boolean;
   /** OpenTelemetry instrumentations to run with Vigil's tracer provider. Create them before the libraries load. */
   instrumentations?: readonly InstrumentationLike[];
+  /**
+   * More span processors on Vigil's provider, for example `createSpanMetricsBridge()` from
+   * `@vigil/metrics`. They see every span made through the SDK, unsampled ones included (which are
+   * recorded for them, never exported). Attached to another SDK: add them to that SDK instead.
+   */
+  spanProcessors?: readonly SpanProcessor[];
   /** Replaces the OTLP/HTTP exporter (for example OpenTelemetry's `InMemorySpanExporter` in tests). */
   exporter?: SpanExporter;
   /** Where configuration problems and the first export failure are reported. Default: JSON lines on stderr. */

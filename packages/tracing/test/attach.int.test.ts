@@ -128,7 +128,7 @@ describe('attach mode: options', () => {
   it('sdk-first: Vigil says its own exporter options are not used', async () => {
     const p = await startApp('sdk-first');
     const w = await p.waitForLine((l) => l.vigilWarning !== undefined, 'warning');
-    expect(w.vigilWarning).toMatch(/options exporter, endpoint and sampleRatio are not used/);
+    expect(w.vigilWarning).toMatch(/options exporter, endpoint, sampleRatio and spanProcessors are not used/);
   });
 
   it('attach: false keeps Vigil on its own provider: a second server span and a warning', async () => {

@@ -1,4 +1,5 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { MAX_TIMER_MS } from '@vigil/core';
 import { TRACING_DEFAULTS } from '../defaults.js';
 import { describe, VigilOptionError } from '../errors.js';
@@ -27,6 +28,7 @@ export interface ResolvedConfig {
   readonly attach: boolean;
   readonly propagators: readonly ('tracecontext' | 'baggage')[];
   readonly instrumentations: readonly InstrumentationLike[];
+  readonly spanProcessors: readonly SpanProcessor[];
 }
 
 export type SamplerConfig =
@@ -53,6 +55,7 @@ const KNOWN = [
   'flushOnExit',
   'attach',
   'instrumentations',
+  'spanProcessors',
   'exporter',
   'logger',
 ];
@@ -321,6 +324,15 @@ export function resolveConfig(
       badEnv('OTEL_PROPAGATORS', 'tracecontext, baggage or none (others are not supported)');
   }
 
+  const spanProcessors = o.spanProcessors ?? [];
+  if (
+    !Array.isArray(spanProcessors) ||
+    spanProcessors.some(
+      (p) => typeof p !== 'object' || p === null || typeof (p as SpanProcessor).onEnd !== 'function',
+    )
+  ) {
+    throw new VigilOptionError('spanProcessors', 'an array of OpenTelemetry span processors', spanProcessors);
+  }
   const instrumentations = o.instrumentations ?? [];
   if (
     !Array.isArray(instrumentations) ||
@@ -371,6 +383,7 @@ export function resolveConfig(
     attach: bool('attach', o.attach) ?? TRACING_DEFAULTS.attach,
     propagators,
     instrumentations: instrumentations as InstrumentationLike[],
+    spanProcessors: spanProcessors as SpanProcessor[],
   };
 }
 

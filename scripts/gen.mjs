@@ -132,6 +132,10 @@ const blocks = {
       metrics.METRICS_DEFAULTS,
       docComments('packages/metrics/src/create-metrics.ts', 'METRICS_DEFAULTS'),
     ),
+    'span-bridge-options': optionsTable(
+      metrics.SPAN_BRIDGE_DEFAULTS,
+      docComments('packages/metrics/src/span-bridge.ts', 'SPAN_BRIDGE_DEFAULTS'),
+    ),
     'metric-table': metricTable(catalog.CATALOG.filter((d) => d.source === 'vigil')),
     'label-values': labelValues,
     'runtime-table': metricTable(catalog.CATALOG.filter((d) => d.source === 'prom-client')),

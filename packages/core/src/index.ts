@@ -49,7 +49,9 @@ export {
   type RegistryLike,
 } from './options.js';
 export {
+  claimOutbound,
   clientSpanName,
+  isOutboundObserved,
   isOutboundUntracked,
   setClientSpanAttributes,
   type UndiciRequestLike,

@@ -39,5 +39,12 @@ export { Registry } from './internal/prom.js';
 export type { Exemplar, Series } from './internal/store.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
 export type { MetricsServer } from './server.js';
+export {
+  type BridgeSpan,
+  createSpanMetricsBridge,
+  SPAN_BRIDGE_DEFAULTS,
+  type SpanMetricsBridge,
+  type SpanMetricsBridgeOptions,
+} from './span-bridge.js';
 export type { SqlSummary } from './sql.js';
 export { parseSql } from './sql.js';

@@ -109,8 +109,18 @@ function errorType(err: unknown): string {
  * context: no attributes are built, nothing is queued. A malformed `traceparent` is ignored by the
  * W3C propagator, so such a request starts a new trace.
  */
-export function createHook(o: HookOptions): TracingHook {
-  const { tracer, contexts } = o;
+export interface Hook extends TracingHook {
+  /**
+   * Attach mode: spans come from another SDK's tracer (its sampler decides, so the shortcut for
+   * unsampled requests is off) and requests nest under the span its instrumentation made.
+   */
+  attach(tracer: Tracer): void;
+}
+
+export function createHook(o: HookOptions): Hook {
+  const { contexts } = o;
+  let tracer = o.tracer;
+  let checkActive = o.checkActive;
 
   // The sampling decision for requests, taken here where it is certain to match what the SDK
   // would decide, so that unsampled requests (most of them at low ratios) never enter the SDK:
@@ -118,7 +128,7 @@ export function createHook(o: HookOptions): TracingHook {
   // through `tracer.startSpan` as usual.
   const { ids } = o;
   const type = o.sampler.type;
-  const root: 'on' | 'off' | 'ratio' =
+  let root: 'on' | 'off' | 'ratio' =
     type === 'always_off' || type === 'parentbased_always_off'
       ? 'off'
       : type === 'traceidratio' || type === 'parentbased_traceidratio'
@@ -126,12 +136,12 @@ export function createHook(o: HookOptions): TracingHook {
         : 'on';
   const upper = 'ratio' in o.sampler ? ratioUpperBound(o.sampler.ratio) : 0;
   // With a remote parent: parent-based samplers follow its flag; always_off never samples.
-  const followsParent = type.startsWith('parentbased_');
+  let followsParent = type.startsWith('parentbased_');
 
   const startServer = (req: IncomingMessage): RequestTrace => {
     let parent: Context = ROOT_CONTEXT;
     let kind: SpanKind = SpanKind.SERVER;
-    if (o.checkActive) {
+    if (checkActive) {
       const active = contexts.active();
       const activeSpan = trace.getSpan(active);
       if (
@@ -231,6 +241,13 @@ export function createHook(o: HookOptions): TracingHook {
   };
 
   return {
+    attach(t) {
+      tracer = t;
+      checkActive = true;
+      root = 'on';
+      followsParent = false;
+    },
+
     startServer,
 
     run<T>(t: RequestTrace, fn: () => T): T {

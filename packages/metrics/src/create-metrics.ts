@@ -17,7 +17,7 @@ import {
   METRIC_PREFIX,
   VigilOptionError,
 } from '@vigil/core';
-import { observeIoredis, observeMysql2 } from './datastores.js';
+import { observeIoredis, observeMysql2, observeRedis } from './datastores.js';
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
 import { createHttpMetrics, type HttpMetrics } from './http.js';
@@ -102,6 +102,11 @@ export interface Metrics extends Instruments {
    * from the driver's diagnostics channels; returns a function that undoes it.
    */
   instrumentIoredis(): () => void;
+  /**
+   * Time every node-redis (`redis` 5.11+, `createClient`) command of the process, labelled by
+   * command name (never by key), from the driver's diagnostics channels; returns a function that undoes it.
+   */
+  instrumentRedis(): () => void;
   /** Serialise the registry (OpenMetrics when `accept` asks for it and the option allows). */
   scrape(accept?: string, acceptEncoding?: string): Promise<ScrapeResult>;
   /** A `node:http` handler for `/metrics` (also works as Express middleware). */
@@ -210,6 +215,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
     },
     instrumentMysql2: () => observeOnce('mysql2', observeMysql2),
     instrumentIoredis: () => observeOnce('ioredis', observeIoredis),
+    instrumentRedis: () => observeOnce('redis', observeRedis),
     scrape: (accept, acceptEncoding) => scrape(registry, accept, acceptEncoding, scrapeOpts),
     handler: createNodeHandler(registry, scrapeOpts),
     async startServer(so) {

@@ -37,7 +37,8 @@ export interface MetricDefinition<
     | 'resilience'
     | 'http_client'
     | 'tracing'
-    | 'logging';
+    | 'logging'
+    | 'messaging';
 }
 
 /** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */

@@ -225,11 +225,13 @@ export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'inf
 
 import { HEALTH_METRICS } from './health.js';
 import { LOGGING_METRICS } from './logger.js';
+import { MESSAGING_METRICS } from './messaging.js';
 import { RESILIENCE_METRICS } from './resilience.js';
 import { TRACING_METRICS } from './tracing.js';
 
 export * from './health.js';
 export * from './logger.js';
+export * from './messaging.js';
 export * from './resilience.js';
 export * from './slo.js';
 export * from './tracing.js';
@@ -244,6 +246,7 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   httpRequestsTotal,
   httpRequestsInFlight,
   dbQueryDuration,
+  ...MESSAGING_METRICS,
   eventLoopUtilization,
   heapSizeLimitBytes,
   processMemoryLimitBytes,

@@ -17,6 +17,7 @@ import {
   METRIC_PREFIX,
   VigilOptionError,
 } from '@vigil/core';
+import { type AmqplibOptions, instrumentAmqplibWith } from './amqplib.js';
 import { observeIoredis, observeMysql2, observeRedis } from './datastores.js';
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
@@ -107,6 +108,12 @@ export interface Metrics extends Instruments {
    * command name (never by key), from the driver's diagnostics channels; returns a function that undoes it.
    */
   instrumentRedis(): () => void;
+  /**
+   * Instrument an `amqplib` connection (every channel created on it afterwards) or one channel:
+   * published messages counted and carrying the trace context, consumed messages timed from
+   * delivery to ack/nack/failure under a consumer span. Returns a function that undoes it.
+   */
+  instrumentAmqplib(target: object, options?: AmqplibOptions): () => void;
   /** Serialise the registry (OpenMetrics when `accept` asks for it and the option allows). */
   scrape(accept?: string, acceptEncoding?: string): Promise<ScrapeResult>;
   /** A `node:http` handler for `/metrics` (also works as Express middleware). */
@@ -207,6 +214,14 @@ export function createMetrics(options?: MetricsOptions): Metrics {
         throw new VigilOptionError('instrumentPg(target)', 'a pg Pool or Client', target);
       }
       const off = instrumentPgWith(db, target);
+      undo.add(off);
+      return () => {
+        undo.delete(off);
+        off();
+      };
+    },
+    instrumentAmqplib(target, amqpOptions) {
+      const off = instrumentAmqplibWith(ins, target, amqpOptions);
       undo.add(off);
       return () => {
         undo.delete(off);

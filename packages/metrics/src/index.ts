@@ -7,6 +7,12 @@ export {
   adapterHandle,
   adaptMetrics,
 } from './adapter.js';
+export {
+  AMQPLIB_DEFAULTS,
+  type AmqpChannelLike,
+  type AmqpConnectionLike,
+  type AmqplibOptions,
+} from './amqplib.js';
 export type { Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
 export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
 export type { DbMetrics, QueryOutcome } from './db.js';

@@ -78,6 +78,30 @@ export const dbQueryDuration = defineMetric({
   group: 'database',
 });
 
+/** Values of the `state` label of `database_pool_connections`. */
+export const POOL_CONNECTION_STATES = Object.freeze({ idle: 'idle', used: 'used' } as const);
+
+export const dbPoolConnections = defineMetric({
+  name: 'database_pool_connections',
+  type: 'gauge',
+  help: 'Connections of a database client pool, by pool, database system and state (idle or used).',
+  unit: 'connections',
+  labels: ['pool', 'system', 'state'],
+  labelValues: { state: [POOL_CONNECTION_STATES.idle, POOL_CONNECTION_STATES.used] },
+  source: 'vigil',
+  group: 'database',
+});
+
+export const dbPoolWaiting = defineMetric({
+  name: 'database_pool_waiting_requests',
+  type: 'gauge',
+  help: 'Requests waiting for a free connection of a database client pool (the pool is exhausted while above 0).',
+  unit: 'requests',
+  labels: ['pool', 'system'],
+  source: 'vigil',
+  group: 'database',
+});
+
 // ---------------------------------------------------------------------------------------------
 // Runtime (Vigil's additions to prom-client's defaults)
 // ---------------------------------------------------------------------------------------------
@@ -246,6 +270,8 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   httpRequestsTotal,
   httpRequestsInFlight,
   dbQueryDuration,
+  dbPoolConnections,
+  dbPoolWaiting,
   ...MESSAGING_METRICS,
   eventLoopUtilization,
   heapSizeLimitBytes,

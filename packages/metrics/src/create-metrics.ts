@@ -26,6 +26,7 @@ import { type Instruments, instrumentsFor } from './instruments.js';
 import { Registry } from './internal/prom.js';
 import { registerLoggerStats } from './logger-stats.js';
 import { instrumentPgWith, type PgClientLike, type PgPoolLike } from './pg.js';
+import { createPoolGauges, type PoolOptions } from './pools.js';
 import { registerRuntimeMetrics } from './runtime.js';
 import { type MetricsServer, startMetricsServerFor } from './server.js';
 import { registerTracingStats } from './tracing-stats.js';
@@ -109,6 +110,12 @@ export interface Metrics extends Instruments {
    */
   instrumentRedis(): () => void;
   /**
+   * Report a connection pool's size and waiting requests at every scrape
+   * (`database_pool_connections`, `database_pool_waiting_requests`): a `pg` Pool or a `mysql2`
+   * pool (callback or promise API). Returns a function that stops it.
+   */
+  instrumentPool(pool: object, options?: PoolOptions): () => void;
+  /**
    * Instrument an `amqplib` connection (every channel created on it afterwards) or one channel:
    * published messages counted and carrying the trace context, consumed messages timed from
    * delivery to ack/nack/failure under a consumer span. Returns a function that undoes it.
@@ -170,6 +177,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   });
   const http = createHttpMetrics(ins);
   const db = createDbMetrics(ins);
+  const poolGauges = createPoolGauges(ins);
   registerTracingStats(ins); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
   registerLoggerStats(ins); // vigil_log_lines_dropped_total once a Vigil logger exists
   if (o.runtimeMetrics) {
@@ -214,6 +222,14 @@ export function createMetrics(options?: MetricsOptions): Metrics {
         throw new VigilOptionError('instrumentPg(target)', 'a pg Pool or Client', target);
       }
       const off = instrumentPgWith(db, target);
+      undo.add(off);
+      return () => {
+        undo.delete(off);
+        off();
+      };
+    },
+    instrumentPool(pool, poolOptions) {
+      const off = poolGauges.add(pool, poolOptions);
       undo.add(off);
       return () => {
         undo.delete(off);

@@ -44,6 +44,7 @@ export type {
 export { Registry } from './internal/prom.js';
 export type { Exemplar, Series } from './internal/store.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
+export type { PoolOptions } from './pools.js';
 export type { MetricsServer } from './server.js';
 export type { SqlSummary } from './sql.js';
 export { parseSql } from './sql.js';

@@ -65,6 +65,13 @@ interface PublishOptions {
   [key: string]: unknown;
 }
 
+type Outcome = (typeof MESSAGE_OUTCOMES)[keyof typeof MESSAGE_OUTCOMES];
+
+interface PublishCounts {
+  readonly destination: string;
+  readonly series: Partial<Record<Outcome, CounterSeries>>;
+}
+
 interface Pending {
   readonly t0: number;
   readonly destination: string;
@@ -146,6 +153,26 @@ export function instrumentAmqplibWith(
     return d;
   };
 
+  // Publish counters by destination, each outcome's series made on first use.
+  const counters = new Map<string, PublishCounts>();
+  const countersOf = (name: string): PublishCounts => {
+    const d = destinationOf(name);
+    let c = counters.get(d);
+    if (c === undefined) {
+      c = { destination: d, series: {} };
+      counters.set(d, c);
+    }
+    return c;
+  };
+  const count = (c: PublishCounts, outcome: Outcome): void => {
+    let s = c.series[outcome];
+    if (s === undefined) {
+      s = published.labels(c.destination, SYSTEM, outcome);
+      c.series[outcome] = s;
+    }
+    s.inc();
+  };
+
   let active = true;
   const undo: (() => void)[] = [];
   // Undo of each instrumented channel, dropped when the channel closes (a connection makes many).
@@ -222,44 +249,63 @@ export function instrumentAmqplibWith(
       ch,
       'publish',
       (original) =>
-        function publish(this: unknown, ...args: unknown[]): unknown {
-          if (!active) return original.apply(this, args);
-          const exchange = typeof args[0] === 'string' ? args[0] : '';
-          const routingKey = typeof args[1] === 'string' ? args[1] : '';
-          const destination = destinationOf(exchange !== '' ? exchange : routingKey);
-          let span: MessageTrace | undefined;
+        function publish(
+          this: unknown,
+          exchange: unknown,
+          routingKey: unknown,
+          content: unknown,
+          options: unknown,
+          cb: unknown,
+        ): unknown {
+          if (!active) return original.call(this, exchange, routingKey, content, options, cb);
+          const ex = typeof exchange === 'string' ? exchange : '';
+          const key = typeof routingKey === 'string' ? routingKey : '';
+          const counts = countersOf(ex !== '' ? ex : key);
           const hook = getTracingHook();
+          if (hook === undefined && !confirm) {
+            // The common case, kept lean: no tracing, no confirms.
+            let result: unknown;
+            try {
+              result = original.call(this, exchange, routingKey, content, options, cb);
+            } catch (err) {
+              count(counts, MESSAGE_OUTCOMES.error);
+              throw err;
+            }
+            count(counts, MESSAGE_OUTCOMES.sent);
+            return result;
+          }
+          let span: MessageTrace | undefined;
+          let opts = options;
           if (hook?.startSend !== undefined) {
-            const opts = (args[3] ?? {}) as PublishOptions;
-            const given = opts.headers;
-            if (given?.traceparent === undefined) {
+            const given = (options ?? {}) as PublishOptions;
+            if (given.headers?.traceparent === undefined) {
               // The caller's options object is never modified: the headers go on a copy.
-              const headers: Record<string, unknown> = { ...given };
-              const content = args[2] as { length?: unknown } | undefined;
+              const headers: Record<string, unknown> = { ...given.headers };
               const info: MessageInfo = {
                 system: SYSTEM,
-                destination: exchange,
-                routingKey,
-                messageId: typeof opts.messageId === 'string' ? opts.messageId : undefined,
-                bodySize: typeof content?.length === 'number' ? content.length : undefined,
+                destination: ex,
+                routingKey: key,
+                messageId: typeof given.messageId === 'string' ? given.messageId : undefined,
+                bodySize:
+                  typeof (content as { length?: unknown } | undefined)?.length === 'number'
+                    ? (content as { length: number }).length
+                    : undefined,
               };
               span = hook.startSend(info, headers);
-              if (headers.traceparent !== undefined || span !== undefined) {
-                args[3] = { ...opts, headers };
-              }
+              if (headers.traceparent !== undefined || span !== undefined) opts = { ...given, headers };
             }
           }
-          const done = (outcome: string, error: unknown) => {
+          const done = (outcome: Outcome, error: unknown) => {
             try {
               if (span !== undefined) hook?.endMessage?.(span, error, outcome);
-              published.labels(destination, SYSTEM, outcome).inc();
+              count(counts, outcome);
             } catch {
               // Recording never breaks the publish.
             }
           };
+          let callback = cb;
           if (confirm) {
-            const cb = args[4];
-            args[4] = (err: unknown, ok: unknown) => {
+            callback = (err: unknown, ok: unknown) => {
               done(
                 err == null
                   ? MESSAGE_OUTCOMES.ack
@@ -270,11 +316,10 @@ export function instrumentAmqplibWith(
               );
               if (typeof cb === 'function') cb(err, ok);
             };
-            args.length = Math.max(args.length, 5);
           }
           let result: unknown;
           try {
-            result = original.apply(this, args);
+            result = original.call(this, exchange, routingKey, content, opts, callback);
           } catch (err) {
             // Channel closed, or a bad argument: counted, then thrown as amqplib threw it.
             done(MESSAGE_OUTCOMES.error, err);
@@ -282,7 +327,7 @@ export function instrumentAmqplibWith(
           }
           if (!confirm) done(MESSAGE_OUTCOMES.sent, undefined);
           return result;
-        },
+        } as Fn,
       own,
     );
 

@@ -300,6 +300,55 @@ function dbErrors(ctx: GenContext): AlertDef {
   };
 }
 
+function dbPoolExhausted(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.database;
+  const m = catalog.dbPoolWaiting;
+  const keep = [...config.serviceLabels, 'instance', 'system', 'pool'];
+  const expr = `max${by(keep)} ${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > 0`;
+  const t = testTarget(ctx);
+  const labels = { ...t, system: 'postgresql', pool: 'default' };
+  const len = minutes(c.poolWaitingFor) + 5;
+  return {
+    alert: 'DatabasePoolExhausted',
+    variants: [{ expr, for: c.poolWaitingFor, severity: 'warning' }],
+    summary: `{{ $value | humanize }} requests wait for a connection of pool {{ $labels.pool }} ({{ $labels.system }}) in ${who(ctx, ['instance'])}`,
+    description: `Requests of ${who(ctx, ['instance'])} have been waiting for a free connection of pool {{ $labels.pool }} for ${c.poolWaitingFor}: every connection is in use.`,
+    firesWhen: `requests wait for a connection of one pool (${m.name} above 0) at every evaluation for ${c.poolWaitingFor}.`,
+    runbook: {
+      meaning:
+        'Every connection of the pool is taken and callers queue for one. Short waits at peaks are normal; minutes of waiting mean the pool is too small for the load, or connections are held too long.',
+      impact:
+        'Each query first waits in the queue: requests get slower, and time out once the wait exceeds their budget.',
+      confirm: [
+        'Database dashboard, "Connection pools" row: used against idle connections, and the waiting requests, per pool.',
+        'Same dashboard: did query p99 grow (slow queries hold connections longer), or the query rate (more load)?',
+      ],
+      actions: [
+        'Slow queries hold connections: see DatabaseQueriesSlow and fix the slowest first.',
+        'Connections leaked (taken and never released, e.g. a missing `release()` on an error path): used stays at the maximum with little query traffic; fix the code path.',
+        'Load grew: raise the pool size only if the database has connections to spare (max_connections divided by replicas), otherwise scale the database or shed load.',
+      ],
+      tuning: ['database.poolWaitingFor'],
+      dashboard: 'database',
+    },
+    tests: [
+      {
+        name: 'requests waiting for the whole duration: fires',
+        series: [testSeries(m.name, labels, constant(3, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: 3 }],
+      },
+      {
+        name: 'waiting at a short peak, then none: silent',
+        series: [testSeries(m.name, labels, `2 2 ${constant(0, len - 2)}`)],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Targets and Vigil itself
 // ---------------------------------------------------------------------------------------------
@@ -1028,55 +1077,6 @@ function loadShedding(ctx: GenContext): AlertDef {
         name: 'one short burst of shedding: silent',
         series: [testSeries(m.name, labels, `0 600 ${constant(600, len)}`)],
         evalMinutes: len + 1,
-        expect: [],
-      },
-    ],
-  };
-}
-
-function dbPoolExhausted(ctx: GenContext): AlertDef {
-  const { catalog, config } = ctx;
-  const c = config.database;
-  const m = catalog.dbPoolWaiting;
-  const keep = [...config.serviceLabels, 'instance', 'system', 'pool'];
-  const expr = `max${by(keep)} ${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > 0`;
-  const t = testTarget(ctx);
-  const labels = { ...t, system: 'postgresql', pool: 'default' };
-  const len = minutes(c.poolWaitingFor) + 5;
-  return {
-    alert: 'DatabasePoolExhausted',
-    variants: [{ expr, for: c.poolWaitingFor, severity: 'warning' }],
-    summary: `{{ $value | humanize }} requests wait for a connection of pool {{ $labels.pool }} ({{ $labels.system }}) in ${who(ctx, ['instance'])}`,
-    description: `Requests of ${who(ctx, ['instance'])} have been waiting for a free connection of pool {{ $labels.pool }} for ${c.poolWaitingFor}: every connection is in use.`,
-    firesWhen: `requests wait for a connection of one pool (${m.name} above 0) at every evaluation for ${c.poolWaitingFor}.`,
-    runbook: {
-      meaning:
-        'Every connection of the pool is taken and callers queue for one. Short waits at peaks are normal; minutes of waiting mean the pool is too small for the load, or connections are held too long.',
-      impact:
-        'Each query first waits in the queue: requests get slower, and time out once the wait exceeds their budget.',
-      confirm: [
-        'Database dashboard, "Connection pools" row: used against idle connections, and the waiting requests, per pool.',
-        'Same dashboard: did query p99 grow (slow queries hold connections longer), or the query rate (more load)?',
-      ],
-      actions: [
-        'Slow queries hold connections: see DatabaseQueriesSlow and fix the slowest first.',
-        'Connections leaked (taken and never released, e.g. a missing `release()` on an error path): used stays at the maximum with little query traffic; fix the code path.',
-        'Load grew: raise the pool size only if the database has connections to spare (max_connections divided by replicas), otherwise scale the database or shed load.',
-      ],
-      tuning: ['database.poolWaitingFor'],
-      dashboard: 'database',
-    },
-    tests: [
-      {
-        name: 'requests waiting for the whole duration: fires',
-        series: [testSeries(m.name, labels, constant(3, len))],
-        evalMinutes: len,
-        expect: [{ labels: pick(labels, keep), value: 3 }],
-      },
-      {
-        name: 'waiting at a short peak, then none: silent',
-        series: [testSeries(m.name, labels, `2 2 ${constant(0, len - 2)}`)],
-        evalMinutes: len,
         expect: [],
       },
     ],

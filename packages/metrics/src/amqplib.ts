@@ -89,6 +89,9 @@ const WRAPPED = Symbol.for('vigil.amqplib.wrapped/1');
 const MAX_PENDING = 65_536;
 const KEYS = Object.keys(AMQPLIB_DEFAULTS);
 
+/** Past the series cap a message keeps its system and outcome; the destination becomes `__overflow__`. */
+const overflow = (v: readonly string[]) => [LABEL_VALUES.overflowRoute, v[1] as string, v[2] as string];
+
 const isChannel = (t: unknown): t is AmqpChannelLike =>
   typeof (t as AmqpChannelLike).publish === 'function' &&
   typeof (t as AmqpChannelLike).consume === 'function';
@@ -138,8 +141,10 @@ export function instrumentAmqplibWith(
     );
   }
 
-  const processed = ins.instrument(messagingProcessDuration) as unknown as Instrument<HistogramSeries>;
-  const published = ins.instrument(messagingPublished) as unknown as Instrument<CounterSeries>;
+  const processed = ins.instrument(messagingProcessDuration, {
+    overflow,
+  }) as unknown as Instrument<HistogramSeries>;
+  const published = ins.instrument(messagingPublished, { overflow }) as unknown as Instrument<CounterSeries>;
   const destinations = new Map<string, string>();
   const destinationOf = (name: string): string => {
     // Server-named queues (`amq.gen-…`, RPC replies) are one value, not one series each.

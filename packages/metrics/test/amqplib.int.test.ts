@@ -199,6 +199,17 @@ describe('instrumentAmqplib (real RabbitMQ)', () => {
     await ch.close();
   });
 
+  it('past the series cap a publish keeps its system and outcome', async () => {
+    const m = createMetrics({ runtimeMetrics: false, maxSeries: 2 });
+    cleanup.push(() => m.close());
+    const conn = await connect();
+    m.instrumentAmqplib(conn);
+    const ch = await conn.createChannel();
+    for (const q of [name('a'), name('b'), name('c')]) ch.sendToQueue(q, Buffer.from('x'));
+    expect(await publishedCount(m, '__overflow__', 'sent')).toBe(1);
+    await ch.close();
+  });
+
   it('carries the trace context in the headers, never in the caller’s options, and runs the handler in the consumer span', async () => {
     const sends: { info: MessageInfo; ended?: string }[] = [];
     const processes: { info: MessageInfo; headers: unknown; ran: boolean; ended?: string }[] = [];

@@ -17,6 +17,8 @@
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
 //       e. outbound-app.mjs  axios and fetch calls, a mysql2 query and an ioredis command in one
 //                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
+//       f. messaging-app.mjs a RabbitMQ message published inside a request and consumed with a
+//                            node-redis query: one trace, messaging and query metrics
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
@@ -66,6 +68,9 @@ const REGISTRY_DEPS = [
   '@opentelemetry/sdk-metrics@2.12.0',
   '@opentelemetry/resources@2.12.0',
   '@opentelemetry/api@1.9.0',
+  // The messaging fixture (messaging-app.mjs).
+  'amqplib@2.3.1',
+  'redis@6.3.1',
 ];
 
 /** The Express 4 project's registry packages: the oldest Express line @vigil/express supports. */
@@ -86,6 +91,7 @@ const FIXTURES_BY_PACKAGE = {
   '@vigil/koa': ['koa-app.mjs'],
   '@vigil/metrics': ['node-http-app.mjs'],
   '@vigil/resilience': ['outbound-app.mjs'],
+  '@vigil/tracing': ['messaging-app.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -378,6 +384,16 @@ async function main() {
               'e. axios + fetch + mysql2 + ioredis in one trace, with client and query metrics',
               node,
               ['outbound-app.mjs'],
+            ],
+          ]
+        : []),
+      // Needs RabbitMQ and Redis.
+      ...(present.has('@vigil/metrics') && present.has('@vigil/tracing')
+        ? [
+            [
+              'f. amqplib publish in a request -> consume -> node-redis query: one trace, messaging metrics',
+              node,
+              ['messaging-app.mjs'],
             ],
           ]
         : []),

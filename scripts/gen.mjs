@@ -124,6 +124,8 @@ const labelValues = [
   `| \`${catalog.LABEL_VALUES.unknownSql}\` | \`operation\` / \`table\` | the SQL text could not be classified |`,
   `| \`${catalog.LABEL_VALUES.success}\` | \`outcome\` | the query completed |`,
   `| \`${catalog.LABEL_VALUES.error}\` | \`outcome\` | the query failed: it rejected, threw, or its callback got an error |`,
+  `| \`${catalog.TEMPORARY_DESTINATION}\` | \`destination\` | a server-named queue (\`amq.gen-…\`) or the channel's default queue |`,
+  `| \`${catalog.LABEL_VALUES.overflowRoute}\` | \`destination\` | past \`maxDestinations\` distinct exchanges and queues |`,
 ].join('\n');
 
 const blocks = {
@@ -135,6 +137,10 @@ const blocks = {
     'span-bridge-options': optionsTable(
       metrics.SPAN_BRIDGE_DEFAULTS,
       docComments('packages/metrics/src/span-bridge.ts', 'SPAN_BRIDGE_DEFAULTS'),
+    ),
+    'amqplib-options': optionsTable(
+      metrics.AMQPLIB_DEFAULTS,
+      docComments('packages/metrics/src/amqplib.ts', 'AMQPLIB_DEFAULTS'),
     ),
     'metric-table': metricTable(catalog.CATALOG.filter((d) => d.source === 'vigil')),
     'label-values': labelValues,

@@ -224,6 +224,7 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
   for (const [key, value] of [
     ['http.errorRatio', merged.http.errorRatio],
     ['database.errorRatio', merged.database.errorRatio],
+    ['messaging.errorRatio', merged.messaging.errorRatio],
     ['runtime.eventLoopUtilization', merged.runtime.eventLoopUtilization],
     ['runtime.heapUsedRatio', merged.runtime.heapUsedRatio],
     ['runtime.memoryUsedRatio', merged.runtime.memoryUsedRatio],

@@ -300,6 +300,55 @@ function dbErrors(ctx: GenContext): AlertDef {
   };
 }
 
+function dbPoolExhausted(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.database;
+  const m = catalog.dbPoolWaiting;
+  const keep = [...config.serviceLabels, 'instance', 'system', 'pool'];
+  const expr = `max${by(keep)} ${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > 0`;
+  const t = testTarget(ctx);
+  const labels = { ...t, system: 'postgresql', pool: 'default' };
+  const len = minutes(c.poolWaitingFor) + 5;
+  return {
+    alert: 'DatabasePoolExhausted',
+    variants: [{ expr, for: c.poolWaitingFor, severity: 'warning' }],
+    summary: `{{ $value | humanize }} requests wait for a connection of pool {{ $labels.pool }} ({{ $labels.system }}) in ${who(ctx, ['instance'])}`,
+    description: `Requests of ${who(ctx, ['instance'])} have been waiting for a free connection of pool {{ $labels.pool }} for ${c.poolWaitingFor}: every connection is in use.`,
+    firesWhen: `requests wait for a connection of one pool (${m.name} above 0) at every evaluation for ${c.poolWaitingFor}.`,
+    runbook: {
+      meaning:
+        'Every connection of the pool is taken and callers queue for one. Short waits at peaks are normal; minutes of waiting mean the pool is too small for the load, or connections are held too long.',
+      impact:
+        'Each query first waits in the queue: requests get slower, and time out once the wait exceeds their budget.',
+      confirm: [
+        'Database dashboard, "Connection pools" row: used against idle connections, and the waiting requests, per pool.',
+        'Same dashboard: did query p99 grow (slow queries hold connections longer), or the query rate (more load)?',
+      ],
+      actions: [
+        'Slow queries hold connections: see DatabaseQueriesSlow and fix the slowest first.',
+        'Connections leaked (taken and never released, e.g. a missing `release()` on an error path): used stays at the maximum with little query traffic; fix the code path.',
+        'Load grew: raise the pool size only if the database has connections to spare (max_connections divided by replicas), otherwise scale the database or shed load.',
+      ],
+      tuning: ['database.poolWaitingFor'],
+      dashboard: 'database',
+    },
+    tests: [
+      {
+        name: 'requests waiting for the whole duration: fires',
+        series: [testSeries(m.name, labels, constant(3, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: 3 }],
+      },
+      {
+        name: 'waiting at a short peak, then none: silent',
+        series: [testSeries(m.name, labels, `2 2 ${constant(0, len - 2)}`)],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Targets and Vigil itself
 // ---------------------------------------------------------------------------------------------
@@ -1036,6 +1085,128 @@ function loadShedding(ctx: GenContext): AlertDef {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Messaging
+// ---------------------------------------------------------------------------------------------
+
+/** Label set of the unit tests' synthetic queue. */
+const QUEUE = { system: 'rabbitmq', destination: 'orders' };
+
+function messageProcessingFailing(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.messaging;
+  const m = catalog.messagingProcessDuration;
+  const base = baseMatchers(ctx);
+  const keep = [...config.serviceLabels, 'system', 'destination'];
+  const v = (w: string) => onVigil(ctx, w);
+  const { ack, nack, error } = catalog.MESSAGE_OUTCOMES;
+  const total = `sum${by(keep)} ${v(`rate(${sel(m, '_count', base)}[5m])`)}`;
+  const errors = `sum${by(keep)} ${v(`rate(${sel(m, '_count', [`outcome=${quote(error)}`, ...base])}[5m])`)}`;
+  const expr = `(\n  ${errors}\n  /\n  ${total}\n) > ${num(c.errorRatio)}\nand\n${total} > ${num(c.minProcessRate)}`;
+  const t = testTarget(ctx);
+  const len = minutes(c.errorRatioFor) + 10;
+  const n = busy(c.minProcessRate);
+  const bad = Math.ceil(above(c.errorRatio) * n);
+  const few = Math.floor((c.errorRatio * n) / 2);
+  const s = (outcome: string, perMinute: number) =>
+    testSeries(`${m.name}_count`, { ...t, ...QUEUE, outcome }, growing(perMinute, len));
+  const lowTotal = (c.minProcessRate * 60) / 2;
+  return {
+    alert: 'MessageProcessingFailing',
+    variants: [{ expr, for: c.errorRatioFor, severity: 'warning' }],
+    summary: `{{ $value | humanizePercentage }} of the messages from {{ $labels.destination }} ({{ $labels.system }}) fail in ${who(ctx)}`,
+    description: `The consumers of ${who(ctx)} failed to process more than ${pct(c.errorRatio)} of the messages from {{ $labels.destination }} over 5 minutes: {{ $value | humanizePercentage }}.`,
+    firesWhen: `more than ${pct(c.errorRatio)} of the messages a service's consumers take from one queue end with outcome="${error}" over 5 minutes, for ${c.errorRatioFor}, with more than ${c.minProcessRate} messages per second.`,
+    runbook: {
+      meaning: `Message handlers throw or reject (outcome="${error}"), or their channel closes before they acknowledge, so the messages go back to the queue or to a dead-letter exchange. Rejections by the handler itself (outcome="${nack}") do not count: they are a decision, not a failure; "${ack}" is a processed message.`,
+      impact:
+        'The work carried by these messages is not done: redelivered messages loop (and may block the queue), or pile up in the dead-letter queue.',
+      confirm: [
+        'Database dashboard, "Messaging" row: "Processing failure ratio by queue" and "Processed messages by queue and outcome".',
+        "The service's logs around the handler's error; a consumer span (`process <queue>`) carries the exception and continues the producer's trace.",
+      ],
+      actions: [
+        'A poison message (one that always fails): move it to a dead-letter queue (reject without requeue, `x-dead-letter-exchange`) instead of redelivering it forever.',
+        'A dependency of the handler is down (database, HTTP): see its own alerts; the failures stop when it returns.',
+        'A deploy changed the message format: roll back the producer or the consumer until both agree.',
+      ],
+      tuning: ['messaging.errorRatio', 'messaging.errorRatioFor', 'messaging.minProcessRate'],
+      dashboard: 'database',
+    },
+    tests: [
+      {
+        name: 'failures above the threshold: fires',
+        series: [s(ack, n - bad), s(error, bad)],
+        evalMinutes: len,
+        expect: [{ labels: { ...pick(t, config.serviceLabels), ...QUEUE }, value: bad / n }],
+      },
+      {
+        name: 'failures below the threshold and many rejections (a decision, not a failure): silent',
+        series: [s(ack, n - few), s(error, few), s(nack, n)],
+        evalMinutes: len,
+        expect: [],
+      },
+      {
+        name: 'high failure ratio below the minimum rate: silent',
+        series: [s(ack, lowTotal / 2), s(error, lowTotal / 2)],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+function messageQueueBacklog(ctx: GenContext): AlertDef {
+  const { catalog, config } = ctx;
+  const c = config.messaging;
+  const m = catalog.messagingQueueMessages;
+  const keep = [...config.serviceLabels, 'system', 'destination'];
+  // Every replica reports the same broker-side depth: max, not sum.
+  const expr = `max${by(keep)} ${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > ${num(c.queueBacklog)}`;
+  const t = testTarget(ctx);
+  const labels = { ...t, ...QUEUE };
+  const len = minutes(c.queueBacklogFor) + 5;
+  const high = c.queueBacklog * 2;
+  return {
+    alert: 'MessageQueueBacklog',
+    variants: [{ expr, for: c.queueBacklogFor, severity: 'warning' }],
+    summary: `{{ $value | humanize }} messages wait in {{ $labels.destination }} ({{ $labels.system }}) for ${who(ctx)}`,
+    description: `Queue {{ $labels.destination }} watched by ${who(ctx)} has held more than ${num(c.queueBacklog)} ready messages for ${c.queueBacklogFor}: {{ $value | humanize }}. Its consumers do not keep up.`,
+    firesWhen: `a watched queue (\`queues\` of instrumentAmqplib) holds more than ${num(c.queueBacklog)} ready messages for ${c.queueBacklogFor}.`,
+    runbook: {
+      meaning:
+        'Messages arrive faster than the consumers take them, or the consumers stopped: the backlog is the consumer lag the broker reports (ready messages, not yet delivered).',
+      impact:
+        "The work the messages carry is delayed by the time it takes to drain the backlog; a queue without a length limit also grows the broker's memory and disk.",
+      confirm: [
+        'Database dashboard, "Messaging" row: "Queue depth" against "Processed messages by queue and outcome" (did processing slow down or stop, or did publishing grow?).',
+        'RabbitMQ: `rabbitmqctl list_queues name messages_ready messages_unacknowledged consumers` shows whether the queue has consumers at all.',
+      ],
+      actions: [
+        'No consumers: the consuming service is down or lost its channel; see its health and logs.',
+        "Consumers slow: look at the processing p99 by queue and the handler's dependencies; raise the prefetch or the number of consumers if they are idle waiting on the broker.",
+        'A burst of publishes: it drains by itself if processing is faster than publishing on average; otherwise scale the consumers.',
+      ],
+      tuning: ['messaging.queueBacklog', 'messaging.queueBacklogFor'],
+      dashboard: 'database',
+    },
+    tests: [
+      {
+        name: 'backlog above the threshold for the whole duration: fires',
+        series: [testSeries(m.name, labels, constant(high, len))],
+        evalMinutes: len,
+        expect: [{ labels: pick(labels, keep), value: high }],
+      },
+      {
+        name: 'backlog that drains: silent',
+        series: [testSeries(m.name, labels, `${num(high)} ${num(high)} ${constant(0, len - 2)}`)],
+        evalMinutes: len,
+        expect: [],
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Health
 // ---------------------------------------------------------------------------------------------
 
@@ -1196,8 +1367,15 @@ export function ruleFiles(ctx: GenContext): RuleFile[] {
     },
     {
       name: 'vigil-database',
-      title: 'Database queries: latency and errors per operation and table.',
-      groups: [{ name: 'vigil-database', alerts: [dbSlow(ctx), dbErrors(ctx)] }],
+      title: 'Database queries: latency and errors per operation and table; pool exhaustion.',
+      groups: [{ name: 'vigil-database', alerts: [dbSlow(ctx), dbErrors(ctx), dbPoolExhausted(ctx)] }],
+    },
+    {
+      name: 'vigil-messaging',
+      title: 'Message consumers: failures and queue backlog.',
+      groups: [
+        { name: 'vigil-messaging', alerts: [messageProcessingFailing(ctx), messageQueueBacklog(ctx)] },
+      ],
     },
     {
       name: 'vigil-resilience',

@@ -323,8 +323,13 @@ function database(ctx: GenContext): JsonDashboardFile {
   const ot = ['system', 'operation', 'table'];
   const b = builder(
     'database',
-    `Database queries timed by Vigil (${m.name}): rate, latency and errors by operation and table.`,
-    variables(ctx, [m]),
+    `Database queries timed by Vigil (${m.name}): rate, latency and errors by operation and table; connection pools; message publishing, processing and queue depth.`,
+    variables(ctx, [
+      m,
+      catalog.dbPoolConnections,
+      catalog.messagingProcessDuration,
+      catalog.messagingPublished,
+    ]),
   );
   b.row('Overview')
     .stat({
@@ -408,6 +413,95 @@ function database(ctx: GenContext): JsonDashboardFile {
       w: 24,
       thresholds: NEUTRAL,
       queries: [{ expr: `sum by (outcome) (${rate(m, M, '_count')})`, legend: '{{outcome}}' }],
+    });
+  const conns = catalog.dbPoolConnections;
+  const waiting = catalog.dbPoolWaiting;
+  const pl = ['system', 'pool'];
+  b.row('Connection pools')
+    .timeseries({
+      title: 'Pool connections by state',
+      description: `Connections of each pool (${conns.name}): used and idle, stacked; the top is the pool's size. Used at the maximum with requests waiting: the pool is exhausted.`,
+      unit: 'short',
+      stack: true,
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: `sum by (system, pool, state) (${sel(conns, '', M)})`,
+          legend: '{{system}} {{pool}} {{state}}',
+        },
+      ],
+    })
+    .timeseries({
+      title: 'Requests waiting for a connection',
+      description: `Callers queued for a free connection (${waiting.name}). DatabasePoolExhausted fires when it stays above 0 for ${c.poolWaitingFor}.`,
+      unit: 'short',
+      showThresholds: true,
+      thresholds: thresholds(COLORS.ok, [0.5, COLORS.bad]),
+      queries: [{ expr: `sum${by(pl)} (${sel(waiting, '', M)})`, legend: '{{system}} {{pool}}' }],
+    });
+
+  const proc = catalog.messagingProcessDuration;
+  const pub = catalog.messagingPublished;
+  const depth = catalog.messagingQueueMessages;
+  const mc = config.messaging;
+  const { error: failed } = catalog.MESSAGE_OUTCOMES;
+  const procErr = [`outcome=${quote(failed)}`, ...M];
+  const dl = ['system', 'destination'];
+  const procErrT = thresholds(COLORS.ok, [mc.errorRatio / 2, COLORS.warn], [mc.errorRatio, COLORS.bad]);
+  b.row('Messaging')
+    .timeseries({
+      title: 'Processed messages by queue and outcome',
+      description: `Messages per second the consumers finished (${proc.name}), by queue and outcome: ack, nack (rejected by the handler), error (the handler failed or its channel closed).`,
+      unit: 'ops',
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: `sum by (system, destination, outcome) (${rate(proc, M, '_count')})`,
+          legend: '{{destination}} {{outcome}}',
+        },
+      ],
+    })
+    .timeseries({
+      title: 'Processing failure ratio by queue',
+      description: `Share of a queue's messages whose processing failed (outcome="${failed}"; only queues with failures are drawn). Dashed: the MessageProcessingFailing threshold (${pct(mc.errorRatio)}).`,
+      unit: 'percentunit',
+      showThresholds: true,
+      thresholds: procErrT,
+      queries: [
+        {
+          expr: `sum${by(dl)} (${rate(proc, procErr, '_count')})\n/\nsum${by(dl)} (${rate(proc, M, '_count')})`,
+          legend: '{{system}} {{destination}}',
+        },
+      ],
+    })
+    .timeseries({
+      title: 'Processing p99 by queue',
+      description:
+        'Time from delivery to the acknowledgement (or rejection, or failure), 99th percentile by queue.',
+      unit: 's',
+      thresholds: NEUTRAL,
+      queries: [{ expr: p(0.99, proc, M, dl), legend: '{{system}} {{destination}}' }],
+    })
+    .timeseries({
+      title: 'Published messages by destination and outcome',
+      description: `Messages per second published (${pub.name}) by exchange (or queue, for the default exchange) and outcome: ack/nack from the broker on confirm channels, sent without confirms, error when the publish failed.`,
+      unit: 'ops',
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: `sum by (system, destination, outcome) (${rate(pub, M)})`,
+          legend: '{{destination}} {{outcome}}',
+        },
+      ],
+    })
+    .timeseries({
+      title: 'Queue depth',
+      description: `Messages ready in each watched queue, as the broker reports it (${depth.name}; max over replicas, which all see the same queue). MessageQueueBacklog fires above ${mc.queueBacklog} for ${mc.queueBacklogFor}.`,
+      unit: 'short',
+      w: 24,
+      showThresholds: true,
+      thresholds: thresholds(COLORS.ok, [mc.queueBacklog, COLORS.bad]),
+      queries: [{ expr: `max${by(dl)} (${sel(depth, '', M)})`, legend: '{{system}} {{destination}}' }],
     });
   return b.build();
 }

@@ -224,7 +224,7 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       expect(
         p.needs.some(
           (m) =>
-            ['database', 'health', 'resilience', 'http_client', 'internal'].includes(m.group) ||
+            ['database', 'messaging', 'health', 'resilience', 'http_client', 'internal'].includes(m.group) ||
             m === catalog.processMemoryLimitBytes,
         ),
         `${p.dashboard}: ${p.title}`,

@@ -80,6 +80,14 @@ export interface AlertDefaults {
     readonly errorRatio: number;
     readonly errorRatioFor: string;
     readonly minQueryRate: number;
+    readonly poolWaitingFor: string;
+  };
+  readonly messaging: {
+    readonly errorRatio: number;
+    readonly errorRatioFor: string;
+    readonly minProcessRate: number;
+    readonly queueBacklog: number;
+    readonly queueBacklogFor: string;
   };
   readonly runtime: {
     readonly eventLoopLagSeconds: number;
@@ -157,6 +165,20 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     errorRatioFor: '10m',
     /** Queries per second an operation and table need before these alerts may fire. */
     minQueryRate: 0.1,
+    /** How long requests must keep waiting for a pool connection before `DatabasePoolExhausted` fires. */
+    poolWaitingFor: '5m',
+  }),
+  messaging: Object.freeze({
+    /** Share of a queue's messages whose processing fails (`outcome="error"`) above which `MessageProcessingFailing` fires. */
+    errorRatio: 0.05,
+    /** How long the failure ratio must stay above `errorRatio`. */
+    errorRatioFor: '10m',
+    /** Messages per second a queue's consumers need before `MessageProcessingFailing` may fire. */
+    minProcessRate: 0.05,
+    /** Messages ready in a watched queue (`messaging_queue_messages`) above which `MessageQueueBacklog` fires. */
+    queueBacklog: 1000,
+    /** How long the backlog must stay above `queueBacklog`. */
+    queueBacklogFor: '15m',
   }),
   runtime: Object.freeze({
     /** p99 event-loop delay (seconds, prom-client's per-scrape sample) above which `NodejsEventLoopLagHigh` fires. */

@@ -104,6 +104,8 @@ export {
   type DbQueryInfo,
   type DbTrace,
   getTracingHook,
+  type MessageInfo,
+  type MessageTrace,
   type RequestTrace,
   setTracingHook,
   TRACING_HOOK,

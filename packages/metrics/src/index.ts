@@ -7,6 +7,12 @@ export {
   adapterHandle,
   adaptMetrics,
 } from './adapter.js';
+export {
+  AMQPLIB_DEFAULTS,
+  type AmqpChannelLike,
+  type AmqpConnectionLike,
+  type AmqplibOptions,
+} from './amqplib.js';
 export type { HttpLabelOptions, Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
 export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
 export type { DbMetrics, QueryOutcome } from './db.js';
@@ -38,6 +44,7 @@ export type {
 export { Registry } from './internal/prom.js';
 export type { Exemplar, Series } from './internal/store.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
+export type { PoolOptions } from './pools.js';
 export type { MetricsServer } from './server.js';
 export {
   type BridgeSpan,

@@ -132,9 +132,7 @@ export function startTracing(options?: TracingOptions): Tracing {
       'Attached to the OpenTelemetry SDK registered in this process: its sampler and exporter apply, and the options exporter, endpoint, sampleRatio and spanProcessors are not used (give span processors to that SDK)',
     );
   }
-  const exporter = sdkFirst
-    ? undefined
-    : (options?.exporter ?? createExporter(c, log));
+  const exporter = sdkFirst ? undefined : (options?.exporter ?? createExporter(c, log));
   let failures = 0;
   const processor =
     exporter === undefined

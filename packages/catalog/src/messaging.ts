@@ -36,6 +36,11 @@ export const messagingProcessDuration = defineMetric({
   buckets: MESSAGE_DURATION_BUCKETS,
   source: 'vigil',
   group: 'messaging',
+  semconv: {
+    name: 'messaging.process.duration',
+    unit: 's',
+    attributes: { destination: 'messaging.destination.name', system: 'messaging.system' },
+  },
 });
 
 export const messagingPublished = defineMetric({
@@ -49,6 +54,11 @@ export const messagingPublished = defineMetric({
   },
   source: 'vigil',
   group: 'messaging',
+  semconv: {
+    name: 'messaging.client.sent.messages',
+    unit: '{message}',
+    attributes: { destination: 'messaging.destination.name', system: 'messaging.system' },
+  },
 });
 
 export const messagingQueueMessages = defineMetric({

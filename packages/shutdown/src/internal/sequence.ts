@@ -18,7 +18,7 @@ interface Hook {
 
 interface Target {
   readonly server: NetServer;
-  readonly close: (() => unknown) | undefined;
+  readonly close: ((reason: string) => unknown) | undefined;
   readonly label: string;
   readonly drain: ServerDrain;
 }
@@ -188,9 +188,30 @@ export class ShutdownSequence {
         drain: trackServer(server, idle, now),
       };
     }
+    const nest = t as { getHttpServer?: unknown; close?: unknown } | null;
+    if (
+      typeof nest === 'object' &&
+      nest !== null &&
+      typeof nest.getHttpServer === 'function' &&
+      typeof nest.close === 'function'
+    ) {
+      const server: unknown = nest.getHttpServer();
+      if (server instanceof NetServer) {
+        assertNoNestShutdownHooks(where, nest);
+        const close = nest.close as (signal: string) => unknown;
+        // Nest's close(signal) runs its onModuleDestroy, beforeApplicationShutdown and
+        // onApplicationShutdown hooks (with the signal) once the server has drained.
+        return {
+          server,
+          close: (reason) => close.call(nest, reason),
+          label: where,
+          drain: trackServer(server, idle, now),
+        };
+      }
+    }
     throw new VigilOptionError(
       where,
-      'an http server or an app with { server, close() } (such as Fastify)',
+      'an http server, an app with { server, close() } (such as Fastify) or a NestJS app after listen()',
       t,
     );
   }
@@ -285,7 +306,7 @@ export class ShutdownSequence {
           );
         }
         if (t.close) {
-          const ok = await this.runStep(`${t.label}.close()`, () => t.close?.(), o.hookTimeoutMs);
+          const ok = await this.runStep(`${t.label}.close()`, () => t.close?.(reason), o.hookTimeoutMs);
           if (!ok) this.failed = true;
         }
       }),
@@ -425,5 +446,24 @@ export class ShutdownSequence {
       `shutdown deadline of ${deadlineMs} ms passed; still pending: ${pending}; exiting with ${SHUTDOWN_EXIT_CODES.deadline}`,
     );
     this.exit(SHUTDOWN_EXIT_CODES.deadline);
+  }
+}
+
+/**
+ * A Nest app whose `enableShutdownHooks()` was called closes itself on the same signal, at once,
+ * then raises the signal again (which Vigil takes as a second signal: exit 143): two drains, the
+ * first with no delay. Refused; Vigil's shutdown calls `app.close(signal)` after its own drain.
+ * Nest 11 keeps the listener in `shutdownCleanupRef`, Nest 12 in the `shutdownCleanupRefs` map.
+ */
+function assertNoNestShutdownHooks(where: string, app: object): void {
+  const a = app as { shutdownCleanupRef?: unknown; shutdownCleanupRefs?: unknown };
+  const refs = a.shutdownCleanupRefs;
+  const listening = typeof a.shutdownCleanupRef === 'function' || (refs instanceof Map && refs.size > 0);
+  if (listening) {
+    throw new VigilOptionError(
+      where,
+      'a NestJS app without enableShutdownHooks() (Vigil drains, then calls app.close(signal), which runs the lifecycle hooks once)',
+      'an app with enableShutdownHooks()',
+    );
   }
 }

@@ -82,6 +82,9 @@ describe('createShutdown options', () => {
     );
     expect(optionError(() => createShutdown({ signals: ['SIGKILL'] })).option).toBe('signals');
     expect(optionError(() => createShutdown({ servers: [{}] as never })).option).toBe('servers[0]');
+    // A Nest app before listen() has no server yet (getHttpServer() gives undefined).
+    const unlistened = { getHttpServer: () => undefined, close: async () => {} };
+    expect(optionError(() => createShutdown({ servers: [unlistened] })).option).toBe('servers[0]');
     expect(optionError(() => createShutdown({ health: {} as never })).option).toBe('health');
     expect(optionError(() => createShutdown({ logger: console as never, exit: 1 as never })).option).toBe(
       'exit',

@@ -14,6 +14,7 @@ export const EXAMPLE_SERVICES = {
 export const EXAMPLE_IMAGES = {
   ...EXAMPLE_SERVICES,
   'nest-basic': 3000,
+  'koa-basic': 3000,
 } as const;
 
 export interface Instruction {

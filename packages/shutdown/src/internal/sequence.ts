@@ -21,6 +21,8 @@ interface Target {
   readonly close: ((reason: string) => unknown) | undefined;
   readonly label: string;
   readonly drain: ServerDrain;
+  /** A NestJS app: checked again when shutdown begins (its shutdown hooks may be enabled since). */
+  readonly nest?: object;
 }
 
 // The global clock (not node:perf_hooks'), so that fake timers in tests move it too.
@@ -204,6 +206,7 @@ export class ShutdownSequence {
         return {
           server,
           close: (reason) => close.call(nest, reason),
+          nest,
           label: where,
           drain: trackServer(server, idle, now),
         };
@@ -243,7 +246,15 @@ export class ShutdownSequence {
         log.error({ err: errorFields(err) }, 'beginShutdown() of a health handle threw');
       }
     }
-    for (const t of this.targets) t.drain.begin();
+    for (const t of this.targets) {
+      t.drain.begin();
+      if (t.nest !== undefined && nestListens(t.nest)) {
+        log.error(
+          { server: t.label },
+          `${t.label}: the NestJS app has enableShutdownHooks() on: Nest closes it now, without the drain, and raises the signal again (exit 143); remove enableShutdownHooks()`,
+        );
+      }
+    }
     this.setState('draining');
     const drainUntil = o.drainUntil;
     log.info(
@@ -452,14 +463,18 @@ export class ShutdownSequence {
 /**
  * A Nest app whose `enableShutdownHooks()` was called closes itself on the same signal, at once,
  * then raises the signal again (which Vigil takes as a second signal: exit 143): two drains, the
- * first with no delay. Refused; Vigil's shutdown calls `app.close(signal)` after its own drain.
+ * first with no delay. Refused (and logged if enabled later); Vigil's shutdown calls
+ * `app.close(signal)` after its own drain.
  * Nest 11 keeps the listener in `shutdownCleanupRef`, Nest 12 in the `shutdownCleanupRefs` map.
  */
-function assertNoNestShutdownHooks(where: string, app: object): void {
+function nestListens(app: object): boolean {
   const a = app as { shutdownCleanupRef?: unknown; shutdownCleanupRefs?: unknown };
   const refs = a.shutdownCleanupRefs;
-  const listening = typeof a.shutdownCleanupRef === 'function' || (refs instanceof Map && refs.size > 0);
-  if (listening) {
+  return typeof a.shutdownCleanupRef === 'function' || (refs instanceof Map && refs.size > 0);
+}
+
+function assertNoNestShutdownHooks(where: string, app: object): void {
+  if (nestListens(app)) {
     throw new VigilOptionError(
       where,
       'a NestJS app without enableShutdownHooks() (Vigil drains, then calls app.close(signal), which runs the lifecycle hooks once)',

@@ -79,12 +79,13 @@ export function appModule(nest, hooks = {}) {
 
 /**
  * Creates and listens (port 0) a Nest app on `platform` ('express' | 'fastify') with Vigil's
- * one-liners. `logger` (from @vigil/logger) gives the request line; `routeLabel` goes to the metrics.
+ * one-liners. `logger` (from @vigil/logger) gives the request line; `routeLabel` goes to the metrics;
+ * `errorFilter` (Express platform) adds the README's global filter.
  */
 export async function startNestApp(
   nest,
   platform,
-  { logger, hooks, routeLabel, health: healthOptions } = {},
+  { logger, hooks, routeLabel, errorFilter, health: healthOptions } = {},
 ) {
   const { AppModule, release } = appModule(nest, hooks);
   const { NestFactory } = nest.core;
@@ -100,6 +101,7 @@ export async function startNestApp(
     app.use(metrics.middleware); // before Nest registers its routes (at listen)
     app.use(health.middleware);
     app.getHttpAdapter().get('/metrics', metrics.handler);
+    if (errorFilter) app.useGlobalFilters(vigilErrorFilter(nest, app));
   } else {
     const { vigilHealth, vigilMetrics } = nest.vigilFastify;
     const { fastifyLogging } = nest.vigilLoggerFastify;
@@ -120,4 +122,21 @@ export async function startNestApp(
   await app.listen(0, '127.0.0.1');
   const port = app.getHttpServer().address().port;
   return { app, port, metrics, health, release };
+}
+
+/**
+ * The README's global filter (Express platform): the exception goes on the request's span and
+ * line through @vigil/express' errorHandler, then Nest's own filter answers as before.
+ */
+function vigilErrorFilter(nest, app) {
+  const { errorHandler } = nest.vigilExpress;
+  class VigilErrors extends nest.core.BaseExceptionFilter {
+    catch(err, host) {
+      const http = host.switchToHttp();
+      errorHandler(err, http.getRequest(), http.getResponse(), () => {});
+      super.catch(err, host);
+    }
+  }
+  nest.common.Catch()(VigilErrors);
+  return new VigilErrors(app.getHttpAdapter());
 }

@@ -19,6 +19,7 @@ import { createLoadShedderCheck } from '@vigil/resilience';
 import pg from 'pg';
 import { type ChainOptions, createChain } from './chain.js';
 import { CHAIN, ItemsController, ServiceController } from './controllers.js';
+import { VigilErrors } from './errors.js';
 
 export interface App {
   app: INestApplication;
@@ -71,6 +72,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   app.use(metrics.middleware); // one line: RED metrics on controller templates, spans, the request line
   app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (never recorded)
   app.getHttpAdapter().get('/metrics', metrics.handler);
+  app.useGlobalFilters(new VigilErrors(app.getHttpAdapter())); // errors on spans and request lines
   // URI versioning with the prefix `api/v`: ItemsController (version 1) answers /api/v1/items/:id.
   app.enableVersioning({ type: VersioningType.URI, prefix: 'api/v' });
 

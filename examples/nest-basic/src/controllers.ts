@@ -32,7 +32,7 @@ export class ServiceController {
     return { busyMs };
   }
 
-  // Nest's exception filter answers 500; Vigil records the status (the span is marked as an error).
+  // Nest answers 500; VigilErrors (errors.ts) puts the error on the request's span and line.
   @Get('error')
   error(): never {
     throw new Error('boom');

@@ -22,7 +22,10 @@
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
-//  5. Removes the temporary directory (kept with KEEP_TMP=1).
+//  5. NestJS 11 and 12: a plain npm project each installs the tarballs next to @nestjs/core, common
+//     and platform-express (no express of its own, as `nest new` has it; no ERESOLVE, no peer
+//     warning about ours) and runs nest-app.mjs (Express platform, @vigil/express via app.use()).
+//  6. Removes the temporary directory (kept with KEEP_TMP=1).
 //
 // Needs the packages built (`pnpm build`) and the npm registry; nothing else from the network.
 // `node scripts/consumer-check.mjs express` checks only those packages and the workspace packages
@@ -80,6 +83,13 @@ const EXPRESS4_DEPS = [
   '@types/express@4.17.25',
   '@types/node@20.19.43',
 ];
+
+/** The NestJS projects' registry packages, one project per major (Nest's packages pin each other). */
+const NEST_DEPS = {
+  11: ['@nestjs/core@11.2.12', '@nestjs/common@11.2.12', '@nestjs/platform-express@11.2.12'],
+  12: ['@nestjs/core@12.6.3', '@nestjs/common@12.6.3', '@nestjs/platform-express@12.6.3'],
+};
+const NEST_PEERS = ['reflect-metadata@0.2.2', 'rxjs@7.8.2'];
 
 const FIXTURES = path.join(ROOT, 'test', 'consumer');
 const KEEP_TMP = process.env.KEEP_TMP === '1';
@@ -423,6 +433,27 @@ async function main() {
         tscCheck('e. TypeScript type-check against @types/express 4, .cts + .mts', project4),
       ];
       await step(`Express 4: run ${checks4.length} checks`, () => runChecks(checks4, project4, env));
+    }
+
+    if (present.has('@vigil/express')) {
+      for (const [major, deps] of Object.entries(NEST_DEPS)) {
+        const projectN = path.join(tmp, `project-nest${major}`);
+        await mkdir(projectN);
+        const all = [...deps, ...NEST_PEERS];
+        await step(`NestJS ${major}: create a plain npm project in ${projectN}`, () =>
+          createProject(projectN, ['helpers.cjs', 'nest-app.mjs'], packages, []),
+        );
+        await step(`NestJS ${major}: npm install the tarballs + ${all.join(' ')}`, () =>
+          npmInstall(projectN, packs, all, packages, env),
+        );
+        await step(`NestJS ${major}: run 1 check`, () =>
+          runChecks(
+            [[`f. NestJS ${major} app (ESM, Express platform) with app.use()`, node, ['nest-app.mjs']]],
+            projectN,
+            env,
+          ),
+        );
+      }
     }
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,6 +1,13 @@
 import Router from '@koa/router';
-import { createKoaHealth, createKoaMetrics, type KoaHealth, postgresCheck } from '@vigil/koa';
+import {
+  createKoaHealth,
+  createKoaLoadShedding,
+  createKoaMetrics,
+  type KoaHealth,
+  postgresCheck,
+} from '@vigil/koa';
 import { createLogger, type Logger } from '@vigil/logger';
+import { createLoadShedderCheck } from '@vigil/resilience';
 import Koa from 'koa';
 import pg from 'pg';
 import { type ChainOptions, createChain } from './chain.js';
@@ -32,7 +39,15 @@ export function createApp(options: AppOptions = {}): App {
   const pool = options.databaseUrl
     ? new pg.Pool({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2_000 })
     : undefined;
-  const health = createKoaHealth({ metrics, checks: pool ? { postgres: postgresCheck(pool) } : {} });
+  // Over its adaptive concurrency limit the service answers 503 + Retry-After before anything else
+  // runs; readiness warns (stays 200) meanwhile. Probes and /metrics are never shed.
+  const shedding = createKoaLoadShedding({ metrics });
+  const checks = {
+    ...(pool ? { postgres: postgresCheck(pool) } : {}),
+    shedding: createLoadShedderCheck(shedding.shedder),
+  };
+  const health = createKoaHealth({ metrics, checks });
+  app.use(shedding.middleware); // one line: load shedding, first (shed requests are counted apart, not as traffic)
   app.use(metrics.middleware); // one line: RED metrics, spans and one log line per request
   app.use(health.middleware); // one line: /health /livez /ready /readyz /startup (never recorded as traffic)
   const chain = createChain(metrics, options.chain); // resilient outbound client for /chain
@@ -85,6 +100,7 @@ export function createApp(options: AppOptions = {}): App {
     health,
     close: async () => {
       await chain.close();
+      await shedding.close();
       await health.close();
       await metrics.close();
       await pool?.end();

@@ -85,6 +85,7 @@ export {
   type Admission,
   type AdmissionGate,
   type Admitted,
+  answerShed,
   excludeVigilEndpoint,
   type HttpRecorder,
   RECORD,

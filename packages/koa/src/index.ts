@@ -13,3 +13,4 @@ export {
   type KoaMetrics,
   type KoaMetricsOptions,
 } from './metrics.js';
+export { createKoaLoadShedding, type KoaLoadShedding, type KoaLoadSheddingOptions } from './load-shedding.js';

@@ -3,17 +3,44 @@
 
 import { readFileSync } from 'node:fs';
 import type { AlertDefaults, BurnRateTier, MetricDefinition, SloTargets } from '@vigil/catalog';
+import { METRIC_PREFIX, VigilOptionError } from '@vigil/core';
 
 /** The parts of `@vigil/catalog` the generators use (passed in, so tests can vary it). */
 export type Catalog = typeof import('@vigil/catalog');
 
-export interface GenConfig extends AlertDefaults {
-  readonly slo: SloTargets;
+/** Objectives of one service, overriding `slo` (the latency threshold and window stay shared). */
+export interface ServiceSlo {
+  readonly availability: { readonly objective: number };
+  readonly latency: { readonly objective: number };
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  readonly code = 'VIGIL_INVALID_OPTION';
+export interface GenConfig extends AlertDefaults {
+  readonly slo: SloTargets;
+  /** Metric name prefix, as given to `createMetrics({ prefix })`. */
+  readonly prefix: string;
+  /** Per-service objectives, keyed by the value of the last service label (e.g. `service`). */
+  readonly services: Readonly<Record<string, ServiceSlo>>;
+  readonly grafana: {
+    /** Data source the dashboards' `datasource` variable selects by default (name or uid); empty: chosen on import. */
+    readonly datasource: string;
+    /** Folder the generated Grafana provisioning file puts the dashboards in; empty: no provisioning file. */
+    readonly folder: string;
+    /** Tags added to every dashboard (besides `vigil`, which the dashboards' links use). */
+    readonly tags: readonly string[];
+  };
+  readonly kubernetes: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly labels: Readonly<Record<string, string>>;
+  };
+}
+
+/** A config mistake: a VigilOptionError (code VIGIL_INVALID_OPTION) naming the field, with the file in its message. */
+export class ConfigError extends VigilOptionError {
+  constructor(option: string, message: string) {
+    super(option, '', undefined);
+    this.message = message;
+  }
 }
 
 const DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
@@ -29,7 +56,7 @@ const UNIT_SECONDS: Record<string, number> = {
 
 /** Seconds in a Prometheus duration such as `5m`, `1h30m` or `30d`. */
 export function durationSeconds(d: string): number {
-  if (!DURATION.test(d)) throw new ConfigError(`"${d}" is not a Prometheus duration`);
+  if (!DURATION.test(d)) throw new ConfigError('(duration)', `"${d}" is not a Prometheus duration`);
   let total = 0;
   for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * (UNIT_SECONDS[m[2]!] ?? 0);
   return total;
@@ -42,7 +69,7 @@ const MATCHERS =
 
 function fail(where: string, option: string, expected: string, got: unknown): never {
   const shown = typeof got === 'string' ? `"${got}"` : JSON.stringify(got);
-  throw new ConfigError(`Invalid option "${option}" in ${where}: expected ${expected}, got ${shown}`);
+  throw new ConfigError(option, `Invalid option "${option}" in ${where}: expected ${expected}, got ${shown}`);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -172,6 +199,7 @@ export function checkSlo(where: string, input: unknown, catalog: Catalog): SloTa
         shares[tier.longWindow] === undefined ? 'slo.window' : `slo.budgetShare.${tier.longWindow}`;
       const need = Math.ceil((longSeconds / windowSeconds) * 1e4) / 1e4;
       throw new ConfigError(
+        option,
         `Invalid option "${option}" in ${where}: the ${tier.tier} tier over ${tier.longWindow} spends ${pctOf(share)} of the budget, a burn-rate factor of ${factor} for a ${window} SLO window (${share} × ${window} / ${tier.longWindow}); below 1 it fires while the SLO is met. Set "slo.budgetShare.${tier.longWindow}" to at least ${need}, or use a longer "slo.window".`,
       );
     }
@@ -208,15 +236,102 @@ export function round(n: number): number {
   return Number(n.toPrecision(6));
 }
 
+/** Defaults of the Kubernetes PrometheusRule's metadata (kube-prometheus-stack's default ruleSelector). */
+export const KUBERNETES_DEFAULTS = Object.freeze({
+  name: 'vigil-rules',
+  namespace: '',
+  labels: Object.freeze({ 'app.kubernetes.io/name': 'vigil-rules', release: 'kube-prometheus-stack' }),
+});
+
+function checkKeys(where: string, path: string, v: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(v)) {
+    if (!key.startsWith('$') && !known.includes(key))
+      fail(where, `${path}.${key}`, `one of ${known.join(', ')}`, key);
+  }
+}
+
+function checkGrafana(where: string, v: unknown): GenConfig['grafana'] {
+  if (v === undefined) return Object.freeze({ datasource: '', folder: '', tags: Object.freeze([]) });
+  if (!isPlainObject(v)) fail(where, 'grafana', 'an object with datasource, folder, tags', v);
+  checkKeys(where, 'grafana', v, ['datasource', 'folder', 'tags']);
+  for (const k of ['datasource', 'folder'] as const) {
+    if (v[k] !== undefined && typeof v[k] !== 'string') fail(where, `grafana.${k}`, 'a string', v[k]);
+  }
+  const tags = v.tags ?? [];
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '' || t.length > 50))
+    fail(where, 'grafana.tags', 'an array of non-empty strings (at most 50 characters)', tags);
+  return Object.freeze({
+    datasource: (v.datasource as string | undefined) ?? '',
+    folder: (v.folder as string | undefined) ?? '',
+    tags: Object.freeze([...new Set(tags as string[])]),
+  });
+}
+
+function checkKubernetes(where: string, v: unknown): GenConfig['kubernetes'] {
+  if (v === undefined) return KUBERNETES_DEFAULTS;
+  if (!isPlainObject(v)) fail(where, 'kubernetes', 'an object with name, namespace, labels', v);
+  checkKeys(where, 'kubernetes', v, ['name', 'namespace', 'labels']);
+  const DNS = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+  if (v.name !== undefined && (typeof v.name !== 'string' || !DNS.test(v.name)))
+    fail(where, 'kubernetes.name', 'a Kubernetes object name (lower case, digits, - and .)', v.name);
+  if (
+    v.namespace !== undefined &&
+    (typeof v.namespace !== 'string' || (v.namespace !== '' && !DNS.test(v.namespace)))
+  )
+    fail(where, 'kubernetes.namespace', 'a Kubernetes namespace name', v.namespace);
+  const labels = v.labels ?? KUBERNETES_DEFAULTS.labels;
+  if (!isPlainObject(labels) || Object.values(labels).some((x) => typeof x !== 'string'))
+    fail(where, 'kubernetes.labels', 'an object of string labels', labels);
+  return Object.freeze({
+    name: (v.name as string | undefined) ?? KUBERNETES_DEFAULTS.name,
+    namespace: (v.namespace as string | undefined) ?? '',
+    labels: Object.freeze({ ...(labels as Record<string, string>) }),
+  });
+}
+
+function checkServices(where: string, v: unknown, slo: SloTargets): GenConfig['services'] {
+  if (v === undefined) return Object.freeze({});
+  if (!isPlainObject(v)) fail(where, 'services', 'an object keyed by service name', v);
+  const out: Record<string, ServiceSlo> = {};
+  for (const [name, s] of Object.entries(v)) {
+    if (name.startsWith('$')) continue;
+    const at = `services.${name}`;
+    if (!isPlainObject(s)) fail(where, at, 'an object with availability and/or latency', s);
+    checkKeys(where, at, s, ['availability', 'latency']);
+    const objective = (k: 'availability' | 'latency'): number => {
+      const x = s[k];
+      if (x === undefined) return slo[k].objective;
+      if (!isPlainObject(x)) fail(where, `${at}.${k}`, 'an object with objective', x);
+      checkKeys(where, `${at}.${k}`, x, ['objective']);
+      return ratio(where, `${at}.${k}.objective`, x.objective, { open: true });
+    };
+    out[name] = Object.freeze({
+      availability: Object.freeze({ objective: objective('availability') }),
+      latency: Object.freeze({ objective: objective('latency') }),
+    });
+  }
+  return Object.freeze(out);
+}
+
 /** Validates a parsed config object and merges it over the catalog's defaults. */
 export function resolveConfig(input: unknown, catalog: Catalog, where = 'the generation config'): GenConfig {
   if (!isPlainObject(input)) fail(where, '(root)', 'a JSON object', input);
-  const { slo, ...rest } = input;
+  const { slo, prefix, services, grafana, kubernetes, ...rest } = input;
   if (slo === undefined) {
     throw new ConfigError(
+      'slo',
       `Missing option "slo" in ${where}: SLO targets have no defaults; set slo.window, slo.availability.objective, slo.latency.objective and slo.latency.thresholdSeconds`,
     );
   }
+  if (rest.selector === undefined) {
+    // Deliberately no default: "" (every target exposing Vigil's metrics) must be a choice.
+    throw new ConfigError(
+      'selector',
+      `Missing option "selector" in ${where}: set PromQL matchers for your services' targets, e.g. job=~"api|worker", or "" for every target that exposes Vigil's metrics`,
+    );
+  }
+  if (prefix !== undefined && (typeof prefix !== 'string' || !METRIC_PREFIX.test(prefix)))
+    fail(where, 'prefix', 'a metric name prefix such as "shop_" (the one given to createMetrics)', prefix);
   const merged = mergeChecked(where, '', catalog.ALERT_DEFAULTS, rest) as AlertDefaults;
   if (merged.selector !== '' && !MATCHERS.test(merged.selector)) {
     fail(where, 'selector', 'PromQL label matchers such as job=~"api|worker"', merged.selector);
@@ -238,22 +353,54 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
   ] as const) {
     if (!Number.isInteger(value)) fail(where, key, 'a positive integer', value);
   }
-  return Object.freeze({ ...merged, slo: checkSlo(where, slo, catalog) });
+  const targets = checkSlo(where, slo, catalog);
+  const perService = checkServices(where, services, targets);
+  // Every service's objectives must leave its burn-rate alerts reachable, like the shared ones.
+  for (const [name, s] of Object.entries(perService)) {
+    for (const tier of catalog.BURN_RATE_TIERS) {
+      const factor = burnRateFactor(tier, targets);
+      for (const k of ['availability', 'latency'] as const) {
+        if (factor * (1 - s[k].objective) >= 1)
+          fail(
+            where,
+            `services.${name}.${k}.objective`,
+            `an objective whose error budget times the ${tier.longWindow} burn rate (${factor}) stays below 1 (the alert could never fire)`,
+            s[k].objective,
+          );
+      }
+    }
+  }
+  return Object.freeze({
+    ...merged,
+    slo: targets,
+    prefix: (prefix as string | undefined) ?? '',
+    services: perService,
+    grafana: checkGrafana(where, grafana),
+    kubernetes: checkKubernetes(where, kubernetes),
+  });
 }
 
-/** Reads and resolves a config file (JSON). */
-export function loadConfig(file: string, catalog: Catalog, shownAs = file): GenConfig {
+/** Reads and parses a config file (JSON), without validating it. */
+export function loadConfigFile(file: string, shownAs = file): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new ConfigError(`Cannot read the generation config ${shownAs}: ${(cause as Error).message}`);
+    throw new ConfigError(
+      '(file)',
+      `Cannot read the generation config ${shownAs}: ${(cause as Error).message}`,
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`${shownAs} is not valid JSON: ${(cause as Error).message}`);
+    throw new ConfigError('(file)', `${shownAs} is not valid JSON: ${(cause as Error).message}`);
   }
-  return resolveConfig(parsed, catalog, shownAs);
+  return parsed;
+}
+
+/** Reads and resolves a config file (JSON). */
+export function loadConfig(file: string, catalog: Catalog, shownAs = file): GenConfig {
+  return resolveConfig(loadConfigFile(file, shownAs), catalog, shownAs);
 }

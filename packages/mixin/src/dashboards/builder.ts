@@ -99,6 +99,10 @@ export interface DashboardSpec {
   title: string;
   description: string;
   variables: VariableSpec[];
+  /** Data source selected by default (name or uid); empty: the one chosen on import. */
+  datasource?: string;
+  /** Tags besides `vigil`. */
+  tags?: readonly string[];
 }
 
 /** Builds one dashboard. Panels are placed in reading order; a row always starts a new line. */
@@ -286,7 +290,9 @@ export class DashboardBuilder {
         description:
           'Prometheus that scrapes the services (import: chosen on the import screen; provisioning: the default one).',
         query: 'prometheus',
-        current: { selected: true, text: `\${${DS_INPUT}}`, value: `\${${DS_INPUT}}` },
+        current: s.datasource
+          ? { selected: true, text: s.datasource, value: s.datasource }
+          : { selected: true, text: `\${${DS_INPUT}}`, value: `\${${DS_INPUT}}` },
         hide: 0,
         includeAll: false,
         multi: false,
@@ -336,7 +342,7 @@ export class DashboardBuilder {
       uid: s.uid,
       title: s.title,
       description: s.description,
-      tags: [TAG],
+      tags: [TAG, ...(s.tags ?? []).filter((t) => t !== TAG)],
       timezone: 'browser',
       editable: true,
       graphTooltip: 1,

@@ -7,9 +7,26 @@ import type { Catalog, GenConfig } from './config.js';
 import { durationSeconds } from './config.js';
 import { num, quote, sel } from './promql.js';
 
+/** Where the generated files go, relative to the output directory, and how they name their origin. */
+export interface Layout {
+  /** Grafana dashboards (`<dir>/<name>.json`). */
+  readonly dashboards: string;
+  /** Prometheus rule files; their promtool tests go to `<rules>/tests`. */
+  readonly rules: string;
+  /** One markdown runbook per alert, plus README.md. */
+  readonly runbooks: string;
+  /** The PrometheusRule manifest (Prometheus Operator) wrapping every rule group. */
+  readonly prometheusRule: string;
+  /** The config file as generated files name it. */
+  readonly configFile: string;
+  /** The command generated files tell readers to rerun. */
+  readonly command: string;
+}
+
 export interface GenContext {
   readonly catalog: Catalog;
   readonly config: GenConfig;
+  readonly layout: Layout;
 }
 
 export interface RecordingRule {

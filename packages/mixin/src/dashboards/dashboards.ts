@@ -1,6 +1,6 @@
 // The dashboards, generated from the metric catalog and the generation config: metric names,
 // labels, label values and bucket boundaries come from @vigil/catalog, threshold lines from the same
-// config values the alerts fire on, and SLO panels from the recording rules of scripts/alerts/slo.ts.
+// config values the alerts fire on, and SLO panels from the recording rules of ../alerts/slo.ts.
 
 import type { MetricDefinition } from '@vigil/catalog';
 import { burnRateFactor } from '../alerts/config.js';
@@ -108,9 +108,15 @@ function ratioOrZero(bad: string, total: string): string {
   return `(${bad} or ${total} * 0)\n/\n${total}`;
 }
 
-function builder(key: DashboardKey, description: string, vars: VariableSpec[]): DashboardBuilder {
+function builder(
+  ctx: GenContext,
+  key: DashboardKey,
+  description: string,
+  vars: VariableSpec[],
+): DashboardBuilder {
   const d = DASHBOARDS[key];
-  return new DashboardBuilder({ uid: d.uid, title: d.title, description, variables: vars });
+  const { datasource, tags } = ctx.config.grafana;
+  return new DashboardBuilder({ uid: d.uid, title: d.title, description, variables: vars, datasource, tags });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +137,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
       : thresholds(COLORS.ok, [c.p99LatencySeconds, COLORS.bad]);
   const errThresholds = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
   const b = builder(
+    ctx,
     'overview',
     'RED metrics of Vigil services (Express and Fastify adapters): rate, errors, latency by route, saturation. Generated from @vigil/catalog.',
     variables(ctx, [req], true, true),
@@ -322,6 +329,7 @@ function database(ctx: GenContext): JsonDashboardFile {
   const errT = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
   const ot = ['system', 'operation', 'table'];
   const b = builder(
+    ctx,
     'database',
     `Database queries timed by Vigil (${m.name}): rate, latency and errors by operation and table.`,
     variables(ctx, [m]),
@@ -433,6 +441,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   ];
   const failedStatus = `status_code=~${quote(['5..', ...Object.values(catalog.HTTP_CLIENT_STATUS)].join('|'))}`;
   const b = builder(
+    ctx,
     'resilience',
     'Circuit breakers, retries, bulkheads and outbound HTTP of @vigil/resilience.',
     variables(ctx, catalog.RESILIENCE_METRICS),
@@ -709,6 +718,7 @@ function runtime(ctx: GenContext): JsonDashboardFile {
   const start = catalog.processStartTimeSeconds;
   const gc = catalog.gcDuration;
   const b = builder(
+    ctx,
     'runtime',
     "Node.js runtime of Vigil services: event loop, CPU, memory, GC, the tracing pipeline, handles, restarts (prom-client's default metrics plus Vigil's own).",
     variables(ctx, [start]),
@@ -940,6 +950,7 @@ function health(ctx: GenContext): JsonDashboardFile {
   const statusT = thresholds(COLORS.bad, [H.warn, COLORS.warn], [H.pass, COLORS.ok]);
   const checkDur = catalog.healthCheckDuration;
   const b = builder(
+    ctx,
     'health',
     'Health checks and probes of @vigil/health: probe answers, check results and check durations.',
     variables(ctx, catalog.HEALTH_METRICS),
@@ -1006,6 +1017,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
   const M = [...extra(ctx), V.job, V.service];
   const windows = alertWindows(ctx);
   const b = builder(
+    ctx,
     'slo',
     `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left.`,
     variables(ctx, [SLO_RECORDS.requests], false),

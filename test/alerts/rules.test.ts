@@ -87,8 +87,9 @@ describe('promtool', () => {
       }
       const slo = files.get('alert-rules/vigil-slo.yaml')!;
       expect(slo).toContain(
-        '(14.4 * 0.005)'.replace('14.4', String(Number(((0.02 * 28) / (1 / 24)).toPrecision(6)))),
+        `(${Number(((0.02 * 28) / (1 / 24)).toPrecision(6))} * (1 - vigil_slo:objective:ratio{slo="availability"}))`,
       );
+      expect(slo).toContain('0.995 + 0 * max by (job) (vigil_slo:sli_requests:rate5m{slo="availability"})');
       expect(slo).toContain('le=~"1(\\\\.0)?"');
       expect(slo).toContain('sum by (job) (');
       expect(files.get('alert-rules/vigil-http.yaml')).toContain(
@@ -165,9 +166,13 @@ describe('generated rules', () => {
       ]);
     }
     const yaml = readFileSync(join(rulesDir, 'vigil-slo.yaml'), 'utf8');
-    // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h) ticket.
-    for (const f of ['(14.4 * 0.001)', '(6 * 0.001)', '(3 * 0.001)', '(1 * 0.001)'])
-      expect(yaml).toContain(f);
+    // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h)
+    // ticket, times each service's budget read from the recorded objective (not a constant).
+    for (const f of ['14.4', '6', '3', '1'])
+      expect(yaml).toContain(
+        `on (job, service, slo) (${f} * (1 - vigil_slo:objective:ratio{slo="availability"}))`,
+      );
+    expect(yaml).not.toContain('* 0.001)');
     // Windows of a day or more in their own, slower group; no window reads raw counters over days.
     const groups = buildRules(ctx).find((f) => f.name === 'vigil-slo')!.groups;
     const long = groups.find((g) => g.name === 'vigil-slo-sli-long')!;

@@ -61,10 +61,15 @@ function checkLayout(input: Partial<Layout> | undefined): Layout {
 }
 
 /** @internal The validated context the generators read (tests vary the catalog). */
-export function createContext(config: unknown, options: GenerateOptions = {}, catalog?: Catalog): GenContext {
+export function createContext(
+  config: unknown,
+  options: GenerateOptions = {},
+  catalog?: Catalog,
+  where?: string,
+): GenContext {
   const layout = checkLayout(options.layout);
   const cat = catalog ?? (vigilCatalog as unknown as Catalog);
-  const resolved = resolveConfig(config, cat);
+  const resolved = resolveConfig(config, cat, where);
   return { catalog: prefixCatalog(cat, resolved.prefix), config: resolved, layout };
 }
 
@@ -122,7 +127,13 @@ export function generate(config: unknown, options: GenerateOptions = {}): Genera
 
 /** Reads, parses and generates from a config file (JSON). */
 export function generateFromFile(file: string, options: GenerateOptions = {}): GeneratedFile[] {
-  return generate(loadConfigFile(file), options);
+  const ctx = createContext(
+    loadConfigFile(file, options.layout?.configFile ?? file),
+    options,
+    undefined,
+    options.layout?.configFile ?? file,
+  );
+  return [...generateFromContext(ctx)].map(([path, content]) => ({ path, content }));
 }
 
 /** Options of `write()`. */

@@ -240,6 +240,7 @@ export const DASHBOARDS = Object.freeze({
   resilience: { uid: 'vigil-resilience', title: 'Vigil / Resilience', file: 'resilience.json' },
   runtime: { uid: 'vigil-nodejs-runtime', title: 'Vigil / Node.js runtime', file: 'nodejs-runtime.json' },
   slo: { uid: 'vigil-slo', title: 'Vigil / SLO', file: 'slo.json' },
+  fleet: { uid: 'vigil-slo-fleet', title: 'Vigil / SLO fleet', file: 'slo-fleet.json' },
   health: { uid: 'vigil-health', title: 'Vigil / Health', file: 'health.json' },
 } as const);
 export type DashboardKey = keyof typeof DASHBOARDS;

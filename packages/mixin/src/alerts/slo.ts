@@ -7,6 +7,9 @@
 //                                                                  is down, the last rate, all bad)
 //   vigil_slo:sli_error:ratio_rate<w>                              bad / valid over each alert window
 //                                                                  and the SLO window, from the 5m records
+//   vigil_slo:objective:ratio                                      the objective (config: slo, or
+//                                                                  services.<name>), a series so queries
+//                                                                  and alerts read it per service
 //   vigil_slo:error_budget_remaining:ratio                         1 = untouched, 0 = spent, < 0 = overspent
 // Windows of a day or more are a separate group with a slower interval (longWindowInterval).
 
@@ -38,18 +41,26 @@ export const SLO_RECORDS = Object.freeze({
   errors: 'vigil_slo:sli_errors:rate5m',
   ratio: (window: string) => `vigil_slo:sli_error:ratio_rate${window}`,
   budgetRemaining: 'vigil_slo:error_budget_remaining:ratio',
+  objective: 'vigil_slo:objective:ratio',
 });
 
 export type SloName = 'availability' | 'latency';
 export const SLO_NAMES: readonly SloName[] = ['availability', 'latency'];
 
-export function objectiveOf(ctx: GenContext, slo: SloName): number {
-  return ctx.config.slo[slo].objective;
+/** The objective of `service` (a value of the service key label), or the shared one. */
+export function objectiveOf(ctx: GenContext, slo: SloName, service?: string): number {
+  const own = service === undefined ? undefined : ctx.config.services[service];
+  return own ? own[slo].objective : ctx.config.slo[slo].objective;
 }
 
 /** The error budget as a ratio (1 - objective), rounded so 1 - 0.999 prints as 0.001. */
-export function budgetOf(ctx: GenContext, slo: SloName): number {
-  return Number(num(1 - objectiveOf(ctx, slo)));
+export function budgetOf(ctx: GenContext, slo: SloName, service?: string): number {
+  return Number(num(1 - objectiveOf(ctx, slo, service)));
+}
+
+/** The unit tests' service (its service key label value), whose objective the tests assume. */
+function testService(ctx: GenContext): string | undefined {
+  return testTarget(ctx)[serviceKeyLabel(ctx)];
 }
 
 /** Every window the burn-rate alerts look at, shortest first (always including 5m). */
@@ -57,6 +68,34 @@ export function alertWindows(ctx: GenContext): string[] {
   const ws = new Set<string>(['5m']);
   for (const t of ctx.catalog.BURN_RATE_TIERS) ws.add(t.shortWindow).add(t.longWindow);
   return [...ws].sort((a, b) => durationSeconds(a) - durationSeconds(b));
+}
+
+/** The label whose values key `services` in the config: the last service label (`service` by default). */
+export function serviceKeyLabel(ctx: GenContext): string {
+  const sl = ctx.config.serviceLabels;
+  return sl[sl.length - 1]!;
+}
+
+/**
+ * The objective records of one SLO: one series per service seen by the SLI, valued at that
+ * service's objective (its `services` entry, else the shared one).
+ */
+function objectiveRules(ctx: GenContext, slo: SloName): RecordingRule[] {
+  const sl = ctx.config.serviceLabels;
+  const key = serviceKeyLabel(ctx);
+  const named = Object.entries(ctx.config.services);
+  const of = (objective: number, matcher: string[]) =>
+    `${num(objective)} + 0 * max${by(sl)} (${sloSeries(SLO_RECORDS.requests, slo, matcher)})`;
+  const regex = named.map(([n]) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  // One rule per SLO (promtool refuses two records of one name and labels): disjoint parts by `or`.
+  const parts = [of(objectiveOf(ctx, slo), named.length ? [`${key}!~${quote(regex)}`] : [])];
+  for (const [name, o] of named) parts.push(of(o[slo].objective, [`${key}=${quote(name)}`]));
+  return [{ record: SLO_RECORDS.objective, expr: parts.join('\nor\n'), labels: { slo } }];
+}
+
+/** `(1 - objective)` of every service: the error budget as a ratio, matched on the service labels. */
+export function budgetSeries(ctx: GenContext, slo: SloName, matchers: readonly string[] = []): string {
+  return `on (${[...ctx.config.serviceLabels, 'slo'].join(', ')}) (1 - ${sloSeries(SLO_RECORDS.objective, slo, matchers)})`;
 }
 
 /** `{slo="x"}` selector of a recorded SLO series. */
@@ -119,6 +158,7 @@ function recordingRules(ctx: GenContext, slo: SloName): { short: RecordingRule[]
     short.push({ record: SLO_RECORDS.requests, expr: r5.total, labels });
     short.push({ record: SLO_RECORDS.errors, expr: r5.bad, labels });
   }
+  short.push(...objectiveRules(ctx, slo));
   const window = ctx.config.slo.window;
   for (const w of [...alertWindows(ctx), window]) {
     const expr =
@@ -129,15 +169,15 @@ function recordingRules(ctx: GenContext, slo: SloName): { short: RecordingRule[]
   }
   long.push({
     record: SLO_RECORDS.budgetRemaining,
-    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), slo)} / ${num(budgetOf(ctx, slo))}`,
+    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), slo)} / ${budgetSeries(ctx, slo)}`,
     labels,
   });
   return { short, long };
 }
 
 /** The burn-rate threshold (error ratio) of each tier of an SLO. */
-export function tierThresholds(ctx: GenContext, slo: SloName) {
-  const budget = budgetOf(ctx, slo);
+export function tierThresholds(ctx: GenContext, slo: SloName, service?: string) {
+  const budget = budgetOf(ctx, slo, service);
   return ctx.catalog.BURN_RATE_TIERS.map((t) => {
     const factor = burnRateFactor(t, ctx.config.slo);
     return { ...t, factor, budget, threshold: factor * budget };
@@ -153,9 +193,10 @@ function sloSeriesFor(
   bad: number,
   length: number,
   noise: boolean,
+  target: Readonly<Record<string, string>> = testTarget(ctx),
 ): TestSeries[] {
   const { catalog } = ctx;
-  const t = { ...testTarget(ctx), route: '/orders/:id', method: 'GET' };
+  const t = { ...target, route: '/orders/:id', method: 'GET' };
   if (slo === 'availability') {
     const m = catalog.httpRequestsTotal.name;
     const out = [testSeries(m, { ...t, status_code: '200' }, growing(TEST_RATE - bad, length))];
@@ -250,16 +291,19 @@ function outageTest(
 }
 
 function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
-  const tiers = tierThresholds(ctx, slo);
+  // The unit tests burn the test service's own budget; the docs state the shared objective's.
+  const tiers = tierThresholds(ctx, slo, testService(ctx));
+  const shared = tierThresholds(ctx, slo);
   const { window } = ctx.config.slo;
   const objective = objectiveOf(ctx, slo);
+  const sl = ctx.config.serviceLabels;
   const variants: AlertVariant[] = [];
   for (const tier of ['page', 'ticket'] as const) {
     const ofTier = tiers.filter((t) => t.tier === tier);
     if (!ofTier.length) continue;
     const expr = ofTier
       .map((t) => {
-        const limit = `(${num(t.factor)} * ${num(t.budget)})`;
+        const limit = `on (${[...sl, 'slo'].join(', ')}) (${num(t.factor)} * (1 - ${sloSeries(SLO_RECORDS.objective, slo)}))`;
         return `(\n  ${sloSeries(SLO_RECORDS.ratio(t.longWindow), slo)} > ${limit}\n  and\n  ${sloSeries(SLO_RECORDS.ratio(t.shortWindow), slo)} > ${limit}\n)`;
       })
       .join('\nor\n');
@@ -274,7 +318,6 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
       ? 'requests failing with 5xx'
       : `requests slower than ${ctx.config.slo.latency.thresholdSeconds}s`;
   const alert = slo === 'availability' ? 'AvailabilityBudgetBurn' : 'LatencyBudgetBurn';
-  const sl = ctx.config.serviceLabels;
 
   // Unit tests: a fast burn fires both tiers, a slow burn only the ticket, a small one nothing.
   const page = tiers.filter((t) => t.tier === 'page');
@@ -297,7 +340,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
   ) {
     throw new Error(`cannot build ${alert} unit tests for the configured ${slo} objective ${objective}`);
   }
-  const sustainable = Number(num(0.97 * budgetOf(ctx, slo)));
+  const sustainable = Number(num(0.97 * budgetOf(ctx, slo, testService(ctx))));
   const target = pick(testTarget(ctx), sl);
   const labels = { ...target, slo };
   const tests: AlertTest[] = [
@@ -331,7 +374,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
     },
   ];
   if (slo === 'availability') tests.push(outageTest(ctx, tiers, labels));
-  const tierText = tiers
+  const tierText = shared
     .map(
       (t) =>
         `${t.tier} when both the ${t.longWindow} and ${t.shortWindow} ratios exceed ${num(t.factor)}× the budget (${pct(t.threshold)})`,
@@ -388,7 +431,35 @@ function exprTests(ctx: GenContext): ExprTest[] {
       .map(([k, v]) => `${k}=${quote(v)}`)
       .join(', ')}}`;
   const out: ExprTest[] = [];
+  const key = serviceKeyLabel(ctx);
   for (const slo of SLO_NAMES) {
+    // The objective is a series per service: the shared one, or the service's own.
+    const own = testService(ctx);
+    const named = Object.entries(ctx.config.services).find(([n]) => n !== own);
+    const other = named ? { ...testTarget(ctx), [key]: named[0] } : undefined;
+    const otherLabels = other ? pick(other, ctx.config.serviceLabels) : undefined;
+    out.push({
+      name: `${slo}: the objective is recorded per service${named ? ` (${named[0]}: its own, ${target[key]}: ${own !== undefined && ctx.config.services[own] ? 'its own' : 'the shared one'})` : ''}`,
+      series: [
+        ...sloSeriesFor(ctx, slo, 0, 10, false),
+        ...(other ? sloSeriesFor(ctx, slo, 0, 10, false, other) : []),
+      ],
+      evalMinutes: 10,
+      expr: sloSeries(SLO_RECORDS.objective, slo),
+      samples: [
+        { labels: labelText(slo, SLO_RECORDS.objective), value: objectiveOf(ctx, slo, own) },
+        ...(named && otherLabels
+          ? [
+              {
+                labels: `${SLO_RECORDS.objective}{${Object.entries({ ...otherLabels, slo })
+                  .map(([k, v]) => `${k}=${quote(v)}`)
+                  .join(', ')}}`,
+                value: named[1][slo].objective,
+              },
+            ]
+          : []),
+      ],
+    });
     out.push({
       name: `${slo}: no bad events (and no 5xx series at all) gives 0, not nothing, and a full budget`,
       series: sloSeriesFor(ctx, slo, 0, 20, false),
@@ -401,11 +472,17 @@ function exprTests(ctx: GenContext): ExprTest[] {
       ],
     });
     out.push({
-      name: `${slo}: every event bad spends the budget ${num(1 / budgetOf(ctx, slo))} times over`,
+      name: `${slo}: every event bad spends the budget ${num(1 / budgetOf(ctx, slo, testService(ctx)))} times over`,
       series: sloSeriesFor(ctx, slo, TEST_RATE, 20, false),
       evalMinutes: 20,
       expr: sloSeries(SLO_RECORDS.budgetRemaining, slo),
-      samples: [{ labels: labelText(slo, SLO_RECORDS.budgetRemaining), value: 1 - 1 / budgetOf(ctx, slo) }],
+      // 1 - objective as Prometheus computes it (0.0010000000000000009 for 0.999), not the rounded budget.
+      samples: [
+        {
+          labels: labelText(slo, SLO_RECORDS.budgetRemaining),
+          value: 1 - 1 / (1 - objectiveOf(ctx, slo, testService(ctx))),
+        },
+      ],
     });
   }
   return out;

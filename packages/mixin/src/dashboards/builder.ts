@@ -82,6 +82,24 @@ export interface TimeSeriesSpec extends PanelBase {
 
 export type StatSpec = PanelBase;
 
+/** A table: one instant query per column, merged into one row per service (label columns first). */
+export interface TableSpec extends Omit<PanelBase, 'queries' | 'unit' | 'thresholds'> {
+  /** Label columns shown first, in order. */
+  labels: string[];
+  /** Label columns hidden. */
+  hide: string[];
+  columns: {
+    title: string;
+    expr: string;
+    unit: string;
+    decimals?: number;
+    thresholds: JsonThresholds;
+  }[];
+  /** Unit of the table as a whole (columns override it). */
+  unit: string;
+  thresholds: JsonThresholds;
+}
+
 export interface StateTimelineSpec extends PanelBase {
   mappings: JsonMapping[];
 }
@@ -220,6 +238,72 @@ export class DashboardBuilder {
         tooltip: { mode: 'multi', sort: 'desc' },
       },
       targets: this.targets(p.queries),
+    });
+    return this;
+  }
+
+  table(p: TableSpec): this {
+    this.check({ ...p, queries: [] });
+    this.types.add('table');
+    const refs = p.columns.map((_, i) => String.fromCharCode(65 + i));
+    const targets = this.targets(
+      p.columns.map((c) => ({ expr: c.expr })),
+      true,
+    ).map((t) => ({ ...t, format: 'table' as const }));
+    const renameByName: Record<string, string> = {};
+    const indexByName: Record<string, number> = {};
+    p.labels.forEach((l, i) => {
+      indexByName[l] = i;
+    });
+    p.columns.forEach((c, i) => {
+      renameByName[`Value #${refs[i]}`] = c.title;
+      indexByName[`Value #${refs[i]}`] = p.labels.length + i;
+    });
+    this.panels.push({
+      type: 'table',
+      id: this.nextId++,
+      title: p.title,
+      description: p.description,
+      datasource: DATASOURCE,
+      pluginVersion: PLUGIN_VERSION,
+      gridPos: this.place(p.w ?? 24, p.h ?? 8),
+      fieldConfig: {
+        defaults: {
+          unit: p.unit,
+          thresholds: p.thresholds,
+          color: { mode: 'thresholds' },
+          mappings: [],
+          custom: { align: 'auto', cellOptions: { type: 'auto' }, inspect: false },
+        },
+        overrides: p.columns.map((c) => ({
+          matcher: { id: 'byName', options: c.title },
+          properties: [
+            { id: 'unit', value: c.unit },
+            { id: 'thresholds', value: c.thresholds },
+            { id: 'custom.cellOptions', value: { type: 'color-text' } },
+            ...(c.decimals !== undefined ? [{ id: 'decimals', value: c.decimals }] : []),
+          ],
+        })),
+      },
+      options: {
+        showHeader: true,
+        cellHeight: 'sm',
+        frameIndex: 0,
+        footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+      },
+      transformations: [
+        { id: 'merge', options: {} },
+        {
+          id: 'organize',
+          options: {
+            excludeByName: Object.fromEntries(['Time', ...p.hide].map((l) => [l, true])),
+            indexByName,
+            renameByName,
+            includeByName: {},
+          },
+        },
+      ],
+      targets,
     });
     return this;
   }

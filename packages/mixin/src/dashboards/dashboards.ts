@@ -9,6 +9,7 @@ import { by, leMatcher, num, quote, sel, select } from '../alerts/promql.js';
 import {
   alertWindows,
   budgetOf,
+  budgetSeries,
   objectiveOf,
   SLO_NAMES,
   SLO_RECORDS,
@@ -1067,7 +1068,9 @@ function slo(ctx: GenContext): JsonDashboardFile {
         decimals: 2,
         w: 6,
         thresholds: burnT,
-        queries: [{ expr: `${s(SLO_RECORDS.ratio('1h'))} / ${num(budget)}`, legend: '{{service}}' }],
+        queries: [
+          { expr: `${s(SLO_RECORDS.ratio('1h'))} / ${budgetSeries(ctx, name, M)}`, legend: '{{service}}' },
+        ],
       })
       .stat({
         title: `${name} burn rate (${windows[windows.length - 1]})`,
@@ -1078,7 +1081,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         thresholds: burnT,
         queries: [
           {
-            expr: `${s(SLO_RECORDS.ratio(windows[windows.length - 1]!))} / ${num(budget)}`,
+            expr: `${s(SLO_RECORDS.ratio(windows[windows.length - 1]!))} / ${budgetSeries(ctx, name, M)}`,
             legend: '{{service}}',
           },
         ],
@@ -1091,7 +1094,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         showThresholds: true,
         thresholds: burnT,
         queries: windows.map((w) => ({
-          expr: `${s(SLO_RECORDS.ratio(w))} / ${num(budget)}`,
+          expr: `${s(SLO_RECORDS.ratio(w))} / ${budgetSeries(ctx, name, M)}`,
           legend: `{{service}} ${w}`,
         })),
       })
@@ -1108,6 +1111,73 @@ function slo(ctx: GenContext): JsonDashboardFile {
   return b.build();
 }
 
+/** One row per service and SLO: objective, SLI over the window, budget left, burn rates. */
+function fleet(ctx: GenContext): JsonDashboardFile {
+  const { catalog, config } = ctx;
+  const M = [...extra(ctx), V.job, V.service];
+  const sl = config.serviceLabels;
+  const tiers = catalog.BURN_RATE_TIERS.map((t) => burnRateFactor(t, config.slo));
+  const minPage = Math.min(
+    ...catalog.BURN_RATE_TIERS.filter((t) => t.tier === 'page').map((t) => burnRateFactor(t, config.slo)),
+  );
+  const minTicket = Math.min(...tiers);
+  const burnT = thresholds(COLORS.ok, [minTicket, COLORS.warn], [minPage, COLORS.bad]);
+  const budgetT = thresholds(COLORS.bad, [0, COLORS.warn], [0.25, COLORS.ok]);
+  const window = config.slo.window;
+  const perService = Object.keys(config.services).length
+    ? ` (per-service objectives: ${Object.entries(config.services)
+        .map(([n, o]) => `${n} ${pct(o.availability.objective)} / ${pct(o.latency.objective)}`)
+        .join(', ')})`
+    : '';
+  const b = builder(
+    ctx,
+    'fleet',
+    `Every service's SLOs at a glance, one row per service: the objective (recorded as ${SLO_RECORDS.objective}), the SLI over ${window}, the error budget left and the burn rate over 1h and 6h${perService}.`,
+    variables(ctx, [SLO_RECORDS.requests], false),
+  );
+  for (const name of SLO_NAMES) {
+    const s = (record: string) => sloSeries(record, name, M);
+    const burn = (w: string) => `${s(SLO_RECORDS.ratio(w))} / ${budgetSeries(ctx, name, M)}`;
+    b.row(
+      name === 'availability' ? 'Availability' : `Latency (within ${config.slo.latency.thresholdSeconds}s)`,
+    ).table({
+      title: `${name} SLO by service`,
+      description: `One row per service. Burn rate 1 spends exactly the budget in ${window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}. Budget left below 0 is overspent.`,
+      unit: 'percentunit',
+      thresholds: NEUTRAL,
+      labels: [...sl],
+      hide: ['slo'],
+      h: 8,
+      columns: [
+        {
+          title: 'Objective',
+          expr: s(SLO_RECORDS.objective),
+          unit: 'percentunit',
+          decimals: 3,
+          thresholds: NEUTRAL,
+        },
+        {
+          title: `SLI (${window})`,
+          expr: `1 - ${s(SLO_RECORDS.ratio(window))}`,
+          unit: 'percentunit',
+          decimals: 3,
+          thresholds: NEUTRAL,
+        },
+        {
+          title: 'Budget left',
+          expr: s(SLO_RECORDS.budgetRemaining),
+          unit: 'percentunit',
+          decimals: 1,
+          thresholds: budgetT,
+        },
+        { title: 'Burn rate (1h)', expr: burn('1h'), unit: 'none', decimals: 2, thresholds: burnT },
+        { title: 'Burn rate (6h)', expr: burn('6h'), unit: 'none', decimals: 2, thresholds: burnT },
+      ],
+    });
+  }
+  return b.build();
+}
+
 /** Every dashboard, by file name. */
 export function buildDashboards(ctx: GenContext): Map<string, JsonDashboardFile> {
   return new Map([
@@ -1117,5 +1187,6 @@ export function buildDashboards(ctx: GenContext): Map<string, JsonDashboardFile>
     [DASHBOARDS.runtime.file, runtime(ctx)],
     [DASHBOARDS.health.file, health(ctx)],
     [DASHBOARDS.slo.file, slo(ctx)],
+    [DASHBOARDS.fleet.file, fleet(ctx)],
   ]);
 }

@@ -1,16 +1,43 @@
 // Dashboard files: one JSON per dashboard, formatted the way Grafana exports them (2-space JSON).
 
 import type { GenContext } from '../alerts/model.js';
+import { serviceKeyLabel } from '../alerts/slo.js';
 import { toYaml } from '../alerts/yaml.js';
 import { buildDashboards } from './dashboards.js';
 
 export function generateDashboardFiles(ctx: GenContext): Map<string, string> {
   const out = new Map<string, string>();
   const dir = ctx.layout.dashboards;
-  for (const [file, d] of buildDashboards(ctx)) out.set(`${dir}/${file}`, `${JSON.stringify(d, null, 2)}\n`);
+  const label = serviceKeyLabel(ctx);
+  const rename = !['service', 'job', 'instance'].includes(label);
+  for (const [file, d] of buildDashboards(ctx)) {
+    const json = rename ? renameServiceLabel(d, label) : d;
+    out.set(`${dir}/${file}`, `${JSON.stringify(json, null, 2)}\n`);
+  }
   const { folder } = ctx.config.grafana;
   if (folder) out.set(`${dir}/grafana-provisioning.yaml`, provisioning(ctx, folder));
   return out;
+}
+
+/**
+ * The dashboards name the service label `service`; with another service label (config
+ * `serviceLabels: ["job", "app"]`) every query, variable query and legend uses that label instead.
+ * The `$service` variable keeps its name so links between dashboards keep working.
+ */
+function renameServiceLabel<T>(dashboard: T, label: string): T {
+  const inQuery = /(?<![$\w:.])service(?![\w:])/g;
+  const walk = (v: unknown, key: string): unknown => {
+    if (typeof v === 'string') {
+      if (key === 'expr' || key === 'query') return v.replace(inQuery, label);
+      if (key === 'legendFormat') return v.replace(/\{\{\s*service\s*\}\}/g, `{{${label}}}`);
+      return v;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, key));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+    return v;
+  };
+  return walk(dashboard, '') as T;
 }
 
 /** A Grafana dashboard provider loading these files into `folder` (mount the folder at `path`). */

@@ -17,6 +17,8 @@
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
 //       e. outbound-app.mjs  axios and fetch calls, a mysql2 query and an ioredis command in one
 //                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
+//       f. mixin-cli.mjs     `npx vigil-mixin generate` with a user's config (prefix, label, two
+//                            services' SLOs) into ./observability; promtool check + test rules
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
@@ -81,6 +83,7 @@ const FIXTURES_BY_PACKAGE = {
   '@vigil/koa': ['koa-app.mjs'],
   '@vigil/metrics': ['node-http-app.mjs'],
   '@vigil/resilience': ['outbound-app.mjs'],
+  '@vigil/mixin': ['mixin-cli.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -373,6 +376,15 @@ async function main() {
               'e. axios + fetch + mysql2 + ioredis in one trace, with client and query metrics',
               node,
               ['outbound-app.mjs'],
+            ],
+          ]
+        : []),
+      ...(present.has('@vigil/mixin')
+        ? [
+            [
+              'f. npx vigil-mixin generate: prefix, service label, two SLOs; promtool',
+              node,
+              ['mixin-cli.mjs'],
             ],
           ]
         : []),

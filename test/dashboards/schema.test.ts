@@ -205,7 +205,10 @@ describe('dashboard conventions', () => {
       for (const p of panelsOf(file, d, catalog.CATALOG, recorded))
         for (const m of p.needs) shown.add(m.name);
     const missing = catalog.CATALOG.map((m) => m.name).filter((n) => !shown.has(n));
-    expect(missing, 'metrics without a panel: add one in scripts/dashboards/dashboards.ts').toEqual([]);
+    expect(
+      missing,
+      'metrics without a panel: add one in packages/mixin/src/dashboards/dashboards.ts',
+    ).toEqual([]);
   });
 
   it('threshold lines come from the same config values the alerts fire on', () => {

@@ -77,6 +77,21 @@ function docBlocks(docs, catalog, files) {
   return { 'alert-config': config, 'dashboard-list': dashboards };
 }
 
+/** The thresholds table of packages/mixin/README.md: ALERT_DEFAULTS without the keys it lists itself. */
+function mixinThresholds(docs, catalog) {
+  const rows = [];
+  flatten('', catalog.ALERT_DEFAULTS, rows);
+  const show = (v) =>
+    typeof v === 'string' ? (v === '' ? '`""`' : `\`"${v}"\``) : `\`${JSON.stringify(v)}\``;
+  return [
+    '| key | default | meaning |',
+    '|---|---|---|',
+    ...rows
+      .filter(([k]) => k !== 'selector' && k !== 'serviceLabels')
+      .map(([k, v]) => `| \`${k}\` | ${show(v)} | ${(docs.get(k) ?? '').replace(/\|/g, '\\|')} |`),
+  ].join('\n');
+}
+
 function replaceBlocks(text, file, blocks) {
   let out = text;
   for (const [name, content] of Object.entries(blocks)) {
@@ -121,6 +136,13 @@ export async function runMixin({ root, catalog, check, argv = process.argv }) {
       content: replaceBlocks(readFileSync(docPath, 'utf8'), DOCS_PAGE, docBlocks(docs, catalog, files)),
     });
   }
+  const readme = 'packages/mixin/README.md';
+  extra.push({
+    path: readme,
+    content: replaceBlocks(readFileSync(join(root, readme), 'utf8'), readme, {
+      'mixin-thresholds': mixinThresholds(docs, catalog),
+    }),
+  });
   const r = mixin.write([...files, ...extra], root, { check, prune: true, layout: REPO_LAYOUT });
   for (const f of r.written) console.log(`wrote ${f}`);
   for (const f of r.removed) console.log(`removed ${f} (no longer generated)`);

@@ -24,7 +24,7 @@ function havePromtool() {
 
 runMain(async () => {
   const config = {
-    $schema: './node_modules/@vigil/mixin/schema.json',
+    $schema: './node_modules/@vigil/mixin/schema/vigil-mixin.schema.json',
     selector: 'job=~"checkout|payments"',
     prefix: 'shop_',
     serviceLabels: ['job', 'app'],
@@ -41,9 +41,15 @@ runMain(async () => {
   };
   const work = mkdtempSync(path.join(here, 'mixin-'));
   writeFileSync(path.join(work, 'vigil-mixin.json'), JSON.stringify(config, null, 2));
-  const schema = JSON.parse(readFileSync(path.join(here, 'node_modules/@vigil/mixin/schema.json'), 'utf8'));
-  check(schema.required.includes('selector'), 'the packed schema.json does not require "selector"');
-  ok("@vigil/mixin/schema.json is in the package (the config's $schema)");
+  // The $schema path editors read, and the package export `@vigil/mixin/schema.json`: one file.
+  const schemaFile = path.join(here, config.$schema);
+  const schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
+  check(schema.required.includes('selector'), 'the packed schema does not require "selector"');
+  check(
+    require.resolve('@vigil/mixin/schema.json') === schemaFile,
+    '@vigil/mixin/schema.json is another file',
+  );
+  ok(`the config's $schema (${config.$schema}) is in the package, also as @vigil/mixin/schema.json`);
 
   const out = execFileSync(
     'npx',

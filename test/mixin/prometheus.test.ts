@@ -40,6 +40,7 @@ const CONFIG = {
     checkout: { availability: { objective: 0.9995 }, latency: { objective: 0.995 } },
     payments: { availability: { objective: 0.99 }, latency: { objective: 0.95 } },
   },
+  routeGroups: { users: { routes: ['/users/:id'], latency: { objective: 0.98, thresholdSeconds: 0.1 } } },
 };
 const prometheusInstalled = haveTool('prometheus', ['--version']);
 const prefixed = catalog.CATALOG.map((m) => ({ ...m, name: `shop_${m.name}` }));
@@ -156,7 +157,7 @@ describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a rea
   it('records each service with its own objective, and only the Vigil targets', async () => {
     const objectives = await waitFor('objectives recorded for both services', async () => {
       const r = await prom!.query('vigil_slo:objective:ratio');
-      return r.length === 2 * SERVICES.length ? r : undefined;
+      return r.length === 3 * SERVICES.length ? r : undefined;
     });
     const got = Object.fromEntries(
       objectives.map((s) => [`${s.metric.app}/${s.metric.slo}`, Number(s.value?.[1])]),
@@ -166,6 +167,8 @@ describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a rea
       'checkout/latency': 0.995,
       'payments/availability': 0.99,
       'payments/latency': 0.95,
+      'checkout/latency:users': 0.98,
+      'payments/latency:users': 0.98,
     });
     const targets = await prom!.query('vigil_target:up');
     expect([...new Set(targets.map((t) => t.metric.job))].sort()).toEqual([...SERVICES]);

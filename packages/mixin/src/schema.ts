@@ -137,6 +137,40 @@ export function configSchema(docs: ReadonlyMap<string, string> = new Map()): Rec
           },
         },
       },
+      routeGroups: {
+        type: 'object',
+        description:
+          'Per-route latency SLOs, each with its own threshold and objective; recorded as slo="latency:<name>".',
+        propertyNames: { pattern: '^[a-zA-Z0-9_-]{1,40}$' },
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['routes', 'latency'],
+          properties: {
+            routes: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'string', minLength: 1 },
+              description: 'Route templates (values of the route label), e.g. "/orders/:id".',
+            },
+            latency: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['objective', 'thresholdSeconds'],
+              properties: {
+                objective: {
+                  ...RATIO_OPEN,
+                  description: "Share of the routes' non-5xx requests faster than thresholdSeconds.",
+                },
+                thresholdSeconds: {
+                  enum: [...buckets],
+                  description: `A bucket boundary of ${cat.httpRequestDuration.name}.`,
+                },
+              },
+            },
+          },
+        },
+      },
       grafana: {
         type: 'object',
         additionalProperties: false,

@@ -97,6 +97,41 @@ const INVALID: [string, unknown, string, RegExp][] = [
     'services.a.latency.thresholdSeconds',
     /objective/,
   ],
+  [
+    'route group threshold between buckets',
+    {
+      ...OK,
+      routeGroups: { api: { routes: ['/checkout'], latency: { objective: 0.99, thresholdSeconds: 0.2 } } },
+    },
+    'routeGroups.api.latency.thresholdSeconds',
+    /bucket boundaries/,
+  ],
+  [
+    'route group without routes',
+    { ...OK, routeGroups: { api: { routes: [], latency: { objective: 0.99, thresholdSeconds: 0.25 } } } },
+    'routeGroups.api.routes',
+    /route templates/,
+  ],
+  [
+    'route group name with a space',
+    {
+      ...OK,
+      routeGroups: {
+        'check out': { routes: ['/checkout'], latency: { objective: 0.99, thresholdSeconds: 0.25 } },
+      },
+    },
+    'routeGroups.check out',
+    /letters, digits/,
+  ],
+  [
+    'route group objective whose alert cannot fire',
+    {
+      ...OK,
+      routeGroups: { api: { routes: ['/checkout'], latency: { objective: 0.9, thresholdSeconds: 0.25 } } },
+    },
+    'routeGroups.api.latency.objective',
+    /could never fire/,
+  ],
   ['grafana tags not strings', { ...OK, grafana: { tags: ['ok', 3] } }, 'grafana.tags', /non-empty strings/],
   [
     'grafana unknown key',
@@ -122,7 +157,11 @@ describe('config validation', () => {
   });
 
   it('accepts the smallest config, and $schema / $comment keys', () => {
-    const files = generate({ $schema: './node_modules/@vigil/mixin/schema.json', $comment: 'x', ...OK });
+    const files = generate({
+      $schema: './node_modules/@vigil/mixin/schema/vigil-mixin.schema.json',
+      $comment: 'x',
+      ...OK,
+    });
     expect(files.map((f) => f.path)).toContain('rules/vigil-slo.yaml');
     expect(files.map((f) => f.path)).toContain('dashboards/slo-fleet.json');
     expect(files.map((f) => f.path)).toContain('kubernetes/prometheusrule.yaml');
@@ -162,6 +201,7 @@ describe('JSON Schema', () => {
       ![
         'burn factor below 1',
         'service objective whose alert cannot fire',
+        'route group objective whose alert cannot fire',
         'restarts not an integer',
       ].includes(name),
   );
@@ -180,6 +220,12 @@ describe('JSON Schema', () => {
       services: {
         checkout: { availability: { objective: 0.9995 } },
         payments: { latency: { objective: 0.95 } },
+      },
+      routeGroups: {
+        'checkout-api': {
+          routes: ['/checkout', '/cart/:id'],
+          latency: { objective: 0.99, thresholdSeconds: 0.25 },
+        },
       },
       http: { errorRatio: 0.02 },
       runbookBaseUrl: 'https://runbooks.example.com/vigil',

@@ -21,7 +21,7 @@ const promtool = have('promtool');
 const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
 
 export const SHOP_CONFIG = {
-  $schema: './node_modules/@vigil/mixin/schema.json',
+  $schema: './node_modules/@vigil/mixin/schema/vigil-mixin.schema.json',
   selector: 'job=~"checkout|payments"',
   prefix: 'shop_',
   serviceLabels: ['job', 'app'],
@@ -33,6 +33,12 @@ export const SHOP_CONFIG = {
   services: {
     checkout: { availability: { objective: 0.9995 }, latency: { objective: 0.995 } },
     payments: { availability: { objective: 0.99 }, latency: { objective: 0.95 } },
+  },
+  routeGroups: {
+    'checkout-api': {
+      routes: ['/checkout', '/cart/:id'],
+      latency: { objective: 0.99, thresholdSeconds: 0.25 },
+    },
   },
   runbookBaseUrl: 'https://runbooks.shop.example/vigil',
   grafana: { datasource: 'Shop Prometheus', folder: 'Shop SLOs', tags: ['shop'] },
@@ -129,7 +135,8 @@ describe('vigil-mixin generate (prefix shop_, label app, two services)', () => {
       encoding: 'utf8',
     });
     expect(o.match(/SUCCESS/g)).toHaveLength(tests.length);
-    // The per-service objective tests ran: both services' own objectives as series.
+    // The per-service objective tests ran: both services' own objectives as series; and the route
+    // group's: its SLI counts only its routes, and it pages on its own slo label.
     expect(read('rules/tests/vigil-slo.test.yaml')).toContain(
       'the objective is recorded per service (payments: its own, checkout: its own)',
     );

@@ -14,12 +14,21 @@ export interface ServiceSlo {
   readonly latency: { readonly objective: number };
 }
 
+/** A latency SLO over some routes of every service (its own threshold and objective). */
+export interface RouteGroupSlo {
+  /** Route templates (the `route` label's values), e.g. `/checkout`, `/orders/:id`. */
+  readonly routes: readonly string[];
+  readonly latency: { readonly objective: number; readonly thresholdSeconds: number };
+}
+
 export interface GenConfig extends AlertDefaults {
   readonly slo: SloTargets;
   /** Metric name prefix, as given to `createMetrics({ prefix })`. */
   readonly prefix: string;
   /** Per-service objectives, keyed by the value of the last service label (e.g. `service`). */
   readonly services: Readonly<Record<string, ServiceSlo>>;
+  /** Per-route latency SLOs, recorded as `slo="latency:<name>"`. */
+  readonly routeGroups: Readonly<Record<string, RouteGroupSlo>>;
   readonly grafana: {
     /** Data source the dashboards' `datasource` variable selects by default (name or uid); empty: chosen on import. */
     readonly datasource: string;
@@ -313,10 +322,61 @@ function checkServices(where: string, v: unknown, slo: SloTargets): GenConfig['s
   return Object.freeze(out);
 }
 
+function checkRouteGroups(
+  where: string,
+  v: unknown,
+  slo: SloTargets,
+  catalog: Catalog,
+): GenConfig['routeGroups'] {
+  if (v === undefined) return Object.freeze({});
+  if (!isPlainObject(v)) fail(where, 'routeGroups', 'an object keyed by route group name', v);
+  const buckets = catalog.httpRequestDuration.buckets ?? [];
+  const out: Record<string, RouteGroupSlo> = {};
+  for (const [name, g] of Object.entries(v)) {
+    if (name.startsWith('$')) continue;
+    const at = `routeGroups.${name}`;
+    // The name becomes part of a label value (slo="latency:<name>") and of alert text.
+    if (!/^[a-zA-Z0-9_-]{1,40}$/.test(name))
+      fail(where, at, 'a name of letters, digits, _ and - (at most 40)', name);
+    if (!isPlainObject(g)) fail(where, at, 'an object with routes and latency', g);
+    checkKeys(where, at, g, ['routes', 'latency']);
+    const routes = g.routes;
+    if (!Array.isArray(routes) || !routes.length || routes.some((r) => typeof r !== 'string' || r === ''))
+      fail(where, `${at}.routes`, 'a non-empty array of route templates such as "/orders/:id"', routes);
+    const lat = g.latency;
+    if (!isPlainObject(lat))
+      fail(where, `${at}.latency`, 'an object with objective and thresholdSeconds', lat);
+    checkKeys(where, `${at}.latency`, lat, ['objective', 'thresholdSeconds']);
+    const objective = ratio(where, `${at}.latency.objective`, lat.objective, { open: true });
+    if (typeof lat.thresholdSeconds !== 'number' || !buckets.includes(lat.thresholdSeconds))
+      fail(
+        where,
+        `${at}.latency.thresholdSeconds`,
+        `one of the bucket boundaries of ${catalog.httpRequestDuration.name} (${buckets.join(', ')})`,
+        lat.thresholdSeconds,
+      );
+    for (const tier of catalog.BURN_RATE_TIERS) {
+      const factor = burnRateFactor(tier, slo);
+      if (factor * (1 - objective) >= 1)
+        fail(
+          where,
+          `${at}.latency.objective`,
+          `an objective whose error budget times the ${tier.longWindow} burn rate (${factor}) stays below 1 (the alert could never fire)`,
+          objective,
+        );
+    }
+    out[name] = Object.freeze({
+      routes: Object.freeze([...new Set(routes as string[])]),
+      latency: Object.freeze({ objective, thresholdSeconds: lat.thresholdSeconds }),
+    });
+  }
+  return Object.freeze(out);
+}
+
 /** Validates a parsed config object and merges it over the catalog's defaults. */
 export function resolveConfig(input: unknown, catalog: Catalog, where = 'the generation config'): GenConfig {
   if (!isPlainObject(input)) fail(where, '(root)', 'a JSON object', input);
-  const { slo, prefix, services, grafana, kubernetes, ...rest } = input;
+  const { slo, prefix, services, routeGroups, grafana, kubernetes, ...rest } = input;
   if (slo === undefined) {
     throw new ConfigError(
       'slo',
@@ -375,6 +435,7 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
     slo: targets,
     prefix: (prefix as string | undefined) ?? '',
     services: perService,
+    routeGroups: checkRouteGroups(where, routeGroups, targets, catalog),
     grafana: checkGrafana(where, grafana),
     kubernetes: checkKubernetes(where, kubernetes),
   });

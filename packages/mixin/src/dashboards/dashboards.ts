@@ -11,6 +11,7 @@ import {
   budgetOf,
   budgetSeries,
   objectiveOf,
+  routeGroupSlo,
   SLO_NAMES,
   SLO_RECORDS,
   type SloName,
@@ -1135,12 +1136,18 @@ function fleet(ctx: GenContext): JsonDashboardFile {
     `Every service's SLOs at a glance, one row per service: the objective (recorded as ${SLO_RECORDS.objective}), the SLI over ${window}, the error budget left and the burn rate over 1h and 6h${perService}.`,
     variables(ctx, [SLO_RECORDS.requests], false),
   );
-  for (const name of SLO_NAMES) {
+  const slos: [string, string][] = [
+    ['availability', 'Availability'],
+    ['latency', `Latency (within ${config.slo.latency.thresholdSeconds}s)`],
+    ...Object.entries(config.routeGroups).map(([g, r]): [string, string] => [
+      routeGroupSlo(g),
+      `Latency of ${g} (${r.routes.join(', ')} within ${r.latency.thresholdSeconds}s)`,
+    ]),
+  ];
+  for (const [name, rowTitle] of slos) {
     const s = (record: string) => sloSeries(record, name, M);
     const burn = (w: string) => `${s(SLO_RECORDS.ratio(w))} / ${budgetSeries(ctx, name, M)}`;
-    b.row(
-      name === 'availability' ? 'Availability' : `Latency (within ${config.slo.latency.thresholdSeconds}s)`,
-    ).table({
+    b.row(rowTitle).table({
       title: `${name} SLO by service`,
       description: `One row per service. Burn rate 1 spends exactly the budget in ${window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}. Budget left below 0 is overspent.`,
       unit: 'percentunit',

@@ -37,6 +37,9 @@ runMain(async () => {
       checkout: { availability: { objective: 0.9995 } },
       payments: { availability: { objective: 0.99 }, latency: { objective: 0.95 } },
     },
+    routeGroups: {
+      'checkout-api': { routes: ['/checkout'], latency: { objective: 0.99, thresholdSeconds: 0.25 } },
+    },
     grafana: { datasource: 'Prometheus', folder: 'Shop', tags: ['shop'] },
   };
   const work = mkdtempSync(path.join(here, 'mixin-'));
@@ -68,6 +71,7 @@ runMain(async () => {
   const slo = readFileSync(path.join(rules, 'vigil-slo.yaml'), 'utf8');
   check(slo.includes('shop_http_requests_total{'), 'rules do not use the prefix');
   check(slo.includes('sum by (job, app) ('), 'rules do not aggregate by the app label');
+  check(slo.includes("slo: 'latency:checkout-api'"), 'no records of the route group checkout-api');
   check(
     existsSync(path.join(work, 'observability', 'dashboards', 'slo-fleet.json')),
     'no SLO fleet dashboard',

@@ -409,6 +409,21 @@ function routeGroupTests(ctx: GenContext, target: Readonly<Record<string, string
   return out;
 }
 
+/** The objective(s) an alert's text states: the shared one, then any per-service or route-group ones. */
+function objectiveText(ctx: GenContext, slo: SloName): string {
+  const own = [
+    ...Object.entries(ctx.config.services)
+      .filter(([, o]) => o[slo].objective !== objectiveOf(ctx, slo))
+      .map(([n, o]) => `${n} ${pct(o[slo].objective)}`),
+    ...(slo === 'latency'
+      ? Object.entries(ctx.config.routeGroups).map(
+          ([n, g]) => `${routeGroupSlo(n)} ${pct(g.latency.objective)}`,
+        )
+      : []),
+  ];
+  return own.length ? `${pct(objectiveOf(ctx, slo))} (${own.join(', ')})` : pct(objectiveOf(ctx, slo));
+}
+
 function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
   // The unit tests burn the test service's own budget; the docs state the shared objective's.
   const tiers = tierThresholds(ctx, slo, testService(ctx));
@@ -512,7 +527,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
     alert,
     variants,
     summary: `${who(ctx)} is burning its ${window} ${title} error budget`,
-    description: `{{ $value | humanizePercentage }} of the requests of ${who(ctx)} are ${what} over the alert's long window, against an objective of ${pct(objective)} over ${window}. At this rate the error budget runs out well before the end of the window.`,
+    description: `{{ $value | humanizePercentage }} of the requests of ${who(ctx)} are ${what} over the alert's long window, against an objective of ${objectiveText(ctx, slo)} over ${window}. At this rate the error budget runs out well before the end of the window.`,
     firesWhen: `${tierText}.`,
     runbook: {
       meaning:

@@ -1124,6 +1124,7 @@ function fleet(ctx: GenContext): JsonDashboardFile {
   const minTicket = Math.min(...tiers);
   const burnT = thresholds(COLORS.ok, [minTicket, COLORS.warn], [minPage, COLORS.bad]);
   const budgetT = thresholds(COLORS.bad, [0, COLORS.warn], [0.25, COLORS.ok]);
+  const plain = thresholds(COLORS.neutral);
   const window = config.slo.window;
   const perService = Object.keys(config.services).length
     ? ` (per-service objectives: ${Object.entries(config.services)
@@ -1154,21 +1155,22 @@ function fleet(ctx: GenContext): JsonDashboardFile {
       thresholds: NEUTRAL,
       labels: [...sl],
       hide: ['slo'],
-      h: 8,
+      h: 6,
       columns: [
         {
           title: 'Objective',
           expr: s(SLO_RECORDS.objective),
           unit: 'percentunit',
           decimals: 3,
-          thresholds: NEUTRAL,
+          thresholds: plain,
         },
         {
           title: `SLI (${window})`,
           expr: `1 - ${s(SLO_RECORDS.ratio(window))}`,
           unit: 'percentunit',
           decimals: 3,
-          thresholds: NEUTRAL,
+          // Objectives differ per service: budget left and burn rate carry the colour, not the SLI.
+          thresholds: plain,
         },
         {
           title: 'Budget left',

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // vigil-mixin generate --config vigil-mixin.json --out ./observability [--check] [--no-prune]
+import { resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isVigilOptionError } from '@vigil/core';
 import { DEFAULT_LAYOUT, generateFromFile, write } from './generate.js';
@@ -42,6 +43,11 @@ function main(argv: string[]): number {
   }
   if (positionals[0] !== 'generate' || positionals.length > 1 || !values.config || !values.out) {
     console.error(USAGE);
+    return 2;
+  }
+  // The output is the user's to commit: never an installed package's folder (lost on reinstall).
+  if (resolve(values.out).split(sep).includes('node_modules')) {
+    console.error(`error: --out ${values.out} is inside node_modules; generate into a folder you commit`);
     return 2;
   }
   let files: ReturnType<typeof generateFromFile>;

@@ -161,7 +161,7 @@ describe('vigil-mixin generate (prefix shop_, label app, two services)', () => {
     expect(r.stderr).toContain('stale: dashboards/retired.json');
   });
 
-  it('an invalid config exits 1 naming the field, and writes nothing', () => {
+  it('an invalid config exits 1 naming the field, and writes nothing; --out in node_modules is refused', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(
       bad,
@@ -176,6 +176,14 @@ describe('vigil-mixin generate (prefix shop_, label app, two services)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: Invalid option "slo\.latency\.thresholdSeconds" in .*bad\.json/);
     expect(existsSync(join(dir, 'never'))).toBe(false);
+    const nm = spawnSync(
+      process.execPath,
+      [cli, 'generate', '--config', 'vigil-mixin.json', '--out', 'node_modules/@vigil/mixin/out'],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    expect(nm.status).toBe(2);
+    expect(nm.stderr).toContain('inside node_modules');
+    expect(existsSync(join(dir, 'node_modules'))).toBe(false);
     const usage = spawnSync(process.execPath, [cli, 'generate', '--config', bad], { encoding: 'utf8' });
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain('Usage: vigil-mixin generate');

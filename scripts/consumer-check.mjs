@@ -19,6 +19,8 @@
 //                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
 //       f. messaging-app.mjs a RabbitMQ message published inside a request and consumed with a
 //                            node-redis query: one trace, messaging and query metrics
+//       g. mixin-cli.mjs     `npx vigil-mixin generate` with a user's config (prefix, label, two
+//                            services' SLOs) into ./observability; promtool check + test rules
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
@@ -102,6 +104,7 @@ const FIXTURES_BY_PACKAGE = {
   '@vigil/metrics': ['node-http-app.mjs'],
   '@vigil/resilience': ['outbound-app.mjs'],
   '@vigil/tracing': ['messaging-app.mjs'],
+  '@vigil/mixin': ['mixin-cli.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -404,6 +407,15 @@ async function main() {
               'f. amqplib publish in a request -> consume -> node-redis query: one trace, messaging metrics',
               node,
               ['messaging-app.mjs'],
+            ],
+          ]
+        : []),
+      ...(present.has('@vigil/mixin')
+        ? [
+            [
+              'g. npx vigil-mixin generate: prefix, service label, two SLOs; promtool',
+              node,
+              ['mixin-cli.mjs'],
             ],
           ]
         : []),

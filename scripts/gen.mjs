@@ -4,16 +4,14 @@
 //
 // The metric reference and the options table in packages/*/README.md, between
 // `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers; then, from the same catalog,
-// Grafana dashboards, Prometheus alert rules, their promtool tests and runbooks
-// (scripts/dashboards, scripts/alerts); last, the Kubernetes PrometheusRule wrapping those alert
-// rules (scripts/k8s).
+// Grafana dashboards, Prometheus alert rules, their promtool tests, runbooks and the Kubernetes
+// PrometheusRule: @vigil/mixin's output for alert-rules/slo.config.json (scripts/mixin.mjs).
 //
 // Needs built packages (`pnpm build`).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runDashboardsAndAlerts } from './dashboards/run.mjs';
-import { syncPrometheusRule } from './k8s/prometheusrule.mjs';
+import { runMixin } from './mixin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
@@ -256,7 +254,5 @@ for (const [file, parts] of Object.entries(blocks)) {
     }
   } else console.log(`up to date: ${file}`);
 }
-stale += await runDashboardsAndAlerts({ root, catalog, check });
-// After the alert rules: it wraps them as written (in check mode, stale rules already failed).
-stale += syncPrometheusRule({ root, check });
+stale += await runMixin({ root, catalog, check });
 if (stale) process.exit(1);

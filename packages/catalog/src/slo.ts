@@ -1,9 +1,9 @@
 // Thresholds, selectors and SLO method constants shared by Vigil's generated dashboards and alert
-// rules (`scripts/dashboards`, `scripts/alerts`). Dashboards draw their threshold lines from the same
+// rules (`@vigil/mixin`). Dashboards draw their threshold lines from the same
 // values the alerts fire on, so the two cannot disagree.
 //
 // The SLO *targets* (objectives, latency threshold, window) are a deployment decision with no
-// default here: they live in the generation config (`alert-rules/slo.config.json` in the Vigil
+// default here: they live in the mixin config (`alert-rules/slo.config.json` in the Vigil
 // repository), which may also override any value below.
 
 /** Severities used by Vigil's alert rules, most urgent first. */
@@ -131,6 +131,7 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
    * Extra PromQL matchers added to every selector of Vigil's metrics, for example
    * `job=~"api|worker"`. Empty: every Vigil target (rules on `up`, `http_*`, `nodejs_*` and
    * `process_*` only match targets that also expose `vigil_metrics_series_overflow_total`).
+   * Required in a @vigil/mixin config (`""` included), so that choosing every target is a decision.
    */
   selector: '',
   /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instance` where it matters). */

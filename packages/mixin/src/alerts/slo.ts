@@ -7,6 +7,9 @@
 //                                                                  is down, the last rate, all bad)
 //   vigil_slo:sli_error:ratio_rate<w>                              bad / valid over each alert window
 //                                                                  and the SLO window, from the 5m records
+//   vigil_slo:objective:ratio                                      the objective (config: slo, or
+//                                                                  services.<name>), a series so queries
+//                                                                  and alerts read it per service
 //   vigil_slo:error_budget_remaining:ratio                         1 = untouched, 0 = spent, < 0 = overspent
 // Windows of a day or more are a separate group with a slower interval (longWindowInterval).
 
@@ -38,18 +41,26 @@ export const SLO_RECORDS = Object.freeze({
   errors: 'vigil_slo:sli_errors:rate5m',
   ratio: (window: string) => `vigil_slo:sli_error:ratio_rate${window}`,
   budgetRemaining: 'vigil_slo:error_budget_remaining:ratio',
+  objective: 'vigil_slo:objective:ratio',
 });
 
 export type SloName = 'availability' | 'latency';
 export const SLO_NAMES: readonly SloName[] = ['availability', 'latency'];
 
-export function objectiveOf(ctx: GenContext, slo: SloName): number {
-  return ctx.config.slo[slo].objective;
+/** The objective of `service` (a value of the service key label), or the shared one. */
+export function objectiveOf(ctx: GenContext, slo: SloName, service?: string): number {
+  const own = service === undefined ? undefined : ctx.config.services[service];
+  return own ? own[slo].objective : ctx.config.slo[slo].objective;
 }
 
 /** The error budget as a ratio (1 - objective), rounded so 1 - 0.999 prints as 0.001. */
-export function budgetOf(ctx: GenContext, slo: SloName): number {
-  return Number(num(1 - objectiveOf(ctx, slo)));
+export function budgetOf(ctx: GenContext, slo: SloName, service?: string): number {
+  return Number(num(1 - objectiveOf(ctx, slo, service)));
+}
+
+/** The unit tests' service (its service key label value), whose objective the tests assume. */
+function testService(ctx: GenContext): string | undefined {
+  return testTarget(ctx)[serviceKeyLabel(ctx)];
 }
 
 /** Every window the burn-rate alerts look at, shortest first (always including 5m). */
@@ -59,13 +70,72 @@ export function alertWindows(ctx: GenContext): string[] {
   return [...ws].sort((a, b) => durationSeconds(a) - durationSeconds(b));
 }
 
+/** The label whose values key `services` in the config: the last service label (`service` by default). */
+export function serviceKeyLabel(ctx: GenContext): string {
+  const sl = ctx.config.serviceLabels;
+  return sl[sl.length - 1]!;
+}
+
+/**
+ * The objective records of one SLO: one series per service seen by the SLI, valued at that
+ * service's objective (its `services` entry, else the shared one).
+ */
+function objectiveRules(ctx: GenContext, slo: SloName): RecordingRule[] {
+  const sl = ctx.config.serviceLabels;
+  const key = serviceKeyLabel(ctx);
+  const named = Object.entries(ctx.config.services);
+  const of = (objective: number, matcher: string[]) =>
+    `${num(objective)} + 0 * max${by(sl)} (${sloSeries(SLO_RECORDS.requests, slo, matcher)})`;
+  const regex = named.map(([n]) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  // One rule per SLO (promtool refuses two records of one name and labels): disjoint parts by `or`.
+  const parts = [of(objectiveOf(ctx, slo), named.length ? [`${key}!~${quote(regex)}`] : [])];
+  for (const [name, o] of named) parts.push(of(o[slo].objective, [`${key}=${quote(name)}`]));
+  return [{ record: SLO_RECORDS.objective, expr: parts.join('\nor\n'), labels: { slo } }];
+}
+
+/** `(1 - objective)` of every service: the error budget as a ratio, matched on the service labels. */
+export function budgetSeries(ctx: GenContext, slo: string, matchers: readonly string[] = []): string {
+  return `on (${[...ctx.config.serviceLabels, 'slo'].join(', ')}) (1 - ${sloSeries(SLO_RECORDS.objective, slo, matchers)})`;
+}
+
 /** `{slo="x"}` selector of a recorded SLO series. */
-export function sloSeries(record: string, slo: SloName, extra: readonly string[] = []): string {
+export function sloSeries(record: string, slo: string, extra: readonly string[] = []): string {
   return `${record}{${[`slo=${quote(slo)}`, ...extra].join(', ')}}`;
 }
 
+/** The `slo` label value of a route group's latency SLO. */
+export function routeGroupSlo(name: string): string {
+  return `latency:${name}`;
+}
+
+/** PromQL regex of exact route templates. */
+function routesRegex(routes: readonly string[]): string {
+  return routes.map((r) => r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+}
+
+/**
+ * Selector of an SLO's records in the burn-rate alerts: the latency alert covers the service-wide
+ * latency SLO and every route group's (`slo=~"latency|latency:<group>"`).
+ */
+function burnSeries(ctx: GenContext, record: string, slo: SloName): string {
+  const groups = Object.keys(ctx.config.routeGroups);
+  if (slo === 'availability' || !groups.length) return sloSeries(record, slo);
+  return `${record}{slo=~${quote(['latency', ...groups.map(routeGroupSlo)].join('|'))}}`;
+}
+
+/** A route group's threshold and routes, for its SLI. */
+interface GroupSli {
+  readonly thresholdSeconds: number;
+  readonly routes: readonly string[];
+}
+
 /** Valid events and bad events per second over `w`, per service. */
-function sliRates(ctx: GenContext, slo: SloName, w: string): { total: string; bad: string } {
+function sliRates(
+  ctx: GenContext,
+  slo: SloName,
+  w: string,
+  group?: GroupSli,
+): { total: string; bad: string } {
   const { catalog, config } = ctx;
   const base = baseMatchers(ctx);
   const sl = config.serviceLabels;
@@ -77,9 +147,14 @@ function sliRates(ctx: GenContext, slo: SloName, w: string): { total: string; ba
     return { total, bad: `(${errors} or ${total} * 0)` };
   }
   const m = catalog.httpRequestDuration;
-  const valid = ['status_code!~"5.."', ...base];
+  const valid = [
+    'status_code!~"5.."',
+    ...(group ? [`route=~${quote(routesRegex(group.routes))}`] : []),
+    ...base,
+  ];
+  const threshold = group?.thresholdSeconds ?? config.slo.latency.thresholdSeconds;
   const total = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_count', valid)}[${w}])`)}`;
-  const good = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_bucket', [leMatcher(config.slo.latency.thresholdSeconds), ...valid])}[${w}])`)}`;
+  const good = `sum${by(sl)} ${onVigil(ctx, `rate(${sel(m, '_bucket', [leMatcher(threshold), ...valid])}[${w}])`)}`;
   return { total, bad: `(${total} - ${good})` };
 }
 
@@ -92,12 +167,17 @@ export function isLongWindow(w: string): boolean {
  * The SLI records of one SLO. Every window is a ratio of sums of the recorded 5m rates, so what the
  * 5m records count (an outage included) reaches every window, and no rule reads days of raw samples.
  */
-function recordingRules(ctx: GenContext, slo: SloName): { short: RecordingRule[]; long: RecordingRule[] } {
-  const labels = { slo };
+function recordingRules(
+  ctx: GenContext,
+  slo: SloName,
+  group?: { name: string } & GroupSli & { objective: number },
+): { short: RecordingRule[]; long: RecordingRule[] } {
+  const label = group ? routeGroupSlo(group.name) : slo;
+  const labels = { slo: label };
   const sl = ctx.config.serviceLabels;
   const short: RecordingRule[] = [];
   const long: RecordingRule[] = [];
-  const r5 = sliRates(ctx, slo, '5m');
+  const r5 = sliRates(ctx, slo, '5m', group);
   if (slo === 'availability') {
     // While no target of a service answers, its requests fail: keep the last request rate and
     // count all of it as errors, instead of recording nothing.
@@ -119,25 +199,36 @@ function recordingRules(ctx: GenContext, slo: SloName): { short: RecordingRule[]
     short.push({ record: SLO_RECORDS.requests, expr: r5.total, labels });
     short.push({ record: SLO_RECORDS.errors, expr: r5.bad, labels });
   }
+  short.push(
+    ...(group
+      ? [
+          {
+            record: SLO_RECORDS.objective,
+            expr: `${num(group.objective)} + 0 * max${by(sl)} (${sloSeries(SLO_RECORDS.requests, label)})`,
+            labels,
+          },
+        ]
+      : objectiveRules(ctx, slo)),
+  );
   const window = ctx.config.slo.window;
   for (const w of [...alertWindows(ctx), window]) {
     const expr =
       w === '5m'
-        ? `${sloSeries(SLO_RECORDS.errors, slo)}\n/\n${sloSeries(SLO_RECORDS.requests, slo)}`
-        : `sum_over_time(${sloSeries(SLO_RECORDS.errors, slo)}[${w}])\n/\nsum_over_time(${sloSeries(SLO_RECORDS.requests, slo)}[${w}])`;
+        ? `${sloSeries(SLO_RECORDS.errors, label)}\n/\n${sloSeries(SLO_RECORDS.requests, label)}`
+        : `sum_over_time(${sloSeries(SLO_RECORDS.errors, label)}[${w}])\n/\nsum_over_time(${sloSeries(SLO_RECORDS.requests, label)}[${w}])`;
     (isLongWindow(w) ? long : short).push({ record: SLO_RECORDS.ratio(w), expr, labels });
   }
   long.push({
     record: SLO_RECORDS.budgetRemaining,
-    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), slo)} / ${num(budgetOf(ctx, slo))}`,
+    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), label)} / ${budgetSeries(ctx, label)}`,
     labels,
   });
   return { short, long };
 }
 
 /** The burn-rate threshold (error ratio) of each tier of an SLO. */
-export function tierThresholds(ctx: GenContext, slo: SloName) {
-  const budget = budgetOf(ctx, slo);
+export function tierThresholds(ctx: GenContext, slo: SloName, service?: string) {
+  const budget = budgetOf(ctx, slo, service);
   return ctx.catalog.BURN_RATE_TIERS.map((t) => {
     const factor = burnRateFactor(t, ctx.config.slo);
     return { ...t, factor, budget, threshold: factor * budget };
@@ -146,6 +237,15 @@ export function tierThresholds(ctx: GenContext, slo: SloName) {
 
 const TEST_RATE = 10_000; // valid requests per minute in the SLO unit tests
 
+/** The unit tests' route: one no route group claims, so only the service-wide SLOs see it. */
+export function testRoute(ctx: GenContext): string {
+  const claimed = new Set(Object.values(ctx.config.routeGroups).flatMap((g) => g.routes));
+  for (let i = 0; ; i++) {
+    const route = i === 0 ? '/orders/:id' : `/orders-${i}/:id`;
+    if (!claimed.has(route)) return route;
+  }
+}
+
 /** Series of a service whose error ratio (5xx share, or slow share) is `bad / TEST_RATE`. */
 function sloSeriesFor(
   ctx: GenContext,
@@ -153,9 +253,10 @@ function sloSeriesFor(
   bad: number,
   length: number,
   noise: boolean,
+  target: Readonly<Record<string, string>> = testTarget(ctx),
 ): TestSeries[] {
   const { catalog } = ctx;
-  const t = { ...testTarget(ctx), route: '/orders/:id', method: 'GET' };
+  const t = { ...target, route: testRoute(ctx), method: 'GET' };
   if (slo === 'availability') {
     const m = catalog.httpRequestsTotal.name;
     const out = [testSeries(m, { ...t, status_code: '200' }, growing(TEST_RATE - bad, length))];
@@ -211,7 +312,7 @@ function outageTest(
   tiers: ReturnType<typeof tierThresholds>,
   labels: Readonly<Record<string, string>>,
 ): AlertTest {
-  const t = { ...testTarget(ctx), route: '/orders/:id', method: 'GET' };
+  const t = { ...testTarget(ctx), route: testRoute(ctx), method: 'GET' };
   const crash = 60;
   const at = crash + 10;
   const length = at + 10;
@@ -249,18 +350,95 @@ function outageTest(
   };
 }
 
+/** Histogram series of one route: `bad` of TEST_RATE requests per minute slower than `slowAt`, none slower than the rest. */
+function routeSeries(
+  ctx: GenContext,
+  target: Readonly<Record<string, string>>,
+  route: string,
+  bad: number,
+  slowAt: number,
+  length: number,
+): TestSeries[] {
+  const m = ctx.catalog.httpRequestDuration;
+  const t = { ...target, route, method: 'GET', status_code: '200' };
+  const les = [
+    ...new Set([
+      slowAt,
+      ctx.config.slo.latency.thresholdSeconds,
+      ...Object.values(ctx.config.routeGroups).map((g) => g.latency.thresholdSeconds),
+    ]),
+  ];
+  return [
+    ...les.map((le) =>
+      testSeries(
+        `${m.name}_bucket`,
+        { ...t, le: String(le) },
+        growing(le < slowAt || le === slowAt ? TEST_RATE - bad : TEST_RATE, length),
+      ),
+    ),
+    testSeries(`${m.name}_count`, t, growing(TEST_RATE, length)),
+  ];
+}
+
+/**
+ * A route group burning fast pages on its own SLO (`slo="latency:<group>"`) while the service-wide
+ * latency SLO, whose threshold those requests meet, stays silent. Only for groups stricter than
+ * the service-wide threshold (otherwise both burn and the test would not tell them apart).
+ */
+function routeGroupTests(ctx: GenContext, target: Readonly<Record<string, string>>): AlertTest[] {
+  const out: AlertTest[] = [];
+  const length = 70;
+  for (const [name, g] of Object.entries(ctx.config.routeGroups)) {
+    if (!(g.latency.thresholdSeconds < ctx.config.slo.latency.thresholdSeconds)) continue;
+    const factors = ctx.catalog.BURN_RATE_TIERS.filter((t) => t.tier === 'page').map((t) =>
+      burnRateFactor(t, ctx.config.slo),
+    );
+    const maxPage = Math.max(...factors) * (1 - g.latency.objective);
+    const bad = Math.min(TEST_RATE, Math.ceil(Math.min(maxPage * 2, (1 + maxPage) / 2) * TEST_RATE));
+    const labels = { ...target, slo: routeGroupSlo(name) };
+    out.push({
+      name: `route group ${name} (${g.routes[0]}) burning fast (${pct(bad / TEST_RATE)} slower than ${g.latency.thresholdSeconds}s): page and ticket on slo="${routeGroupSlo(name)}" only`,
+      series: routeSeries(ctx, testTarget(ctx), g.routes[0]!, bad, g.latency.thresholdSeconds, length),
+      evalMinutes: length,
+      expect: [
+        { labels, variant: 0, value: bad / TEST_RATE },
+        { labels, variant: 1, value: bad / TEST_RATE },
+      ],
+    });
+  }
+  return out;
+}
+
+/** The objective(s) an alert's text states: the shared one, then any per-service or route-group ones. */
+function objectiveText(ctx: GenContext, slo: SloName): string {
+  const own = [
+    ...Object.entries(ctx.config.services)
+      .filter(([, o]) => o[slo].objective !== objectiveOf(ctx, slo))
+      .map(([n, o]) => `${n} ${pct(o[slo].objective)}`),
+    ...(slo === 'latency'
+      ? Object.entries(ctx.config.routeGroups).map(
+          ([n, g]) => `${routeGroupSlo(n)} ${pct(g.latency.objective)}`,
+        )
+      : []),
+  ];
+  return own.length ? `${pct(objectiveOf(ctx, slo))} (${own.join(', ')})` : pct(objectiveOf(ctx, slo));
+}
+
 function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
-  const tiers = tierThresholds(ctx, slo);
+  // The unit tests burn the test service's own budget; the docs state the shared objective's.
+  const tiers = tierThresholds(ctx, slo, testService(ctx));
+  const shared = tierThresholds(ctx, slo);
   const { window } = ctx.config.slo;
   const objective = objectiveOf(ctx, slo);
+  const sl = ctx.config.serviceLabels;
   const variants: AlertVariant[] = [];
   for (const tier of ['page', 'ticket'] as const) {
     const ofTier = tiers.filter((t) => t.tier === tier);
     if (!ofTier.length) continue;
     const expr = ofTier
       .map((t) => {
-        const limit = `(${num(t.factor)} * ${num(t.budget)})`;
-        return `(\n  ${sloSeries(SLO_RECORDS.ratio(t.longWindow), slo)} > ${limit}\n  and\n  ${sloSeries(SLO_RECORDS.ratio(t.shortWindow), slo)} > ${limit}\n)`;
+        const limit = `on (${[...sl, 'slo'].join(', ')}) (${num(t.factor)} * (1 - ${burnSeries(ctx, SLO_RECORDS.objective, slo)}))`;
+        return `(\n  ${burnSeries(ctx, SLO_RECORDS.ratio(t.longWindow), slo)} > ${limit}\n  and\n  ${burnSeries(ctx, SLO_RECORDS.ratio(t.shortWindow), slo)} > ${limit}\n)`;
       })
       .join('\nor\n');
     variants.push({
@@ -272,9 +450,15 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
   const what =
     slo === 'availability'
       ? 'requests failing with 5xx'
-      : `requests slower than ${ctx.config.slo.latency.thresholdSeconds}s`;
+      : Object.keys(ctx.config.routeGroups).length
+        ? `requests slower than the threshold of SLO {{ $labels.slo }} (${[
+            `latency: ${ctx.config.slo.latency.thresholdSeconds}s`,
+            ...Object.entries(ctx.config.routeGroups).map(
+              ([n, g]) => `${routeGroupSlo(n)}: ${g.latency.thresholdSeconds}s`,
+            ),
+          ].join(', ')})`
+        : `requests slower than ${ctx.config.slo.latency.thresholdSeconds}s`;
   const alert = slo === 'availability' ? 'AvailabilityBudgetBurn' : 'LatencyBudgetBurn';
-  const sl = ctx.config.serviceLabels;
 
   // Unit tests: a fast burn fires both tiers, a slow burn only the ticket, a small one nothing.
   const page = tiers.filter((t) => t.tier === 'page');
@@ -297,7 +481,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
   ) {
     throw new Error(`cannot build ${alert} unit tests for the configured ${slo} objective ${objective}`);
   }
-  const sustainable = Number(num(0.97 * budgetOf(ctx, slo)));
+  const sustainable = Number(num(0.97 * budgetOf(ctx, slo, testService(ctx))));
   const target = pick(testTarget(ctx), sl);
   const labels = { ...target, slo };
   const tests: AlertTest[] = [
@@ -331,7 +515,8 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
     },
   ];
   if (slo === 'availability') tests.push(outageTest(ctx, tiers, labels));
-  const tierText = tiers
+  else tests.push(...routeGroupTests(ctx, target));
+  const tierText = shared
     .map(
       (t) =>
         `${t.tier} when both the ${t.longWindow} and ${t.shortWindow} ratios exceed ${num(t.factor)}× the budget (${pct(t.threshold)})`,
@@ -342,7 +527,7 @@ function burnAlert(ctx: GenContext, slo: SloName): AlertDef {
     alert,
     variants,
     summary: `${who(ctx)} is burning its ${window} ${title} error budget`,
-    description: `{{ $value | humanizePercentage }} of the requests of ${who(ctx)} are ${what} over the alert's long window, against an objective of ${pct(objective)} over ${window}. At this rate the error budget runs out well before the end of the window.`,
+    description: `{{ $value | humanizePercentage }} of the requests of ${who(ctx)} are ${what} over the alert's long window, against an objective of ${objectiveText(ctx, slo)} over ${window}. At this rate the error budget runs out well before the end of the window.`,
     firesWhen: `${tierText}.`,
     runbook: {
       meaning:
@@ -388,7 +573,35 @@ function exprTests(ctx: GenContext): ExprTest[] {
       .map(([k, v]) => `${k}=${quote(v)}`)
       .join(', ')}}`;
   const out: ExprTest[] = [];
+  const key = serviceKeyLabel(ctx);
   for (const slo of SLO_NAMES) {
+    // The objective is a series per service: the shared one, or the service's own.
+    const own = testService(ctx);
+    const named = Object.entries(ctx.config.services).find(([n]) => n !== own);
+    const other = named ? { ...testTarget(ctx), [key]: named[0] } : undefined;
+    const otherLabels = other ? pick(other, ctx.config.serviceLabels) : undefined;
+    out.push({
+      name: `${slo}: the objective is recorded per service${named ? ` (${named[0]}: its own, ${target[key]}: ${own !== undefined && ctx.config.services[own] ? 'its own' : 'the shared one'})` : ''}`,
+      series: [
+        ...sloSeriesFor(ctx, slo, 0, 10, false),
+        ...(other ? sloSeriesFor(ctx, slo, 0, 10, false, other) : []),
+      ],
+      evalMinutes: 10,
+      expr: sloSeries(SLO_RECORDS.objective, slo),
+      samples: [
+        { labels: labelText(slo, SLO_RECORDS.objective), value: objectiveOf(ctx, slo, own) },
+        ...(named && otherLabels
+          ? [
+              {
+                labels: `${SLO_RECORDS.objective}{${Object.entries({ ...otherLabels, slo })
+                  .map(([k, v]) => `${k}=${quote(v)}`)
+                  .join(', ')}}`,
+                value: named[1][slo].objective,
+              },
+            ]
+          : []),
+      ],
+    });
     out.push({
       name: `${slo}: no bad events (and no 5xx series at all) gives 0, not nothing, and a full budget`,
       series: sloSeriesFor(ctx, slo, 0, 20, false),
@@ -401,18 +614,62 @@ function exprTests(ctx: GenContext): ExprTest[] {
       ],
     });
     out.push({
-      name: `${slo}: every event bad spends the budget ${num(1 / budgetOf(ctx, slo))} times over`,
+      name: `${slo}: every event bad spends the budget ${num(1 / budgetOf(ctx, slo, testService(ctx)))} times over`,
       series: sloSeriesFor(ctx, slo, TEST_RATE, 20, false),
       evalMinutes: 20,
       expr: sloSeries(SLO_RECORDS.budgetRemaining, slo),
-      samples: [{ labels: labelText(slo, SLO_RECORDS.budgetRemaining), value: 1 - 1 / budgetOf(ctx, slo) }],
+      // 1 - objective as Prometheus computes it (0.0010000000000000009 for 0.999), not the rounded budget.
+      samples: [
+        {
+          labels: labelText(slo, SLO_RECORDS.budgetRemaining),
+          value: 1 - 1 / (1 - objectiveOf(ctx, slo, testService(ctx))),
+        },
+      ],
+    });
+  }
+  return out;
+}
+
+/** Each route group's SLI counts only its routes, at its threshold; its objective is recorded. */
+function routeGroupExprTests(ctx: GenContext): ExprTest[] {
+  const target = pick(testTarget(ctx), ctx.config.serviceLabels);
+  const out: ExprTest[] = [];
+  for (const [name, g] of Object.entries(ctx.config.routeGroups)) {
+    const slo = routeGroupSlo(name);
+    const text = (record: string) =>
+      `${record}{${Object.entries({ ...target, slo })
+        .map(([k, v]) => `${k}=${quote(v)}`)
+        .join(', ')}}`;
+    const bad = 50;
+    out.push({
+      name: `route group ${name}: ${bad} of ${TEST_RATE} requests of ${g.routes[0]} slower than ${g.latency.thresholdSeconds}s; every request of ${testRoute(ctx)} (not in the group) slow and not counted`,
+      series: [
+        ...routeSeries(ctx, testTarget(ctx), g.routes[0]!, bad, g.latency.thresholdSeconds, 20),
+        ...routeSeries(ctx, testTarget(ctx), testRoute(ctx), TEST_RATE, g.latency.thresholdSeconds, 20),
+      ],
+      evalMinutes: 20,
+      // In parts per million, rounded: the ratio of two rates carries float noise (5.0000000000000565e-3).
+      expr: `round(${sloSeries(SLO_RECORDS.ratio('5m'), slo)} * 1e6)`,
+      samples: [{ labels: text('').slice(0), value: (bad / TEST_RATE) * 1e6 }],
+    });
+    out.push({
+      name: `route group ${name}: its objective (${pct(g.latency.objective)}) is recorded for every service with traffic on its routes`,
+      series: routeSeries(ctx, testTarget(ctx), g.routes[0]!, 0, g.latency.thresholdSeconds, 10),
+      evalMinutes: 10,
+      expr: sloSeries(SLO_RECORDS.objective, slo),
+      samples: [{ labels: text(SLO_RECORDS.objective), value: g.latency.objective }],
     });
   }
   return out;
 }
 
 export function sloRuleFile(ctx: GenContext): RuleFile {
-  const records = SLO_NAMES.map((s) => recordingRules(ctx, s));
+  const records = [
+    ...SLO_NAMES.map((s) => recordingRules(ctx, s)),
+    ...Object.entries(ctx.config.routeGroups).map(([name, g]) =>
+      recordingRules(ctx, 'latency', { name, ...g.latency, routes: g.routes }),
+    ),
+  ];
   return {
     name: 'vigil-slo',
     title: `SLOs over ${ctx.config.slo.window}: availability ${pct(ctx.config.slo.availability.objective)}, latency ${pct(ctx.config.slo.latency.objective)} within ${ctx.config.slo.latency.thresholdSeconds}s. Recording rules for the SLIs, then multi-window multi-burn-rate alerts.`,
@@ -426,6 +683,6 @@ export function sloRuleFile(ctx: GenContext): RuleFile {
       { name: 'vigil-slo-alerts', alerts: SLO_NAMES.map((s) => burnAlert(ctx, s)) },
     ],
     reads: ['vigil-service'],
-    exprTests: exprTests(ctx),
+    exprTests: [...exprTests(ctx), ...routeGroupExprTests(ctx)],
   };
 }

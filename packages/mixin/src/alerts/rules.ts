@@ -46,6 +46,7 @@ function checkLatencyThreshold(metric: MetricDefinition, option: string, t: numb
   const b = metric.buckets ?? [];
   if (!(t > b[0]! && t < b[b.length - 1]!)) {
     throw new ConfigError(
+      option,
       `Invalid option "${option}": expected a value between the first and last bucket boundary of ${metric.name} (${b[0]} < x < ${b[b.length - 1]}), got ${t}: a p99 outside them cannot be measured`,
     );
   }

@@ -82,6 +82,24 @@ export interface TimeSeriesSpec extends PanelBase {
 
 export type StatSpec = PanelBase;
 
+/** A table: one instant query per column, merged into one row per service (label columns first). */
+export interface TableSpec extends Omit<PanelBase, 'queries' | 'unit' | 'thresholds'> {
+  /** Label columns shown first, in order. */
+  labels: string[];
+  /** Label columns hidden. */
+  hide: string[];
+  columns: {
+    title: string;
+    expr: string;
+    unit: string;
+    decimals?: number;
+    thresholds: JsonThresholds;
+  }[];
+  /** Unit of the table as a whole (columns override it). */
+  unit: string;
+  thresholds: JsonThresholds;
+}
+
 export interface StateTimelineSpec extends PanelBase {
   mappings: JsonMapping[];
 }
@@ -99,6 +117,10 @@ export interface DashboardSpec {
   title: string;
   description: string;
   variables: VariableSpec[];
+  /** Data source selected by default (name or uid); empty: the one chosen on import. */
+  datasource?: string;
+  /** Tags besides `vigil`. */
+  tags?: readonly string[];
 }
 
 /** Builds one dashboard. Panels are placed in reading order; a row always starts a new line. */
@@ -220,6 +242,72 @@ export class DashboardBuilder {
     return this;
   }
 
+  table(p: TableSpec): this {
+    this.check({ ...p, queries: [] });
+    this.types.add('table');
+    const refs = p.columns.map((_, i) => String.fromCharCode(65 + i));
+    const targets = this.targets(
+      p.columns.map((c) => ({ expr: c.expr })),
+      true,
+    ).map((t) => ({ ...t, format: 'table' as const }));
+    const renameByName: Record<string, string> = {};
+    const indexByName: Record<string, number> = {};
+    p.labels.forEach((l, i) => {
+      indexByName[l] = i;
+    });
+    p.columns.forEach((c, i) => {
+      renameByName[`Value #${refs[i]}`] = c.title;
+      indexByName[`Value #${refs[i]}`] = p.labels.length + i;
+    });
+    this.panels.push({
+      type: 'table',
+      id: this.nextId++,
+      title: p.title,
+      description: p.description,
+      datasource: DATASOURCE,
+      pluginVersion: PLUGIN_VERSION,
+      gridPos: this.place(p.w ?? 24, p.h ?? 8),
+      fieldConfig: {
+        defaults: {
+          unit: p.unit,
+          thresholds: p.thresholds,
+          color: { mode: 'thresholds' },
+          mappings: [],
+          custom: { align: 'auto', cellOptions: { type: 'auto' }, inspect: false },
+        },
+        overrides: p.columns.map((c) => ({
+          matcher: { id: 'byName', options: c.title },
+          properties: [
+            { id: 'unit', value: c.unit },
+            { id: 'thresholds', value: c.thresholds },
+            { id: 'custom.cellOptions', value: { type: 'color-text' } },
+            ...(c.decimals !== undefined ? [{ id: 'decimals', value: c.decimals }] : []),
+          ],
+        })),
+      },
+      options: {
+        showHeader: true,
+        cellHeight: 'sm',
+        frameIndex: 0,
+        footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+      },
+      transformations: [
+        { id: 'merge', options: {} },
+        {
+          id: 'organize',
+          options: {
+            excludeByName: Object.fromEntries(['Time', ...p.hide].map((l) => [l, true])),
+            indexByName,
+            renameByName,
+            includeByName: {},
+          },
+        },
+      ],
+      targets,
+    });
+    return this;
+  }
+
   stat(p: StatSpec): this {
     this.check(p);
     this.types.add('stat');
@@ -286,7 +374,9 @@ export class DashboardBuilder {
         description:
           'Prometheus that scrapes the services (import: chosen on the import screen; provisioning: the default one).',
         query: 'prometheus',
-        current: { selected: true, text: `\${${DS_INPUT}}`, value: `\${${DS_INPUT}}` },
+        current: s.datasource
+          ? { selected: true, text: s.datasource, value: s.datasource }
+          : { selected: true, text: `\${${DS_INPUT}}`, value: `\${${DS_INPUT}}` },
         hide: 0,
         includeAll: false,
         multi: false,
@@ -336,7 +426,7 @@ export class DashboardBuilder {
       uid: s.uid,
       title: s.title,
       description: s.description,
-      tags: [TAG],
+      tags: [TAG, ...(s.tags ?? []).filter((t) => t !== TAG)],
       timezone: 'browser',
       editable: true,
       graphTooltip: 1,

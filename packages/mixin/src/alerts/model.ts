@@ -7,9 +7,26 @@ import type { Catalog, GenConfig } from './config.js';
 import { durationSeconds } from './config.js';
 import { num, quote, sel } from './promql.js';
 
+/** Where the generated files go, relative to the output directory, and how they name their origin. */
+export interface Layout {
+  /** Grafana dashboards (`<dir>/<name>.json`). */
+  readonly dashboards: string;
+  /** Prometheus rule files; their promtool tests go to `<rules>/tests`. */
+  readonly rules: string;
+  /** One markdown runbook per alert, plus README.md. */
+  readonly runbooks: string;
+  /** The PrometheusRule manifest (Prometheus Operator) wrapping every rule group. */
+  readonly prometheusRule: string;
+  /** The config file as generated files name it. */
+  readonly configFile: string;
+  /** The command generated files tell readers to rerun. */
+  readonly command: string;
+}
+
 export interface GenContext {
   readonly catalog: Catalog;
   readonly config: GenConfig;
+  readonly layout: Layout;
 }
 
 export interface RecordingRule {
@@ -223,6 +240,7 @@ export const DASHBOARDS = Object.freeze({
   resilience: { uid: 'vigil-resilience', title: 'Vigil / Resilience', file: 'resilience.json' },
   runtime: { uid: 'vigil-nodejs-runtime', title: 'Vigil / Node.js runtime', file: 'nodejs-runtime.json' },
   slo: { uid: 'vigil-slo', title: 'Vigil / SLO', file: 'slo.json' },
+  fleet: { uid: 'vigil-slo-fleet', title: 'Vigil / SLO fleet', file: 'slo-fleet.json' },
   health: { uid: 'vigil-health', title: 'Vigil / Health', file: 'health.json' },
 } as const);
 export type DashboardKey = keyof typeof DASHBOARDS;

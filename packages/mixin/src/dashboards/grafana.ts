@@ -20,6 +20,10 @@ import type {
   Options as StateTimelineOptions,
 } from '@grafana/schema/dist/esm/raw/composable/statetimeline/panelcfg/x/StateTimelinePanelCfg_types.gen';
 import type {
+  FieldConfig as TableFieldConfig,
+  Options as TableOptions,
+} from '@grafana/schema/dist/esm/raw/composable/table/panelcfg/x/TablePanelCfg_types.gen';
+import type {
   FieldConfig as TimeSeriesFieldConfig,
   Options as TimeSeriesOptions,
 } from '@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen';
@@ -46,6 +50,8 @@ export type PromTarget = {
   instant: boolean;
   /** Minimum step, for stat panels whose query window is fixed. */
   interval?: string;
+  /** `table`: one row per series with its labels as columns (table panels). */
+  format?: 'table';
 };
 
 type Typed<TType extends string, TOptions, TField> = Omit<
@@ -61,7 +67,8 @@ type Typed<TType extends string, TOptions, TField> = Omit<
 export type TimeSeriesPanel = Typed<'timeseries', TimeSeriesOptions, TimeSeriesFieldConfig>;
 export type StatPanel = Typed<'stat', StatOptions, Record<string, unknown>>;
 export type StateTimelinePanel = Typed<'state-timeline', StateTimelineOptions, StateTimelineFieldConfig>;
-export type AnyPanel = TimeSeriesPanel | StatPanel | StateTimelinePanel;
+export type TablePanel = Typed<'table', TableOptions, TableFieldConfig>;
+export type AnyPanel = TimeSeriesPanel | StatPanel | StateTimelinePanel | TablePanel;
 export type Row = Omit<RowPanel, 'panels'> & { panels: [] };
 
 /** What `__inputs` / `__requires` add for Grafana's import screen. */

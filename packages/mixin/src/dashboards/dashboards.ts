@@ -1,6 +1,6 @@
 // The dashboards, generated from the metric catalog and the generation config: metric names,
 // labels, label values and bucket boundaries come from @vigil/catalog, threshold lines from the same
-// config values the alerts fire on, and SLO panels from the recording rules of scripts/alerts/slo.ts.
+// config values the alerts fire on, and SLO panels from the recording rules of ../alerts/slo.ts.
 
 import type { MetricDefinition } from '@vigil/catalog';
 import { burnRateFactor } from '../alerts/config.js';
@@ -9,7 +9,9 @@ import { by, leMatcher, num, quote, sel, select } from '../alerts/promql.js';
 import {
   alertWindows,
   budgetOf,
+  budgetSeries,
   objectiveOf,
+  routeGroupSlo,
   SLO_NAMES,
   SLO_RECORDS,
   type SloName,
@@ -108,9 +110,15 @@ function ratioOrZero(bad: string, total: string): string {
   return `(${bad} or ${total} * 0)\n/\n${total}`;
 }
 
-function builder(key: DashboardKey, description: string, vars: VariableSpec[]): DashboardBuilder {
+function builder(
+  ctx: GenContext,
+  key: DashboardKey,
+  description: string,
+  vars: VariableSpec[],
+): DashboardBuilder {
   const d = DASHBOARDS[key];
-  return new DashboardBuilder({ uid: d.uid, title: d.title, description, variables: vars });
+  const { datasource, tags } = ctx.config.grafana;
+  return new DashboardBuilder({ uid: d.uid, title: d.title, description, variables: vars, datasource, tags });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +139,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
       : thresholds(COLORS.ok, [c.p99LatencySeconds, COLORS.bad]);
   const errThresholds = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
   const b = builder(
+    ctx,
     'overview',
     'RED metrics of Vigil services (Express and Fastify adapters): rate, errors, latency by route, saturation. Generated from @vigil/catalog.',
     variables(ctx, [req], true, true),
@@ -322,6 +331,7 @@ function database(ctx: GenContext): JsonDashboardFile {
   const errT = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
   const ot = ['system', 'operation', 'table'];
   const b = builder(
+    ctx,
     'database',
     `Database queries timed by Vigil (${m.name}): rate, latency and errors by operation and table; connection pools; message publishing, processing and queue depth.`,
     variables(ctx, [
@@ -527,6 +537,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   ];
   const failedStatus = `status_code=~${quote(['5..', ...Object.values(catalog.HTTP_CLIENT_STATUS)].join('|'))}`;
   const b = builder(
+    ctx,
     'resilience',
     'Circuit breakers, retries, bulkheads and outbound HTTP of @vigil/resilience.',
     variables(ctx, catalog.RESILIENCE_METRICS),
@@ -803,6 +814,7 @@ function runtime(ctx: GenContext): JsonDashboardFile {
   const start = catalog.processStartTimeSeconds;
   const gc = catalog.gcDuration;
   const b = builder(
+    ctx,
     'runtime',
     "Node.js runtime of Vigil services: event loop, CPU, memory, GC, the tracing pipeline, handles, restarts (prom-client's default metrics plus Vigil's own).",
     variables(ctx, [start]),
@@ -1034,6 +1046,7 @@ function health(ctx: GenContext): JsonDashboardFile {
   const statusT = thresholds(COLORS.bad, [H.warn, COLORS.warn], [H.pass, COLORS.ok]);
   const checkDur = catalog.healthCheckDuration;
   const b = builder(
+    ctx,
     'health',
     'Health checks and probes of @vigil/health: probe answers, check results and check durations.',
     variables(ctx, catalog.HEALTH_METRICS),
@@ -1100,6 +1113,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
   const M = [...extra(ctx), V.job, V.service];
   const windows = alertWindows(ctx);
   const b = builder(
+    ctx,
     'slo',
     `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left.`,
     variables(ctx, [SLO_RECORDS.requests], false),
@@ -1149,7 +1163,9 @@ function slo(ctx: GenContext): JsonDashboardFile {
         decimals: 2,
         w: 6,
         thresholds: burnT,
-        queries: [{ expr: `${s(SLO_RECORDS.ratio('1h'))} / ${num(budget)}`, legend: '{{service}}' }],
+        queries: [
+          { expr: `${s(SLO_RECORDS.ratio('1h'))} / ${budgetSeries(ctx, name, M)}`, legend: '{{service}}' },
+        ],
       })
       .stat({
         title: `${name} burn rate (${windows[windows.length - 1]})`,
@@ -1160,7 +1176,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         thresholds: burnT,
         queries: [
           {
-            expr: `${s(SLO_RECORDS.ratio(windows[windows.length - 1]!))} / ${num(budget)}`,
+            expr: `${s(SLO_RECORDS.ratio(windows[windows.length - 1]!))} / ${budgetSeries(ctx, name, M)}`,
             legend: '{{service}}',
           },
         ],
@@ -1173,7 +1189,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         showThresholds: true,
         thresholds: burnT,
         queries: windows.map((w) => ({
-          expr: `${s(SLO_RECORDS.ratio(w))} / ${num(budget)}`,
+          expr: `${s(SLO_RECORDS.ratio(w))} / ${budgetSeries(ctx, name, M)}`,
           legend: `{{service}} ${w}`,
         })),
       })
@@ -1190,6 +1206,81 @@ function slo(ctx: GenContext): JsonDashboardFile {
   return b.build();
 }
 
+/** One row per service and SLO: objective, SLI over the window, budget left, burn rates. */
+function fleet(ctx: GenContext): JsonDashboardFile {
+  const { catalog, config } = ctx;
+  const M = [...extra(ctx), V.job, V.service];
+  const sl = config.serviceLabels;
+  const tiers = catalog.BURN_RATE_TIERS.map((t) => burnRateFactor(t, config.slo));
+  const minPage = Math.min(
+    ...catalog.BURN_RATE_TIERS.filter((t) => t.tier === 'page').map((t) => burnRateFactor(t, config.slo)),
+  );
+  const minTicket = Math.min(...tiers);
+  const burnT = thresholds(COLORS.ok, [minTicket, COLORS.warn], [minPage, COLORS.bad]);
+  const budgetT = thresholds(COLORS.bad, [0, COLORS.warn], [0.25, COLORS.ok]);
+  const plain = thresholds(COLORS.neutral);
+  const window = config.slo.window;
+  const perService = Object.keys(config.services).length
+    ? ` (per-service objectives: ${Object.entries(config.services)
+        .map(([n, o]) => `${n} ${pct(o.availability.objective)} / ${pct(o.latency.objective)}`)
+        .join(', ')})`
+    : '';
+  const b = builder(
+    ctx,
+    'fleet',
+    `Every service's SLOs at a glance, one row per service: the objective (recorded as ${SLO_RECORDS.objective}), the SLI over ${window}, the error budget left and the burn rate over 1h and 6h${perService}.`,
+    variables(ctx, [SLO_RECORDS.requests], false),
+  );
+  const slos: [string, string][] = [
+    ['availability', 'Availability'],
+    ['latency', `Latency (within ${config.slo.latency.thresholdSeconds}s)`],
+    ...Object.entries(config.routeGroups).map(([g, r]): [string, string] => [
+      routeGroupSlo(g),
+      `Latency of ${g} (${r.routes.join(', ')} within ${r.latency.thresholdSeconds}s)`,
+    ]),
+  ];
+  for (const [name, rowTitle] of slos) {
+    const s = (record: string) => sloSeries(record, name, M);
+    const burn = (w: string) => `${s(SLO_RECORDS.ratio(w))} / ${budgetSeries(ctx, name, M)}`;
+    b.row(rowTitle).table({
+      title: `${name} SLO by service`,
+      description: `One row per service. Burn rate 1 spends exactly the budget in ${window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}. Budget left below 0 is overspent.`,
+      unit: 'percentunit',
+      thresholds: NEUTRAL,
+      labels: [...sl],
+      hide: ['slo'],
+      h: 6,
+      columns: [
+        {
+          title: 'Objective',
+          expr: s(SLO_RECORDS.objective),
+          unit: 'percentunit',
+          decimals: 3,
+          thresholds: plain,
+        },
+        {
+          title: `SLI (${window})`,
+          expr: `1 - ${s(SLO_RECORDS.ratio(window))}`,
+          unit: 'percentunit',
+          decimals: 3,
+          // Objectives differ per service: budget left and burn rate carry the colour, not the SLI.
+          thresholds: plain,
+        },
+        {
+          title: 'Budget left',
+          expr: s(SLO_RECORDS.budgetRemaining),
+          unit: 'percentunit',
+          decimals: 1,
+          thresholds: budgetT,
+        },
+        { title: 'Burn rate (1h)', expr: burn('1h'), unit: 'none', decimals: 2, thresholds: burnT },
+        { title: 'Burn rate (6h)', expr: burn('6h'), unit: 'none', decimals: 2, thresholds: burnT },
+      ],
+    });
+  }
+  return b.build();
+}
+
 /** Every dashboard, by file name. */
 export function buildDashboards(ctx: GenContext): Map<string, JsonDashboardFile> {
   return new Map([
@@ -1199,5 +1290,6 @@ export function buildDashboards(ctx: GenContext): Map<string, JsonDashboardFile>
     [DASHBOARDS.runtime.file, runtime(ctx)],
     [DASHBOARDS.health.file, health(ctx)],
     [DASHBOARDS.slo.file, slo(ctx)],
+    [DASHBOARDS.fleet.file, fleet(ctx)],
   ]);
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, get, type Proc, startNode } from './helpers.js';
+import { DATABASE_URL, FIXTURES, get, type Proc, startNode } from './helpers.js';
 
 // Attach mode with OpenTelemetry's NodeSDK and its HTTP instrumentation, in both start orders, in
 // a child process (the instrumentation patches node:http process-wide). One pipeline (the SDK's),
@@ -9,6 +9,7 @@ import { FIXTURES, get, type Proc, startNode } from './helpers.js';
 // API SpanKind values (the spans are read in-process, not from OTLP).
 const INTERNAL = 0;
 const SERVER = 1;
+const CLIENT = 2;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
@@ -41,6 +42,7 @@ async function startApp(order: 'sdk-first' | 'vigil-first', attach = true): Prom
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
     OTEL_TRACES_EXPORTER: 'none',
+    DATABASE_URL,
   });
   return app;
 }
@@ -120,6 +122,28 @@ describe.each(['sdk-first', 'vigil-first'] as const)(
       expect(exemplars.length).toBeGreaterThan(0);
       for (const e of exemplars) expect(inHandler).toContainEqual(e);
       expect(p.lines.filter((l) => l.vigilWarning !== undefined && order === 'vigil-first')).toEqual([]);
+    });
+
+    it("Vigil's database spans go to the same pipeline, under the request's span", async () => {
+      const p = await startApp(order);
+      const r = await get(p.port, '/db');
+      expect(r.status).toBe(200);
+      const { trace } = JSON.parse(r.body) as { trace: { traceId: string; spanId: string } };
+      const om = await get(p.port, '/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
+      const d = await dump(p);
+      expect(d.vigil).toEqual([]);
+      const db = d.sdk.filter((s) => s.kind === CLIENT && s.attributes['db.system.name'] === 'postgresql');
+      expect(db).toHaveLength(1);
+      expect(db[0]).toMatchObject({
+        traceId: trace.traceId,
+        parentSpanId: trace.spanId,
+        scope: '@vigil/tracing',
+      });
+      const ex =
+        /database_query_duration_seconds_bucket\{[^}]*\} \d+ # \{trace_id="(\w+)",span_id="(\w+)"\}/.exec(
+          om.body,
+        );
+      expect(ex?.slice(1)).toEqual([db[0]!.traceId, db[0]!.spanId]);
     });
   },
 );

@@ -35,8 +35,13 @@ afterEach(async () => {
   app = undefined;
 });
 
-async function startApp(order: 'sdk-first' | 'vigil-first', attach = true): Promise<Proc> {
+async function startApp(
+  order: 'sdk-first' | 'vigil-first',
+  attach = true,
+  env: Record<string, string> = {},
+): Promise<Proc> {
   app = await startNode([join(FIXTURES, 'attach-app.cjs')], {
+    ...env,
     ORDER: order,
     ATTACH: attach ? '1' : '0',
     OTEL_METRICS_EXPORTER: 'none',
@@ -153,6 +158,12 @@ describe('attach mode: options', () => {
     const p = await startApp('sdk-first');
     const w = await p.waitForLine((l) => l.vigilWarning !== undefined, 'warning');
     expect(w.vigilWarning).toMatch(/options exporter, endpoint, sampleRatio and spanProcessors are not used/);
+  });
+
+  it('vigil-first: span processors given to Vigil are said to see no new spans once the SDK took over', async () => {
+    const p = await startApp('vigil-first', true, { EXTRA_PROCESSOR: '1' });
+    const w = await p.waitForLine((l) => l.vigilWarning !== undefined, 'warning');
+    expect(w.vigilWarning).toMatch(/spanProcessors given to startTracing see no new spans/);
   });
 
   it('attach: false keeps Vigil on its own provider: a second server span and a warning', async () => {

@@ -13,7 +13,7 @@
 //       c. express-app.cjs,  real Express, Fastify and Koa apps and a plain node:http server
 //          fastify-app.mjs,  (createHttpObserver); /metrics has route templates and
 //          koa-app.mjs,      `__unmatched__` for an unknown path
-//          node-http-app.mjs
+//          node-http-app.mjs (with an OTLP metrics export, @vigil/metrics/otlp)
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
 //       e. outbound-app.mjs  axios and fetch calls, a mysql2 query and an ioredis command in one
 //                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
@@ -64,8 +64,12 @@ const REGISTRY_DEPS = [
   'axios@1.21.1',
   'mysql2@3.24.5',
   'ioredis@6.0.0',
-  // OpenTelemetry's NodeSDK next to @vigil/tracing (attach-app.cjs), on the lines Node.js 20 runs.
+  // The optional peers of @vigil/metrics/otlp (node-http-app.mjs exports over OTLP).
+  '@opentelemetry/exporter-metrics-otlp-http@0.223.0',
+  '@opentelemetry/sdk-metrics@2.12.0',
+  '@opentelemetry/resources@2.12.0',
   '@opentelemetry/api@1.9.0',
+  // OpenTelemetry's NodeSDK next to @vigil/tracing (attach-app.cjs), on the lines Node.js 20 runs.
   '@opentelemetry/sdk-node@0.223.0',
   '@opentelemetry/instrumentation-http@0.223.0',
 ];

@@ -165,6 +165,62 @@ async function fastifyApp() {
   return app.server.address().port;
 }
 
+async function koaApp() {
+  const { default: Koa } = await import('koa');
+  const { default: Router } = await import('@koa/router');
+  const app = new Koa();
+  switch (variant.id) {
+    case 'koa-bare':
+      break;
+    case 'koa-vigil': {
+      const { createKoaMetrics } = await import('@vigil/koa');
+      const m = createKoaMetrics();
+      app.use(m.middleware);
+      app.use(async (ctx, next) => (ctx.path === '/metrics' ? m.koaHandler(ctx, next) : next()));
+      break;
+    }
+    case 'koa-minimal': {
+      const { registry, histogram, counter } = await minimalInstruments();
+      app.use(async (ctx, next) => {
+        const start = performance.now();
+        try {
+          await next();
+        } finally {
+          const labels = {
+            method: ctx.method,
+            route: ctx._matchedRoute ?? '#unmatched',
+            status_code: ctx.status,
+          };
+          histogram.observe(labels, (performance.now() - start) / 1000);
+          counter.inc(labels);
+        }
+      });
+      app.use(async (ctx, next) => {
+        if (ctx.path !== '/metrics') return next();
+        ctx.type = registry.contentType;
+        ctx.body = await registry.metrics();
+      });
+      break;
+    }
+    default:
+      throw new Error(`not a koa variant: ${variant.id}`);
+  }
+  const router = new Router();
+  router.get('/users/:id', (ctx) => {
+    ctx.body = user(ctx.params.id);
+  });
+  const api = new Router({ prefix: '/api/v1' });
+  api.get('/items/:id', (ctx) => {
+    ctx.body = item(ctx.params.id);
+  });
+  router.use(api.routes());
+  app.use(router.routes());
+  const server = await new Promise((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(s)));
+  });
+  return server.address().port;
+}
+
 /** A plain node:http server: the same routes, matched by hand, as services without a framework do. */
 async function httpApp() {
   const { createServer } = await import('node:http');
@@ -211,7 +267,9 @@ try {
       ? await fastifyApp()
       : variant.framework === 'http'
         ? await httpApp()
-        : await expressApp();
+        : variant.framework === 'koa'
+          ? await koaApp()
+          : await expressApp();
   process.stdout.write(`${JSON.stringify({ port, pid: process.pid })}\n`);
 } catch (err) {
   console.error(`server ${variant.id} failed to start:`, err);

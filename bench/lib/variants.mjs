@@ -5,7 +5,7 @@
 // default Node.js collectors (process/heap/GC/event-loop-lag). That costs some CPU per second,
 // not per request, and it is part of what a user of that library pays.
 
-/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify' | 'http', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
+/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify' | 'http' | 'koa', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
 
 /** @type {Variant[]} */
 export const VARIANTS = [
@@ -122,6 +122,33 @@ export const VARIANTS = [
     defaultMetrics: false,
     config:
       'one `onResponse` hook: Histogram.observe(`reply.elapsedTime`) + Counter.inc, labels method / `routeOptions.url` / status_code (the floor for a prom-client-based Fastify integration)',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'koa-bare',
+    framework: 'koa',
+    label: 'koa 3 bare',
+    bare: true,
+    defaultMetrics: false,
+    config: 'no instrumentation; `@koa/router` with a prefixed nested router',
+  },
+  {
+    id: 'koa-vigil',
+    framework: 'koa',
+    label: 'koa 3 + Vigil',
+    vigil: true,
+    target: 1.05,
+    defaultMetrics: true,
+    config: '`createKoaMetrics()` defaults (runtime metrics on), `/metrics` via `m.koaHandler`',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'koa-minimal',
+    framework: 'koa',
+    label: 'koa 3 + minimal prom-client middleware',
+    defaultMetrics: false,
+    config:
+      'one middleware: Histogram.observe + Counter.inc after `await next()`, labels method / `ctx._matchedRoute` / status_code (the floor for a prom-client Koa integration; the published Koa exporters pin prom-client 10)',
     routeNeedle: 'route="/users/:id"',
   },
   {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CPU per exported span, by exporter: Vigil's OTLP/HTTP JSON (its own encoder, the default),
+// CPU per exported span, by exporter: Vigil's OTLP/HTTP JSON (OpenTelemetry's JSON serializer since 2026-12-06; Vigil's own encoder before),
 // Vigil's OTLP/HTTP protobuf (OpenTelemetry's protobuf serializer in Vigil's transport), and
 // OpenTelemetry's own OTLP/HTTP JSON exporter (exporter-trace-otlp-http, what the lean NodeSDK set
 // uses), each exporting batches of 512 server spans to the same sink on loopback.
@@ -35,7 +35,7 @@ const SINK = join(BENCH_DIR, 'suites', '_otlp-sink.mjs');
 
 const VARIANTS = [
   ['otel-json', 'OpenTelemetry exporter-trace-otlp-http 0.223.0 (JSON)'],
-  ['vigil-json', 'Vigil `http/json` (default; Vigil’s encoder)'],
+  ['vigil-json', 'Vigil `http/json` (OpenTelemetry’s JSON serializer in Vigil’s transport)'],
   ['vigil-protobuf', 'Vigil `http/protobuf` (OpenTelemetry’s protobuf serializer)'],
 ];
 

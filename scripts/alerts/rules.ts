@@ -574,7 +574,7 @@ function spansDropped(ctx: GenContext): AlertDef {
     description: `${who(ctx, ['instance'])} has been dropping sampled spans for ${c.spansDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): traces of its requests are incomplete or missing.`,
     firesWhen: `a process keeps dropping sampled spans (${m.name} growing, for one reason) for ${c.spansDroppedFor}.`,
     runbook: {
-      meaning: `Spans that were sampled never reach the collector: \`${catalog.SPAN_DROP_REASONS.queueFull}\` (the export queue is full: the collector is slower than the service or unreachable), \`${catalog.SPAN_DROP_REASONS.exportFailed}\` (the collector answered an error or timed out), \`${catalog.SPAN_DROP_REASONS.shutdown}\` (still queued when the shutdown flush timed out).`,
+      meaning: `Spans that were sampled never reach the collector: \`${catalog.SPAN_DROP_REASONS.queueFull}\` (the export queue is full: the collector is slower than the service or unreachable), \`${catalog.SPAN_DROP_REASONS.exportFailed}\` (the collector answered an error or timed out), \`${catalog.SPAN_DROP_REASONS.shutdown}\` (still queued when the shutdown flush timed out), \`${catalog.SPAN_DROP_REASONS.rejected}\` (the collector took the request but refused these spans: an OTLP partial success).`,
       impact: 'Traces are missing or have holes; nothing user-facing breaks.',
       confirm: [
         'Node.js runtime dashboard, "Tracing pipeline" row: dropped spans by reason and the export queue.',
@@ -584,6 +584,7 @@ function spansDropped(ctx: GenContext): AlertDef {
         'export_failed: fix the collector address, TLS or auth; check the collector is up.',
         'queue_full: the collector is too slow or the service produces more spans than it can send: lower the sampling ratio, or scale the collector.',
         'shutdown: raise the shutdown flush timeout if spans at shutdown matter.',
+        "rejected: the service's first warning carries the collector's reason (too large, over quota, invalid attributes); fix the spans or the collector's limits.",
       ],
       tuning: ['targets.spansDroppedFor'],
       dashboard: 'runtime',

@@ -3,6 +3,16 @@ export type MetricType = 'counter' | 'gauge' | 'histogram';
 /** Where a metric comes from: Vigil's own instruments, or prom-client's default Node.js collectors. */
 export type MetricSource = 'vigil' | 'prom-client';
 
+/** A metric's name in OpenTelemetry's semantic conventions (OTLP export with `semconv: true`). */
+export interface SemconvName<L extends readonly string[] = readonly string[]> {
+  /** `http.server.request.duration` */
+  readonly name: string;
+  /** UCUM unit: `s`, `{request}` */
+  readonly unit: string;
+  /** The attribute each label becomes (`route` -> `http.route`); labels not listed keep their name. */
+  readonly attributes: Readonly<Partial<Record<L[number], string>>>;
+}
+
 export interface MetricDefinition<
   L extends readonly string[] = readonly string[],
   T extends MetricType = MetricType,
@@ -38,6 +48,11 @@ export interface MetricDefinition<
     | 'http_client'
     | 'tracing'
     | 'logging';
+  /**
+   * Its semantic-conventions name, for an OTLP export with `semconv: true` (@vigil/metrics/otlp);
+   * `false` leaves it out of such an export (its data is another metric's, e.g. a histogram's count).
+   */
+  readonly semconv?: SemconvName<L> | false;
 }
 
 /** Define a metric, validating its shape once at module load of the catalog (pure, no I/O). */

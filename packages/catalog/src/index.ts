@@ -14,7 +14,7 @@ import { defineMetric, type MetricDefinition, type MetricType } from './define.j
  * they are defined in @vigil/core, next to the normalisers that produce them.
  */
 export { LABEL_VALUES } from '@vigil/core';
-export type { MetricDefinition, MetricSource, MetricType } from './define.js';
+export type { MetricDefinition, MetricSource, MetricType, SemconvName } from './define.js';
 export { defineMetric } from './define.js';
 
 /** Request-duration buckets (seconds): 5 ms to 10 s, 11 boundaries (prom-client's defaults). */
@@ -38,6 +38,15 @@ export const httpRequestDuration = defineMetric({
   buckets: HTTP_DURATION_BUCKETS,
   source: 'vigil',
   group: 'http',
+  semconv: {
+    name: 'http.server.request.duration',
+    unit: 's',
+    attributes: {
+      route: 'http.route',
+      method: 'http.request.method',
+      status_code: 'http.response.status_code',
+    },
+  },
 });
 
 export const httpRequestsTotal = defineMetric({
@@ -48,6 +57,8 @@ export const httpRequestsTotal = defineMetric({
   labels: ['route', 'method', 'status_code'],
   source: 'vigil',
   group: 'http',
+  // The count of http.server.request.duration.
+  semconv: false,
 });
 
 /** Replaces the reference guide's `active_connections`, which counted requests, not connections. */
@@ -59,6 +70,7 @@ export const httpRequestsInFlight = defineMetric({
   labels: [],
   source: 'vigil',
   group: 'http',
+  semconv: { name: 'http.server.active_requests', unit: '{request}', attributes: {} },
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +88,11 @@ export const dbQueryDuration = defineMetric({
   buckets: DB_DURATION_BUCKETS,
   source: 'vigil',
   group: 'database',
+  semconv: {
+    name: 'db.client.operation.duration',
+    unit: 's',
+    attributes: { table: 'db.collection.name', operation: 'db.operation.name', system: 'db.system.name' },
+  },
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -173,6 +173,16 @@ export const httpClientRequestDuration = defineMetric({
   buckets: CALL_DURATION_BUCKETS,
   source: 'vigil',
   group: 'http_client',
+  // `target` is host:port (or the name a mapping gave), so not split into server.address/port.
+  semconv: {
+    name: 'http.client.request.duration',
+    unit: 's',
+    attributes: {
+      target: 'server.address',
+      method: 'http.request.method',
+      status_code: 'http.response.status_code',
+    },
+  },
 });
 
 /**

@@ -15,6 +15,8 @@ export const SPAN_DROP_REASONS = Object.freeze({
   exportFailed: 'export_failed',
   /** Still queued when the flush at shutdown reached its timeout. */
   shutdown: 'shutdown',
+  /** The collector took the request but refused these spans (an OTLP partial success). */
+  rejected: 'rejected',
 });
 
 export const tracingSpansExported = defineMetric({
@@ -30,7 +32,7 @@ export const tracingSpansExported = defineMetric({
 export const tracingSpansDropped = defineMetric({
   name: 'vigil_tracing_spans_dropped_total',
   type: 'counter',
-  help: 'Sampled spans that were never exported, by reason: queue_full, export_failed or shutdown.',
+  help: 'Sampled spans that were never exported, by reason: queue_full, export_failed, shutdown or rejected.',
   unit: 'spans',
   labels: ['reason'],
   source: 'vigil',

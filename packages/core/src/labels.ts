@@ -15,6 +15,8 @@ export const LABEL_VALUES = Object.freeze({
    * (nginx's "client closed request"; a 4xx, so it never counts against availability).
    */
   abortedStatus: '499',
+  /** A declared label (`httpLabels`) whose value is not one of its declared values. */
+  otherValue: '_OTHER',
   /** `status_code` outside 100-599. */
   otherStatus: 'other',
   /** `operation` / `table` when the SQL text cannot be classified. */

@@ -55,7 +55,7 @@ export interface DbTrace {
 export interface TracingStats {
   /** Spans the collector accepted. */
   readonly exported: number;
-  /** Spans never exported, by reason (`queue_full`, `export_failed`, `shutdown`). */
+  /** Spans never exported, by reason (`queue_full`, `export_failed`, `shutdown`, `rejected`). */
   readonly dropped: Readonly<Record<string, number>>;
   /** Spans waiting in the export queue. */
   readonly queued: number;

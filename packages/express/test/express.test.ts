@@ -312,6 +312,22 @@ describe.each(MAJORS)('@vigil/express metrics ($name)', (major) => {
     expect(text).not.toContain('route="/users/:id"');
   });
 
+  it('httpLabels adds a declared, bounded label from the request', async () => {
+    const h = await start({
+      httpLabels: {
+        tier: { values: ['free', 'gold'], from: (req) => req.headers['x-tier'] as string | undefined },
+      },
+    });
+    await request(h.port, 'GET', '/users/1', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/2', { 'x-tier': 'tenant-4711' });
+    await request(h.port, 'GET', '/api/v1/items/4', { 'x-tier': 'free' });
+    const text = (await request(h.port, 'GET', '/metrics')).body;
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200",tier="gold"')).toBe(1);
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200",tier="_OTHER"')).toBe(1);
+    expect(count(text, 'route="/api/v1/items/:id",method="GET",status_code="200",tier="free"')).toBe(1);
+    expect(text).not.toContain('tenant-4711');
+  });
+
   it('caps label sets: new ones go to the overflow set and are counted', async () => {
     const app = express();
     const metrics = createExpressMetrics({ runtimeMetrics: false, maxSeries: 3 });

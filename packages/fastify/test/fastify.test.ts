@@ -101,6 +101,22 @@ describe('@vigil/fastify metrics', () => {
     expect(text).not.toContain('route="/users/:id"');
   });
 
+  it('httpLabels adds a declared, bounded label from the request', async () => {
+    const h = await start({
+      httpLabels: {
+        tier: { values: ['free', 'gold'], from: (req) => req.headers['x-tier'] as string | undefined },
+      },
+    });
+    await request(h.port, 'GET', '/users/1', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/2', { 'x-tier': 'tenant-4711' });
+    await request(h.port, 'GET', '/error', { 'x-tier': 'free' });
+    const text = (await request(h.port, 'GET', '/metrics')).body;
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200",tier="gold"')).toBe(1);
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200",tier="_OTHER"')).toBe(1);
+    expect(count(text, 'route="/error",method="GET",status_code="500",tier="free"')).toBe(1);
+    expect(text).not.toContain('tenant-4711');
+  });
+
   it('labels requests with the route template, including prefixes of nested plugins', async () => {
     const h = await start();
     await request(h.port, 'GET', '/users/1');

@@ -161,6 +161,22 @@ describe.each([
     expect(count(text, 'route="/api/v1/items/:id",method="GET",status_code="200"')).toBe(1);
   });
 
+  it('httpLabels adds a declared, bounded label from the request', async () => {
+    const h = await start({
+      httpLabels: {
+        tier: { values: ['free', 'gold'], from: (req) => req.headers['x-tier'] as string | undefined },
+      },
+    });
+    await request(h.port, 'GET', '/users/1', { 'x-tier': 'gold' });
+    await request(h.port, 'GET', '/users/2', { 'x-tier': 'tenant-4711' });
+    await request(h.port, 'GET', '/error', { 'x-tier': 'free' });
+    const text = (await request(h.port, 'GET', '/metrics')).body;
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200",tier="gold"')).toBe(1);
+    expect(count(text, 'route="/users/:id",method="GET",status_code="200",tier="_OTHER"')).toBe(1);
+    expect(count(text, 'route="/error",method="GET",status_code="500",tier="free"')).toBe(1);
+    expect(text).not.toContain('tenant-4711');
+  });
+
   it('counts 404s as __unmatched__, thrown errors as 500, ctx.throw(418) as 418', async () => {
     const h = await start();
     await request(h.port, 'GET', '/nope');

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   DB_DURATION_BUCKETS,
   dbQueryDuration,
@@ -7,6 +8,7 @@ import {
 import {
   checkBoolean,
   checkBuckets,
+  checkFunction,
   checkKnownKeys,
   checkLabels,
   checkObject,
@@ -14,13 +16,15 @@ import {
   checkPositiveInt,
   checkRegistry,
   checkString,
+  LABEL_NAME,
+  LABEL_VALUES,
   METRIC_PREFIX,
   VigilOptionError,
 } from '@vigil/core';
 import { observeIoredis, observeMysql2 } from './datastores.js';
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
-import { createHttpMetrics, type HttpMetrics } from './http.js';
+import { createHttpMetrics, type HttpLabel, type HttpMetrics } from './http.js';
 import { type Instruments, instrumentsFor } from './instruments.js';
 import { Registry } from './internal/prom.js';
 import { registerLoggerStats } from './logger-stats.js';
@@ -58,7 +62,68 @@ export const METRICS_DEFAULTS = Object.freeze({
   gzip: true,
   /** Serve OpenMetrics (and exemplars) when the scraper negotiates it. */
   openMetrics: true,
+  /**
+   * Extra labels of the HTTP request metrics, each with a declared set of values and a function of
+   * the request: `{ tier: { values: ['free', 'pro'], from: (req) => req.headers['x-tier'] } }`.
+   * Any other value is recorded as `_OTHER`, so the series stay bounded. At most 4.
+   */
+  httpLabels: Object.freeze({}) as Readonly<Record<string, HttpLabelOptions>>,
 });
+
+/** One declared label of the HTTP request metrics (see `httpLabels`). */
+export interface HttpLabelOptions {
+  /** The values the label can take (1 to 50); anything else `from` returns is recorded as `_OTHER`. */
+  readonly values: readonly string[];
+  /**
+   * The value for a request, called once when it completes. `req` is Node's request (Express'
+   * `req`, Fastify's `request.raw`, Koa's `ctx.req`). A function that throws records `_OTHER`.
+   */
+  readonly from: (req: IncomingMessage) => string | undefined;
+}
+
+/** Label names the HTTP metrics already have (or Prometheus reserves). */
+const HTTP_LABEL_RESERVED = new Set(['route', 'method', 'status_code', 'le']);
+const MAX_HTTP_LABELS = 4;
+const MAX_HTTP_LABEL_VALUES = 50;
+
+function checkHttpLabels(v: unknown, defaultLabels: Readonly<Record<string, string>>): HttpLabel[] {
+  const o = checkObject('httpLabels', v);
+  const names = Object.keys(o);
+  if (names.length > MAX_HTTP_LABELS) {
+    throw new VigilOptionError('httpLabels', `at most ${MAX_HTTP_LABELS} labels`, `${names.length} labels`);
+  }
+  return names.map((name) => {
+    const at = `httpLabels.${name}`;
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+      throw new VigilOptionError(at, 'a valid Prometheus label name', name);
+    }
+    if (HTTP_LABEL_RESERVED.has(name) || name in defaultLabels) {
+      throw new VigilOptionError(
+        at,
+        'a label name not already used (route, method, status_code, defaultLabels)',
+        name,
+      );
+    }
+    const l = checkObject(at, o[name]);
+    checkKnownKeys(at, l, ['values', 'from']);
+    const values = l.values;
+    if (
+      !Array.isArray(values) ||
+      values.length === 0 ||
+      values.length > MAX_HTTP_LABEL_VALUES ||
+      values.some((x) => typeof x !== 'string' || x === '' || x.length > 100 || x === LABEL_VALUES.otherValue)
+    ) {
+      throw new VigilOptionError(
+        `${at}.values`,
+        `an array of 1 to ${MAX_HTTP_LABEL_VALUES} non-empty strings (other than "${LABEL_VALUES.otherValue}")`,
+        values,
+      );
+    }
+    const from = checkFunction<HttpLabel['from']>(`${at}.from`, l.from);
+    if (from === undefined) throw new VigilOptionError(`${at}.from`, 'a function of the request', from);
+    return { name, values: new Set(values as string[]), from };
+  });
+}
 
 export interface MetricsOptions {
   /** Registry to register into. Default: a new private Registry (never prom-client's global one). */
@@ -72,6 +137,7 @@ export interface MetricsOptions {
   eventLoopMonitoringPrecision?: number;
   gzip?: boolean;
   openMetrics?: boolean;
+  httpLabels?: Record<string, HttpLabelOptions>;
 }
 
 export interface MetricsServerOptions {
@@ -138,6 +204,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
     gzip: checkBoolean('gzip', input.gzip) ?? METRICS_DEFAULTS.gzip,
     openMetrics: checkBoolean('openMetrics', input.openMetrics) ?? METRICS_DEFAULTS.openMetrics,
   };
+  const httpLabels = checkHttpLabels(input.httpLabels, o.defaultLabels);
 
   const registry = (registryIn as Registry | undefined) ?? new Registry();
   // A registry Vigil made carries the default labels itself (your metrics in it get them too); a
@@ -156,7 +223,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
       [dbQueryDuration.name, o.dbBuckets],
     ]),
   });
-  const http = createHttpMetrics(ins);
+  const http = createHttpMetrics(ins, httpLabels);
   const db = createDbMetrics(ins);
   registerTracingStats(ins); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
   registerLoggerStats(ins); // vigil_log_lines_dropped_total once a Vigil logger exists

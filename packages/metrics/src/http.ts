@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { httpRequestDuration, httpRequestsInFlight, httpRequestsTotal } from '@vigil/catalog';
 import {
   boundLabel,
@@ -7,6 +8,7 @@ import {
   statusClass,
   statusLabel,
   type TraceIds,
+  userRoute,
 } from '@vigil/core';
 import type { InstrumentsInternal } from './instruments.js';
 import type { HistogramFamily } from './internal/families.js';
@@ -30,24 +32,50 @@ export interface HttpMetrics extends HttpRecorder {
     statusCode: number,
     startMs: number,
     exemplar?: TraceIds | undefined,
+    req?: IncomingMessage,
   ): Series;
   /** Records an aborted request (client went away before the response completed). */
-  abort(method: string | undefined, route: string, startMs: number, exemplar?: TraceIds | undefined): Series;
+  abort(
+    method: string | undefined,
+    route: string,
+    startMs: number,
+    exemplar?: TraceIds | undefined,
+    req?: IncomingMessage,
+  ): Series;
   /** Requests currently in flight. */
   readonly inFlight: number;
   /** Label sets currently held (including overflow sets). */
   readonly seriesCount: number;
 }
 
-/** Past the series cap a request keeps its method and status class; the route becomes `__overflow__`. */
-const overflow = (v: readonly string[]) => [
-  LABEL_VALUES.overflowRoute,
-  v[1] as string,
-  statusClass(v[2] as string),
-];
+/** A declared label of the HTTP metrics (`httpLabels`): its name, its values, where it comes from. */
+export interface HttpLabel {
+  readonly name: string;
+  readonly values: ReadonlySet<string>;
+  readonly from: (req: IncomingMessage) => unknown;
+}
 
-export function createHttpMetrics(ins: InstrumentsInternal): HttpMetrics {
-  const duration = ins.instrument(httpRequestDuration, { overflow }) as unknown as HistogramFamily;
+/**
+ * Past the series cap a request keeps its method, status class and declared labels (bounded by
+ * their declaration); the route becomes `__overflow__`.
+ */
+const overflow = (v: readonly string[]) =>
+  v.length === 3
+    ? [LABEL_VALUES.overflowRoute, v[1] as string, statusClass(v[2] as string)]
+    : [LABEL_VALUES.overflowRoute, v[1] as string, statusClass(v[2] as string), ...v.slice(3)];
+
+/** A declared label's value for `req`: one of its values, else `_OTHER` (also without a request). */
+function labelValue(l: HttpLabel, req: IncomingMessage | undefined): string {
+  if (req === undefined) return LABEL_VALUES.otherValue;
+  const v = userRoute(l.from, req);
+  return v !== undefined && l.values.has(v) ? v : LABEL_VALUES.otherValue;
+}
+
+export function createHttpMetrics(ins: InstrumentsInternal, labels: readonly HttpLabel[] = []): HttpMetrics {
+  const duration = ins.instrument(httpRequestDuration, {
+    overflow,
+    extraLabels: labels.length === 0 ? undefined : labels.map((l) => l.name),
+  }) as unknown as HistogramFamily;
   ins.countView(httpRequestsTotal, duration);
   let inFlight = 0;
   const gauge = ins.instrument(httpRequestsInFlight).labels();
@@ -60,8 +88,17 @@ export function createHttpMetrics(ins: InstrumentsInternal): HttpMetrics {
     status: string,
     seconds: number,
     exemplar: TraceIds | undefined,
+    req: IncomingMessage | undefined,
   ): Series => {
-    const s = store.get3(boundLabel(route), normalizeMethod(method), status);
+    const s =
+      labels.length === 0
+        ? store.get3(boundLabel(route), normalizeMethod(method), status)
+        : store.get([
+            boundLabel(route),
+            normalizeMethod(method),
+            status,
+            ...labels.map((l) => labelValue(l, req)),
+          ]);
     duration.observeSeries(s, seconds, exemplar);
     return s;
   };
@@ -73,7 +110,7 @@ export function createHttpMetrics(ins: InstrumentsInternal): HttpMetrics {
     leave() {
       inFlight--;
     },
-    record(method, route, status, seconds, exemplar) {
+    record(method, route, status, seconds, exemplar, req) {
       inFlight--;
       observe(
         route,
@@ -81,17 +118,25 @@ export function createHttpMetrics(ins: InstrumentsInternal): HttpMetrics {
         status === undefined ? LABEL_VALUES.abortedStatus : statusLabel(status),
         seconds,
         exemplar,
+        req,
       );
     },
     start() {
       inFlight++;
       return performance.now();
     },
-    end(method, route, statusCode, startMs, exemplar) {
+    end(method, route, statusCode, startMs, exemplar, req) {
       inFlight--;
-      return observe(route, method, statusLabel(statusCode), (performance.now() - startMs) / 1000, exemplar);
+      return observe(
+        route,
+        method,
+        statusLabel(statusCode),
+        (performance.now() - startMs) / 1000,
+        exemplar,
+        req,
+      );
     },
-    abort(method, route, startMs, exemplar) {
+    abort(method, route, startMs, exemplar, req) {
       inFlight--;
       return observe(
         route,
@@ -99,6 +144,7 @@ export function createHttpMetrics(ins: InstrumentsInternal): HttpMetrics {
         LABEL_VALUES.abortedStatus,
         (performance.now() - startMs) / 1000,
         exemplar,
+        req,
       );
     },
     get inFlight() {

@@ -38,6 +38,8 @@ export interface InstrumentOptions {
   buckets?: readonly number[];
   /** Write nothing, not even HELP and TYPE, while no series exists. */
   hideWhenEmpty?: boolean;
+  /** Labels after the definition's (declared, bounded: `httpLabels`); values in this order. */
+  extraLabels?: readonly string[];
 }
 
 /** Where Vigil's metrics are registered: one registry, one prefix, one set of default labels. */
@@ -183,6 +185,7 @@ export function instrumentsFor(o: ResolvedInstruments): InstrumentsInternal {
       buckets:
         def.type === 'histogram' ? (opts?.buckets ?? o.buckets.get(def.name) ?? def.buckets) : undefined,
       hideWhenEmpty: opts?.hideWhenEmpty,
+      extraLabels: opts?.extraLabels,
     });
     adopt(family, name);
     families.set(def.name, family);

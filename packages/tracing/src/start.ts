@@ -23,7 +23,7 @@ import { TracingAlreadyStartedError } from './errors.js';
 import { apiRegistered, flushProvider, interceptRegistration, SwitchProvider } from './internal/attach.js';
 import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
 import { installExitFlush } from './internal/exit.js';
-import { OtlpHttpExporter } from './internal/exporter.js';
+import { createExporter, stopRetrying } from './internal/exporter.js';
 import { instrumentFetch } from './internal/fetch.js';
 import { createHook } from './internal/hook.js';
 import { IdPool } from './internal/ids.js';
@@ -50,7 +50,7 @@ function raceTimer(p: Promise<unknown>, ms: number): Promise<void> {
 
 const NO_STATS: TracingStats = Object.freeze({
   exported: 0,
-  dropped: Object.freeze({ queue_full: 0, export_failed: 0, shutdown: 0 }),
+  dropped: Object.freeze({ queue_full: 0, export_failed: 0, shutdown: 0, rejected: 0 }),
   queued: 0,
 });
 
@@ -132,15 +132,7 @@ export function startTracing(options?: TracingOptions): Tracing {
       'Attached to the OpenTelemetry SDK registered in this process: its sampler and exporter apply, and the options exporter, endpoint, sampleRatio and spanProcessors are not used (give span processors to that SDK)',
     );
   }
-  const exporter = sdkFirst
-    ? undefined
-    : (options?.exporter ??
-      new OtlpHttpExporter({
-        url: c.url,
-        protocol: c.protocol,
-        headers: c.headers,
-        timeoutMs: c.exportTimeoutMs,
-      }));
+  const exporter = sdkFirst ? undefined : (options?.exporter ?? createExporter(c, log));
   let failures = 0;
   const processor =
     exporter === undefined
@@ -274,7 +266,7 @@ export function startTracing(options?: TracingOptions): Tracing {
       unintercept?.();
       if (getTracingHook() === hook) setTracingHook(undefined);
       unfetch?.();
-      if (exporter instanceof OtlpHttpExporter) exporter.stopRetrying();
+      if (exporter !== undefined) stopRetrying(exporter);
       const flushAdopted = adopted === undefined ? undefined : raceTimer(flushProvider(adopted), timeoutMs);
       await processor?.shutdownWithin(timeoutMs);
       await flushAdopted;

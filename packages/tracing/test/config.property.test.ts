@@ -2,6 +2,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { huge, runs } from '../../../test/helpers/property.js';
+import { isVigilOptionError } from '../src/errors.js';
 import { parseKeyValues, resolveConfig } from '../src/internal/config.js';
 import { OtlpHttpExporter } from '../src/internal/exporter.js';
 
@@ -26,6 +27,12 @@ const VARIABLES = [
   'VIGIL_TRACING_SHUTDOWN_TIMEOUT_MS',
   'OTEL_PROPAGATORS',
   'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_CERTIFICATE',
+  'OTEL_EXPORTER_OTLP_CLIENT_KEY',
+  'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE',
 ] as const;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -49,6 +56,12 @@ const value = fc.oneof(
     'Infinity',
     'http/json',
     'grpc',
+    ' GRPC ',
+    'gzip',
+    'none',
+    'console',
+    'otlp,console',
+    'zipkin',
     'http://collector:4318',
     'https://collector:4318/v1/traces',
     'http://[bad',
@@ -73,17 +86,35 @@ const value = fc.oneof(
 const env = fc.dictionary(fc.constantFrom(...VARIABLES), value, { maxKeys: VARIABLES.length });
 
 describe('OTEL_* variables (property)', () => {
-  it('never throw; every setting is in range; each bad variable is reported once', () => {
+  it('never throw (but for a gRPC protocol, named); every setting is in range; each bad variable is reported once', () => {
     fc.assert(
       fc.property(env, (e) => {
         const warned: string[] = [];
-        const c = resolveConfig(undefined, e, {
-          warn: (f) => warned.push((f as { variable: string }).variable),
-        });
+        const protocolVar = e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+          ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+          : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+        const resolve = () =>
+          resolveConfig(undefined, e, { warn: (f) => warned.push((f as { variable: string }).variable) });
+        if (e[protocolVar]?.trim().toLowerCase() === 'grpc') {
+          let err: unknown;
+          try {
+            resolve();
+          } catch (x) {
+            err = x;
+          }
+          expect(isVigilOptionError(err) && err.option).toBe(protocolVar);
+          return;
+        }
+        const c = resolve();
         // The exporter accepts what came out (a URL that parses, headers Node will send).
-        const url = new URL(c.url);
-        expect(['http:', 'https:']).toContain(url.protocol);
-        new OtlpHttpExporter({ url: c.url, protocol: c.protocol, headers: c.headers, timeoutMs: 1 });
+        if (!c.exporters.includes('otlp')) expect(c.url).toBe('');
+        else {
+          const url = new URL(c.url);
+          expect(['http:', 'https:']).toContain(url.protocol);
+          new OtlpHttpExporter({ url: c.url, protocol: c.protocol, headers: c.headers, timeoutMs: 1 });
+        }
+        expect(['gzip', 'none']).toContain(c.compression);
+        for (const x of c.exporters) expect(['otlp', 'console']).toContain(x);
         for (const [k, v] of Object.entries(c.headers)) {
           expect(() => validateHeaderName(k)).not.toThrow();
           expect(() => validateHeaderValue(k, v)).not.toThrow();

@@ -123,11 +123,28 @@ export interface ReceivedSpan {
   encoding: 'json' | 'protobuf';
 }
 
+/** One export request as the receiver saw it. */
+export interface ReceivedRequest {
+  at: number;
+  encoding?: string;
+  authorization?: string;
+  tenant?: string;
+  /** CN of the client certificate (mutual TLS). */
+  clientCN?: string;
+}
+
 export interface Receiver {
   port: number;
   url: string;
+  /** `https://127.0.0.1:<port>` when started with RECEIVER_TLS_KEY / RECEIVER_TLS_CERT. */
+  tlsUrl?: string;
   spans(): Promise<ReceivedSpan[]>;
-  stats(): Promise<{ requests: number; contentTypes: Record<string, number>; hanging: number }>;
+  stats(): Promise<{
+    requests: number;
+    contentTypes: Record<string, number>;
+    hanging: number;
+    log: ReceivedRequest[];
+  }>;
   setMode(mode: ReceiverMode): Promise<void>;
   /** Polls /spans until `pred` holds (no sleeps as synchronisation: a deadline, not a delay). */
   waitForSpans(pred: (s: ReceivedSpan[]) => boolean, what: string, ms?: number): Promise<ReceivedSpan[]>;
@@ -144,9 +161,11 @@ export async function startReceiver(
   const p = await startNode([join(FIXTURES, 'otlp-receiver.mjs')], { RECEIVER_MODE: mode, ...env });
   const base = `http://127.0.0.1:${p.port}`;
   const spans = async () => (await (await fetch(`${base}/spans`)).json()) as ReceivedSpan[];
+  const tlsPort = p.lines.find((l) => typeof l.port === 'number')?.tlsPort as number | undefined;
   return {
     port: p.port,
     url: base,
+    ...(tlsPort !== undefined && { tlsUrl: `https://127.0.0.1:${tlsPort}` }),
     spans,
     stats: async () => (await (await fetch(`${base}/stats`)).json()) as never,
     async setMode(m) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inRange, installedVersion } from '../../../test/helpers/versions.js';
-import { OTLP_TRANSFORMER_SUPPORTED, PROTOBUF_SERIALIZER_PATH } from '../src/internal/exporter.js';
+import { OTLP_TRANSFORMER_SUPPORTED, SERIALIZER_PATHS } from '../src/internal/exporter.js';
 
 describe('OpenTelemetry transformer internals (src/internal/exporter.ts)', () => {
   it(`runs against a supported @opentelemetry/otlp-transformer (${OTLP_TRANSFORMER_SUPPORTED})`, () => {
@@ -8,12 +8,14 @@ describe('OpenTelemetry transformer internals (src/internal/exporter.ts)', () =>
     expect(inRange(v, OTLP_TRANSFORMER_SUPPORTED)).toBe(true);
   });
 
-  it('finds the protobuf trace serializer at its deep path', async () => {
-    const mod = (await import(PROTOBUF_SERIALIZER_PATH)) as Record<string, unknown>;
-    const s = (mod.ProtobufTraceSerializer ??
-      (mod.default as Record<string, unknown>)?.ProtobufTraceSerializer) as
-      | { serializeRequest?: unknown }
-      | undefined;
-    expect(typeof s?.serializeRequest).toBe('function');
-  });
+  for (const [protocol, [path, name]] of Object.entries(SERIALIZER_PATHS)) {
+    it(`finds the ${protocol} trace serializer at its deep path`, async () => {
+      const mod = (await import(path)) as Record<string, unknown>;
+      const s = (mod[name] ?? (mod.default as Record<string, unknown>)?.[name]) as
+        | { serializeRequest?: unknown; deserializeResponse?: unknown }
+        | undefined;
+      expect(typeof s?.serializeRequest).toBe('function');
+      expect(typeof s?.deserializeResponse).toBe('function');
+    });
+  }
 });

@@ -144,8 +144,9 @@ function echoId(log: RequestLogWriter, req: IncomingMessage, res: ServerResponse
 let routeWarned = false;
 
 /**
- * Calls a user's route function (`route`, `routeLabel`): a non-empty string (length-bounded) or
- * undefined. One that throws costs the label, never the request: one `VIGIL_ROUTE_ERROR` warning.
+ * Calls a user's route or label function (`route`, `routeLabel`, `httpLabels`): a non-empty string
+ * (length-bounded) or undefined. One that throws costs the label, never the request: one
+ * `VIGIL_ROUTE_ERROR` warning.
  */
 export function userRoute<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): string | undefined {
   try {
@@ -154,7 +155,7 @@ export function userRoute<A extends unknown[]>(fn: (...args: A) => unknown, ...a
   } catch (err) {
     if (!routeWarned) {
       routeWarned = true;
-      process.emitWarning(`Vigil's route function threw: ${(err as Error)?.message ?? err}`, {
+      process.emitWarning(`Vigil's route or label function threw: ${(err as Error)?.message ?? err}`, {
         code: 'VIGIL_ROUTE_ERROR',
       });
     }
@@ -182,7 +183,7 @@ export function completeRecord(rec: RequestRecord, status: number | undefined): 
     const route =
       rec.relabel === undefined ? template : (userRoute(rec.relabel, rec.req, template) ?? template);
     const trace = rec.trace;
-    if (http !== undefined) http.record(rec.method, route, status, elapsed / 1000, trace?.exemplar);
+    if (http !== undefined) http.record(rec.method, route, status, elapsed / 1000, trace?.exemplar, rec.req);
     if (trace !== undefined) getTracingHook()?.endServer(trace, route, status);
     if (rec.log !== undefined) rec.log.write(rec, route, status, Math.round(elapsed * 100) / 100);
   } catch (err) {

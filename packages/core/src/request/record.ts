@@ -8,13 +8,17 @@ export interface HttpRecorder {
   enter(): void;
   /** A request that entered will not be recorded (a probe Vigil answered itself). */
   leave(): void;
-  /** A request completed (`status` undefined: the client aborted); it leaves the in-flight gauge. */
+  /**
+   * A request completed (`status` undefined: the client aborted); it leaves the in-flight gauge.
+   * `req` is the request, for labels the recorder derives from it (`httpLabels` of @vigil/metrics).
+   */
   record(
     method: string,
     route: string,
     status: number | undefined,
     seconds: number,
     exemplar: TraceIds | undefined,
+    req?: IncomingMessage,
   ): void;
 }
 

@@ -79,6 +79,8 @@ export interface FamilyOptions {
   readonly buckets?: readonly number[] | undefined;
   /** Write nothing, not even HELP and TYPE, while the family has no series. */
   readonly hideWhenEmpty?: boolean;
+  /** Labels after the definition's, in this order. */
+  readonly extraLabels?: readonly string[] | undefined;
 }
 
 export abstract class Family implements FastWritable {
@@ -104,7 +106,8 @@ export abstract class Family implements FastWritable {
     this.combined = o.defaults;
     this.hideWhenEmpty = o.hideWhenEmpty === true;
     this.store = new Store({
-      labelNames: o.definition.labels,
+      labelNames:
+        o.extraLabels === undefined ? o.definition.labels : [...o.definition.labels, ...o.extraLabels],
       buckets: o.buckets,
       maxSeries: o.maxSeries,
       overflow: o.overflow,
@@ -167,6 +170,12 @@ export abstract class Family implements FastWritable {
     const names = this.store.labelNames;
     for (let i = 0; i < names.length; i++) labels[names[i] as string] = s.values[i] as string;
     return labels;
+  }
+
+  /** Every series with its labels (the handle's default labels included), collectors run first. */
+  snapshot(): { labels: Record<string, string>; series: Series }[] {
+    this.refresh();
+    return this.store.series.map((series) => ({ labels: this.labelsOf(series), series }));
   }
 
   get() {
@@ -350,6 +359,11 @@ export class CountView implements FastWritable {
       const l = labelString(names, s, defaults);
       out.push(`${this.name}${l ? `{${l}}` : ''} ${s.count}`);
     }
+  }
+
+  /** The histogram's series: this counter's value is each one's `count`. */
+  snapshot(): { labels: Record<string, string>; series: Series }[] {
+    return this.of.snapshot();
   }
 
   get() {

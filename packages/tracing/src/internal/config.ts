@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { MAX_TIMER_MS } from '@vigil/core';
@@ -13,9 +14,15 @@ export interface ResolvedConfig {
   readonly environment: string | undefined;
   readonly resourceAttributes: Record<string, string | number | boolean>;
   readonly envResourceAttributes: Record<string, string>;
+  /** The OTLP traces URL; empty when `OTEL_TRACES_EXPORTER` leaves OTLP out. */
   readonly url: string;
   readonly protocol: 'http/protobuf' | 'http/json';
   readonly headers: Record<string, string>;
+  /** `OTEL_TRACES_EXPORTER`: the exporters to run (empty for `none`). */
+  readonly exporters: readonly ('otlp' | 'console')[];
+  readonly compression: 'gzip' | 'none';
+  /** CA and client certificate files for an https collector, read at start. */
+  readonly tls: TlsFiles | undefined;
   readonly sampler: SamplerConfig;
   readonly maxQueueSize: number;
   readonly maxExportBatchSize: number;
@@ -29,6 +36,13 @@ export interface ResolvedConfig {
   readonly propagators: readonly ('tracecontext' | 'baggage')[];
   readonly instrumentations: readonly InstrumentationLike[];
   readonly spanProcessors: readonly SpanProcessor[];
+}
+
+/** PEM contents from `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`, `…CLIENT_KEY`, `…CLIENT_CERTIFICATE`. */
+export interface TlsFiles {
+  readonly ca?: Buffer;
+  readonly key?: Buffer;
+  readonly cert?: Buffer;
 }
 
 export type SamplerConfig =
@@ -243,7 +257,14 @@ export function resolveConfig(
       : 'OTEL_EXPORTER_OTLP_PROTOCOL';
     const p = envFirst(name);
     if (p === 'http/protobuf' || p === 'http/json') protocol = p;
-    else if (p !== undefined) badEnv(name, '"http/protobuf" or "http/json" (gRPC is not supported)');
+    else if (p?.toLowerCase() === 'grpc') {
+      // Not a typo to warn about: every span would be posted to a port that does not speak HTTP.
+      throw new VigilOptionError(
+        name,
+        '"http/protobuf" or "http/json" (@vigil/tracing exports over OTLP/HTTP only, not gRPC: point the endpoint at the collector\'s OTLP/HTTP port, 4318 by default)',
+        p,
+      );
+    } else if (p !== undefined) badEnv(name, '"http/protobuf" or "http/json" (gRPC is not supported)');
   }
   const headersOpt = record('headers', o.headers, 'header strings');
   if (headersOpt) {
@@ -259,6 +280,58 @@ export function resolveConfig(
     ...envHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
     ...(headersOpt as Record<string, string> | undefined),
   };
+
+  // OTEL_TRACES_EXPORTER, compression, TLS files (the TRACES_ variable first, as for every OTLP setting)
+  const exporters: ('otlp' | 'console')[] = [];
+  const rawExporters = envFirst('OTEL_TRACES_EXPORTER') ?? 'otlp';
+  const names = rawExporters.split(',').map((x) => x.trim().toLowerCase());
+  for (const x of names) {
+    if (x === 'otlp' || x === 'console') {
+      if (!exporters.includes(x)) exporters.push(x);
+    } else if (x !== 'none' && x !== '') badEnv('OTEL_TRACES_EXPORTER', 'otlp, console or none');
+  }
+  // Only unknown names: keep exporting over OTLP rather than silently drop every span.
+  if (exporters.length === 0 && !names.includes('none')) exporters.push('otlp');
+  const pick = (suffix: string): [string, string | undefined] => {
+    const traces = `OTEL_EXPORTER_OTLP_TRACES_${suffix}`;
+    const v = envFirst(traces);
+    return v !== undefined
+      ? [traces, v]
+      : [`OTEL_EXPORTER_OTLP_${suffix}`, envFirst(`OTEL_EXPORTER_OTLP_${suffix}`)];
+  };
+  const [compressionVar, rawCompression] = pick('COMPRESSION');
+  let compression: 'gzip' | 'none' = 'none';
+  if (rawCompression !== undefined) {
+    const v = rawCompression.toLowerCase();
+    if (v === 'gzip' || v === 'none') compression = v;
+    else badEnv(compressionVar, 'gzip or none');
+  }
+  const readPem = (suffix: string): Buffer | undefined => {
+    const [name, file] = pick(suffix);
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      badEnv(name, `a readable PEM file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      return undefined;
+    }
+  };
+  const ca = readPem('CERTIFICATE');
+  let key = readPem('CLIENT_KEY');
+  let cert = readPem('CLIENT_CERTIFICATE');
+  if ((key === undefined) !== (cert === undefined)) {
+    // One without the other cannot authenticate; the handshake would fail on every export.
+    badEnv(
+      pick(key === undefined ? 'CLIENT_CERTIFICATE' : 'CLIENT_KEY')[0],
+      'both OTEL_EXPORTER_OTLP_CLIENT_KEY and OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or their TRACES_ variants)',
+    );
+    key = undefined;
+    cert = undefined;
+  }
+  const tls =
+    ca === undefined && key === undefined
+      ? undefined
+      : { ...(ca && { ca }), ...(key && cert && { key, cert }) };
 
   // sampling
   let sampler: SamplerConfig;
@@ -368,9 +441,12 @@ export function resolveConfig(
     environment: str('environment', o.environment),
     resourceAttributes: attrs as Record<string, string | number | boolean>,
     envResourceAttributes: parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES),
-    url: traceUrl,
+    url: exporters.includes('otlp') ? traceUrl : '',
     protocol,
     headers,
+    exporters,
+    compression,
+    tls,
     sampler,
     maxQueueSize,
     maxExportBatchSize,

@@ -1,7 +1,8 @@
 import { type Context, context, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode, suppressTracing } from '@opentelemetry/core';
+import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { TracingStats } from '../types.js';
+import { NoExporter, type PartialExportResult } from './exporter.js';
 
 export interface BatchOptions {
   readonly maxQueueSize: number;
@@ -31,17 +32,21 @@ export class BatchProcessor implements SpanProcessor {
   /** Counts the batch in flight as dropped (shutdown) and stops waiting for it. */
   private abandonInFlight: (() => void) | undefined;
   private exported = 0;
-  private readonly dropped = { queue_full: 0, export_failed: 0, shutdown: 0 };
+  private readonly dropped = { queue_full: 0, export_failed: 0, shutdown: 0, rejected: 0 };
+  /** `OTEL_TRACES_EXPORTER=none`: nothing to queue, nothing to count. */
+  private readonly discard: boolean;
 
   constructor(
     private readonly exporter: SpanExporter,
     private readonly o: BatchOptions,
-  ) {}
+  ) {
+    this.discard = exporter instanceof NoExporter;
+  }
 
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.discard || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     if (this.closed) {
       this.dropped.shutdown++;
       return;
@@ -72,13 +77,17 @@ export class BatchProcessor implements SpanProcessor {
     if (batch.length === 0) return Promise.resolve();
     const run = new Promise<void>((resolve) => {
       let done = false;
-      const finish = (result: ExportResult) => {
+      const finish = (result: PartialExportResult) => {
         if (done) return;
         done = true;
         this.abandonInFlight = undefined;
         clearTimeout(guard);
-        if (result.code === ExportResultCode.SUCCESS) this.exported += batch.length;
-        else {
+        if (result.code === ExportResultCode.SUCCESS) {
+          // OTLP partial success: the collector took the request but refused some spans.
+          const rejected = Math.min(result.rejected ?? 0, batch.length);
+          this.exported += batch.length - rejected;
+          this.dropped.rejected += rejected;
+        } else {
           this.dropped.export_failed += batch.length;
           this.o.onExportFailure(result.error, batch.length);
         }

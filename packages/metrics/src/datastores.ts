@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import { type DbTrace, getTracingHook, LABEL_VALUES, type TracingHook } from '@vigil/core';
+import { type DbTrace, getTracingHook, LABEL_VALUES, noteDbQuery, type TracingHook } from '@vigil/core';
 import type { DbMetrics } from './db.js';
 import { SummaryCache } from './sql.js';
 
@@ -55,6 +55,7 @@ function subscribe(
   const begin = (ctx: DriverContext) => {
     const { operation, table, text } = describe(ctx);
     // One property read when tracing is off; the span starts before the timer, so both cover the call.
+    noteDbQuery();
     const hook = getTracingHook();
     const span = hook?.startDb({
       system,

@@ -129,6 +129,20 @@ describe.each(['sdk-first', 'vigil-first'] as const)(
       expect(p.lines.filter((l) => l.vigilWarning !== undefined && order === 'vigil-first')).toEqual([]);
     });
 
+    it("one sampling decision, the SDK's: with its sampler off nothing is recorded, by either", async () => {
+      const p = await startApp(order, true, { OTEL_TRACES_SAMPLER: 'always_off', VIGIL_SAMPLE_RATIO: '1' });
+      const r = await get(p.port, '/users/9');
+      const t = JSON.parse(r.body) as { traceId: string; sampled: boolean };
+      expect(t.sampled).toBe(false);
+      const om = await get(p.port, '/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
+      const d = await dump(p);
+      expect(d.sdk).toEqual([]);
+      expect(d.vigil).toEqual([]);
+      expect(om.body).not.toContain('trace_id=');
+      const line = p.lines.find((l) => l.msg === 'handler' && l.user === '9');
+      expect(line).toMatchObject({ trace_id: t.traceId, trace_flags: '00' });
+    });
+
     it("Vigil's database spans go to the same pipeline, under the request's span", async () => {
       const p = await startApp(order);
       const r = await get(p.port, '/db');

@@ -21,6 +21,9 @@
 //                            node-redis query: one trace, messaging and query metrics
 //       g. mixin-cli.mjs     `npx vigil-mixin generate` with a user's config (prefix, label, two
 //                            services' SLOs) into ./observability; promtool check + test rules
+//       h. attach-app.cjs    NodeSDK + its HTTP instrumentation next to @vigil/tracing, both start
+//                            orders: one server span per request (on Node.js 22.15+ also in a
+//                            project of the current OpenTelemetry lines, api 1.10 / sdk-node 0.30x)
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
@@ -76,7 +79,22 @@ const REGISTRY_DEPS = [
   // The messaging fixture (messaging-app.mjs).
   'amqplib@2.3.1',
   'redis@6.3.1',
+  // OpenTelemetry's NodeSDK next to @vigil/tracing (attach-app.cjs), on the lines Node.js 20 runs.
+  '@opentelemetry/sdk-node@0.223.0',
+  '@opentelemetry/instrumentation-http@0.223.0',
 ];
+
+/**
+ * The current OpenTelemetry lines (engines: Node.js >= 22.15), for attach-app.cjs in a project of
+ * its own: one @opentelemetry/api copy (1.10) shared by the SDK and Vigil.
+ */
+const OTEL_NEXT_DEPS = [
+  'express@5.3.0',
+  '@opentelemetry/api@1.10.0',
+  '@opentelemetry/sdk-node@0.301.0',
+  '@opentelemetry/instrumentation-http@0.301.0',
+];
+const OTEL_NEXT_NODE = [22, 15];
 
 /** The Express 4 project's registry packages: the oldest Express line @vigil/express supports. */
 const EXPRESS4_DEPS = [
@@ -103,7 +121,7 @@ const FIXTURES_BY_PACKAGE = {
   '@vigil/koa': ['koa-app.mjs'],
   '@vigil/metrics': ['node-http-app.mjs'],
   '@vigil/resilience': ['outbound-app.mjs'],
-  '@vigil/tracing': ['messaging-app.mjs'],
+  '@vigil/tracing': ['messaging-app.mjs', 'attach-app.cjs'],
   '@vigil/mixin': ['mixin-cli.mjs'],
 };
 
@@ -419,10 +437,46 @@ async function main() {
             ],
           ]
         : []),
+      ...(present.has('@vigil/tracing') && present.has('@vigil/express') && present.has('@vigil/logger')
+        ? [
+            [
+              'h. NodeSDK 0.223 + instrumentation-http, both start orders: one server span per request',
+              node,
+              ['attach-app.cjs'],
+            ],
+          ]
+        : []),
     ];
     await step(`run ${checks.length} checks in the project (${PARALLELISM} at a time)`, () =>
       runChecks(checks, project, env),
     );
+
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    const nextNode = major > OTEL_NEXT_NODE[0] || (major === OTEL_NEXT_NODE[0] && minor >= OTEL_NEXT_NODE[1]);
+    if (present.has('@vigil/tracing') && present.has('@vigil/express') && present.has('@vigil/logger')) {
+      if (!nextNode) {
+        console.log(
+          `\n    skipped the current OpenTelemetry lines (sdk-node 0.30x needs Node.js >= ${OTEL_NEXT_NODE.join('.')}; this is ${process.versions.node})`,
+        );
+      } else {
+        const projectNext = path.join(tmp, 'project-otel-next');
+        await mkdir(projectNext);
+        const fixturesNext = ['helpers.cjs', 'attach-app.cjs'];
+        await step(`OpenTelemetry 0.30x: create a plain npm project in ${projectNext}`, () =>
+          createProject(projectNext, fixturesNext, packages, []),
+        );
+        await step(`OpenTelemetry 0.30x: npm install the tarballs + ${OTEL_NEXT_DEPS.join(' ')}`, () =>
+          npmInstall(projectNext, packs, OTEL_NEXT_DEPS, packages, env),
+        );
+        await step('OpenTelemetry 0.30x: run 1 check', () =>
+          runChecks(
+            [['h. NodeSDK 0.30x + instrumentation-http 0.30x, both start orders', node, ['attach-app.cjs']]],
+            projectNext,
+            env,
+          ),
+        );
+      }
+    }
 
     if (present.has('@vigil/express')) {
       const project4 = path.join(tmp, 'project-express4');

@@ -1,3 +1,4 @@
+export { type DbCoverage, noteDbQuery, watchDbCoverage } from './db-coverage.js';
 export {
   describeValue,
   hasErrorCode,

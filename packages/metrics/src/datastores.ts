@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import { type DbTrace, getTracingHook, LABEL_VALUES, type TracingHook } from '@vigil/core';
+import { type DbTrace, getTracingHook, LABEL_VALUES, noteDbQuery, type TracingHook } from '@vigil/core';
 import type { DbMetrics } from './db.js';
 import { SummaryCache } from './sql.js';
 
@@ -63,6 +63,7 @@ function subscribe(
     if (d === undefined) return;
     const { operation, table, text } = d;
     // One property read when tracing is off; the span starts before the timer, so both cover the call.
+    noteDbQuery();
     const hook = getTracingHook();
     const span = hook?.startDb({
       system,

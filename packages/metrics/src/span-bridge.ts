@@ -12,6 +12,7 @@ import {
   statusLabel,
   type TraceIds,
   VigilOptionError,
+  watchDbCoverage,
 } from '@vigil/core';
 import type { Metrics } from './create-metrics.js';
 import { OTHER_DB_SYSTEM } from './db.js';
@@ -82,6 +83,16 @@ const SAMPLED = 1;
 const MAX_PENDING_PARENTS = 4096;
 const SYSTEM = /^[a-z][a-z0-9_.-]{0,31}$/;
 const OPERATION = /^[A-Z][A-Z0-9_ ]{0,31}$/;
+/** Driver names some instrumentations report (Knex: its client name) -> the semconv value Vigil's adapters use. */
+const SYSTEM_ALIASES: Readonly<Record<string, string>> = {
+  mysql2: 'mysql',
+  pg: 'postgresql',
+  postgres: 'postgresql',
+  'pg-native': 'postgresql',
+  sqlite3: 'sqlite',
+  'better-sqlite3': 'sqlite',
+  tedious: 'mssql',
+};
 /** Knex's method names that are not SQL verbs. */
 const KNEX_OPERATIONS: Readonly<Record<string, string>> = {
   DEL: 'DELETE',
@@ -111,7 +122,9 @@ const int = (v: unknown): number | undefined =>
  *
  * No double counting: Vigil's own spans are skipped (its adapters record their metrics), a span
  * with a client span of the same kind below it is skipped (Knex over instrumentation-pg counts the
- * query once), and HTTP spans are skipped while `instrumentOutbound()` records every request.
+ * query once), so is a span whose query one of Vigil's adapters timed (Knex over `mysql2` with
+ * `instrumentMysql2()`, sampled or not), and HTTP spans are skipped while `instrumentOutbound()`
+ * records every request.
  * Labels are bounded: distinct targets and systems are capped, and the metrics' series cap applies.
  *
  * It sees the spans the provider records: with a sampler below 1, use
@@ -143,10 +156,13 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
   const targets = new Set<string>();
   /** `d<spanId>` / `h<spanId>`: spans with a database / HTTP client span below them. */
   const covered = new Set<string>();
+  // Spans whose query one of Vigil's adapters timed (sampled or not: no span of Vigil's below then).
+  const adapters = watchDbCoverage();
   let closed = false;
 
   const system = (raw: string): string => {
-    const s = raw.toLowerCase();
+    const lower = raw.toLowerCase();
+    const s = SYSTEM_ALIASES[lower] ?? lower;
     if (systems.has(s)) return s;
     if (!SYSTEM.test(s) || systems.size >= maxSystems) return OTHER_DB_SYSTEM;
     systems.add(s);
@@ -167,7 +183,8 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
       if (covered.size >= MAX_PENDING_PARENTS) covered.clear();
       covered.add(kind + parent);
     }
-    return covered.delete(kind + spanId);
+    const below = covered.delete(kind + spanId);
+    return (kind === 'd' && adapters.take(spanId)) || below;
   };
 
   const recordDb = (span: BridgeSpan, a: BridgeSpan['attributes'], sys: string, ex: TraceIds | undefined) => {
@@ -255,6 +272,7 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
   const close = async (): Promise<void> => {
     closed = true;
     covered.clear();
+    adapters.release();
   };
   return {
     onStart() {},

@@ -97,6 +97,8 @@ describe('createSpanMetricsBridge', () => {
       span({ 'db.system.name': 'postgresql', 'db.operation.name': 'del', 'db.collection.name': 'users' }),
     );
     b.onEnd(span({ 'db.system.name': 'redis', 'db.operation.name': 'GET' }, { status: { code: 2 } }));
+    // Knex reports its client's name: recorded as the system Vigil's adapter uses.
+    b.onEnd(span({ 'db.system.name': 'mysql2', 'db.operation.name': 'select', 'db.collection.name': 'k' }));
     const l = await lines(m, 'database_query_duration_seconds');
     const find = (labels: Record<string, string>) => l.filter((x) => has(x, labels));
     expect(
@@ -107,6 +109,7 @@ describe('createSpanMetricsBridge', () => {
     expect(find({ system: 'postgresql', operation: 'DELETE', table: 'carts' })).toHaveLength(1);
     expect(find({ system: 'postgresql', operation: 'DELETE', table: 'users' })).toHaveLength(1);
     expect(find({ system: 'redis', operation: 'GET', table: 'unknown', outcome: 'error' })).toHaveLength(1);
+    expect(find({ system: 'mysql', operation: 'SELECT', table: 'k' })).toHaveLength(1);
     expect(l.join('\n')).not.toContain('secret');
     // Duration from the span.
     const text = (await m.scrape()).body.toString();

@@ -228,6 +228,12 @@ export function startTracing(options?: TracingOptions): Tracing {
           adopted = p;
           switcher.switchTo(p);
           hook.attach(tracerOf(p));
+          if (c.spanProcessors.length > 0) {
+            log.warn(
+              {},
+              'An OpenTelemetry SDK registered its tracer provider after Vigil; Vigil now uses it, and the spanProcessors given to startTracing see no new spans (give them to that SDK)',
+            );
+          }
           return true;
         })
       : undefined;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, get, type Proc, startNode } from './helpers.js';
+import { DATABASE_URL, FIXTURES, get, type Proc, startNode } from './helpers.js';
 
 // Attach mode with OpenTelemetry's NodeSDK and its HTTP instrumentation, in both start orders, in
 // a child process (the instrumentation patches node:http process-wide). One pipeline (the SDK's),
@@ -9,6 +9,7 @@ import { FIXTURES, get, type Proc, startNode } from './helpers.js';
 // API SpanKind values (the spans are read in-process, not from OTLP).
 const INTERNAL = 0;
 const SERVER = 1;
+const CLIENT = 2;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
@@ -34,13 +35,19 @@ afterEach(async () => {
   app = undefined;
 });
 
-async function startApp(order: 'sdk-first' | 'vigil-first', attach = true): Promise<Proc> {
+async function startApp(
+  order: 'sdk-first' | 'vigil-first',
+  attach = true,
+  env: Record<string, string> = {},
+): Promise<Proc> {
   app = await startNode([join(FIXTURES, 'attach-app.cjs')], {
+    ...env,
     ORDER: order,
     ATTACH: attach ? '1' : '0',
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
     OTEL_TRACES_EXPORTER: 'none',
+    DATABASE_URL,
   });
   return app;
 }
@@ -121,6 +128,42 @@ describe.each(['sdk-first', 'vigil-first'] as const)(
       for (const e of exemplars) expect(inHandler).toContainEqual(e);
       expect(p.lines.filter((l) => l.vigilWarning !== undefined && order === 'vigil-first')).toEqual([]);
     });
+
+    it("one sampling decision, the SDK's: with its sampler off nothing is recorded, by either", async () => {
+      const p = await startApp(order, true, { OTEL_TRACES_SAMPLER: 'always_off', VIGIL_SAMPLE_RATIO: '1' });
+      const r = await get(p.port, '/users/9');
+      const t = JSON.parse(r.body) as { traceId: string; sampled: boolean };
+      expect(t.sampled).toBe(false);
+      const om = await get(p.port, '/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
+      const d = await dump(p);
+      expect(d.sdk).toEqual([]);
+      expect(d.vigil).toEqual([]);
+      expect(om.body).not.toContain('trace_id=');
+      const line = p.lines.find((l) => l.msg === 'handler' && l.user === '9');
+      expect(line).toMatchObject({ trace_id: t.traceId, trace_flags: '00' });
+    });
+
+    it("Vigil's database spans go to the same pipeline, under the request's span", async () => {
+      const p = await startApp(order);
+      const r = await get(p.port, '/db');
+      expect(r.status).toBe(200);
+      const { trace } = JSON.parse(r.body) as { trace: { traceId: string; spanId: string } };
+      const om = await get(p.port, '/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
+      const d = await dump(p);
+      expect(d.vigil).toEqual([]);
+      const db = d.sdk.filter((s) => s.kind === CLIENT && s.attributes['db.system.name'] === 'postgresql');
+      expect(db).toHaveLength(1);
+      expect(db[0]).toMatchObject({
+        traceId: trace.traceId,
+        parentSpanId: trace.spanId,
+        scope: '@vigil/tracing',
+      });
+      const ex =
+        /database_query_duration_seconds_bucket\{[^}]*\} \d+ # \{trace_id="(\w+)",span_id="(\w+)"\}/.exec(
+          om.body,
+        );
+      expect(ex?.slice(1)).toEqual([db[0]!.traceId, db[0]!.spanId]);
+    });
   },
 );
 
@@ -129,6 +172,12 @@ describe('attach mode: options', () => {
     const p = await startApp('sdk-first');
     const w = await p.waitForLine((l) => l.vigilWarning !== undefined, 'warning');
     expect(w.vigilWarning).toMatch(/options exporter, endpoint, sampleRatio and spanProcessors are not used/);
+  });
+
+  it('vigil-first: span processors given to Vigil are said to see no new spans once the SDK took over', async () => {
+    const p = await startApp('vigil-first', true, { EXTRA_PROCESSOR: '1' });
+    const w = await p.waitForLine((l) => l.vigilWarning !== undefined, 'warning');
+    expect(w.vigilWarning).toMatch(/spanProcessors given to startTracing see no new spans/);
   });
 
   it('attach: false keeps Vigil on its own provider: a second server span and a warning', async () => {

@@ -50,8 +50,10 @@ export {
   type RegistryLike,
 } from './options.js';
 export {
+  claimMessaging,
   claimOutbound,
   clientSpanName,
+  isMessagingObserved,
   isOutboundObserved,
   isOutboundUntracked,
   setClientSpanAttributes,

@@ -56,6 +56,32 @@ export function isOutboundObserved(): boolean {
   return (globalThis as { [OBSERVED]?: true })[OBSERVED] === true;
 }
 
+/** Messaging systems a native Vigil instrumentation records (`rabbitmq` by `instrumentAmqplib`). */
+const MESSAGING: unique symbol = Symbol.for('vigil.messaging.observed/1') as never;
+
+/**
+ * A native instrumentation records this messaging system's metrics (the span bridge then leaves its
+ * spans alone); returns the release. Counted, so two instrumented connections release independently.
+ */
+export function claimMessaging(system: string): () => void {
+  const g = globalThis as { [MESSAGING]?: Map<string, number> };
+  const m = (g[MESSAGING] ??= new Map());
+  m.set(system, (m.get(system) ?? 0) + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const n = (m.get(system) ?? 1) - 1;
+    if (n <= 0) m.delete(system);
+    else m.set(system, n);
+  };
+}
+
+/** Whether a native Vigil instrumentation records this messaging system. */
+export function isMessagingObserved(system: string): boolean {
+  return ((globalThis as { [MESSAGING]?: Map<string, number> })[MESSAGING]?.get(system) ?? 0) > 0;
+}
+
 /** The part of an undici request (its diagnostics channels' `request`) that Vigil reads and writes. */
 export interface UndiciRequestLike {
   origin?: string | URL;

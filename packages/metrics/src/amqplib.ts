@@ -11,6 +11,7 @@ import {
   checkObject,
   checkPositiveInt,
   checkStringArray,
+  claimMessaging,
   getTracingHook,
   LABEL_VALUES,
   type MessageInfo,
@@ -90,7 +91,11 @@ const MAX_PENDING = 65_536;
 const KEYS = Object.keys(AMQPLIB_DEFAULTS);
 
 /** Past the series cap a message keeps its system and outcome; the destination becomes `__overflow__`. */
-const overflow = (v: readonly string[]) => [LABEL_VALUES.overflowRoute, v[1] as string, v[2] as string];
+export const messagingOverflow = (v: readonly string[]) => [
+  LABEL_VALUES.overflowRoute,
+  v[1] as string,
+  v[2] as string,
+];
 
 const isChannel = (t: unknown): t is AmqpChannelLike =>
   typeof (t as AmqpChannelLike).publish === 'function' &&
@@ -142,9 +147,11 @@ export function instrumentAmqplibWith(
   }
 
   const processed = ins.instrument(messagingProcessDuration, {
-    overflow,
+    overflow: messagingOverflow,
   }) as unknown as Instrument<HistogramSeries>;
-  const published = ins.instrument(messagingPublished, { overflow }) as unknown as Instrument<CounterSeries>;
+  const published = ins.instrument(messagingPublished, {
+    overflow: messagingOverflow,
+  }) as unknown as Instrument<CounterSeries>;
   const destinations = new Map<string, string>();
   const destinationOf = (name: string): string => {
     // Server-named queues (`amq.gen-…`, RPC replies) are one value, not one series each.
@@ -487,10 +494,13 @@ export function instrumentAmqplibWith(
     }
   }
 
+  // The span bridge leaves RabbitMQ spans of other instrumentations alone: counted here.
+  const unclaim = claimMessaging(SYSTEM);
   let done = false;
   return () => {
     if (done) return;
     done = true;
+    unclaim();
     active = false;
     stopPolling?.();
     for (const u of channels) u();

@@ -1,10 +1,18 @@
-import { HTTP_CLIENT_STATUS, httpClientRequestDuration } from '@vigil/catalog';
+import {
+  HTTP_CLIENT_STATUS,
+  httpClientRequestDuration,
+  MESSAGE_OUTCOMES,
+  messagingProcessDuration,
+  messagingPublished,
+  TEMPORARY_DESTINATION,
+} from '@vigil/catalog';
 import {
   boundLabel,
   checkBoolean,
   checkKnownKeys,
   checkObject,
   checkPositiveInt,
+  isMessagingObserved,
   isOutboundObserved,
   isRegistry,
   LABEL_VALUES,
@@ -14,9 +22,10 @@ import {
   VigilOptionError,
   watchDbCoverage,
 } from '@vigil/core';
+import { messagingOverflow } from './amqplib.js';
 import type { Metrics } from './create-metrics.js';
 import { OTHER_DB_SYSTEM } from './db.js';
-import type { HistogramSeries, Instrument } from './internal/families.js';
+import type { CounterSeries, HistogramSeries, Instrument } from './internal/families.js';
 import { SummaryCache } from './sql.js';
 
 /**
@@ -49,6 +58,10 @@ export interface SpanMetricsBridgeOptions {
   maxTargets?: number;
   /** Distinct `system` values; further ones are recorded as `other_sql`. */
   maxSystems?: number;
+  /** Turn messaging spans into `messaging_published_total` / `messaging_process_duration_seconds`. */
+  messaging?: boolean;
+  /** Distinct messaging `destination` values; further ones are recorded as `__overflow__`. */
+  maxDestinations?: number;
 }
 
 /**
@@ -74,9 +87,18 @@ export const SPAN_BRIDGE_DEFAULTS = Object.freeze({
   maxTargets: 100,
   /** Distinct database `system` values recorded; further ones are `other_sql`. */
   maxSystems: 32,
+  /**
+   * Turn messaging spans (`messaging.system`) into `messaging_published_total` (publish/send) and
+   * `messaging_process_duration_seconds` (process); a system Vigil instruments itself is left alone.
+   */
+  messaging: true,
+  /** Distinct messaging `destination` values recorded; further ones are `__overflow__`. */
+  maxDestinations: 100,
 });
 
 const CLIENT = 2; // SpanKind.CLIENT
+const PRODUCER = 3; // SpanKind.PRODUCER
+const CONSUMER = 4; // SpanKind.CONSUMER
 const ERROR = 2; // SpanStatusCode.ERROR
 const SAMPLED = 1;
 /** Parent ids remembered while waiting for the parent to end; bounded, since some never end. */
@@ -148,12 +170,19 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
   const doHttp = checkBoolean('http', input.http) ?? SPAN_BRIDGE_DEFAULTS.http;
   const maxTargets = checkPositiveInt('maxTargets', input.maxTargets) ?? SPAN_BRIDGE_DEFAULTS.maxTargets;
   const maxSystems = checkPositiveInt('maxSystems', input.maxSystems) ?? SPAN_BRIDGE_DEFAULTS.maxSystems;
+  const doMessaging = checkBoolean('messaging', input.messaging) ?? SPAN_BRIDGE_DEFAULTS.messaging;
+  const maxDestinations =
+    checkPositiveInt('maxDestinations', input.maxDestinations) ?? SPAN_BRIDGE_DEFAULTS.maxDestinations;
 
   const db = metrics.db;
   let client: Instrument<HistogramSeries> | undefined;
   const sql = new SummaryCache();
   const systems = new Set<string>();
   const targets = new Set<string>();
+  const messagingSystems = new Set<string>();
+  const destinations = new Set<string>();
+  let published: Instrument<CounterSeries> | undefined;
+  let processed: Instrument<HistogramSeries> | undefined;
   /** `d<spanId>` / `h<spanId>`: spans with a database / HTTP client span below them. */
   const covered = new Set<string>();
   // Spans whose query one of Vigil's adapters timed (sampled or not: no span of Vigil's below then).
@@ -247,10 +276,63 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
     client.labels(target(host, port, secure), m, status).observe(seconds(span), ex);
   };
 
+  /** A publish (PRODUCER, or send/publish) or a process (CONSUMER) span of any messaging client. */
+  const recordMessage = (span: BridgeSpan, a: BridgeSpan['attributes'], rawSystem: string): void => {
+    const sys = rawSystem.toLowerCase();
+    if (isMessagingObserved(sys)) return; // Vigil's own instrumentation counts it
+    const op = (str(a['messaging.operation.type']) ?? str(a['messaging.operation']))?.toLowerCase();
+    const publish =
+      op === 'publish' || op === 'send' || op === 'create' || (op === undefined && span.kind === PRODUCER);
+    const process = op === 'process' || op === 'deliver' || (op === undefined && span.kind === CONSUMER);
+    if (!publish && !process) return; // receive, settle: not what the catalog counts
+    const system = messagingSystems.has(sys)
+      ? sys
+      : SYSTEM.test(sys) && messagingSystems.size < maxSystems
+        ? (messagingSystems.add(sys), sys)
+        : 'other';
+    const raw =
+      str(a['messaging.destination.name']) ??
+      str(a['messaging.destination']) ??
+      str(a['messaging.rabbitmq.destination.routing_key']) ??
+      str(a['messaging.rabbitmq.routing_key']) ??
+      '';
+    const destination =
+      raw === '' || raw.startsWith('amq.gen-') || a['messaging.destination.temporary'] === true
+        ? TEMPORARY_DESTINATION
+        : destinations.has(raw)
+          ? boundLabel(raw)
+          : destinations.size < maxDestinations
+            ? (destinations.add(raw), boundLabel(raw))
+            : LABEL_VALUES.overflowRoute;
+    const failed = span.status.code === ERROR;
+    if (publish) {
+      published ??= metrics.instrument(messagingPublished, {
+        overflow: messagingOverflow,
+      }) as unknown as Instrument<CounterSeries>;
+      published.labels(destination, system, failed ? MESSAGE_OUTCOMES.error : MESSAGE_OUTCOMES.sent).inc();
+      return;
+    }
+    processed ??= metrics.instrument(messagingProcessDuration, {
+      overflow: messagingOverflow,
+    }) as unknown as Instrument<HistogramSeries>;
+    const sc = span.spanContext();
+    const ex = (sc.traceFlags & SAMPLED) === SAMPLED ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
+    processed
+      .labels(destination, system, failed ? MESSAGE_OUTCOMES.error : MESSAGE_OUTCOMES.ack)
+      .observe(seconds(span), ex);
+  };
+
   const onEnd = (span: BridgeSpan): void => {
-    if (closed || span.kind !== CLIENT) return;
+    if (closed) return;
     try {
       const a = span.attributes;
+      const msys = doMessaging ? str(a['messaging.system']) : undefined;
+      if (msys !== undefined && (span.kind === PRODUCER || span.kind === CONSUMER || span.kind === CLIENT)) {
+        const scope = (span.instrumentationScope ?? span.instrumentationLibrary)?.name ?? '';
+        if (!scope.startsWith('@vigil/')) recordMessage(span, a, msys);
+        return;
+      }
+      if (span.kind !== CLIENT) return;
       const sys = doDb ? (str(a['db.system.name']) ?? str(a['db.system'])) : undefined;
       const method =
         sys === undefined && doHttp ? (str(a['http.request.method']) ?? str(a['http.method'])) : undefined;

@@ -1,4 +1,4 @@
-import { claimOutbound } from '@vigil/core';
+import { claimMessaging, claimOutbound } from '@vigil/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type BridgeSpan,
@@ -13,6 +13,8 @@ import {
 // a real instrumentation (Knex on PostgreSQL): packages/tracing/test/span-bridge.int.test.ts.
 
 const CLIENT = 2;
+const PRODUCER = 3;
+const CONSUMER = 4;
 const INTERNAL = 0;
 let n = 0;
 
@@ -265,6 +267,66 @@ describe('createSpanMetricsBridge', () => {
       },
     });
     expect(() => b.onEnd(evil)).not.toThrow();
+  });
+
+  it('messaging spans: publishes count, processing is timed, by destination, system and outcome', async () => {
+    const { m, b } = setUp({ maxDestinations: 2 });
+    const msg = (kind: number, attrs: Record<string, unknown>, o: Partial<BridgeSpan> = {}) =>
+      b.onEnd(span({ 'messaging.system': 'kafka', ...attrs }, { kind, ...o }));
+    msg(PRODUCER, { 'messaging.destination.name': 'orders', 'messaging.operation.type': 'send' });
+    msg(PRODUCER, { 'messaging.destination.name': 'orders' }); // no operation: a PRODUCER span publishes
+    msg(PRODUCER, { 'messaging.destination.name': 'orders' }, { status: { code: 2 } });
+    msg(CONSUMER, { 'messaging.destination.name': 'orders', 'messaging.operation.type': 'process' });
+    msg(
+      CONSUMER,
+      { 'messaging.destination.name': 'orders', 'messaging.operation': 'process' },
+      { status: { code: 2 } },
+    );
+    msg(CONSUMER, { 'messaging.destination.name': 'orders', 'messaging.operation.type': 'receive' }); // not counted
+    // Older RabbitMQ attributes: the default exchange ('') and the routing key; temporary queues.
+    msg(PRODUCER, {
+      'messaging.system': 'rabbitmq',
+      'messaging.destination': '',
+      'messaging.rabbitmq.routing_key': 'jobs',
+    });
+    msg(PRODUCER, { 'messaging.system': 'rabbitmq', 'messaging.destination.name': 'amq.gen-Xyz' });
+    // Past maxDestinations (2 here: orders, jobs), further ones are __overflow__.
+    for (let i = 0; i < 20; i++) msg(PRODUCER, { 'messaging.destination.name': `tenant-${i}` });
+    const text = (await m.scrape()).body.toString();
+    const pub = text.split('\n').filter((l) => l.startsWith('messaging_published_total{'));
+    const val = (ls: string[], labels: Record<string, string>) =>
+      Number(ls.find((l) => has(l, labels))?.split(' ')[1] ?? 0);
+    expect(val(pub, { destination: 'orders', system: 'kafka', outcome: 'sent' })).toBe(2);
+    expect(val(pub, { destination: 'orders', system: 'kafka', outcome: 'error' })).toBe(1);
+    expect(val(pub, { destination: 'jobs', system: 'rabbitmq', outcome: 'sent' })).toBe(1);
+    expect(val(pub, { destination: '(temporary)', system: 'rabbitmq' })).toBe(1);
+    expect(val(pub, { destination: '__overflow__', system: 'kafka' })).toBe(20);
+    expect(text).not.toContain('tenant-');
+    const proc = await lines(m, 'messaging_process_duration_seconds');
+    expect(val(proc, { destination: 'orders', system: 'kafka', outcome: 'ack' })).toBe(1);
+    expect(val(proc, { destination: 'orders', system: 'kafka', outcome: 'error' })).toBe(1);
+    expect(proc).toHaveLength(2);
+  });
+
+  it("messaging spans: a system Vigil instruments itself, Vigil's own spans and messaging: false are left alone", async () => {
+    const { m, b } = setUp();
+    const release = claimMessaging('rabbitmq');
+    b.onEnd(span({ 'messaging.system': 'rabbitmq', 'messaging.destination.name': 'q' }, { kind: PRODUCER }));
+    release();
+    b.onEnd(
+      span(
+        { 'messaging.system': 'kafka', 'messaging.destination.name': 'q' },
+        { kind: PRODUCER, scope: '@vigil/tracing' },
+      ),
+    );
+    expect((await m.scrape()).body.toString()).not.toContain('messaging_published_total{');
+    b.onEnd(span({ 'messaging.system': 'rabbitmq', 'messaging.destination.name': 'q' }, { kind: PRODUCER }));
+    expect((await m.scrape()).body.toString()).toContain('messaging_published_total{destination="q"');
+    await b.close();
+    await m.close();
+    const off = setUp({ messaging: false });
+    off.b.onEnd(span({ 'messaging.system': 'kafka', 'messaging.destination.name': 'q' }, { kind: PRODUCER }));
+    expect((await off.m.scrape()).body.toString()).not.toContain('messaging_published_total{');
   });
 
   it('close() stops recording; it works as the provider calls it (shutdown, forceFlush)', async () => {

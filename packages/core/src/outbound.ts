@@ -65,7 +65,8 @@ const MESSAGING: unique symbol = Symbol.for('vigil.messaging.observed/1') as nev
  */
 export function claimMessaging(system: string): () => void {
   const g = globalThis as { [MESSAGING]?: Map<string, number> };
-  const m = (g[MESSAGING] ??= new Map());
+  g[MESSAGING] ??= new Map();
+  const m = g[MESSAGING];
   m.set(system, (m.get(system) ?? 0) + 1);
   let released = false;
   return () => {

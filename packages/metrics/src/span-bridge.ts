@@ -285,11 +285,7 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
       op === 'publish' || op === 'send' || op === 'create' || (op === undefined && span.kind === PRODUCER);
     const process = op === 'process' || op === 'deliver' || (op === undefined && span.kind === CONSUMER);
     if (!publish && !process) return; // receive, settle: not what the catalog counts
-    const system = messagingSystems.has(sys)
-      ? sys
-      : SYSTEM.test(sys) && messagingSystems.size < maxSystems
-        ? (messagingSystems.add(sys), sys)
-        : 'other';
+    const system = admit(messagingSystems, sys, maxSystems, SYSTEM.test(sys), 'other');
     const raw =
       str(a['messaging.destination.name']) ??
       str(a['messaging.destination']) ??
@@ -299,11 +295,7 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
     const destination =
       raw === '' || raw.startsWith('amq.gen-') || a['messaging.destination.temporary'] === true
         ? TEMPORARY_DESTINATION
-        : destinations.has(raw)
-          ? boundLabel(raw)
-          : destinations.size < maxDestinations
-            ? (destinations.add(raw), boundLabel(raw))
-            : LABEL_VALUES.overflowRoute;
+        : admit(destinations, boundLabel(raw), maxDestinations, true, LABEL_VALUES.overflowRoute);
     const failed = span.status.code === ERROR;
     if (publish) {
       published ??= metrics.instrument(messagingPublished, {
@@ -363,6 +355,14 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
     shutdown: close,
     close,
   };
+}
+
+/** `value` when already seen or there is room (and it is acceptable), else `fallback`. */
+function admit(seen: Set<string>, value: string, max: number, ok: boolean, fallback: string): string {
+  if (seen.has(value)) return value;
+  if (!ok || seen.size >= max) return fallback;
+  seen.add(value);
+  return value;
 }
 
 function seconds(span: BridgeSpan): number {

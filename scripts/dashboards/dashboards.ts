@@ -919,6 +919,21 @@ function runtime(ctx: GenContext): JsonDashboardFile {
       unit: 's',
       thresholds: NEUTRAL,
       queries: [{ expr: `time() - ${sel(start, '', M)}`, legend: '{{instance}}' }],
+    })
+    .timeseries({
+      title: 'Instances by build',
+      description: `Instances running each version and commit (${catalog.buildInfo.name}); a rollout moves instances from one build to the next (the Deploys annotation marks it).`,
+      unit: 'short',
+      w: 24,
+      stack: true,
+      stepped: true,
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: `count by (version, commit) (${sel(catalog.buildInfo, '', M)})`,
+          legend: '{{version}} ({{commit}})',
+        },
+      ],
     });
   return b.build();
 }

@@ -3,6 +3,7 @@
 // a description and thresholds; ids and refIds are assigned here.
 
 import type {
+  JsonAnnotation,
   JsonDashboardFile,
   JsonDataSourceRef,
   JsonMapping,
@@ -99,6 +100,36 @@ export interface DashboardSpec {
   title: string;
   description: string;
   variables: VariableSpec[];
+  /** Prometheus annotations, after Grafana's built-in one. */
+  annotations?: AnnotationSpec[];
+}
+
+/** A Prometheus annotation: an event while the query's value is non-zero, per series. */
+export interface AnnotationSpec {
+  name: string;
+  expr: string;
+  /** Grafana colour name. */
+  color: string;
+  /** Legend-style templates: `{{breaker}} opened`. */
+  title: string;
+  text: string;
+  /** Labels whose values become the event's tags. */
+  tags: readonly string[];
+}
+
+export function annotation(a: AnnotationSpec): JsonAnnotation {
+  return {
+    name: a.name,
+    datasource: DATASOURCE,
+    enable: true,
+    hide: false,
+    iconColor: a.color,
+    target: { refId: 'Anno', expr: a.expr, range: true, instant: false },
+    titleFormat: a.title,
+    textFormat: a.text,
+    tagKeys: a.tags.join(','),
+    useValueForTime: false,
+  };
 }
 
 /** Builds one dashboard. Panels are placed in reading order; a row always starts a new line. */
@@ -358,6 +389,7 @@ export class DashboardBuilder {
             name: 'Annotations & Alerts',
             type: 'dashboard',
           },
+          ...(s.annotations ?? []).map(annotation),
         ],
       },
       links: [

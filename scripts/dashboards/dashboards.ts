@@ -4,8 +4,16 @@
 
 import type { MetricDefinition } from '@vigil/catalog';
 import { burnRateFactor } from '../alerts/config.js';
-import { DASHBOARDS, type DashboardKey, type GenContext, pct, TARGET_RECORDS } from '../alerts/model.js';
+import {
+  DASHBOARDS,
+  type DashboardKey,
+  type GenContext,
+  onVigil,
+  pct,
+  TARGET_RECORDS,
+} from '../alerts/model.js';
 import { by, leMatcher, num, quote, sel, select } from '../alerts/promql.js';
+import { ruleFiles } from '../alerts/rules.js';
 import {
   alertWindows,
   budgetOf,
@@ -13,9 +21,17 @@ import {
   SLO_NAMES,
   SLO_RECORDS,
   type SloName,
+  sloRuleFile,
   sloSeries,
 } from '../alerts/slo.js';
-import { COLORS, DashboardBuilder, NEUTRAL, thresholds, type VariableSpec } from './builder.js';
+import {
+  type AnnotationSpec,
+  COLORS,
+  DashboardBuilder,
+  NEUTRAL,
+  thresholds,
+  type VariableSpec,
+} from './builder.js';
 import type { JsonDashboardFile, JsonMapping } from './grafana.js';
 
 const RATE = '$__rate_interval';
@@ -108,9 +124,86 @@ function ratioOrZero(bad: string, total: string): string {
   return `(${bad} or ${total} * 0)\n/\n${total}`;
 }
 
-function builder(key: DashboardKey, description: string, vars: VariableSpec[]): DashboardBuilder {
+function builder(
+  ctx: GenContext,
+  key: DashboardKey,
+  description: string,
+  vars: VariableSpec[],
+): DashboardBuilder {
   const d = DASHBOARDS[key];
-  return new DashboardBuilder({ uid: d.uid, title: d.title, description, variables: vars });
+  return new DashboardBuilder({
+    uid: d.uid,
+    title: d.title,
+    description,
+    variables: vars,
+    annotations: events(ctx, vars),
+  });
+}
+
+/** How long a new version counts as just deployed (a version seen this long ago is not new). */
+const DEPLOY_WINDOW = '5m';
+
+/** Names of every generated alert (the firing-alerts annotation shows Vigil's alerts only). */
+export function alertNames(ctx: GenContext): string[] {
+  return [sloRuleFile(ctx), ...ruleFiles(ctx)].flatMap((f) =>
+    f.groups.flatMap((g) => (g.alerts ?? []).map((a) => a.alert)),
+  );
+}
+
+/**
+ * Deploys, restarts, breaker opens and firing alerts on every dashboard, scoped by its variables:
+ * deploys per service, the others per instance where the dashboard has one.
+ */
+function events(ctx: GenContext, vars: readonly VariableSpec[]): AnnotationSpec[] {
+  const { catalog } = ctx;
+  const has = (name: keyof typeof V) => vars.some((v) => v.name === name);
+  const svc = [...extra(ctx), ...(['job', 'service'] as const).filter(has).map((v) => V[v])];
+  const inst = has('instance') ? [...svc, V.instance] : svc;
+  const build = sel(catalog.buildInfo, '', svc);
+  const versions = 'count by (job, service, version, commit)';
+  // Alerts aggregated above the instance carry none: an empty instance matches too.
+  const alertScope = [
+    ...(['job', 'service'] as const).filter(has).map((v) => V[v]),
+    ...(has('instance') ? ['instance=~"$instance|"'] : []),
+  ];
+  return [
+    {
+      name: 'Deploys',
+      color: 'blue',
+      expr: `${versions} (${build})\nunless\n${versions} (${build} offset ${DEPLOY_WINDOW})`,
+      title: 'Deploy {{version}}',
+      text: '{{service}} ({{job}}) now runs {{version}}, commit {{commit}}',
+      tags: ['job', 'service', 'version'],
+    },
+    {
+      name: 'Restarts',
+      color: 'orange',
+      expr: `${onVigil(ctx, `changes(${sel(catalog.processStartTimeSeconds, '', inst)}[${RATE}])`)} > 0`,
+      title: 'Restart',
+      text: '{{instance}} ({{job}}) restarted',
+      tags: ['job', 'service', 'instance'],
+    },
+    {
+      name: 'Breaker opens',
+      color: 'red',
+      expr: `sum by (job, service, breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', inst)}[${RATE}])) > 0`,
+      title: 'Breaker {{breaker}} opened',
+      text: '{{service}}: {{breaker}} opened ({{reason}})',
+      tags: ['service', 'breaker', 'reason'],
+    },
+    {
+      name: 'Firing alerts',
+      color: 'purple',
+      expr: select('ALERTS', [
+        'alertstate="firing"',
+        `alertname=~${quote(alertNames(ctx).join('|'))}`,
+        ...alertScope,
+      ]),
+      title: '{{alertname}}',
+      text: '{{severity}}: {{service}} {{instance}}',
+      tags: ['alertname', 'severity', 'service'],
+    },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +224,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
       : thresholds(COLORS.ok, [c.p99LatencySeconds, COLORS.bad]);
   const errThresholds = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
   const b = builder(
+    ctx,
     'overview',
     'RED metrics of Vigil services (Express and Fastify adapters): rate, errors, latency by route, saturation. Generated from @vigil/catalog.',
     variables(ctx, [req], true, true),
@@ -322,6 +416,7 @@ function database(ctx: GenContext): JsonDashboardFile {
   const errT = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
   const ot = ['system', 'operation', 'table'];
   const b = builder(
+    ctx,
     'database',
     `Database queries timed by Vigil (${m.name}): rate, latency and errors by operation and table.`,
     variables(ctx, [m]),
@@ -433,6 +528,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   ];
   const failedStatus = `status_code=~${quote(['5..', ...Object.values(catalog.HTTP_CLIENT_STATUS)].join('|'))}`;
   const b = builder(
+    ctx,
     'resilience',
     'Circuit breakers, retries, bulkheads and outbound HTTP of @vigil/resilience.',
     variables(ctx, catalog.RESILIENCE_METRICS),
@@ -709,6 +805,7 @@ function runtime(ctx: GenContext): JsonDashboardFile {
   const start = catalog.processStartTimeSeconds;
   const gc = catalog.gcDuration;
   const b = builder(
+    ctx,
     'runtime',
     "Node.js runtime of Vigil services: event loop, CPU, memory, GC, the tracing pipeline, handles, restarts (prom-client's default metrics plus Vigil's own).",
     variables(ctx, [start]),
@@ -955,6 +1052,7 @@ function health(ctx: GenContext): JsonDashboardFile {
   const statusT = thresholds(COLORS.bad, [H.warn, COLORS.warn], [H.pass, COLORS.ok]);
   const checkDur = catalog.healthCheckDuration;
   const b = builder(
+    ctx,
     'health',
     'Health checks and probes of @vigil/health: probe answers, check results and check durations.',
     variables(ctx, catalog.HEALTH_METRICS),
@@ -1021,6 +1119,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
   const M = [...extra(ctx), V.job, V.service];
   const windows = alertWindows(ctx);
   const b = builder(
+    ctx,
     'slo',
     `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left.`,
     variables(ctx, [SLO_RECORDS.requests], false),

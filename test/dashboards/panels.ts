@@ -82,3 +82,10 @@ export function selectedNames(expr: string): string[] {
   for (const m of expr.matchAll(/__name__=~"([^"]+)"/g)) for (const n of m[1]!.split('|')) names.add(n);
   return [...names];
 }
+
+/** The queries of a dashboard's Prometheus annotations (Grafana's built-in one has none). */
+export function annotationExprs(d: JsonDashboardFile): string[] {
+  return (d.annotations.list as { target?: { expr?: unknown } }[])
+    .map((a) => a.target?.expr)
+    .filter((e): e is string => typeof e === 'string');
+}

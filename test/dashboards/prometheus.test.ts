@@ -17,7 +17,7 @@ import {
 import { loadContext } from '../../scripts/dashboards/index.js';
 import { haveTool } from '../helpers/env.js';
 import { type Running, startService } from '../helpers/spawn.js';
-import { loadDashboards, type PanelInfo, panelsOf, recordedFrom, root } from './panels.js';
+import { annotationExprs, loadDashboards, type PanelInfo, panelsOf, recordedFrom, root } from './panels.js';
 
 // The proof against a real Prometheus: both basic examples run as processes, Debian's Prometheus
 // scrapes them every second with the shipped rules loaded, traffic (errors, slow requests, 404s)
@@ -163,10 +163,36 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       }
     }
     for (const [file, d] of dashboards) {
-      for (const v of d.templating.list.slice(1)) {
+      for (const v of d.templating.list.slice(1).filter((x) => x.type === 'query')) {
         const call = labelValuesCall(substitute(String(v.query), ALL));
         await expect(prom!.api(call.path, call.params), `${file}: $${v.name}`).resolves.toBeInstanceOf(Array);
       }
+      for (const e of annotationExprs(d)) {
+        await expect(prom!.query(substitute(e, ALL)), `${file}: annotation ${e}`).resolves.toBeInstanceOf(
+          Array,
+        );
+      }
+    }
+  });
+
+  it('the Deploys annotation marks the examples, which just started, and no other job', async () => {
+    const deploys = (
+      dashboards.get('service-overview.json')!.annotations.list as {
+        name: string;
+        target?: { expr: string };
+      }[]
+    ).find((a) => a.name === 'Deploys')!.target!.expr;
+    for (const [job, values] of [
+      ['.*', ALL],
+      [EXAMPLES[0], { ...ALL, vars: { ...ALL.vars, job: EXAMPLES[0], service: EXAMPLES[0] } }],
+    ] as const) {
+      const found = await waitFor(`deploy events (${job})`, async () => {
+        const r = await prom!.query(substitute(deploys, values));
+        return r.length > 0 ? r : undefined;
+      });
+      const want = job === '.*' ? [...EXAMPLES].sort() : [job];
+      expect([...new Set(found.map((x) => x.metric.job))].sort()).toEqual(want);
+      for (const x of found) expect(x.metric.version, JSON.stringify(x.metric)).toBeTruthy();
     }
   });
 

@@ -7,7 +7,7 @@ import { pluginVersion } from '@grafana/schema/dist/esm/raw/composable/timeserie
 import { afterAll, describe, expect, it } from 'vitest';
 import * as catalog from '../../packages/catalog/dist/index.js';
 import type { Catalog } from '../../scripts/alerts/config.js';
-import { buildRules } from '../../scripts/alerts/generate.js';
+import { allAlerts, buildRules } from '../../scripts/alerts/generate.js';
 import { DASHBOARDS } from '../../scripts/alerts/model.js';
 import {
   DATASOURCE,
@@ -17,8 +17,9 @@ import {
   SCHEMA_VERSION,
   TAG,
 } from '../../scripts/dashboards/builder.js';
+import { alertNames } from '../../scripts/dashboards/dashboards.js';
 import { loadContext } from '../../scripts/dashboards/index.js';
-import { loadDashboards, panelsOf, recordedFrom, root, selectedNames } from './panels.js';
+import { annotationExprs, loadDashboards, panelsOf, recordedFrom, root, selectedNames } from './panels.js';
 
 // The committed dashboard JSON, checked against Grafana's dashboard types (@grafana/schema) as
 // written, and against the conventions every Vigil dashboard follows.
@@ -174,8 +175,48 @@ describe('dashboard conventions', () => {
     }
   });
 
+  it('mark deploys, restarts, breaker opens and firing Vigil alerts, scoped by the dashboard variables', () => {
+    const names = alertNames(loadContext(root, cat));
+    for (const [file, d] of dashboards) {
+      const list = d.annotations.list as unknown as {
+        name: string;
+        builtIn?: number;
+        datasource: unknown;
+        target?: { expr: string };
+        titleFormat?: string;
+      }[];
+      expect(list[0]?.builtIn, file).toBe(1);
+      const byName = new Map(list.slice(1).map((a) => [a.name, a]));
+      expect([...byName.keys()], file).toEqual(['Deploys', 'Restarts', 'Breaker opens', 'Firing alerts']);
+      const vars = d.templating.list.map((v) => v.name);
+      for (const a of byName.values()) {
+        expect(a.datasource, `${file}: ${a.name}`).toEqual(DATASOURCE);
+        expect(a.titleFormat, `${file}: ${a.name}`).toBeTruthy();
+        const expr = a.target!.expr;
+        expect(expr, `${file}: ${a.name}`).toContain('job=~"$job"');
+        expect(expr, `${file}: ${a.name}`).toContain('service=~"$service"');
+        if (vars.includes('instance') && a.name !== 'Deploys')
+          expect(expr, `${file}: ${a.name}`).toMatch(/instance=~"\$instance\|?"/);
+      }
+      expect(byName.get('Deploys')!.target!.expr).toContain(catalog.buildInfo.name);
+      expect(byName.get('Restarts')!.target!.expr).toContain(
+        `changes(${catalog.processStartTimeSeconds.name}{`,
+      );
+      expect(byName.get('Breaker opens')!.target!.expr).toContain(catalog.circuitBreakerOpens.name);
+      const alerts = byName.get('Firing alerts')!.target!.expr;
+      expect(alerts).toContain('ALERTS{alertstate="firing"');
+      // Exactly the generated alerts: not Prometheus' or another mixin's.
+      expect(/alertname=~"([^"]+)"/.exec(alerts)?.[1]?.split('|').sort()).toEqual(
+        allAlerts(rules)
+          .map((a) => a.alert)
+          .sort(),
+      );
+      expect(names.length).toBeGreaterThan(15);
+    }
+  });
+
   it('queries use only defined variables and only metrics of the catalog (or rules generated from it)', () => {
-    const known = new Set<string>(['up', ...recorded.keys()]);
+    const known = new Set<string>(['up', 'ALERTS', ...recorded.keys()]);
     for (const m of catalog.CATALOG) {
       if (m.type === 'histogram') for (const s of ['_bucket', '_count', '_sum']) known.add(m.name + s);
       else known.add(m.name);
@@ -186,7 +227,11 @@ describe('dashboard conventions', () => {
         ...d.panels.flatMap((p) =>
           ((p as { targets?: { expr: string }[] }).targets ?? []).map((t) => t.expr),
         ),
-        ...d.templating.list.slice(1).map((v) => String(v.query)),
+        ...d.templating.list
+          .slice(1)
+          .filter((v) => v.type === 'query')
+          .map((v) => String(v.query)),
+        ...annotationExprs(d),
       ];
       for (const e of exprs) {
         for (const v of e.matchAll(/\$\{?(\w+)/g))

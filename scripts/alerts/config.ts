@@ -221,6 +221,9 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
   if (merged.selector !== '' && !MATCHERS.test(merged.selector)) {
     fail(where, 'selector', 'PromQL label matchers such as job=~"api|worker"', merged.selector);
   }
+  for (const key of ['grafanaBaseUrl', 'traceUrl'] as const) {
+    if (!/^https?:\/\/[^\s"'<>]+$/.test(merged[key])) fail(where, key, 'an http(s) URL', merged[key]);
+  }
   for (const [key, value] of [
     ['http.errorRatio', merged.http.errorRatio],
     ['database.errorRatio', merged.database.errorRatio],

@@ -137,6 +137,7 @@ function builder(
     description,
     variables: vars,
     annotations: events(ctx, vars),
+    traceUrl: ctx.config.traceUrl,
   });
 }
 

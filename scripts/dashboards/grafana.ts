@@ -47,6 +47,8 @@ export type PromTarget = {
   instant: boolean;
   /** Minimum step, for stat panels whose query window is fixed. */
   interval?: string;
+  /** Also fetch the exemplars (trace ids) of the histogram buckets the query reads. */
+  exemplar?: boolean;
 };
 
 type Typed<TType extends string, TOptions, TField> = Omit<

@@ -72,6 +72,7 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       targets: EXAMPLES.map((job, i) => ({ job, address: `127.0.0.1:${services[i]!.port}` })),
       interval: '1s',
       scrapeSelf: true,
+      exemplars: true,
     });
     // Data is there once every metric the examples must emit has been scraped from both.
     emitted = await waitFor(
@@ -171,6 +172,27 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
         await expect(prom!.query(substitute(e, ALL)), `${file}: annotation ${e}`).resolves.toBeInstanceOf(
           Array,
         );
+      }
+    }
+  });
+
+  it("latency panels with exemplars get the examples' trace ids, each with a link to its trace", async () => {
+    const withExemplars = panels.filter((p) => p.exemplars.length > 0);
+    expect(withExemplars.length).toBeGreaterThan(5);
+    const http = withExemplars.filter((p) => p.needs.includes(catalog.httpRequestDuration));
+    expect(http.map((p) => p.title)).toEqual(['Latency p50 / p90 / p99', 'p99 latency by route']);
+    for (const p of http) {
+      for (const e of p.exemplars) {
+        const found = await waitFor(`exemplars of "${p.title}": ${e}`, async () => {
+          const now = Date.now() / 1000;
+          const r = await prom!.api<{ exemplars: { labels: Record<string, string> }[] }[]>(
+            '/api/v1/query_exemplars',
+            { query: substitute(e, ALL), start: String(now - 300), end: String(now) },
+          );
+          const ex = r.flatMap((x) => x.exemplars);
+          return ex.length > 0 ? ex : undefined;
+        });
+        for (const x of found) expect(x.labels.trace_id, JSON.stringify(x.labels)).toMatch(/^[0-9a-f]{32}$/);
       }
     }
   });

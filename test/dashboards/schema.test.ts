@@ -12,10 +12,13 @@ import { DASHBOARDS } from '../../scripts/alerts/model.js';
 import {
   DATASOURCE,
   DS_INPUT,
+  isQuantile,
   PLUGIN_VERSION,
   requiredGrafana,
   SCHEMA_VERSION,
   TAG,
+  TRACE_LINK,
+  TRACE_URL_VAR,
 } from '../../scripts/dashboards/builder.js';
 import { alertNames } from '../../scripts/dashboards/dashboards.js';
 import { loadContext } from '../../scripts/dashboards/index.js';
@@ -132,7 +135,7 @@ describe('dashboard conventions', () => {
       expect(names.slice(0, 3), file).toEqual(['datasource', 'job', 'service']);
       if (file !== DASHBOARDS.slo.file) expect(names, file).toContain('instance');
       if (file === DASHBOARDS.overview.file) expect(names).toContain('route');
-      for (const v of d.templating.list.slice(1)) {
+      for (const v of d.templating.list.slice(1).filter((x) => x.name !== TRACE_URL_VAR)) {
         expect(v).toMatchObject({ type: 'query', includeAll: true, allValue: '.*', multi: true });
         expect(String(v.query)).toMatch(/^label_values\(.+, \w+\)$/);
       }
@@ -173,6 +176,53 @@ describe('dashboard conventions', () => {
         expect(new Set(targets.map((t) => t.refId)).size, where).toBe(targets.length);
       }
     }
+  });
+
+  it('every latency panel over a histogram quantile asks for exemplars and links their trace ids to the trace UI', () => {
+    const { config } = loadContext(root, cat);
+    let count = 0;
+    for (const [file, d] of dashboards) {
+      let any = false;
+      for (const p of d.panels.filter((x) => x.type !== 'row')) {
+        const where = `${file}: ${p.title}`;
+        const targets = (p as { targets: { expr: string; exemplar?: boolean }[] }).targets;
+        const overrides = (p as { fieldConfig: { overrides: unknown[] } }).fieldConfig.overrides;
+        const quantile = p.type === 'timeseries' && targets.some((t) => isQuantile(t.expr));
+        for (const t of targets) {
+          expect(t.exemplar === true, `${where}: ${t.expr}`).toBe(quantile && isQuantile(t.expr));
+        }
+        if (!quantile) {
+          expect(JSON.stringify(overrides), where).not.toContain(TRACE_LINK.field);
+          continue;
+        }
+        any = true;
+        count++;
+        expect(overrides, where).toEqual([
+          {
+            matcher: { id: 'byName', options: 'trace_id' },
+            properties: [
+              {
+                id: 'links',
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${var} syntax, not a template
+                value: [{ title: 'Open trace', url: '${trace_url}${__value.raw}', targetBlank: true }],
+              },
+            ],
+          },
+        ]);
+      }
+      const v = d.templating.list.find((x) => x.name === TRACE_URL_VAR);
+      if (!any) expect(v, file).toBeUndefined();
+      else
+        expect(v, file).toMatchObject({
+          type: 'textbox',
+          query: config.traceUrl,
+          current: { value: config.traceUrl },
+        });
+    }
+    // HTTP (2), database (2), guarded calls, outbound, GC pauses and health checks.
+    expect(count).toBe(8);
+    expect(isQuantile('histogram_quantile(0.9, x)')).toBe(true);
+    expect(isQuantile('sum(rate(x_bucket[5m]))')).toBe(false);
   });
 
   it('mark deploys, restarts, breaker opens and firing Vigil alerts, scoped by the dashboard variables', () => {

@@ -122,6 +122,8 @@ export interface DashboardSpec {
   annotations?: AnnotationSpec[];
   /** Default of the `trace_url` variable (added when a panel shows exemplars). */
   traceUrl?: string;
+  /** Start of the default time range (Grafana relative time); `now-1h` when absent. */
+  from?: string;
 }
 
 /** A Prometheus annotation: an event while the query's value is non-zero, per series. */
@@ -429,7 +431,7 @@ export class DashboardBuilder {
       refresh: '30s',
       schemaVersion: SCHEMA_VERSION,
       version: 1,
-      time: { from: 'now-1h', to: 'now' },
+      time: { from: s.from ?? 'now-1h', to: 'now' },
       timepicker: {},
       annotations: {
         list: [

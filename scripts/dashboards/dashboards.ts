@@ -23,6 +23,7 @@ import {
   type SloName,
   sloRuleFile,
   sloSeries,
+  tierThresholds,
 } from '../alerts/slo.js';
 import {
   type AnnotationSpec,
@@ -129,6 +130,7 @@ function builder(
   key: DashboardKey,
   description: string,
   vars: VariableSpec[],
+  from?: string,
 ): DashboardBuilder {
   const d = DASHBOARDS[key];
   return new DashboardBuilder({
@@ -138,7 +140,36 @@ function builder(
     variables: vars,
     annotations: events(ctx, vars),
     traceUrl: ctx.config.traceUrl,
+    ...(from ? { from } : {}),
   });
+}
+
+/**
+ * Thresholds of an error ratio by the availability SLO's burn rate: green below the slowest
+ * ticket tier, then yellow (ticket), orange (the slowest page tier), red (the fastest page tier).
+ */
+function burnThresholds(ctx: GenContext): { thresholds: ReturnType<typeof thresholds>; text: string } {
+  const tiers = tierThresholds(ctx, 'availability');
+  const of = (tier: string) => tiers.filter((t) => t.tier === tier);
+  const steps: [number, string, string][] = [
+    [Math.min(...of('ticket').map((t) => t.threshold)), 'yellow', 'ticket'],
+    [Math.min(...of('page').map((t) => t.threshold)), COLORS.warn, 'slowest page'],
+    [Math.max(...of('page').map((t) => t.threshold)), COLORS.bad, 'fastest page'],
+  ];
+  const budget = budgetOf(ctx, 'availability');
+  const unique = steps.filter((x, i) => i === 0 || x[0] > steps[i - 1]![0]);
+  return {
+    thresholds: thresholds(
+      COLORS.ok,
+      ...unique.map(([v, color]): [number, string] => [Number(num(v)), color]),
+    ),
+    text: unique
+      .map(
+        ([v, color, what]) =>
+          `${color} from ${pct(Number(num(v)))} (${num(v / budget)}× the budget, the ${what} burn rate)`,
+      )
+      .join(', '),
+  };
 }
 
 /** How long a new version counts as just deployed (a version seen this long ago is not new). */
@@ -224,6 +255,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
       ? thresholds(COLORS.ok, [sloT, COLORS.warn], [c.p99LatencySeconds, COLORS.bad])
       : thresholds(COLORS.ok, [c.p99LatencySeconds, COLORS.bad]);
   const errThresholds = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
+  const burn = burnThresholds(ctx);
   const b = builder(
     ctx,
     'overview',
@@ -240,10 +272,10 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
     })
     .stat({
       title: 'Error ratio (5xx)',
-      description: `Share of requests answered with a 5xx status. HttpServerErrorRatioHigh fires above ${pct(c.errorRatio)}. 4xx and client aborts (499) are not errors of the service.`,
+      description: `Share of requests answered with a 5xx status, coloured by how fast it would burn the availability error budget (${pct(budgetOf(ctx, 'availability'))} of requests over ${config.slo.window}): ${burn.text}. 4xx and client aborts (499) are not errors of the service.`,
       unit: 'percentunit',
       decimals: 2,
-      thresholds: errThresholds,
+      thresholds: burn.thresholds,
       queries: [{ expr: ratioOrZero(`sum(${rate(req, err)})`, `sum(${rate(req, M)})`), legend: '5xx ratio' }],
     })
     .stat({
@@ -271,7 +303,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
     })
     .stat({
       title: 'Availability budget left',
-      description: `Error budget of the availability SLO (${pct(config.slo.availability.objective)} over ${config.slo.window}) still unspent: 100 % untouched, 0 % spent, negative overspent. From the recording rule ${SLO_RECORDS.budgetRemaining}.`,
+      description: `Error budget of the availability SLO (${pct(config.slo.availability.objective)} over ${config.slo.window}) still unspent: 100 % untouched, 0 % spent, negative overspent. The part of the window without data yet counts as unspent (see the SLO dashboard's coverage). From the recording rule ${SLO_RECORDS.budgetRemaining}.`,
       unit: 'percentunit',
       decimals: 1,
       thresholds: thresholds(COLORS.bad, [0, COLORS.warn], [0.25, COLORS.ok]),
@@ -1122,8 +1154,9 @@ function slo(ctx: GenContext): JsonDashboardFile {
   const b = builder(
     ctx,
     'slo',
-    `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left.`,
+    `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left. Opens on the SLO window; the coverage stat says how much of it has data (Prometheus needs a retention of at least ${config.slo.window}).`,
     variables(ctx, [SLO_RECORDS.requests], false),
+    `now-${config.slo.window}`,
   );
   for (const name of SLO_NAMES) {
     const objective = objectiveOf(ctx, name);
@@ -1147,19 +1180,19 @@ function slo(ctx: GenContext): JsonDashboardFile {
     )
       .stat({
         title: `${name} SLI (${config.slo.window})`,
-        description: `Share of ${what[name]} over the SLO window; green at or above the objective (${pct(objective)}).`,
+        description: `Share of ${what[name]} over the SLO window (over the part with data, see coverage); green at or above the objective (${pct(objective)}).`,
         unit: 'percentunit',
         decimals: 3,
-        w: 6,
+        w: 5,
         thresholds: sliT,
         queries: [{ expr: `1 - ${s(SLO_RECORDS.ratio(config.slo.window))}`, legend: '{{service}}' }],
       })
       .stat({
         title: `${name} error budget left`,
-        description: `Unspent share of the error budget (${pct(budget)} of requests over ${config.slo.window}): 100 % untouched, 0 % spent, negative overspent.`,
+        description: `Unspent share of the error budget (${pct(budget)} of requests over ${config.slo.window}): 100 % untouched, 0 % spent, negative overspent. Spent so far against the whole window's budget: the part of the window without data yet counts as unspent.`,
         unit: 'percentunit',
         decimals: 1,
-        w: 6,
+        w: 5,
         thresholds: budgetT,
         queries: [{ expr: s(SLO_RECORDS.budgetRemaining), legend: '{{service}}' }],
       })
@@ -1168,7 +1201,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         description: `How fast the budget burns over the last hour: 1 spends exactly the budget in ${config.slo.window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}.`,
         unit: 'none',
         decimals: 2,
-        w: 6,
+        w: 5,
         thresholds: burnT,
         queries: [{ expr: `${s(SLO_RECORDS.ratio('1h'))} / ${num(budget)}`, legend: '{{service}}' }],
       })
@@ -1177,7 +1210,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         description: `Burn rate over the longest alert window (${windows[windows.length - 1]}).`,
         unit: 'none',
         decimals: 2,
-        w: 6,
+        w: 5,
         thresholds: burnT,
         queries: [
           {
@@ -1185,6 +1218,17 @@ function slo(ctx: GenContext): JsonDashboardFile {
             legend: '{{service}}',
           },
         ],
+      })
+      .stat({
+        title: `${name} window coverage`,
+        description: `Share of the ${config.slo.window} SLO window since the oldest recorded SLI sample (to the hour; ${SLO_RECORDS.coverage}). Below 100 % the SLI covers less than the window and the budget counts the rest as unspent; it stays below 100 % when Prometheus keeps less than ${config.slo.window} of data.`,
+        unit: 'percentunit',
+        decimals: 1,
+        w: 4,
+        min: 0,
+        max: 1,
+        thresholds: thresholds(COLORS.info, [1, COLORS.ok]),
+        queries: [{ expr: s(SLO_RECORDS.coverage), legend: '{{service}}' }],
       })
       .timeseries({
         title: `${name} burn rate by window`,

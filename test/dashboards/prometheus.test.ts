@@ -5,6 +5,7 @@ import * as catalog from '../../packages/catalog/dist/index.js';
 import type { Catalog } from '../../scripts/alerts/config.js';
 import { buildRules } from '../../scripts/alerts/generate.js';
 import { onVigil, TARGET_RECORDS } from '../../scripts/alerts/model.js';
+import { SLO_RECORDS } from '../../scripts/alerts/slo.js';
 import {
   labelValuesCall,
   type Prometheus,
@@ -194,6 +195,36 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
         });
         for (const x of found) expect(x.labels.trace_id, JSON.stringify(x.labels)).toMatch(/^[0-9a-f]{32}$/);
       }
+    }
+  });
+
+  it('a minute of errors well above the budget spends a minute of budget, not the budget many times over', async () => {
+    // The examples answer a share of 5xx far above the 0.1 % budget, for about a minute now.
+    const { config } = ctx;
+    const budget = 1 - config.slo.availability.objective;
+    const rows = await waitFor(
+      'SLO window coverage and budget left of both examples',
+      async () => {
+        const cov = await prom!.query(`${SLO_RECORDS.coverage}{slo="availability"}`);
+        const left = await prom!.query(`${SLO_RECORDS.budgetRemaining}{slo="availability"}`);
+        const ratio = await prom!.query(`${SLO_RECORDS.ratio(config.slo.window)}{slo="availability"}`);
+        return cov.length >= EXAMPLES.length &&
+          left.length >= EXAMPLES.length &&
+          ratio.length >= EXAMPLES.length
+          ? { cov, left, ratio }
+          : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    for (const job of EXAMPLES) {
+      const v = (r: typeof rows.cov) => Number(r.find((x) => x.metric.job === job)!.value![1]);
+      expect(v(rows.ratio), job).toBeGreaterThan(budget * 5);
+      expect(v(rows.cov), job).toBeGreaterThan(0);
+      expect(v(rows.cov), job).toBeLessThan(0.001);
+      // Unscaled, this would be 1 - ratio / budget: below -400 %.
+      expect(v(rows.left), job).toBeGreaterThan(0.9);
+      expect(v(rows.left), job).toBeLessThan(1);
+      expect(v(rows.left), job).toBeCloseTo(1 - (v(rows.ratio) / budget) * v(rows.cov), 6);
     }
   });
 

@@ -9,6 +9,7 @@ import * as catalog from '../../packages/catalog/dist/index.js';
 import type { Catalog } from '../../scripts/alerts/config.js';
 import { allAlerts, buildRules } from '../../scripts/alerts/generate.js';
 import { DASHBOARDS } from '../../scripts/alerts/model.js';
+import { SLO_RECORDS, tierThresholds } from '../../scripts/alerts/slo.js';
 import {
   DATASOURCE,
   DS_INPUT,
@@ -312,5 +313,50 @@ describe('dashboard conventions', () => {
     );
     const text = JSON.stringify(overview);
     expect(text).toContain(`le=\\"${config.slo.latency.thresholdSeconds}\\"`);
+  });
+
+  it("the error stat is coloured by the availability SLO's burn-rate tiers, not fixed ratios", () => {
+    const ctx = loadContext(root, cat);
+    const tiers = tierThresholds(ctx, 'availability');
+    const stat = dashboards
+      .get(DASHBOARDS.overview.file)!
+      .panels.find((p) => p.title === 'Error ratio (5xx)') as unknown as {
+      fieldConfig: { defaults: { thresholds: { steps: { value: number | null; color: string }[] } } };
+    };
+    const steps = stat.fieldConfig.defaults.thresholds.steps;
+    // 30d, 99.9 %: 1x, 6x and 14.4x the 0.1 % budget.
+    expect(steps).toEqual([
+      { color: 'green', value: null },
+      { color: 'yellow', value: 0.001 },
+      { color: 'orange', value: 0.006 },
+      { color: 'red', value: 0.0144 },
+    ]);
+    expect(steps.slice(1).map((s) => s.value)).toEqual(
+      [
+        Math.min(...tiers.filter((t) => t.tier === 'ticket').map((t) => t.threshold)),
+        Math.min(...tiers.filter((t) => t.tier === 'page').map((t) => t.threshold)),
+        Math.max(...tiers.filter((t) => t.tier === 'page').map((t) => t.threshold)),
+      ].map((x) => Number(x.toPrecision(12))),
+    );
+    expect(steps.map((s) => s.value)).not.toContain(ctx.config.http.errorRatio);
+  });
+
+  it('the SLO dashboard opens on the SLO window and shows how much of it has data', () => {
+    const { config } = loadContext(root, cat);
+    const slo = dashboards.get(DASHBOARDS.slo.file)!;
+    expect(slo.time).toEqual({ from: `now-${config.slo.window}`, to: 'now' });
+    for (const name of ['availability', 'latency']) {
+      const p = slo.panels.find((x) => x.title === `${name} window coverage`) as unknown as {
+        targets: { expr: string }[];
+        fieldConfig: { defaults: { unit: string; max: number } };
+      };
+      expect(p.targets[0]!.expr).toBe(
+        `${SLO_RECORDS.coverage}{slo="${name}", job=~"$job", service=~"$service"}`,
+      );
+      expect(p.fieldConfig.defaults).toMatchObject({ unit: 'percentunit', max: 1 });
+    }
+    // The other dashboards keep the last hour.
+    for (const [file, d] of dashboards)
+      if (file !== DASHBOARDS.slo.file) expect(d.time?.from, file).toBe('now-1h');
   });
 });

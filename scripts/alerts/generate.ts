@@ -1,5 +1,6 @@
 // Renders the rule model into files: Prometheus rule files, promtool unit tests and runbooks.
-// Shared concerns (severity, runbook_url, test coverage) are applied and checked in one pass here.
+// Shared concerns (severity, runbook_url, dashboard_url, test coverage) are applied and checked in one
+// pass here.
 
 import { buildDashboards } from '../dashboards/dashboards.js';
 import { renderTemplate } from './humanize.js';

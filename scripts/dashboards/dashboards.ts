@@ -366,7 +366,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
   b.row('Latency')
     .timeseries({
       title: 'Latency p50 / p90 / p99',
-      description: `Percentiles of ${dur.name} over all selected routes. Dashed: the latency SLO threshold (${sloT}s) and the p99 alert threshold (${c.p99LatencySeconds}s).`,
+      description: `Percentiles of ${dur.name} over all selected routes. Dashed: the latency SLO threshold (${sloT}s) and the HttpLatencyP99High threshold (${c.p99LatencySeconds}s). Exemplars link to the traces of slow requests.`,
       unit: 's',
       w: 8,
       showThresholds: true,
@@ -602,7 +602,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   b.row('Circuit breakers')
     .stateTimeline({
       title: 'Breaker state',
-      description: `State of each breaker over time (${state.name}; worst instance): closed, half-open or open.`,
+      description: `State of each breaker over time (${state.name}; worst instance): closed, half-open or open. CircuitBreakerOpen fires when one is away from closed ${pct(ctx.config.resilience.breakerOpenRatio)} of ${ctx.config.resilience.breakerOpenWindow}.`,
       unit: 'none',
       w: 24,
       h: 6,
@@ -1045,7 +1045,7 @@ function runtime(ctx: GenContext): JsonDashboardFile {
     })
     .timeseries({
       title: 'Uptime by instance',
-      description: 'Time since each process started; drops are restarts.',
+      description: `Time since each process started; drops are restarts (NodejsRestartingFrequently fires at ${c.restarts} in ${c.restartsWindow} for one instance).`,
       unit: 's',
       thresholds: NEUTRAL,
       queries: [{ expr: `time() - ${sel(start, '', M)}`, legend: '{{instance}}' }],

@@ -17,7 +17,8 @@ for (const pkg of discoverPackages()) {
   const manifest = JSON.parse(readFileSync(join(pkg.dir, 'package.json'), 'utf8'));
   const reportFolder = join(pkg.dir, 'api');
   mkdirSync(reportFolder, { recursive: true });
-  const entries = Object.entries(manifest.exports).filter(([key]) => key !== './package.json');
+  // Code entry points only: plain-file exports (package.json, a JSON schema) have no API.
+  const entries = Object.entries(manifest.exports).filter(([, value]) => typeof value === 'object');
   const expected = new Set();
   for (const [key, value] of entries) {
     const types = value.import?.types;

@@ -17,10 +17,20 @@
 //       d. tsc               module/moduleResolution node16 from .cts and .mts files
 //       e. outbound-app.mjs  axios and fetch calls, a mysql2 query and an ioredis command in one
 //                            trace, with client and query metrics (MariaDB and Redis on 127.0.0.1)
+//       f. messaging-app.mjs a RabbitMQ message published inside a request and consumed with a
+//                            node-redis query: one trace, messaging and query metrics
+//       g. mixin-cli.mjs     `npx vigil-mixin generate` with a user's config (prefix, label, two
+//                            services' SLOs) into ./observability; promtool check + test rules
+//       h. attach-app.cjs    NodeSDK + its HTTP instrumentation next to @vigil/tracing, both start
+//                            orders: one server span per request (on Node.js 22.15+ also in a
+//                            project of the current OpenTelemetry lines, api 1.10 / sdk-node 0.30x)
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
 //     nested, parameterised routers) and the Express type-check against @types/express 4.
-//  5. Removes the temporary directory (kept with KEEP_TMP=1).
+//  5. NestJS 11 and 12: a plain npm project each installs the tarballs next to @nestjs/core, common
+//     and platform-express (no express of its own, as `nest new` has it; no ERESOLVE, no peer
+//     warning about ours) and runs nest-app.mjs (Express platform, @vigil/express via app.use()).
+//  6. Removes the temporary directory (kept with KEEP_TMP=1).
 //
 // Needs the packages built (`pnpm build`) and the npm registry; nothing else from the network.
 // `node scripts/consumer-check.mjs express` checks only those packages and the workspace packages
@@ -66,7 +76,25 @@ const REGISTRY_DEPS = [
   '@opentelemetry/sdk-metrics@2.12.0',
   '@opentelemetry/resources@2.12.0',
   '@opentelemetry/api@1.9.0',
+  // The messaging fixture (messaging-app.mjs).
+  'amqplib@2.3.1',
+  'redis@6.3.1',
+  // OpenTelemetry's NodeSDK next to @vigil/tracing (attach-app.cjs), on the lines Node.js 20 runs.
+  '@opentelemetry/sdk-node@0.223.0',
+  '@opentelemetry/instrumentation-http@0.223.0',
 ];
+
+/**
+ * The current OpenTelemetry lines (engines: Node.js >= 22.15), for attach-app.cjs in a project of
+ * its own: one @opentelemetry/api copy (1.10) shared by the SDK and Vigil.
+ */
+const OTEL_NEXT_DEPS = [
+  'express@5.3.0',
+  '@opentelemetry/api@1.10.0',
+  '@opentelemetry/sdk-node@0.301.0',
+  '@opentelemetry/instrumentation-http@0.301.0',
+];
+const OTEL_NEXT_NODE = [22, 15];
 
 /** The Express 4 project's registry packages: the oldest Express line @vigil/express supports. */
 const EXPRESS4_DEPS = [
@@ -75,6 +103,13 @@ const EXPRESS4_DEPS = [
   '@types/express@4.17.25',
   '@types/node@20.19.43',
 ];
+
+/** The NestJS projects' registry packages, one project per major (Nest's packages pin each other). */
+const NEST_DEPS = {
+  11: ['@nestjs/core@11.2.12', '@nestjs/common@11.2.12', '@nestjs/platform-express@11.2.12'],
+  12: ['@nestjs/core@12.6.3', '@nestjs/common@12.6.3', '@nestjs/platform-express@12.6.3'],
+};
+const NEST_PEERS = ['reflect-metadata@0.2.2', 'rxjs@7.8.2'];
 
 const FIXTURES = path.join(ROOT, 'test', 'consumer');
 const KEEP_TMP = process.env.KEEP_TMP === '1';
@@ -86,6 +121,8 @@ const FIXTURES_BY_PACKAGE = {
   '@vigil/koa': ['koa-app.mjs'],
   '@vigil/metrics': ['node-http-app.mjs'],
   '@vigil/resilience': ['outbound-app.mjs'],
+  '@vigil/tracing': ['messaging-app.mjs', 'attach-app.cjs'],
+  '@vigil/mixin': ['mixin-cli.mjs'],
 };
 
 class CheckFailure extends Error {}
@@ -381,10 +418,65 @@ async function main() {
             ],
           ]
         : []),
+      // Needs RabbitMQ and Redis.
+      ...(present.has('@vigil/metrics') && present.has('@vigil/tracing')
+        ? [
+            [
+              'f. amqplib publish in a request -> consume -> node-redis query: one trace, messaging metrics',
+              node,
+              ['messaging-app.mjs'],
+            ],
+          ]
+        : []),
+      ...(present.has('@vigil/mixin')
+        ? [
+            [
+              'g. npx vigil-mixin generate: prefix, service label, two SLOs; promtool',
+              node,
+              ['mixin-cli.mjs'],
+            ],
+          ]
+        : []),
+      ...(present.has('@vigil/tracing') && present.has('@vigil/express') && present.has('@vigil/logger')
+        ? [
+            [
+              'h. NodeSDK 0.223 + instrumentation-http, both start orders: one server span per request',
+              node,
+              ['attach-app.cjs'],
+            ],
+          ]
+        : []),
     ];
     await step(`run ${checks.length} checks in the project (${PARALLELISM} at a time)`, () =>
       runChecks(checks, project, env),
     );
+
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    const nextNode = major > OTEL_NEXT_NODE[0] || (major === OTEL_NEXT_NODE[0] && minor >= OTEL_NEXT_NODE[1]);
+    if (present.has('@vigil/tracing') && present.has('@vigil/express') && present.has('@vigil/logger')) {
+      if (!nextNode) {
+        console.log(
+          `\n    skipped the current OpenTelemetry lines (sdk-node 0.30x needs Node.js >= ${OTEL_NEXT_NODE.join('.')}; this is ${process.versions.node})`,
+        );
+      } else {
+        const projectNext = path.join(tmp, 'project-otel-next');
+        await mkdir(projectNext);
+        const fixturesNext = ['helpers.cjs', 'attach-app.cjs'];
+        await step(`OpenTelemetry 0.30x: create a plain npm project in ${projectNext}`, () =>
+          createProject(projectNext, fixturesNext, packages, []),
+        );
+        await step(`OpenTelemetry 0.30x: npm install the tarballs + ${OTEL_NEXT_DEPS.join(' ')}`, () =>
+          npmInstall(projectNext, packs, OTEL_NEXT_DEPS, packages, env),
+        );
+        await step('OpenTelemetry 0.30x: run 1 check', () =>
+          runChecks(
+            [['h. NodeSDK 0.30x + instrumentation-http 0.30x, both start orders', node, ['attach-app.cjs']]],
+            projectNext,
+            env,
+          ),
+        );
+      }
+    }
 
     if (present.has('@vigil/express')) {
       const project4 = path.join(tmp, 'project-express4');
@@ -407,6 +499,27 @@ async function main() {
         tscCheck('e. TypeScript type-check against @types/express 4, .cts + .mts', project4),
       ];
       await step(`Express 4: run ${checks4.length} checks`, () => runChecks(checks4, project4, env));
+    }
+
+    if (present.has('@vigil/express')) {
+      for (const [major, deps] of Object.entries(NEST_DEPS)) {
+        const projectN = path.join(tmp, `project-nest${major}`);
+        await mkdir(projectN);
+        const all = [...deps, ...NEST_PEERS];
+        await step(`NestJS ${major}: create a plain npm project in ${projectN}`, () =>
+          createProject(projectN, ['helpers.cjs', 'nest-app.mjs'], packages, []),
+        );
+        await step(`NestJS ${major}: npm install the tarballs + ${all.join(' ')}`, () =>
+          npmInstall(projectN, packs, all, packages, env),
+        );
+        await step(`NestJS ${major}: run 1 check`, () =>
+          runChecks(
+            [[`f. NestJS ${major} app (ESM, Express platform) with app.use()`, node, ['nest-app.mjs']]],
+            projectN,
+            env,
+          ),
+        );
+      }
     }
   } finally {
     process.off('SIGINT', onSignal);

@@ -4,16 +4,14 @@
 //
 // The metric reference and the options table in packages/*/README.md, between
 // `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers; then, from the same catalog,
-// Grafana dashboards, Prometheus alert rules, their promtool tests and runbooks
-// (scripts/dashboards, scripts/alerts); last, the Kubernetes PrometheusRule wrapping those alert
-// rules (scripts/k8s).
+// Grafana dashboards, Prometheus alert rules, their promtool tests, runbooks and the Kubernetes
+// PrometheusRule: @vigil/mixin's output for alert-rules/slo.config.json (scripts/mixin.mjs).
 //
 // Needs built packages (`pnpm build`).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runDashboardsAndAlerts } from './dashboards/run.mjs';
-import { syncPrometheusRule } from './k8s/prometheusrule.mjs';
+import { runMixin } from './mixin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
@@ -124,6 +122,8 @@ const labelValues = [
   `| \`${catalog.LABEL_VALUES.unknownSql}\` | \`operation\` / \`table\` | the SQL text could not be classified |`,
   `| \`${catalog.LABEL_VALUES.success}\` | \`outcome\` | the query completed |`,
   `| \`${catalog.LABEL_VALUES.error}\` | \`outcome\` | the query failed: it rejected, threw, or its callback got an error |`,
+  `| \`${catalog.TEMPORARY_DESTINATION}\` | \`destination\` | a server-named queue (\`amq.gen-…\`) or the channel's default queue |`,
+  `| \`${catalog.LABEL_VALUES.overflowRoute}\` | \`destination\` | past \`maxDestinations\` distinct exchanges and queues |`,
 ].join('\n');
 
 const blocks = {
@@ -131,6 +131,14 @@ const blocks = {
     'metrics-options': optionsTable(
       metrics.METRICS_DEFAULTS,
       docComments('packages/metrics/src/create-metrics.ts', 'METRICS_DEFAULTS'),
+    ),
+    'span-bridge-options': optionsTable(
+      metrics.SPAN_BRIDGE_DEFAULTS,
+      docComments('packages/metrics/src/span-bridge.ts', 'SPAN_BRIDGE_DEFAULTS'),
+    ),
+    'amqplib-options': optionsTable(
+      metrics.AMQPLIB_DEFAULTS,
+      docComments('packages/metrics/src/amqplib.ts', 'AMQPLIB_DEFAULTS'),
     ),
     'metric-table': metricTable(catalog.CATALOG.filter((d) => d.source === 'vigil')),
     'label-values': labelValues,
@@ -246,7 +254,5 @@ for (const [file, parts] of Object.entries(blocks)) {
     }
   } else console.log(`up to date: ${file}`);
 }
-stale += await runDashboardsAndAlerts({ root, catalog, check });
-// After the alert rules: it wraps them as written (in check mode, stale rules already failed).
-stale += syncPrometheusRule({ root, check });
+stale += await runMixin({ root, catalog, check });
 if (stale) process.exit(1);

@@ -9,7 +9,7 @@ import { type Running, startService } from './helpers/spawn.js';
 // called one request at a time: the breaker opens within a few calls, later calls get a 503 at
 // once without reaching the target, and `/chain` works again once the target answers.
 // CHAIN_TIMEOUT_MS / CHAIN_BREAKER_RESET_MS shrink the example's 5 s / 30 s to keep this short.
-const EXAMPLES = ['express-basic', 'fastify-basic'] as const;
+const EXAMPLES = ['express-basic', 'fastify-basic', 'nest-basic', 'koa-basic'] as const;
 
 describe.each(EXAMPLES)('%s /chain against a hung dependency', (name) => {
   let svc: Running;

@@ -8,7 +8,7 @@ import { parseSamples, request } from './helpers/http.js';
 import { type Running, startService } from './helpers/spawn.js';
 
 // The basic examples, built (`pnpm test` builds first) and run as real processes, as users run them.
-const EXAMPLES = ['express-basic', 'fastify-basic'] as const;
+const EXAMPLES = ['express-basic', 'fastify-basic', 'nest-basic', 'koa-basic'] as const;
 const promtool = haveTool('promtool', ['--version']);
 
 /** Keeps only the metric families Vigil itself defines (prom-client's defaults have lint findings of their own). */

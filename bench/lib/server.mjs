@@ -165,6 +165,62 @@ async function fastifyApp() {
   return app.server.address().port;
 }
 
+async function koaApp() {
+  const { default: Koa } = await import('koa');
+  const { default: Router } = await import('@koa/router');
+  const app = new Koa();
+  switch (variant.id) {
+    case 'koa-bare':
+      break;
+    case 'koa-vigil': {
+      const { createKoaMetrics } = await import('@vigil/koa');
+      const m = createKoaMetrics();
+      app.use(m.middleware);
+      app.use(async (ctx, next) => (ctx.path === '/metrics' ? m.koaHandler(ctx, next) : next()));
+      break;
+    }
+    case 'koa-minimal': {
+      const { registry, histogram, counter } = await minimalInstruments();
+      app.use(async (ctx, next) => {
+        const start = performance.now();
+        try {
+          await next();
+        } finally {
+          const labels = {
+            method: ctx.method,
+            route: ctx._matchedRoute ?? '#unmatched',
+            status_code: ctx.status,
+          };
+          histogram.observe(labels, (performance.now() - start) / 1000);
+          counter.inc(labels);
+        }
+      });
+      app.use(async (ctx, next) => {
+        if (ctx.path !== '/metrics') return next();
+        ctx.type = registry.contentType;
+        ctx.body = await registry.metrics();
+      });
+      break;
+    }
+    default:
+      throw new Error(`not a koa variant: ${variant.id}`);
+  }
+  const router = new Router();
+  router.get('/users/:id', (ctx) => {
+    ctx.body = user(ctx.params.id);
+  });
+  const api = new Router({ prefix: '/api/v1' });
+  api.get('/items/:id', (ctx) => {
+    ctx.body = item(ctx.params.id);
+  });
+  router.use(api.routes());
+  app.use(router.routes());
+  const server = await new Promise((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(s)));
+  });
+  return server.address().port;
+}
+
 /** A plain node:http server: the same routes, matched by hand, as services without a framework do. */
 async function httpApp() {
   const { createServer } = await import('node:http');
@@ -205,13 +261,98 @@ async function httpApp() {
   return server.address().port;
 }
 
+/** Applies Nest's decorators as functions (no decorator transform here), parameters first. */
+function decorate(proto, name, decorators, params = []) {
+  for (const [index, d] of params) d(proto, name, index);
+  const desc = Object.getOwnPropertyDescriptor(proto, name);
+  for (const d of decorators.slice().reverse()) d(proto, name, desc);
+}
+
+/** NestJS 12 on its Express platform: the same routes as two controllers. */
+async function nestApp() {
+  await import('reflect-metadata');
+  const { Controller, Get, Module, Param } = await import('@nestjs/common');
+  const { APP_INTERCEPTOR, NestFactory } = await import('@nestjs/core');
+  class Users {
+    get(id) {
+      return user(id);
+    }
+  }
+  Controller('users')(Users);
+  decorate(Users.prototype, 'get', [Get(':id')], [[0, Param('id')]]);
+  class Items {
+    get(id) {
+      return item(id);
+    }
+  }
+  Controller('api/v1/items')(Items);
+  decorate(Items.prototype, 'get', [Get(':id')], [[0, Param('id')]]);
+  const imports = [];
+  const providers = [];
+  if (variant.id === 'nest-willsoto') {
+    const w = await import('@willsoto/nestjs-prometheus');
+    const labelNames = ['method', 'route', 'status_code'];
+    const histogramName = 'http_request_duration_seconds';
+    const counterName = 'http_requests_total';
+    class HttpMetrics {
+      constructor(histogram, counter) {
+        this.histogram = histogram;
+        this.counter = counter;
+      }
+      intercept(context, next) {
+        const http = context.switchToHttp();
+        const req = http.getRequest();
+        const res = http.getResponse();
+        const start = performance.now();
+        res.once('finish', () => {
+          const labels = {
+            method: req.method,
+            route: req.route?.path ?? '#unmatched',
+            status_code: res.statusCode,
+          };
+          this.histogram.observe(labels, (performance.now() - start) / 1000);
+          this.counter.inc(labels);
+        });
+        return next.handle();
+      }
+    }
+    imports.push(w.PrometheusModule.register());
+    providers.push(
+      w.makeHistogramProvider({ name: histogramName, help: 'Time to serve an HTTP request.', labelNames }),
+      w.makeCounterProvider({ name: counterName, help: 'HTTP requests served.', labelNames }),
+      {
+        provide: APP_INTERCEPTOR,
+        useFactory: (h, c) => new HttpMetrics(h, c),
+        inject: [w.getToken(histogramName), w.getToken(counterName)],
+      },
+    );
+  } else if (variant.id !== 'nest-bare' && variant.id !== 'nest-vigil') {
+    throw new Error(`not a nest variant: ${variant.id}`);
+  }
+  class AppModule {}
+  Module({ imports, controllers: [Users, Items], providers })(AppModule);
+  const app = await NestFactory.create(AppModule, { logger: false });
+  if (variant.id === 'nest-vigil') {
+    const { createExpressMetrics } = await import('@vigil/express');
+    const m = createExpressMetrics();
+    app.use(m.middleware);
+    app.getHttpAdapter().get('/metrics', m.handler);
+  }
+  await app.listen(0, '127.0.0.1');
+  return app.getHttpServer().address().port;
+}
+
 try {
   const port =
     variant.framework === 'fastify'
       ? await fastifyApp()
       : variant.framework === 'http'
         ? await httpApp()
-        : await expressApp();
+        : variant.framework === 'koa'
+          ? await koaApp()
+          : variant.framework === 'nest'
+            ? await nestApp()
+            : await expressApp();
   process.stdout.write(`${JSON.stringify({ port, pid: process.pid })}\n`);
 } catch (err) {
   console.error(`server ${variant.id} failed to start:`, err);

@@ -5,7 +5,7 @@
 // default Node.js collectors (process/heap/GC/event-loop-lag). That costs some CPU per second,
 // not per request, and it is part of what a user of that library pays.
 
-/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify' | 'http', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
+/** @typedef {{ id: string, framework: 'express' | 'express4' | 'fastify' | 'http' | 'koa' | 'nest', label: string, bare?: boolean, defaultMetrics: boolean, config: string, target?: number, vigil?: boolean, routeNeedle?: string }} Variant */
 
 /** @type {Variant[]} */
 export const VARIANTS = [
@@ -125,6 +125,33 @@ export const VARIANTS = [
     routeNeedle: 'route="/users/:id"',
   },
   {
+    id: 'koa-bare',
+    framework: 'koa',
+    label: 'koa 3 bare',
+    bare: true,
+    defaultMetrics: false,
+    config: 'no instrumentation; `@koa/router` with a prefixed nested router',
+  },
+  {
+    id: 'koa-vigil',
+    framework: 'koa',
+    label: 'koa 3 + Vigil',
+    vigil: true,
+    target: 1.05,
+    defaultMetrics: true,
+    config: '`createKoaMetrics()` defaults (runtime metrics on), `/metrics` via `m.koaHandler`',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'koa-minimal',
+    framework: 'koa',
+    label: 'koa 3 + minimal prom-client middleware',
+    defaultMetrics: false,
+    config:
+      'one middleware: Histogram.observe + Counter.inc after `await next()`, labels method / `ctx._matchedRoute` / status_code (the floor for a prom-client Koa integration; the published Koa exporters pin prom-client 10)',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
     id: 'http-bare',
     framework: 'http',
     label: 'node:http bare',
@@ -141,6 +168,34 @@ export const VARIANTS = [
     defaultMetrics: true,
     config:
       '`createHttpObserver(server, { route })` defaults (runtime metrics on), `/metrics` via `observer.handler`',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'nest-bare',
+    framework: 'nest',
+    label: 'nest 12.6.3 (express) bare',
+    bare: true,
+    defaultMetrics: false,
+    config: 'no instrumentation; NestJS 12.6.3 on its Express platform, two controllers',
+  },
+  {
+    id: 'nest-vigil',
+    framework: 'nest',
+    label: 'nest 12.6.3 (express) + Vigil',
+    vigil: true,
+    target: 1.05,
+    defaultMetrics: true,
+    config:
+      "`createExpressMetrics()` defaults (runtime metrics on), `app.use(m.middleware)`, `/metrics` via `m.handler` on Nest's Express instance",
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
+    id: 'nest-willsoto',
+    framework: 'nest',
+    label: 'nest 12.6.3 (express) + @willsoto/nestjs-prometheus 6.1.1',
+    defaultMetrics: true,
+    config:
+      '`PrometheusModule.register()` defaults (default metrics on, its `/metrics` controller), with the HTTP metrics its README leaves to you: `makeHistogramProvider` + `makeCounterProvider` and a global interceptor observing on `res.once("finish")`, labels method / `req.route.path` / status_code',
     routeNeedle: 'route="/users/:id"',
   },
 ];

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Database adapter cost (issue 22): `metrics.instrumentMysql2()` and `metrics.instrumentIoredis()`
-// against the bare driver call.
+// Database adapter cost (issue 22): `metrics.instrumentMysql2()`, `metrics.instrumentIoredis()` and
+// `metrics.instrumentRedis()` (node-redis) against the bare driver call.
 //
 // 1. The observation alone: the drivers' own tracing helpers per call, nobody subscribed vs Vigil
-//    subscribed (ioredis `traceCommand`, mysql2 `traceCallback`; the drivers build their context and
+//    subscribed (ioredis `traceCommand`, node-redis `trace`, mysql2 `traceCallback`; the drivers build their context and
 //    publish only while someone subscribes) around a call that settles at once, in
 //    CPU-timed slices alternating per round. This is the row for the target (<= 2 µs per query).
 // 2. End to end: real Redis GETs and MariaDB `SELECT 1`s (127.0.0.1), client CPU per call, bare
@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { createMetrics } from '@vigil/metrics';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
+import { createClient } from 'redis';
 import { envNumber, fmt, machineMarkdown, mdTable, median, writeResult } from '../lib/common.mjs';
 
 const ROUNDS = envNumber('DB_BENCH_ROUNDS', 10, { integer: true });
@@ -25,7 +26,11 @@ const SLICE = envNumber('DB_BENCH_MICRO_SLICE', 50_000, { integer: true });
 const CONCURRENCY = 16;
 
 const metrics = createMetrics({ runtimeMetrics: false });
-const instrument = { redis: () => metrics.instrumentIoredis(), mysql: () => metrics.instrumentMysql2() };
+const instrument = {
+  redis: () => metrics.instrumentIoredis(),
+  'node-redis': () => metrics.instrumentRedis(),
+  mysql: () => metrics.instrumentMysql2(),
+};
 
 // --- 1. the observation alone ---
 // The drivers' own tracing helpers, as they call them per command and query: without subscribers
@@ -34,6 +39,11 @@ const instrument = { redis: () => metrics.instrumentIoredis(), mysql: () => metr
 const require = createRequire(import.meta.url);
 const { traceCommand, sanitizeArgs } = require('ioredis/built/tracing');
 const mysqlTracing = require(join(dirname(require.resolve('mysql2')), 'lib', 'tracing.js'));
+// node-redis publishes from @redis/client's tracing module (a dependency of `redis`).
+const requireFromRedis = createRequire(require.resolve('redis'));
+const nodeRedisTracing = requireFromRedis(
+  join(dirname(requireFromRedis.resolve('@redis/client')), 'lib', 'client', 'tracing.js'),
+);
 const sql = 'SELECT id, name FROM users WHERE id = ?';
 const resolved = Promise.resolve('v');
 const noop = () => {};
@@ -41,6 +51,14 @@ const redisContext = () => ({
   command: 'get',
   args: sanitizeArgs('get', ['vigil:bench:key']),
   database: 0,
+  serverAddress: '127.0.0.1',
+  serverPort: 6379,
+});
+const nodeRedisContext = () => ({
+  command: 'GET',
+  args: nodeRedisTracing.sanitizeArgs(['GET', 'vigil:bench:key']),
+  database: 0,
+  clientId: 'bench',
   serverAddress: '127.0.0.1',
   serverPort: 6379,
 });
@@ -55,6 +73,9 @@ async function microSlice(kind) {
   const c0 = process.cpuUsage();
   if (kind === 'redis') {
     for (let i = 0; i < SLICE; i++) await traceCommand(() => resolved, redisContext);
+  } else if (kind === 'node-redis') {
+    const channel = nodeRedisTracing.CHANNELS.TRACE_COMMAND;
+    for (let i = 0; i < SLICE; i++) await nodeRedisTracing.trace(channel, () => resolved, nodeRedisContext);
   } else {
     for (let i = 0; i < SLICE; i++) {
       mysqlTracing.traceCallback(
@@ -72,7 +93,7 @@ async function microSlice(kind) {
 }
 
 const micro = {};
-for (const kind of ['redis', 'mysql']) {
+for (const kind of ['redis', 'node-redis', 'mysql']) {
   micro[kind] = { bare: [], observed: [] };
   for (let round = 0; round <= ROUNDS; round++) {
     for (const mode of round % 2 ? ['observed', 'bare'] : ['bare', 'observed']) {
@@ -88,6 +109,8 @@ for (const kind of ['redis', 'mysql']) {
 const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
 await redis.connect();
 await redis.set('vigil:bench:key', 'value');
+const nodeRedis = createClient({ url: 'redis://127.0.0.1:6379' });
+await nodeRedis.connect();
 const pool = mysql.createPool({
   host: '127.0.0.1',
   user: 'root',
@@ -96,6 +119,7 @@ const pool = mysql.createPool({
 });
 const send = {
   redis: () => redis.get('vigil:bench:key'),
+  'node-redis': () => nodeRedis.get('vigil:bench:key'),
   mysql: () => pool.query('SELECT 1 AS one'),
 };
 async function batch(kind) {
@@ -109,7 +133,7 @@ async function batch(kind) {
   return (c.user + c.system) / CALLS;
 }
 const e2e = {};
-for (const kind of ['redis', 'mysql']) {
+for (const kind of ['redis', 'node-redis', 'mysql']) {
   e2e[kind] = { bare: [], observed: [] };
   for (let round = 0; round <= ROUNDS; round++) {
     for (const mode of round % 2 ? ['observed', 'bare'] : ['bare', 'observed']) {
@@ -122,6 +146,7 @@ for (const kind of ['redis', 'mysql']) {
 }
 await redis.del('vigil:bench:key');
 await redis.quit();
+await nodeRedis.quit();
 await pool.end();
 await metrics.close();
 
@@ -147,12 +172,17 @@ writeResult(
     '',
     mdTable(headers, [
       row('ioredis command (`traceCommand`: context with redacted args, `tracePromise`)', micro.redis),
+      row('node-redis command (`trace`: context with sanitized args, `tracePromise`)', micro['node-redis']),
       row("mysql2 query (`traceCallback`; Vigil's SQL summary cached)", micro.mysql),
     ]),
     '',
     'End to end (real Redis and MariaDB on 127.0.0.1, client process CPU):',
     '',
-    mdTable(headers, [row('ioredis `GET`', e2e.redis), row('mysql2 pool `SELECT 1`', e2e.mysql)]),
+    mdTable(headers, [
+      row('ioredis `GET`', e2e.redis),
+      row('node-redis `GET`', e2e['node-redis']),
+      row('mysql2 pool `SELECT 1`', e2e.mysql),
+    ]),
     '',
     'Target (issue 22): ≤ 2 µs CPU per query over the bare driver call. Without `@vigil/tracing` started (no spans).',
   ].join('\n'),

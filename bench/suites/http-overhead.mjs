@@ -11,7 +11,8 @@
 //
 // Env: BENCH_DURATION (s per round, default 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3),
 //      BENCH_CONNECTIONS (50), BENCH_VARIANTS (comma-separated ids or substrings; bare servers of
-//      the selected frameworks are always included).
+//      the selected frameworks are always included), BENCH_RESULT (the file under bench/results,
+//      default http-overhead: a run of some variants writes its own, e.g. BENCH_RESULT=nest).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -400,7 +401,7 @@ async function main() {
   }
 
   summarise(servers, hz);
-  writeResult('http-overhead', report(servers, hz, startedAt));
+  writeResult(process.env.BENCH_RESULT || 'http-overhead', report(servers, hz, startedAt));
 }
 
 main().catch((err) => {

@@ -13,18 +13,18 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import * as catalog from '../../packages/catalog/dist/index.js';
-import { type Catalog, resolveConfig } from '../../scripts/alerts/config.js';
+import { type Catalog, resolveConfig } from '../../packages/mixin/src/alerts/config.js';
 import {
   allAlerts,
   buildRules,
   dashboardUrl,
   generateAlertFiles,
   runbookUrl,
-} from '../../scripts/alerts/generate.js';
-import { renderTemplate } from '../../scripts/alerts/humanize.js';
-import { DASHBOARDS } from '../../scripts/alerts/model.js';
-import { generateFiles, loadContext, sync } from '../../scripts/dashboards/index.js';
+} from '../../packages/mixin/src/alerts/generate.js';
+import { renderTemplate } from '../../packages/mixin/src/alerts/humanize.js';
+import { DASHBOARDS } from '../../packages/mixin/src/alerts/model.js';
 import { haveTool } from '../helpers/env.js';
+import { generateFiles, loadContext, REPO_LAYOUT, sync } from '../helpers/mixin.js';
 
 // Generated alert rules: promtool accepts them and their unit tests pass, generation is
 // deterministic and committed, and the generation config is validated (latency SLO thresholds
@@ -83,7 +83,7 @@ describe('promtool', () => {
         },
         cat,
       );
-      const files = generateAlertFiles({ catalog: cat, config });
+      const files = generateAlertFiles({ catalog: cat, config, layout: REPO_LAYOUT });
       for (const [rel, content] of files) {
         if (!rel.startsWith('alert-rules/')) continue;
         mkdirSync(dirname(join(dir, rel)), { recursive: true });
@@ -91,8 +91,9 @@ describe('promtool', () => {
       }
       const slo = files.get('alert-rules/vigil-slo.yaml')!;
       expect(slo).toContain(
-        '(14.4 * 0.005)'.replace('14.4', String(Number(((0.02 * 28) / (1 / 24)).toPrecision(6)))),
+        `(${Number(((0.02 * 28) / (1 / 24)).toPrecision(6))} * (1 - vigil_slo:objective:ratio{slo="availability"}))`,
       );
+      expect(slo).toContain('0.995 + 0 * max by (job) (vigil_slo:sli_requests:rate5m{slo="availability"})');
       expect(slo).toContain('le=~"1(\\\\.0)?"');
       expect(slo).toContain('sum by (job) (');
       expect(files.get('alert-rules/vigil-http.yaml')).toContain(
@@ -124,11 +125,14 @@ describe('generated rules', () => {
         'AvailabilityBudgetBurn',
         'CircuitBreakerOpen',
         'DatabaseErrorRatioHigh',
+        'DatabasePoolExhausted',
         'DatabaseQueriesSlow',
         'HttpLatencyP99High',
         'HttpServerErrorRatioHigh',
         'LatencyBudgetBurn',
         'LoadSheddingSustained',
+        'MessageProcessingFailing',
+        'MessageQueueBacklog',
         'NodejsEventLoopLagHigh',
         'NodejsEventLoopUtilizationHigh',
         'NodejsHeapNearLimit',
@@ -215,12 +219,20 @@ describe('generated rules', () => {
     // The base URL comes from the config, without a trailing slash.
     const other = {
       catalog: cat,
-      config: resolveConfig({ slo: SLO, grafanaBaseUrl: 'https://grafana.example.com/' }, cat),
+      layout: REPO_LAYOUT,
+      config: resolveConfig({ selector: '', slo: SLO, grafanaBaseUrl: 'https://grafana.example.com/' }, cat),
     };
     const a = allAlerts(buildRules(other)).find((x) => x.alert === 'HttpServerErrorRatioHigh')!;
     expect(dashboardUrl(other, a)).toMatch(
-      /^https:\/\/grafana\.example\.com\/d\/vigil-service-overview\?viewPanel=panel-\d+&var-job=/,
+      /^https:\/\/grafana\.example\.com\/d\/vigil-service-overview\?viewPanel=panel-\d+&var-job=.*&var-service=\{\{ \$labels\.service \| urlquery \}\}$/,
     );
+    // Another service label: the dashboards' $service variable filters it, so the URL fills it from it.
+    const app = {
+      ...other,
+      config: resolveConfig({ selector: '', slo: SLO, serviceLabels: ['job', 'app'] }, cat),
+    };
+    const b = allAlerts(buildRules(app)).find((x) => x.alert === 'HttpServerErrorRatioHigh')!;
+    expect(dashboardUrl(app, b)).toContain('&var-service={{ $labels.app | urlquery }}');
   });
 
   it('burn-rate alerts have a page and a ticket tier told apart by a label', () => {
@@ -232,9 +244,13 @@ describe('generated rules', () => {
       ]);
     }
     const yaml = readFileSync(join(rulesDir, 'vigil-slo.yaml'), 'utf8');
-    // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h) ticket.
-    for (const f of ['(14.4 * 0.001)', '(6 * 0.001)', '(3 * 0.001)', '(1 * 0.001)'])
-      expect(yaml).toContain(f);
+    // SRE workbook factors for 30 days: 14.4 (1h/5m) and 6 (6h/30m) page, 3 (1d/2h) and 1 (3d/6h)
+    // ticket, times each service's budget read from the recorded objective (not a constant).
+    for (const f of ['14.4', '6', '3', '1'])
+      expect(yaml).toContain(
+        `on (job, service, slo) (${f} * (1 - vigil_slo:objective:ratio{slo="availability"}))`,
+      );
+    expect(yaml).not.toContain('* 0.001)');
     // Windows of a day or more in their own, slower group; no window reads raw counters over days.
     const groups = buildRules(ctx).find((f) => f.name === 'vigil-slo')!.groups;
     const long = groups.find((g) => g.name === 'vigil-slo-sli-long')!;
@@ -261,12 +277,12 @@ describe('generated rules', () => {
 
 describe('generation config', () => {
   it('refuses a latency SLO threshold that is not a bucket boundary, naming the option and the boundaries', () => {
-    const bad = { slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: 0.3 } } };
+    const bad = { selector: '', slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: 0.3 } } };
     expect(() => resolveConfig(bad, cat, 'x.json')).toThrow(
       /Invalid option "slo\.latency\.thresholdSeconds" in x\.json: expected one of the bucket boundaries of http_request_duration_seconds \(0\.005, .*, 10\).*got 0\.3/,
     );
     for (const b of catalog.httpRequestDuration.buckets!) {
-      const ok = { slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: b } } };
+      const ok = { selector: '', slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: b } } };
       expect(resolveConfig(ok, cat).slo.latency.thresholdSeconds).toBe(b);
     }
   });
@@ -277,7 +293,10 @@ describe('generation config', () => {
       const file = join(dir, 'slo.json');
       writeFileSync(
         file,
-        JSON.stringify({ slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: 0.75 } } }),
+        JSON.stringify({
+          selector: '',
+          slo: { ...SLO, latency: { objective: 0.99, thresholdSeconds: 0.75 } },
+        }),
       );
       const r = spawnSync(process.execPath, ['scripts/gen.mjs', '--check', `--slo-config=${file}`], {
         cwd: root,
@@ -293,47 +312,59 @@ describe('generation config', () => {
 
   it('refuses burn-rate factors below 1, naming the window or the budget share and the share needed', () => {
     // 7 days with the 30-day shares: 10 % of the budget in 1 day is a factor of 0.7.
-    expect(() => resolveConfig({ slo: { ...SLO, window: '7d' } }, cat, 'x.json')).toThrow(
+    expect(() => resolveConfig({ selector: '', slo: { ...SLO, window: '7d' } }, cat, 'x.json')).toThrow(
       /Invalid option "slo\.window" in x\.json: the ticket tier over 1d spends 10 % of the budget, a burn-rate factor of 0\.7 for a 7d SLO window.*"slo\.budgetShare\.1d" to at least 0\.1429/,
     );
     expect(() =>
-      resolveConfig({ slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.4 } } }, cat),
+      resolveConfig(
+        { selector: '', slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.4 } } },
+        cat,
+      ),
     ).toThrow(/Invalid option "slo\.budgetShare\.3d".*factor of 0\.933333.*at least 0\.4286/);
-    const ok = resolveConfig({ slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.43 } } }, cat);
+    const ok = resolveConfig(
+      { selector: '', slo: { ...SLO, window: '7d', budgetShare: { '1d': 0.15, '3d': 0.43 } } },
+      cat,
+    );
     expect(ok.slo.budgetShare).toEqual({ '1h': 0.02, '6h': 0.05, '1d': 0.15, '3d': 0.43 });
-    expect(() => resolveConfig({ slo: { ...SLO, budgetShare: { '2d': 0.1 } } }, cat)).toThrow(
+    expect(() => resolveConfig({ selector: '', slo: { ...SLO, budgetShare: { '2d': 0.1 } } }, cat)).toThrow(
       /"slo\.budgetShare\.2d".*one of 1h, 6h, 1d, 3d/,
     );
-    expect(() => resolveConfig({ slo: { ...SLO, budgetShare: { '1h': 2 } } }, cat)).toThrow(
+    expect(() => resolveConfig({ selector: '', slo: { ...SLO, budgetShare: { '1h': 2 } } }, cat)).toThrow(
       /"slo\.budgetShare\.1h".*\(0, 1\]/,
     );
   });
 
   it('names the option for other mistakes', () => {
     expect(() => resolveConfig({}, cat)).toThrow(/Missing option "slo"/);
-    expect(() => resolveConfig({ slo: SLO, http: { errorRatoi: 0.1 } }, cat)).toThrow(
+    expect(() => resolveConfig({ slo: SLO }, cat)).toThrow(/Missing option "selector".*job=~/);
+    expect(() => resolveConfig({ selector: '', slo: SLO, http: { errorRatoi: 0.1 } }, cat)).toThrow(
       /"http\.errorRatoi".*one of errorRatio/,
     );
-    expect(() => resolveConfig({ slo: SLO, http: { errorRatioFor: '5 minutes' } }, cat)).toThrow(
-      /"http\.errorRatioFor".*duration/,
-    );
-    expect(() => resolveConfig({ slo: { ...SLO, availability: { objective: 99.9 } } }, cat)).toThrow(
-      /"slo\.availability\.objective".*between 0 and 1/,
-    );
+    expect(() =>
+      resolveConfig({ selector: '', slo: SLO, http: { errorRatioFor: '5 minutes' } }, cat),
+    ).toThrow(/"http\.errorRatioFor".*duration/);
+    expect(() =>
+      resolveConfig({ selector: '', slo: { ...SLO, availability: { objective: 99.9 } } }, cat),
+    ).toThrow(/"slo\.availability\.objective".*between 0 and 1/);
     // 14.4 x a 10 % budget would need 144 % errors: the page tier could never fire.
-    expect(() => resolveConfig({ slo: { ...SLO, availability: { objective: 0.9 } } }, cat)).toThrow(
-      /"slo\.availability\.objective".*could never fire/,
-    );
+    expect(() =>
+      resolveConfig({ selector: '', slo: { ...SLO, availability: { objective: 0.9 } } }, cat),
+    ).toThrow(/"slo\.availability\.objective".*could never fire/);
     expect(() => resolveConfig({ slo: SLO, selector: 'job=api' }, cat)).toThrow(/"selector"/);
-    expect(() => resolveConfig({ slo: SLO, grafanaBaseUrl: 'grafana:3000' }, cat)).toThrow(
+    expect(() => resolveConfig({ selector: '', slo: SLO, grafanaBaseUrl: 'grafana:3000' }, cat)).toThrow(
       /"grafanaBaseUrl".*http\(s\) URL/,
     );
-    expect(() => resolveConfig({ slo: SLO, traceUrl: 'http://jaeger/trace/"x' }, cat)).toThrow(/"traceUrl"/);
-    expect(() => resolveConfig({ slo: SLO, http: { p99LatencySeconds: 20 } }, cat)).not.toThrow();
+    expect(() => resolveConfig({ selector: '', slo: SLO, traceUrl: 'http://jaeger/trace/"x' }, cat)).toThrow(
+      /"traceUrl"/,
+    );
+    expect(() =>
+      resolveConfig({ selector: '', slo: SLO, http: { p99LatencySeconds: 20 } }, cat),
+    ).not.toThrow();
     expect(() =>
       generateAlertFiles({
         catalog: cat,
-        config: resolveConfig({ slo: SLO, http: { p99LatencySeconds: 20 } }, cat),
+        layout: REPO_LAYOUT,
+        config: resolveConfig({ selector: '', slo: SLO, http: { p99LatencySeconds: 20 } }, cat),
       }),
     ).toThrow(/"http\.p99LatencySeconds".*cannot be measured/);
   });

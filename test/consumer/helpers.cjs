@@ -29,6 +29,7 @@ const EXPECTED = {
   '@vigil/metrics': { createMetrics: 'function' },
   '@vigil/express': { createExpressMetrics: 'function' },
   '@vigil/fastify': { vigilMetrics: 'function', default: 'function' },
+  '@vigil/mixin': { generate: 'function', write: 'function' },
 };
 
 /** Generic and package-specific export checks; `how` is `require` or `import`. */

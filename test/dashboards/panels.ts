@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricDefinition } from '../../packages/catalog/dist/index.js';
-import type { RuleFile } from '../../scripts/alerts/model.js';
-import { referencedMetrics } from '../../scripts/alerts/promql.js';
-import type { JsonDashboardFile } from '../../scripts/dashboards/grafana.js';
+import type { RuleFile } from '../../packages/mixin/src/alerts/model.js';
+import { referencedMetrics } from '../../packages/mixin/src/alerts/promql.js';
+import type { JsonDashboardFile } from '../../packages/mixin/src/dashboards/grafana.js';
 
 // The committed dashboards as data, and which catalog metrics each panel needs.
 

@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as catalog from '../../packages/catalog/dist/index.js';
-import type { Catalog } from '../../scripts/alerts/config.js';
-import { buildRules } from '../../scripts/alerts/generate.js';
-import { onVigil, TARGET_RECORDS } from '../../scripts/alerts/model.js';
-import { SLO_RECORDS } from '../../scripts/alerts/slo.js';
+import type { Catalog } from '../../packages/mixin/src/alerts/config.js';
+import { buildRules } from '../../packages/mixin/src/alerts/generate.js';
+import { onVigil, TARGET_RECORDS } from '../../packages/mixin/src/alerts/model.js';
+import { SLO_RECORDS } from '../../packages/mixin/src/alerts/slo.js';
 import {
   labelValuesCall,
   type Prometheus,
@@ -15,8 +15,8 @@ import {
   type VariableValues,
   waitFor,
 } from '../../scripts/dashboards/harness.js';
-import { loadContext } from '../../scripts/dashboards/index.js';
 import { haveTool } from '../helpers/env.js';
+import { loadContext } from '../helpers/mixin.js';
 import { type Running, startService } from '../helpers/spawn.js';
 import { annotationExprs, loadDashboards, type PanelInfo, panelsOf, recordedFrom, root } from './panels.js';
 
@@ -303,7 +303,7 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       expect(
         p.needs.some(
           (m) =>
-            ['database', 'health', 'resilience', 'http_client', 'internal'].includes(m.group) ||
+            ['database', 'messaging', 'health', 'resilience', 'http_client', 'internal'].includes(m.group) ||
             m === catalog.processMemoryLimitBytes,
         ),
         `${p.dashboard}: ${p.title}`,

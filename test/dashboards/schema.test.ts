@@ -6,10 +6,10 @@ import { defaultDashboard } from '@grafana/schema';
 import { pluginVersion } from '@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as catalog from '../../packages/catalog/dist/index.js';
-import type { Catalog } from '../../scripts/alerts/config.js';
-import { allAlerts, buildRules } from '../../scripts/alerts/generate.js';
-import { DASHBOARDS } from '../../scripts/alerts/model.js';
-import { SLO_RECORDS, tierThresholds } from '../../scripts/alerts/slo.js';
+import type { Catalog } from '../../packages/mixin/src/alerts/config.js';
+import { allAlerts, buildRules } from '../../packages/mixin/src/alerts/generate.js';
+import { DASHBOARDS } from '../../packages/mixin/src/alerts/model.js';
+import { SLO_RECORDS, tierThresholds } from '../../packages/mixin/src/alerts/slo.js';
 import {
   DATASOURCE,
   DS_INPUT,
@@ -20,9 +20,9 @@ import {
   TAG,
   TRACE_LINK,
   TRACE_URL_VAR,
-} from '../../scripts/dashboards/builder.js';
-import { alertNames } from '../../scripts/dashboards/dashboards.js';
-import { loadContext } from '../../scripts/dashboards/index.js';
+} from '../../packages/mixin/src/dashboards/builder.js';
+import { alertNames } from '../../packages/mixin/src/dashboards/dashboards.js';
+import { loadContext } from '../helpers/mixin.js';
 import { annotationExprs, loadDashboards, panelsOf, recordedFrom, root, selectedNames } from './panels.js';
 
 // The committed dashboard JSON, checked against Grafana's dashboard types (@grafana/schema) as
@@ -43,7 +43,7 @@ function typecheck(files: Record<string, string>): { ok: boolean; output: string
   for (const [name, json] of Object.entries(files)) {
     writeFileSync(
       join(scratch, `${name}.ts`),
-      `import type { JsonDashboardFile } from '../../scripts/dashboards/grafana.js';\nexport const dashboard = ${json.trim()} satisfies JsonDashboardFile;\n`,
+      `import type { JsonDashboardFile } from '../../packages/mixin/src/dashboards/grafana.js';\nexport const dashboard = ${json.trim()} satisfies JsonDashboardFile;\n`,
     );
   }
   writeFileSync(
@@ -134,7 +134,9 @@ describe('dashboard conventions', () => {
     for (const [file, d] of dashboards) {
       const names = d.templating.list.map((v) => v.name);
       expect(names.slice(0, 3), file).toEqual(['datasource', 'job', 'service']);
-      if (file !== DASHBOARDS.slo.file) expect(names, file).toContain('instance');
+      // SLOs are per service: the SLO dashboards have no instance variable.
+      if (file !== DASHBOARDS.slo.file && file !== DASHBOARDS.fleet.file)
+        expect(names, file).toContain('instance');
       if (file === DASHBOARDS.overview.file) expect(names).toContain('route');
       for (const v of d.templating.list.slice(1).filter((x) => x.name !== TRACE_URL_VAR)) {
         expect(v).toMatchObject({ type: 'query', includeAll: true, allValue: '.*', multi: true });
@@ -299,7 +301,10 @@ describe('dashboard conventions', () => {
       for (const p of panelsOf(file, d, catalog.CATALOG, recorded))
         for (const m of p.needs) shown.add(m.name);
     const missing = catalog.CATALOG.map((m) => m.name).filter((n) => !shown.has(n));
-    expect(missing, 'metrics without a panel: add one in scripts/dashboards/dashboards.ts').toEqual([]);
+    expect(
+      missing,
+      'metrics without a panel: add one in packages/mixin/src/dashboards/dashboards.ts',
+    ).toEqual([]);
   });
 
   it('threshold lines come from the same config values the alerts fire on', () => {

@@ -10,6 +10,13 @@ export const EXAMPLE_SERVICES = {
   'orders-service': 3003,
 } as const;
 
+/** Every example with a Dockerfile: the services, plus basic examples built as images on their own. */
+export const EXAMPLE_IMAGES = {
+  ...EXAMPLE_SERVICES,
+  'nest-basic': 3000,
+  'koa-basic': 3000,
+} as const;
+
 export interface Instruction {
   /** Upper-case keyword: FROM, RUN, COPY, ... */
   cmd: string;

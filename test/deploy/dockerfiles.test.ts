@@ -7,7 +7,7 @@ import {
   type Instruction,
   readDockerfile,
   readDockerignore,
-  EXAMPLE_SERVICES as SERVICES,
+  EXAMPLE_IMAGES as SERVICES,
   splitOptions,
 } from './dockerfile.js';
 
@@ -148,6 +148,8 @@ describe('.dockerignore (the build context is the repository root)', () => {
       'packages/metrics/package.json',
       'packages/metrics/tsup.config.ts',
       'bench/package.json', // a workspace member the lockfile lists
+      'test/nest/nest11/package.json', // so are the Nest test fixtures
+      'test/nest/nest12/package.json',
       ...Object.keys(SERVICES).flatMap((s) => [`examples/${s}/package.json`, `examples/${s}/src/server.ts`]),
     ];
     for (const path of needed) expect(dockerignored(ignore, path), path).toBe(false);
@@ -163,6 +165,9 @@ describe('.dockerignore (the build context is the repository root)', () => {
       '.git/HEAD',
       'bench/results/http-overhead.md',
       'docs/dashboards.md',
+      'test/examples.test.ts',
+      'test/nest/app.mjs',
+      'test/nest/nest12/index.mjs',
     ];
     for (const path of dropped) expect(dockerignored(ignore, path), path).toBe(true);
   });

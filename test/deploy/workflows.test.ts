@@ -231,16 +231,20 @@ describe('ci.yml', () => {
     expect(job.strategy.matrix.node).toEqual([20, 22, 24]);
   });
 
-  it('provides PostgreSQL (trust, database test), Redis and MariaDB with health checks, where the tests look', () => {
-    const { postgres, redis, mariadb } = job.services;
+  it('provides PostgreSQL (trust, database test), Redis, MariaDB and RabbitMQ with health checks, where the tests look', () => {
+    const { postgres, redis, mariadb, rabbitmq } = job.services;
+    expect(rabbitmq.ports).toEqual(['5672:5672']);
+    expect(rabbitmq.options).toContain('--health-cmd "rabbitmq-diagnostics -q check_port_listener 5672"');
     expect(mariadb.env).toMatchObject({ MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' });
     expect(mariadb.ports).toEqual(['3306:3306']);
     expect(mariadb.options).toContain('--health-cmd');
-    // .ci/run starts the same three on the machine when they are down.
+    // .ci/run starts the same four on the machine when they are down.
     for (const probe of [
       'pg_isready',
       'redis-cli -h 127.0.0.1 ping',
       'mariadb-admin -h 127.0.0.1 -uroot ping',
+      'rabbitmq-diagnostics -q ping',
+      'rabbitmq-server -detached',
     ]) {
       expect(ciRun).toContain(probe);
     }

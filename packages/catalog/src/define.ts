@@ -47,7 +47,8 @@ export interface MetricDefinition<
     | 'resilience'
     | 'http_client'
     | 'tracing'
-    | 'logging';
+    | 'logging'
+    | 'messaging';
   /**
    * Its semantic-conventions name, for an OTLP export with `semconv: true` (@vigil/metrics/otlp);
    * `false` leaves it out of such an export (its data is another metric's, e.g. a histogram's count).

@@ -95,6 +95,30 @@ export const dbQueryDuration = defineMetric({
   },
 });
 
+/** Values of the `state` label of `database_pool_connections`. */
+export const POOL_CONNECTION_STATES = Object.freeze({ idle: 'idle', used: 'used' } as const);
+
+export const dbPoolConnections = defineMetric({
+  name: 'database_pool_connections',
+  type: 'gauge',
+  help: 'Connections of a database client pool, by pool, database system and state (idle or used).',
+  unit: 'connections',
+  labels: ['pool', 'system', 'state'],
+  labelValues: { state: [POOL_CONNECTION_STATES.idle, POOL_CONNECTION_STATES.used] },
+  source: 'vigil',
+  group: 'database',
+});
+
+export const dbPoolWaiting = defineMetric({
+  name: 'database_pool_waiting_requests',
+  type: 'gauge',
+  help: 'Requests waiting for a free connection of a database client pool (the pool is exhausted while above 0).',
+  unit: 'requests',
+  labels: ['pool', 'system'],
+  source: 'vigil',
+  group: 'database',
+});
+
 // ---------------------------------------------------------------------------------------------
 // Runtime (Vigil's additions to prom-client's defaults)
 // ---------------------------------------------------------------------------------------------
@@ -256,11 +280,13 @@ export const nodejsVersionInfo = promClient('nodejs_version_info', 'gauge', 'inf
 
 import { HEALTH_METRICS } from './health.js';
 import { LOGGING_METRICS } from './logger.js';
+import { MESSAGING_METRICS } from './messaging.js';
 import { RESILIENCE_METRICS } from './resilience.js';
 import { TRACING_METRICS } from './tracing.js';
 
 export * from './health.js';
 export * from './logger.js';
+export * from './messaging.js';
 export * from './resilience.js';
 export * from './slo.js';
 export * from './tracing.js';
@@ -275,6 +301,9 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   httpRequestsTotal,
   httpRequestsInFlight,
   dbQueryDuration,
+  dbPoolConnections,
+  dbPoolWaiting,
+  ...MESSAGING_METRICS,
   eventLoopUtilization,
   heapSizeLimitBytes,
   processMemoryLimitBytes,

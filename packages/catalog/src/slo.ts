@@ -1,9 +1,9 @@
 // Thresholds, selectors and SLO method constants shared by Vigil's generated dashboards and alert
-// rules (`scripts/dashboards`, `scripts/alerts`). Dashboards draw their threshold lines from the same
+// rules (`@vigil/mixin`). Dashboards draw their threshold lines from the same
 // values the alerts fire on, so the two cannot disagree.
 //
 // The SLO *targets* (objectives, latency threshold, window) are a deployment decision with no
-// default here: they live in the generation config (`alert-rules/slo.config.json` in the Vigil
+// default here: they live in the mixin config (`alert-rules/slo.config.json` in the Vigil
 // repository), which may also override any value below.
 
 /** Severities used by Vigil's alert rules, most urgent first. */
@@ -82,6 +82,14 @@ export interface AlertDefaults {
     readonly errorRatio: number;
     readonly errorRatioFor: string;
     readonly minQueryRate: number;
+    readonly poolWaitingFor: string;
+  };
+  readonly messaging: {
+    readonly errorRatio: number;
+    readonly errorRatioFor: string;
+    readonly minProcessRate: number;
+    readonly queueBacklog: number;
+    readonly queueBacklogFor: string;
   };
   readonly runtime: {
     readonly eventLoopLagSeconds: number;
@@ -125,6 +133,7 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
    * Extra PromQL matchers added to every selector of Vigil's metrics, for example
    * `job=~"api|worker"`. Empty: every Vigil target (rules on `up`, `http_*`, `nodejs_*` and
    * `process_*` only match targets that also expose `vigil_metrics_series_overflow_total`).
+   * Required in a @vigil/mixin config (`""` included), so that choosing every target is a decision.
    */
   selector: '',
   /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instance` where it matters). */
@@ -169,6 +178,20 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
     errorRatioFor: '10m',
     /** Queries per second an operation and table need before these alerts may fire. */
     minQueryRate: 0.1,
+    /** How long requests must keep waiting for a pool connection before `DatabasePoolExhausted` fires. */
+    poolWaitingFor: '5m',
+  }),
+  messaging: Object.freeze({
+    /** Share of a queue's messages whose processing fails (`outcome="error"`) above which `MessageProcessingFailing` fires. */
+    errorRatio: 0.05,
+    /** How long the failure ratio must stay above `errorRatio`. */
+    errorRatioFor: '10m',
+    /** Messages per second a queue's consumers need before `MessageProcessingFailing` may fire. */
+    minProcessRate: 0.05,
+    /** Messages ready in a watched queue (`messaging_queue_messages`) above which `MessageQueueBacklog` fires. */
+    queueBacklog: 1000,
+    /** How long the backlog must stay above `queueBacklog`. */
+    queueBacklogFor: '15m',
   }),
   runtime: Object.freeze({
     /** p99 event-loop delay (seconds, prom-client's per-scrape sample) above which `NodejsEventLoopLagHigh` fires. */

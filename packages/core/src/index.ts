@@ -1,3 +1,4 @@
+export { type DbCoverage, noteDbQuery, watchDbCoverage } from './db-coverage.js';
 export {
   describeValue,
   hasErrorCode,
@@ -49,7 +50,9 @@ export {
   type RegistryLike,
 } from './options.js';
 export {
+  claimOutbound,
   clientSpanName,
+  isOutboundObserved,
   isOutboundUntracked,
   setClientSpanAttributes,
   type UndiciRequestLike,
@@ -83,6 +86,7 @@ export {
   type Admission,
   type AdmissionGate,
   type Admitted,
+  answerShed,
   excludeVigilEndpoint,
   type HttpRecorder,
   RECORD,
@@ -102,6 +106,8 @@ export {
   type DbQueryInfo,
   type DbTrace,
   getTracingHook,
+  type MessageInfo,
+  type MessageTrace,
   type RequestTrace,
   setTracingHook,
   TRACING_HOOK,

@@ -30,6 +30,32 @@ export function isOutboundUntracked(): boolean {
   return ((globalThis as Globals)[UNTRACKED] ?? 0) > 0;
 }
 
+/** Set while `@vigil/resilience`'s `instrumentOutbound()` observes every outbound request of the process. */
+const OBSERVED: unique symbol = Symbol.for('vigil.outbound.active/1') as never;
+
+/**
+ * Claims (true) or releases (false) the process's outbound requests for one observer: true when
+ * the claim succeeded (false: another observer holds it).
+ */
+export function claimOutbound(on: boolean): boolean {
+  const g = globalThis as { [OBSERVED]?: true };
+  if (!on) {
+    delete g[OBSERVED];
+    return true;
+  }
+  if (g[OBSERVED]) return false;
+  g[OBSERVED] = true;
+  return true;
+}
+
+/**
+ * Whether every outbound request is already recorded in `http_client_request_duration_seconds`
+ * (`instrumentOutbound()` runs), so other sources of the metric (the span bridge) stay out.
+ */
+export function isOutboundObserved(): boolean {
+  return (globalThis as { [OBSERVED]?: true })[OBSERVED] === true;
+}
+
 /** The part of an undici request (its diagnostics channels' `request`) that Vigil reads and writes. */
 export interface UndiciRequestLike {
   origin?: string | URL;

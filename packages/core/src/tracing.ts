@@ -51,6 +51,25 @@ export interface DbTrace {
   readonly exemplar: TraceIds | undefined;
 }
 
+/** What a messaging span needs (one message published or processed); built only when tracing is on. */
+export interface MessageInfo {
+  /** `messaging.system`, for example `rabbitmq`. */
+  readonly system: string;
+  /** Where the message goes or comes from: the exchange (publish) or the queue (process). */
+  readonly destination: string;
+  /** AMQP routing key (`messaging.rabbitmq.destination.routing_key`). */
+  readonly routingKey?: string | undefined;
+  readonly messageId?: string | undefined;
+  readonly bodySize?: number | undefined;
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+}
+
+/** A message's span, from `startSend()` or `startProcess()`. */
+export interface MessageTrace {
+  readonly exemplar: TraceIds | undefined;
+}
+
 /** Export counters of the running tracing pipeline (the `vigil_tracing_*` metrics). */
 export interface TracingStats {
   /** Spans the collector accepted. */
@@ -77,6 +96,22 @@ export interface TracingHook {
   startDb(info: DbQueryInfo): DbTrace | undefined;
   /** Ends a database span; a truthy `error` marks it failed. */
   endDb(trace: DbTrace, error: unknown): void;
+  /**
+   * Starts a PRODUCER span under the active span and writes the trace context (`traceparent`,
+   * `tracestate`) into `headers`; undefined (and `headers` untouched) outside any span. With an
+   * unsampled active span there is no span, but the context is still written (flags `00`).
+   * Optional: a hook from a copy of @vigil/tracing older than messaging support lacks it.
+   */
+  startSend?(info: MessageInfo, headers: Record<string, unknown>): MessageTrace | undefined;
+  /**
+   * Starts the CONSUMER span of a received message: a child of the trace context in its
+   * `headers`, or a new trace without one. Run the handler with `runMessage` so its calls nest.
+   */
+  startProcess?(info: MessageInfo, headers: Readonly<Record<string, unknown>> | undefined): MessageTrace;
+  /** Runs `fn` with a message's span as the active context. */
+  runMessage?<T>(trace: MessageTrace, fn: () => T): T;
+  /** Ends a messaging span; a truthy `error` marks it failed, `outcome` is recorded on it. */
+  endMessage?(trace: MessageTrace, error: unknown, outcome?: string): void;
   /** Binds `fn` to the active context (for callbacks a driver calls from elsewhere). */
   bind<F extends (...args: any[]) => any>(fn: F): F;
   /** Export counters, for the `vigil_tracing_*` metrics. */

@@ -1,10 +1,10 @@
 import {
   type AdmissionGate,
+  answerShed,
   createRequestObserver,
   type ExcludeRule,
   getTracingHook,
   type HttpRecorder,
-  type Rejected,
   type RequestLogWriter,
   type RouteLabel,
   recordOf,
@@ -64,17 +64,9 @@ export function expressObserver(parts: ExpressObserverParts): {
       isPriority !== undefined && isPriority(req) === true,
     );
     const a = rec?.admission;
-    if (a !== undefined && !a.admitted) shed(res, a);
+    if (a !== undefined && !a.admitted) answerShed(res, a);
   };
   return { middleware, errorHandler };
-}
-
-/** Answers 503 with `Retry-After` at once: nothing of the request is read or routed. */
-function shed(res: Response, r: Rejected): void {
-  res.statusCode = 503;
-  res.setHeader('retry-after', String(r.retryAfterSeconds));
-  res.setHeader('content-type', 'application/json');
-  res.end(`{"error":"overloaded","reason":"${r.reason}"}`);
 }
 
 /**

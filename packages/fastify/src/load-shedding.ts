@@ -1,4 +1,4 @@
-import { createRequestObserver } from '@vigil/core';
+import { answerShed, createRequestObserver } from '@vigil/core';
 import { type LoadSheddingOptions, resolveLoadShedding } from '@vigil/resilience/load-shedding';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -27,11 +27,7 @@ const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, optio
     const a = rec?.admission;
     if (a === undefined || a.admitted) return;
     reply.hijack();
-    reply.raw.writeHead(503, {
-      'retry-after': String(a.retryAfterSeconds),
-      'content-type': 'application/json',
-    });
-    reply.raw.end(`{"error":"overloaded","reason":"${a.reason}"}`);
+    answerShed(reply.raw, a);
   });
   if (owned) app.addHook('onClose', async () => shedder.close());
 };

@@ -7,6 +7,7 @@ export type { Metrics, MetricsOptions } from '@vigil/metrics';
 export * from '@vigil/shutdown';
 export type { KoaContextLike, KoaMiddleware } from './context.js';
 export { createKoaHealth, KOA_HEALTH_DEFAULTS, type KoaHealth, type KoaHealthOptions } from './health.js';
+export { createKoaLoadShedding, type KoaLoadShedding, type KoaLoadSheddingOptions } from './load-shedding.js';
 export {
   createKoaMetrics,
   KOA_METRICS_DEFAULTS,

@@ -1,4 +1,5 @@
 import {
+  answerShed,
   createRequestObserver,
   getTracingHook,
   type RequestObserverOptions,
@@ -7,11 +8,14 @@ import {
 } from '@vigil/core';
 import type { KoaContextLike, KoaMiddleware } from './context.js';
 
-/** What the Koa middleware records into: the observer's sinks and exclusions. */
+/** What the Koa middleware records into: the observer's sinks and exclusions, or a gate. */
 export type KoaObserverParts = Pick<
   RequestObserverOptions,
-  'http' | 'log' | 'exclude' | 'includeVigilEndpoints' | 'routeLabel'
->;
+  'http' | 'log' | 'exclude' | 'includeVigilEndpoints' | 'routeLabel' | 'gate'
+> & {
+  /** With a gate: requests never shed (still counted in flight). */
+  readonly isPriority?: ((ctx: KoaContextLike) => boolean) | undefined;
+};
 
 /**
  * The Koa adapter of the request observer: the route is `@koa/router`'s matched path, read at
@@ -19,15 +23,41 @@ export type KoaObserverParts = Pick<
  * handling unchanged.
  */
 export function koaObserver(parts: KoaObserverParts): KoaMiddleware {
-  const observer = createRequestObserver(parts);
+  const gated = parts.gate !== undefined;
+  const observer = createRequestObserver({
+    http: parts.http,
+    log: parts.log,
+    exclude: parts.exclude,
+    includeVigilEndpoints: parts.includeVigilEndpoints,
+    routeLabel: parts.routeLabel,
+    gate: parts.gate,
+    // Spans start in the middleware that runs the rest of the request (the metrics one).
+    tracing: !gated,
+  });
+  const isPriority = parts.isPriority;
   return (ctx, next) => {
     let downstream: Promise<unknown> | undefined;
-    const rec = observer.observe(ctx.req, ctx.res, undefined, resolveRoute, undefined, () => {
-      downstream = next();
-    });
+    const rec = observer.observe(
+      ctx.req,
+      ctx.res,
+      undefined,
+      resolveRoute,
+      undefined,
+      () => {
+        downstream = next();
+      },
+      isPriority !== undefined && isPriority(ctx) === true,
+    );
+    if (rec !== undefined) rec.routeState = ctx;
+    const a = rec?.admission;
+    if (a !== undefined && !a.admitted) {
+      ctx.respond = false; // answered here, before Koa's own response handling
+      answerShed(ctx.res, a);
+      return Promise.resolve();
+    }
     if (downstream === undefined) return Promise.resolve();
-    if (rec === undefined) return downstream;
-    rec.routeState = ctx;
+    // The metrics middleware puts a thrown error on the span and the line (once per request).
+    if (rec === undefined || gated) return downstream;
     return downstream.catch((err: unknown) => {
       fail(rec, err);
       throw err;

@@ -5,6 +5,7 @@ import { loggerStats } from '@vigil/core';
 import pino from 'pino';
 import { VigilOptionError } from './errors.js';
 import { type Destination, FILE_BUFFER, fdDestination, streamDestination } from './internal/destination.js';
+import { checkOtlpOption, createOtlpLogs, type OtlpLogsOptions } from './internal/otlp-logs.js';
 import { createRedactor } from './internal/redact.js';
 import { PathSyntaxError, resolveRedact } from './internal/redact-paths.js';
 import { enableFastLine, needsMetadata, REQUEST_LINE_KEYS, streamOf } from './internal/request-line.js';
@@ -97,6 +98,14 @@ export interface LoggerOptions {
   bufferBytes?: number;
   /** Default 1 s: see `LOGGER_DEFAULTS.flushTimeoutMs`. */
   flushTimeoutMs?: number;
+  /**
+   * Also send every line (after redaction) as an OpenTelemetry log record over OTLP/HTTP, with its
+   * trace context: `true` (endpoint and headers from the standard `OTEL_EXPORTER_OTLP_*`
+   * variables) or `{ endpoint, headers, loggerProvider }`. Needs `@opentelemetry/api`,
+   * `@opentelemetry/sdk-logs`, `@opentelemetry/exporter-logs-otlp-http` and
+   * `@opentelemetry/resources` installed. The lines still go to the destination.
+   */
+  otlp?: boolean | OtlpLogsOptions;
 }
 
 const KNOWN = [
@@ -110,6 +119,7 @@ const KNOWN = [
   'pretty',
   'bufferBytes',
   'flushTimeoutMs',
+  'otlp',
 ];
 
 function appName(): string | undefined {
@@ -207,6 +217,14 @@ export function createLogger(options?: LoggerOptions): Logger {
     throw new VigilOptionError('destination', 'a file path, a file descriptor or a stream', dest);
   }
 
+  const otlpOptions = checkOtlpOption(o.otlp);
+  if (otlpOptions !== undefined && o.pretty === true) {
+    throw new VigilOptionError('otlp', 'no pretty output together with otlp', true);
+  }
+  if (otlpOptions !== undefined && typeof dest === 'object' && needsMetadata(dest as object)) {
+    throw new VigilOptionError('otlp', 'a destination other than a pino multistream', 'a multistream');
+  }
+
   const scrub = createScrubber(spec.keys);
   const redact = createRedactor(spec, scrub);
   const traceContext = (o.traceContext as boolean | undefined) ?? LOGGER_DEFAULTS.traceContext;
@@ -286,6 +304,22 @@ export function createLogger(options?: LoggerOptions): Logger {
   // A multistream needs pino's per-line metadata: it is given as it is (its streams are its own).
   else if (!needsMetadata(dest as object)) {
     destination = streamDestination(dest as DestinationStream, limits);
+  }
+  // The OTLP bridge sees each line as written (redacted), whichever path wrote it.
+  const otlp = otlpOptions === undefined ? undefined : createOtlpLogs(otlpOptions, service);
+  if (otlp !== undefined && destination !== undefined) {
+    const d = destination;
+    const write = d.write.bind(d);
+    d.write = (line: string) => {
+      write(line);
+      otlp.line(line);
+    };
+    // Closed with the destination (close(), process exit, @vigil/shutdown), within the same bound.
+    const close = d.close.bind(d);
+    d.close = (timeoutMs?: number) => {
+      const bound = Math.min(timeoutMs ?? limits.flushTimeoutMs, limits.flushTimeoutMs);
+      return Promise.all([close(timeoutMs), otlp.close(bound)]).then(() => {});
+    };
   }
   const stream = (destination ?? dest) as pino.DestinationStream;
   const logger = withHandle(pino(opts, stream), {

@@ -22,7 +22,8 @@ import {
   METRIC_PREFIX,
   VigilOptionError,
 } from '@vigil/core';
-import { observeIoredis, observeMysql2 } from './datastores.js';
+import { type AmqplibOptions, instrumentAmqplibWith } from './amqplib.js';
+import { observeIoredis, observeMysql2, observeRedis } from './datastores.js';
 import { createDbMetrics, type DbMetrics, trackQuery } from './db.js';
 import { createNodeHandler, type ScrapeResult, scrape } from './handler.js';
 import { createHttpMetrics, type HttpLabel, type HttpMetrics } from './http.js';
@@ -30,6 +31,7 @@ import { type Instruments, instrumentsFor } from './instruments.js';
 import { Registry } from './internal/prom.js';
 import { registerLoggerStats } from './logger-stats.js';
 import { instrumentPgWith, type PgClientLike, type PgPoolLike } from './pg.js';
+import { createPoolGauges, type PoolOptions } from './pools.js';
 import { registerRuntimeMetrics } from './runtime.js';
 import { type MetricsServer, startMetricsServerFor } from './server.js';
 import { registerTracingStats } from './tracing-stats.js';
@@ -215,6 +217,23 @@ export interface Metrics extends Instruments {
    * from the driver's diagnostics channels; returns a function that undoes it.
    */
   instrumentIoredis(): () => void;
+  /**
+   * Time every node-redis (`redis` 5.11+, `createClient`) command of the process, labelled by
+   * command name (never by key), from the driver's diagnostics channels; returns a function that undoes it.
+   */
+  instrumentRedis(): () => void;
+  /**
+   * Report a connection pool's size and waiting requests at every scrape
+   * (`database_pool_connections`, `database_pool_waiting_requests`): a `pg` Pool or a `mysql2`
+   * pool (callback or promise API). Returns a function that stops it.
+   */
+  instrumentPool(pool: object, options?: PoolOptions): () => void;
+  /**
+   * Instrument an `amqplib` connection (every channel created on it afterwards) or one channel:
+   * published messages counted and carrying the trace context, consumed messages timed from
+   * delivery to ack/nack/failure under a consumer span. Returns a function that undoes it.
+   */
+  instrumentAmqplib(target: object, options?: AmqplibOptions): () => void;
   /** Serialise the registry (OpenMetrics when `accept` asks for it and the option allows). */
   scrape(accept?: string, acceptEncoding?: string): Promise<ScrapeResult>;
   /** A `node:http` handler for `/metrics` (also works as Express middleware). */
@@ -273,6 +292,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   });
   const http = createHttpMetrics(ins, httpLabels);
   const db = createDbMetrics(ins);
+  const poolGauges = createPoolGauges(ins);
   registerTracingStats(ins); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
   registerLoggerStats(ins); // vigil_log_lines_dropped_total once a Vigil logger exists
   if (build) ins.instrument(buildInfo).labels(build.version, build.commit).set(1);
@@ -324,8 +344,25 @@ export function createMetrics(options?: MetricsOptions): Metrics {
         off();
       };
     },
+    instrumentPool(pool, poolOptions) {
+      const off = poolGauges.add(pool, poolOptions);
+      undo.add(off);
+      return () => {
+        undo.delete(off);
+        off();
+      };
+    },
+    instrumentAmqplib(target, amqpOptions) {
+      const off = instrumentAmqplibWith(ins, target, amqpOptions);
+      undo.add(off);
+      return () => {
+        undo.delete(off);
+        off();
+      };
+    },
     instrumentMysql2: () => observeOnce('mysql2', observeMysql2),
     instrumentIoredis: () => observeOnce('ioredis', observeIoredis),
+    instrumentRedis: () => observeOnce('redis', observeRedis),
     scrape: (accept, acceptEncoding) => scrape(registry, accept, acceptEncoding, scrapeOpts),
     handler: createNodeHandler(registry, scrapeOpts),
     async startServer(so) {

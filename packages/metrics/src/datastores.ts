@@ -1,11 +1,12 @@
 import diagnostics from 'node:diagnostics_channel';
-import { type DbTrace, getTracingHook, LABEL_VALUES, type TracingHook } from '@vigil/core';
+import { type DbTrace, getTracingHook, LABEL_VALUES, noteDbQuery, type TracingHook } from '@vigil/core';
 import type { DbMetrics } from './db.js';
 import { SummaryCache } from './sql.js';
 
 /**
  * Query timing for drivers that publish their calls on `diagnostics_channel` TracingChannels:
- * `mysql2` (3.20+: `mysql2:query`, `mysql2:execute`) and `ioredis` (5.11+: `ioredis:command`). No
+ * `mysql2` (3.20+: `mysql2:query`, `mysql2:execute`), `ioredis` (5.11+: `ioredis:command`) and
+ * node-redis (`redis` 5.11+: `node-redis:command`, `node-redis:batch`). No
  * driver object is patched; every connection and pool of the process is covered, and a process
  * without such a driver pays nothing.
  */
@@ -14,8 +15,10 @@ import { SummaryCache } from './sql.js';
 interface DriverContext {
   /** mysql2: the SQL text (values inlined by `query()`). */
   query?: unknown;
-  /** ioredis: the command name. */
+  /** ioredis, node-redis: the command name. */
   command?: unknown;
+  /** node-redis batches: `MULTI` or `PIPELINE`. */
+  batchMode?: unknown;
   database?: unknown;
   serverAddress?: unknown;
   serverPort?: unknown;
@@ -37,7 +40,10 @@ const STATE = Symbol('vigil.db.call');
 const MAX_COMMANDS = 256;
 const COMMAND = /^[a-z][a-z0-9_.|-]{0,39}$/i;
 
-type Describe = (ctx: DriverContext) => { operation: string; table: string; text?: string | undefined };
+/** What a call is, or undefined for calls another channel already times. */
+type Describe = (
+  ctx: DriverContext,
+) => { operation: string; table: string; text?: string | undefined } | undefined;
 
 function subscribe(
   db: DbMetrics,
@@ -53,8 +59,11 @@ function subscribe(
     }
   };
   const begin = (ctx: DriverContext) => {
-    const { operation, table, text } = describe(ctx);
+    const d = describe(ctx);
+    if (d === undefined) return;
+    const { operation, table, text } = d;
     // One property read when tracing is off; the span starts before the timer, so both cover the call.
+    noteDbQuery();
     const hook = getTracingHook();
     const span = hook?.startDb({
       system,
@@ -120,21 +129,45 @@ export function observeMysql2(db: DbMetrics): () => void {
   });
 }
 
-/**
- * Time every `ioredis` command of the process: `database_query_duration_seconds` with
- * `system="redis"`, `operation` the command name (`GET`), `table` `unknown` (keys never become
- * labels), and a database span under the active span.
- */
-export function observeIoredis(db: DbMetrics): () => void {
+/** Bounds Redis command names: the first MAX_COMMANDS well-formed names, `_OTHER` after them. */
+function commandNames(): (name: unknown) => string {
   const seen = new Map<string, string>();
-  return subscribe(db, ['ioredis:command'], 'redis', (ctx) => {
-    const name = typeof ctx.command === 'string' ? ctx.command : '';
+  return (raw) => {
+    const name = typeof raw === 'string' ? raw : '';
     let operation = seen.get(name);
     if (operation === undefined) {
       operation =
         COMMAND.test(name) && seen.size < MAX_COMMANDS ? name.toUpperCase() : LABEL_VALUES.otherMethod;
       if (seen.size < MAX_COMMANDS) seen.set(name, operation);
     }
-    return { operation, table: LABEL_VALUES.unknownSql };
+    return operation;
+  };
+}
+
+/**
+ * Time every `ioredis` command of the process: `database_query_duration_seconds` with
+ * `system="redis"`, `operation` the command name (`GET`), `table` `unknown` (keys never become
+ * labels), and a database span under the active span.
+ */
+export function observeIoredis(db: DbMetrics): () => void {
+  const name = commandNames();
+  return subscribe(db, ['ioredis:command'], 'redis', (ctx) => ({
+    operation: name(ctx.command),
+    table: LABEL_VALUES.unknownSql,
+  }));
+}
+
+/**
+ * Time every node-redis (`redis`, `createClient`) command of the process, as `observeIoredis`
+ * does. Pipelined commands are timed one by one (the driver publishes each); a `MULTI` transaction
+ * is one call, `operation="MULTI"` (the driver publishes the queued commands only as a batch).
+ */
+export function observeRedis(db: DbMetrics): () => void {
+  const name = commandNames();
+  const unknown = LABEL_VALUES.unknownSql;
+  return subscribe(db, ['node-redis:command', 'node-redis:batch'], 'redis', (ctx) => {
+    if (ctx.command !== undefined) return { operation: name(ctx.command), table: unknown };
+    // node-redis:batch: a pipeline's commands came one by one on node-redis:command already.
+    return ctx.batchMode === 'MULTI' ? { operation: 'MULTI', table: unknown } : undefined;
   });
 }

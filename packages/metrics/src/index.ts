@@ -7,6 +7,12 @@ export {
   adapterHandle,
   adaptMetrics,
 } from './adapter.js';
+export {
+  AMQPLIB_DEFAULTS,
+  type AmqpChannelLike,
+  type AmqpConnectionLike,
+  type AmqplibOptions,
+} from './amqplib.js';
 export type {
   BuildInfoOptions,
   HttpLabelOptions,
@@ -44,6 +50,14 @@ export type {
 export { Registry } from './internal/prom.js';
 export type { Exemplar, Series } from './internal/store.js';
 export type { PgClientLike, PgPoolLike } from './pg.js';
+export type { PoolOptions } from './pools.js';
 export type { MetricsServer } from './server.js';
+export {
+  type BridgeSpan,
+  createSpanMetricsBridge,
+  SPAN_BRIDGE_DEFAULTS,
+  type SpanMetricsBridge,
+  type SpanMetricsBridgeOptions,
+} from './span-bridge.js';
 export type { SqlSummary } from './sql.js';
 export { parseSql } from './sql.js';

@@ -1,4 +1,4 @@
-import { getTracingHook } from '@vigil/core';
+import { getTracingHook, noteDbQuery } from '@vigil/core';
 import type { DbMetrics } from './db.js';
 import { parseSql, SummaryCache } from './sql.js';
 
@@ -63,6 +63,7 @@ export function instrumentPgWith(db: DbMetrics, target: PgClientLike | PgPoolLik
       const text: unknown = typeof first === 'string' ? first : first?.text;
       const summary = typeof text === 'string' ? cache.get(text) : parseSql(undefined);
       // Tracing: one property read when off. The span starts before the timer, so both cover the query.
+      noteDbQuery();
       const hook = getTracingHook();
       let span: ReturnType<NonNullable<typeof hook>['startDb']>;
       if (hook !== undefined) {

@@ -2,6 +2,7 @@ import { type DbQueryInfo, setTracingHook, type TracingHook } from '@vigil/core'
 import { Redis } from 'ioredis';
 import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
+import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseSamples } from '../../../test/helpers/http.js';
 import { createMetrics, type Metrics } from '../src/index.js';
@@ -190,5 +191,87 @@ describe('ioredis (real Redis)', () => {
     );
     expect(ops.size).toBeLessThanOrEqual(257);
     expect(ops.has('_OTHER')).toBe(true);
+  });
+});
+
+describe('node-redis (real Redis)', () => {
+  const key = `vigil:test:node-redis:${process.pid}`;
+
+  async function client(options: Parameters<typeof createClient>[0] = {}) {
+    const c = createClient({ url: 'redis://127.0.0.1:6379', ...options });
+    c.on('error', () => {});
+    await c.connect();
+    cleanup.push(() => (c.isOpen ? c.quit() : undefined));
+    return c;
+  }
+
+  it('times commands by command name, never by key: pipelines per command, MULTI as one, failures', async () => {
+    const m = make();
+    m.instrumentRedis();
+    const redis = await client();
+    await redis.set(key, 'v');
+    await redis.get(key);
+    await redis.get(`${key}:other`);
+    // A pipeline: each command once; a transaction: one MULTI call.
+    await redis.multi().incr(`${key}:n`).del(`${key}:n`).execAsPipeline();
+    await redis.multi().incr(`${key}:m`).del(`${key}:m`).exec();
+    await expect(redis.hGet(key, 'field')).rejects.toThrow(/WRONGTYPE/);
+    await redis.del(key);
+    const c = (operation: string, outcome = 'success') =>
+      count(m, { table: 'unknown', operation, outcome, system: 'redis' });
+    expect(await c('SET')).toBe(1);
+    expect(await c('GET')).toBe(2);
+    expect(await c('INCR')).toBe(1);
+    expect(await c('DEL')).toBe(2);
+    expect(await c('MULTI')).toBe(1);
+    expect(await c('HGET', 'error')).toBe(1);
+    expect((await m.scrape()).body).not.toContain(key);
+  });
+
+  it('a command on a closed client is an error, not a crash', async () => {
+    const m = make();
+    m.instrumentRedis();
+    const redis = await client();
+    await redis.quit();
+    await expect(redis.get(key)).rejects.toThrow(/closed/i);
+    expect(await count(m, { table: 'unknown', operation: 'GET', outcome: 'error', system: 'redis' })).toBe(1);
+  });
+
+  it('starts a database span per command, with the database and server', async () => {
+    const m = make();
+    m.instrumentRedis();
+    const redis = await client({ database: 2 });
+    const spans = recordingHook();
+    await redis.exists(key);
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.info).toMatchObject({
+      system: 'redis',
+      operation: 'EXISTS',
+      namespace: '2',
+      host: '127.0.0.1',
+      port: 6379,
+    });
+    expect(spans[0]?.info.text).toBeUndefined();
+    expect(spans[0]?.ended).toBe(true);
+  });
+
+  it('bounds command names, counts once however often it is called, and stops with the returned function', async () => {
+    const m = make();
+    const off = m.instrumentRedis();
+    expect(m.instrumentRedis()).toBe(off);
+    const redis = await client();
+    await redis.ping();
+    for (let i = 0; i < 300; i++) await redis.sendCommand([`vigilnosuch${i}`]).catch(() => {});
+    const body = (await m.scrape()).body as string;
+    const ops = new Set(
+      [...body.matchAll(/_count\{[^}]*operation="([^"]*)"[^}]*system="redis"/g)].map((x) => x[1]),
+    );
+    expect(ops.size).toBeLessThanOrEqual(257);
+    expect(ops.has('_OTHER')).toBe(true);
+    off();
+    await redis.ping();
+    expect(await count(m, { table: 'unknown', operation: 'PING', outcome: 'success', system: 'redis' })).toBe(
+      1,
+    );
   });
 });

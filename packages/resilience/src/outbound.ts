@@ -20,7 +20,9 @@ import {
   checkObject,
   checkPositiveInt,
   checkStringArray,
+  claimOutbound,
   clientSpanName,
+  isOutboundObserved,
   isOutboundUntracked,
   LABEL_VALUES,
   normalizeMethod,
@@ -83,7 +85,6 @@ export interface OutboundInstrumentation {
 
 /** The key `suppressTracing()` sets: exporters send their own requests under it. */
 const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-const ACTIVE = Symbol.for('vigil.outbound.active/1');
 const CACHE_MAX = 1024;
 
 const KEYS = [
@@ -244,15 +245,14 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
   }
   const excludedAgents = new WeakSet<object>((agents as object[] | undefined) ?? []);
   const anyAgentExcluded = agents !== undefined && agents.length > 0;
-  const g = globalThis as { [ACTIVE]?: true };
-  if (g[ACTIVE]) {
+  if (isOutboundObserved()) {
     throw new Error(
       'instrumentOutbound() is already active in this process: close the other instance first (one observes every request)',
     );
   }
   const { instruments, release } = resolveInstruments(input as Pick<OutboundOptions, 'registry' | 'metrics'>);
   const family = instruments.instrument(httpClientRequestDuration) as unknown as Instrument<HistogramSeries>;
-  g[ACTIVE] = true;
+  claimOutbound(true);
   const tracer = trace.getTracer('@vigil/resilience');
 
   // Targets seen, up to maxTargets; later ones share the overflow value (the series cap applies on top).
@@ -474,7 +474,7 @@ export function instrumentOutbound(options?: OutboundOptions): OutboundInstrumen
           for (const u of undo) u();
           syncBuiltinESMExports();
         }
-        delete g[ACTIVE];
+        claimOutbound(false);
         await release();
       })();
       return closed;

@@ -11,9 +11,13 @@ export type ShutdownState = 'running' | 'draining' | 'stopping' | 'hooks' | 'exi
 /**
  * What to drain: a `node:http`/`node:https` server (what Express' `app.listen()` returns), or an
  * app that owns one and has its own `close()` (a Fastify instance: `{ server, close }`), which is
- * called once its server has drained so its `onClose` hooks run.
+ * called once its server has drained so its `onClose` hooks run; or a NestJS app after `listen()`
+ * (its `getHttpServer()` is drained, then `app.close(signal)` runs its lifecycle hooks once).
  */
-export type ShutdownTarget = Server | { readonly server: Server; close(): unknown };
+export type ShutdownTarget =
+  | Server
+  | { readonly server: Server; close(): unknown }
+  | { getHttpServer(): unknown; close(signal?: string): unknown };
 
 /** Anything with `beginShutdown()`, such as a `@vigil/health` handle: readiness fails at once. */
 export interface ShutdownReadiness {

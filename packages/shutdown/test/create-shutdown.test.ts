@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Server } from 'node:net';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   createShutdown,
@@ -75,6 +76,26 @@ function optionError(fn: () => unknown): { option: string; message: string } {
   throw new Error('expected a VigilOptionError');
 }
 
+describe('a NestJS app as a target', () => {
+  it('drains its server, calls app.close(signal) once, and logs shutdown hooks enabled after createShutdown', async () => {
+    const server = new Server();
+    const refs = new Map<string, () => void>();
+    const closed: (string | undefined)[] = [];
+    const nest = {
+      shutdownCleanupRefs: refs,
+      getHttpServer: () => server,
+      close: async (signal?: string) => void closed.push(signal),
+    };
+    const { s, exit, logger } = make({ servers: [nest], drainDelayMs: 0 });
+    refs.set('SIGTERM', () => {}); // app.enableShutdownHooks() after createShutdown()
+    expect(await s.trigger('SIGTERM')).toBe(0);
+    expect(closed).toEqual(['SIGTERM']);
+    expect(exit).toHaveBeenCalledWith(0);
+    const late = logger.lines.find((l) => l.level === 'error' && l.msg.includes('enableShutdownHooks'));
+    expect(late?.fields).toEqual({ server: 'servers[0]' });
+  });
+});
+
 describe('createShutdown options', () => {
   it('validates at construction and names the option', () => {
     expect(optionError(() => createShutdown({ drainDelayMs: -5 })).message).toBe(
@@ -82,6 +103,18 @@ describe('createShutdown options', () => {
     );
     expect(optionError(() => createShutdown({ signals: ['SIGKILL'] })).option).toBe('signals');
     expect(optionError(() => createShutdown({ servers: [{}] as never })).option).toBe('servers[0]');
+    // A Nest app before listen() has no server yet (getHttpServer() gives undefined).
+    const unlistened = { getHttpServer: () => undefined, close: async () => {} };
+    expect(optionError(() => createShutdown({ servers: [unlistened] })).option).toBe('servers[0]');
+    // Nest 12 keeps its signal listeners in shutdownCleanupRefs, Nest 11 in shutdownCleanupRef.
+    const server = new Server();
+    for (const hooks of [
+      { shutdownCleanupRefs: new Map([['SIGTERM', () => {}]]) },
+      { shutdownCleanupRef: () => {} },
+    ]) {
+      const nest = { getHttpServer: () => server, close: async () => {}, ...hooks };
+      expect(optionError(() => createShutdown({ servers: [nest] })).message).toContain('enableShutdownHooks');
+    }
     expect(optionError(() => createShutdown({ health: {} as never })).option).toBe('health');
     expect(optionError(() => createShutdown({ logger: console as never, exit: 1 as never })).option).toBe(
       'exit',

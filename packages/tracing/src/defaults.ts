@@ -39,4 +39,10 @@ export const TRACING_DEFAULTS = Object.freeze({
   dbQueryText: false,
   /** Flush on `beforeExit`, and on SIGTERM/SIGINT when nothing else handles them (on with the register entry). */
   flushOnExit: false,
+  /**
+   * Attach to an OpenTelemetry SDK (NodeSDK) registered before or after Vigil: its tracer
+   * provider, sampler and exporter serve Vigil's spans too (one pipeline, one server span per
+   * request). false: Vigil keeps its own provider and warns.
+   */
+  attach: true,
 });

@@ -1,10 +1,18 @@
-import { type ContextManager, context, propagation, type TextMapPropagator, trace } from '@opentelemetry/api';
+import {
+  type TracerProvider as ApiTracerProvider,
+  type ContextManager,
+  context,
+  propagation,
+  type TextMapPropagator,
+  trace,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
+  createAlwaysRecordSampler,
   ParentBasedSampler,
   type Sampler,
   TraceIdRatioBasedSampler,
@@ -12,6 +20,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { getTracingHook, RESOURCE_ORDER, registerProcessResource, setTracingHook } from '@vigil/core';
 import { TracingAlreadyStartedError } from './errors.js';
+import { apiRegistered, flushProvider, interceptRegistration, SwitchProvider } from './internal/attach.js';
 import { resolveConfig, resolveLogger, type SamplerConfig, samplerRatio } from './internal/config.js';
 import { installExitFlush } from './internal/exit.js';
 import { createExporter, stopRetrying } from './internal/exporter.js';
@@ -26,6 +35,18 @@ import type { Tracing, TracingOptions, TracingStats } from './types.js';
 const INSTANCE = Symbol.for('vigil.tracing.instance');
 type Globals = { [INSTANCE]?: Tracing };
 const g = globalThis as Globals;
+
+/** Resolves when `p` settles or after `ms`. */
+function raceTimer(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, Math.max(0, ms));
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
 
 const NO_STATS: TracingStats = Object.freeze({
   exported: 0,
@@ -86,6 +107,7 @@ export function startTracing(options?: TracingOptions): Tracing {
       serviceName,
       url: '',
       sampleRatio: 0,
+      attached: false,
       forceFlush: async () => {},
       close: async () => {
         if (g[INSTANCE] === off) delete g[INSTANCE];
@@ -96,53 +118,88 @@ export function startTracing(options?: TracingOptions): Tracing {
     return off;
   }
 
-  const exporter = options?.exporter ?? createExporter(c, log);
+  // NodeSDK (or any SDK) started first: its provider, sampler and exporter serve Vigil's spans.
+  const sdkFirst = c.attach && apiRegistered('trace');
+  if (
+    sdkFirst &&
+    (options?.exporter !== undefined ||
+      options?.endpoint !== undefined ||
+      options?.sampleRatio !== undefined ||
+      c.spanProcessors.length > 0)
+  ) {
+    log.warn(
+      {},
+      'Attached to the OpenTelemetry SDK registered in this process: its sampler and exporter apply, and the options exporter, endpoint, sampleRatio and spanProcessors are not used (give span processors to that SDK)',
+    );
+  }
+  const exporter = sdkFirst ? undefined : (options?.exporter ?? createExporter(c, log));
   let failures = 0;
-  const processor = new BatchProcessor(exporter, {
-    maxQueueSize: c.maxQueueSize,
-    maxExportBatchSize: c.maxExportBatchSize,
-    scheduledDelayMs: c.scheduledDelayMs,
-    exportTimeoutMs: c.exportTimeoutMs,
-    onExportFailure(error, spans) {
-      // Once per process: a collector that is down would otherwise fill the logs.
-      if (failures++ > 0) return;
-      log.warn(
-        {
-          url: options?.exporter ? undefined : c.url,
-          spans,
-          error: String((error as Error)?.message ?? error),
-        },
-        'Span export failed; spans are dropped and counted in vigil_tracing_spans_dropped_total (logged once)',
-      );
-    },
-  });
+  const processor =
+    exporter === undefined
+      ? undefined
+      : new BatchProcessor(exporter, {
+          maxQueueSize: c.maxQueueSize,
+          maxExportBatchSize: c.maxExportBatchSize,
+          scheduledDelayMs: c.scheduledDelayMs,
+          exportTimeoutMs: c.exportTimeoutMs,
+          onExportFailure(error, spans) {
+            // Once per process: a collector that is down would otherwise fill the logs.
+            if (failures++ > 0) return;
+            log.warn(
+              {
+                url: options?.exporter ? undefined : c.url,
+                spans,
+                error: String((error as Error)?.message ?? error),
+              },
+              'Span export failed; spans are dropped and counted in vigil_tracing_spans_dropped_total (logged once)',
+            );
+          },
+        });
+  const stats = (): TracingStats => processor?.stats() ?? NO_STATS;
   const ids = new IdPool();
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes(attrs),
-    idGenerator: ids,
-    sampler: buildSampler(c.sampler),
-    spanProcessors: [processor],
-  });
+  const provider =
+    processor === undefined
+      ? undefined
+      : new TracerProvider({
+          resource: resourceFromAttributes(attrs),
+          idGenerator: ids,
+          // Extra processors (the span-to-metrics bridge) must see unsampled spans too: recorded
+          // for them, while Vigil's batch processor exports only sampled ones.
+          sampler:
+            c.spanProcessors.length > 0
+              ? createAlwaysRecordSampler(buildSampler(c.sampler))
+              : buildSampler(c.sampler),
+          spanProcessors: [processor, ...c.spanProcessors],
+        });
 
   // Context: Vigil's AsyncLocalStorage manager, unless the process registered one already.
+  // (Checked first: a failed registration logs an error through the other SDK's diag logger.)
   const manager = new AsyncLocalStorageContextManager();
-  const ownContext = context.setGlobalContextManager(manager);
+  const ownContext = !apiRegistered('context') && context.setGlobalContextManager(manager);
   const contexts: ContextManager = ownContext ? manager : (context as unknown as ContextManager);
   const propagators: TextMapPropagator[] = c.propagators.map((p) =>
     p === 'tracecontext' ? new W3CTraceContextPropagator() : new W3CBaggagePropagator(),
   );
-  const ownPropagator = propagation.setGlobalPropagator(new CompositePropagator({ propagators }));
-  const ownProvider = trace.setGlobalTracerProvider(provider);
-  if (!ownProvider || !ownContext) {
+  const ownPropagator =
+    !apiRegistered('propagation') &&
+    propagation.setGlobalPropagator(new CompositePropagator({ propagators }));
+  // Registered through a switch, so that an SDK started later can take over (attach mode).
+  const switcher = provider === undefined ? undefined : new SwitchProvider(provider);
+  const ownProvider =
+    switcher !== undefined && !apiRegistered('trace') && trace.setGlobalTracerProvider(switcher);
+  /** The other SDK's provider while attached. */
+  let adopted: ApiTracerProvider | undefined = sdkFirst ? trace.getTracerProvider() : undefined;
+  if (!sdkFirst && (!ownProvider || !ownContext)) {
     log.warn(
       { tracerProvider: ownProvider, contextManager: ownContext },
       'Another OpenTelemetry SDK is registered in this process; Vigil exports its own spans, but instrumentations use the other SDK',
     );
   }
-  const tracer = provider.getTracer('@vigil/tracing', VIGIL_TRACING_VERSION);
+  const tracerOf = (p: ApiTracerProvider) => p.getTracer('@vigil/tracing', VIGIL_TRACING_VERSION);
+  const tracer = tracerOf(adopted ?? (provider as ApiTracerProvider));
 
   for (const i of c.instrumentations) {
-    i.setTracerProvider(provider);
+    i.setTracerProvider(adopted ?? switcher);
     i.enable();
   }
 
@@ -150,13 +207,36 @@ export function startTracing(options?: TracingOptions): Tracing {
     tracer,
     contexts,
     dbQueryText: c.dbQueryText,
-    stats: () => processor.stats(),
+    stats,
     ids,
     sampler: c.sampler,
     checkActive: c.instrumentations.length > 0 || !ownContext || !ownProvider,
   });
+  if (sdkFirst) hook.attach(tracer);
   setTracingHook(hook);
-  const unfetch = c.fetchSpans ? instrumentFetch(tracer, contexts) : undefined;
+  // fetch spans follow a later switch of provider too.
+  const unfetch = c.fetchSpans
+    ? instrumentFetch(switcher ? tracerOf(switcher) : tracer, contexts)
+    : undefined;
+
+  // An SDK started after Vigil: its provider becomes the one (spans, sampler, exporter); Vigil's
+  // own pipeline only exports the spans already started, and is flushed at close().
+  const unintercept =
+    c.attach && switcher !== undefined && ownProvider
+      ? interceptRegistration((p) => {
+          if (adopted !== undefined || p === switcher || closing !== undefined) return false;
+          adopted = p;
+          switcher.switchTo(p);
+          hook.attach(tracerOf(p));
+          if (c.spanProcessors.length > 0) {
+            log.warn(
+              {},
+              'An OpenTelemetry SDK registered its tracer provider after Vigil; Vigil now uses it, and the spanProcessors given to startTracing see no new spans (give them to that SDK)',
+            );
+          }
+          return true;
+        })
+      : undefined;
 
   let closing: Promise<void> | undefined;
   let removeExitFlush: (() => void) | undefined;
@@ -175,21 +255,34 @@ export function startTracing(options?: TracingOptions): Tracing {
         },
       );
     });
+  /** Vigil's queue, and the adopted SDK's (flushed, never shut down: that SDK owns it). */
+  const flushAll = (): Promise<void> =>
+    Promise.all([processor?.forceFlush(), flushProvider(adopted).catch(() => {})]).then(() => {});
   /** Flush (within `timeoutMs`, whatever the collector does), stop exporting, unregister. */
   const closeWithin = (timeoutMs: number): Promise<void> => {
     closing ??= (async () => {
       removeExitFlush?.();
       unregister?.();
+      unintercept?.();
       if (getTracingHook() === hook) setTracingHook(undefined);
       unfetch?.();
-      stopRetrying(exporter);
-      await processor.shutdownWithin(timeoutMs);
+      if (exporter !== undefined) stopRetrying(exporter);
+      const flushAdopted = adopted === undefined ? undefined : raceTimer(flushProvider(adopted), timeoutMs);
+      await processor?.shutdownWithin(timeoutMs);
+      await flushAdopted;
+      if (provider !== undefined) {
+        await raceTimer(Promise.allSettled(c.spanProcessors.map((p) => p.shutdown())), timeoutMs);
+      }
       for (const i of c.instrumentations) {
         try {
           i.disable();
         } catch {}
       }
-      if (ownProvider) trace.disable();
+      if (ownProvider) {
+        trace.disable();
+        // The SDK that took over stays registered for whoever uses it after Vigil.
+        if (adopted !== undefined && !sdkFirst) trace.setGlobalTracerProvider(adopted);
+      }
       if (ownPropagator) propagation.disable();
       if (ownContext) context.disable();
       if (g[INSTANCE] === handle) delete g[INSTANCE];
@@ -200,21 +293,24 @@ export function startTracing(options?: TracingOptions): Tracing {
   const handle: Tracing = {
     enabled: true,
     serviceName,
-    url: options?.exporter ? '' : c.url,
+    url: options?.exporter || sdkFirst ? '' : c.url,
     sampleRatio: samplerRatio(c.sampler),
-    forceFlush: () => bounded(processor.forceFlush()),
+    get attached() {
+      return adopted !== undefined;
+    },
+    forceFlush: () => bounded(flushAll()),
     close: () => closeWithin(c.shutdownTimeoutMs),
-    stats: () => processor.stats(),
+    stats,
   };
   // @vigil/shutdown flushes tracing by itself after the hooks, within the time it has left.
   unregister = registerProcessResource({
     name: 'tracing',
     order: RESOURCE_ORDER.telemetry,
     async close({ timeoutMs }) {
-      const before = lost(processor.stats());
+      const before = lost(stats());
       await closeWithin(Math.min(timeoutMs, c.shutdownTimeoutMs));
       return {
-        dropped: lost(processor.stats()) - before,
+        dropped: lost(stats()) - before,
         unit: 'spans',
         countedIn: 'vigil_tracing_spans_dropped_total',
       };

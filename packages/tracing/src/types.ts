@@ -1,4 +1,4 @@
-import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** Attribute values OpenTelemetry accepts. */
 export type AttributeValue =
@@ -58,8 +58,16 @@ export interface TracingOptions {
   fetchSpans?: boolean;
   dbQueryText?: boolean;
   flushOnExit?: boolean;
+  /** Use an OpenTelemetry SDK's tracer provider when one is registered, before or after Vigil starts. */
+  attach?: boolean;
   /** OpenTelemetry instrumentations to run with Vigil's tracer provider. Create them before the libraries load. */
   instrumentations?: readonly InstrumentationLike[];
+  /**
+   * More span processors on Vigil's provider, for example `createSpanMetricsBridge()` from
+   * `@vigil/metrics`. They see every span made through the SDK, unsampled ones included (which are
+   * recorded for them, never exported). Attached to another SDK: add them to that SDK instead.
+   */
+  spanProcessors?: readonly SpanProcessor[];
   /** Replaces the OTLP/HTTP exporter (for example OpenTelemetry's `InMemorySpanExporter` in tests). */
   exporter?: SpanExporter;
   /** Where configuration problems and the first export failure are reported. Default: JSON lines on stderr. */
@@ -78,8 +86,13 @@ export interface Tracing {
   readonly serviceName: string;
   /** The resolved traces URL (empty when a custom exporter is used or tracing is disabled). */
   readonly url: string;
-  /** The sampling ratio in effect. */
+  /** The sampling ratio of Vigil's own provider (when attached, the other SDK's sampler decides). */
   readonly sampleRatio: number;
+  /**
+   * True while Vigil's spans go through another OpenTelemetry SDK's tracer provider (registered
+   * before Vigil started, or after: then it turns true when that SDK starts). See `attach`.
+   */
+  readonly attached: boolean;
   /** Export everything queued now; resolves when done or after `shutdownTimeoutMs`. */
   forceFlush(): Promise<void>;
   /**

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VigilOptionError } from '../errors.js';
 import type { RequestTrace, TraceIds } from '../tracing.js';
 
@@ -79,6 +79,15 @@ export interface Rejected {
   readonly retryAfterSeconds: number;
 }
 export type Admission = Admitted | Rejected;
+
+/**
+ * Answers a shed request at once, the same way on every framework: 503, `Retry-After`, and a small
+ * JSON body naming the reason. Nothing of the request is read or routed.
+ */
+export function answerShed(res: ServerResponse, r: Rejected): void {
+  res.writeHead(503, { 'retry-after': String(r.retryAfterSeconds), 'content-type': 'application/json' });
+  res.end(`{"error":"overloaded","reason":"${r.reason}"}`);
+}
 
 /** Resolves the route template of a request at completion (adapters whose router decides late). */
 export type RouteResolver = (rec: RequestRecord) => string | undefined;

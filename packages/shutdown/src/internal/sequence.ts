@@ -18,9 +18,11 @@ interface Hook {
 
 interface Target {
   readonly server: NetServer;
-  readonly close: (() => unknown) | undefined;
+  readonly close: ((reason: string) => unknown) | undefined;
   readonly label: string;
   readonly drain: ServerDrain;
+  /** A NestJS app: checked again when shutdown begins (its shutdown hooks may be enabled since). */
+  readonly nest?: object;
 }
 
 // The global clock (not node:perf_hooks'), so that fake timers in tests move it too.
@@ -188,9 +190,31 @@ export class ShutdownSequence {
         drain: trackServer(server, idle, now),
       };
     }
+    const nest = t as { getHttpServer?: unknown; close?: unknown } | null;
+    if (
+      typeof nest === 'object' &&
+      nest !== null &&
+      typeof nest.getHttpServer === 'function' &&
+      typeof nest.close === 'function'
+    ) {
+      const server: unknown = nest.getHttpServer();
+      if (server instanceof NetServer) {
+        assertNoNestShutdownHooks(where, nest);
+        const close = nest.close as (signal: string) => unknown;
+        // Nest's close(signal) runs its onModuleDestroy, beforeApplicationShutdown and
+        // onApplicationShutdown hooks (with the signal) once the server has drained.
+        return {
+          server,
+          close: (reason) => close.call(nest, reason),
+          nest,
+          label: where,
+          drain: trackServer(server, idle, now),
+        };
+      }
+    }
     throw new VigilOptionError(
       where,
-      'an http server or an app with { server, close() } (such as Fastify)',
+      'an http server, an app with { server, close() } (such as Fastify) or a NestJS app after listen()',
       t,
     );
   }
@@ -222,7 +246,15 @@ export class ShutdownSequence {
         log.error({ err: errorFields(err) }, 'beginShutdown() of a health handle threw');
       }
     }
-    for (const t of this.targets) t.drain.begin();
+    for (const t of this.targets) {
+      t.drain.begin();
+      if (t.nest !== undefined && nestListens(t.nest)) {
+        log.error(
+          { server: t.label },
+          `${t.label}: the NestJS app has enableShutdownHooks() on: Nest closes it now, without the drain, and raises the signal again (exit 143); remove enableShutdownHooks()`,
+        );
+      }
+    }
     this.setState('draining');
     const drainUntil = o.drainUntil;
     log.info(
@@ -285,7 +317,7 @@ export class ShutdownSequence {
           );
         }
         if (t.close) {
-          const ok = await this.runStep(`${t.label}.close()`, () => t.close?.(), o.hookTimeoutMs);
+          const ok = await this.runStep(`${t.label}.close()`, () => t.close?.(reason), o.hookTimeoutMs);
           if (!ok) this.failed = true;
         }
       }),
@@ -425,5 +457,28 @@ export class ShutdownSequence {
       `shutdown deadline of ${deadlineMs} ms passed; still pending: ${pending}; exiting with ${SHUTDOWN_EXIT_CODES.deadline}`,
     );
     this.exit(SHUTDOWN_EXIT_CODES.deadline);
+  }
+}
+
+/**
+ * A Nest app whose `enableShutdownHooks()` was called closes itself on the same signal, at once,
+ * then raises the signal again (which Vigil takes as a second signal: exit 143): two drains, the
+ * first with no delay. Refused (and logged if enabled later); Vigil's shutdown calls
+ * `app.close(signal)` after its own drain.
+ * Nest 11 keeps the listener in `shutdownCleanupRef`, Nest 12 in the `shutdownCleanupRefs` map.
+ */
+function nestListens(app: object): boolean {
+  const a = app as { shutdownCleanupRef?: unknown; shutdownCleanupRefs?: unknown };
+  const refs = a.shutdownCleanupRefs;
+  return typeof a.shutdownCleanupRef === 'function' || (refs instanceof Map && refs.size > 0);
+}
+
+function assertNoNestShutdownHooks(where: string, app: object): void {
+  if (nestListens(app)) {
+    throw new VigilOptionError(
+      where,
+      'a NestJS app without enableShutdownHooks() (Vigil drains, then calls app.close(signal), which runs the lifecycle hooks once)',
+      'an app with enableShutdownHooks()',
+    );
   }
 }

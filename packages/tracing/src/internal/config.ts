@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { MAX_TIMER_MS } from '@vigil/core';
 import { TRACING_DEFAULTS } from '../defaults.js';
 import { describe, VigilOptionError } from '../errors.js';
@@ -31,8 +32,10 @@ export interface ResolvedConfig {
   readonly fetchSpans: boolean;
   readonly dbQueryText: boolean;
   readonly flushOnExit: boolean;
+  readonly attach: boolean;
   readonly propagators: readonly ('tracecontext' | 'baggage')[];
   readonly instrumentations: readonly InstrumentationLike[];
+  readonly spanProcessors: readonly SpanProcessor[];
 }
 
 /** PEM contents from `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`, `…CLIENT_KEY`, `…CLIENT_CERTIFICATE`. */
@@ -64,7 +67,9 @@ const KNOWN = [
   'fetchSpans',
   'dbQueryText',
   'flushOnExit',
+  'attach',
   'instrumentations',
+  'spanProcessors',
   'exporter',
   'logger',
 ];
@@ -392,6 +397,15 @@ export function resolveConfig(
       badEnv('OTEL_PROPAGATORS', 'tracecontext, baggage or none (others are not supported)');
   }
 
+  const spanProcessors = o.spanProcessors ?? [];
+  if (
+    !Array.isArray(spanProcessors) ||
+    spanProcessors.some(
+      (p) => typeof p !== 'object' || p === null || typeof (p as SpanProcessor).onEnd !== 'function',
+    )
+  ) {
+    throw new VigilOptionError('spanProcessors', 'an array of OpenTelemetry span processors', spanProcessors);
+  }
   const instrumentations = o.instrumentations ?? [];
   if (
     !Array.isArray(instrumentations) ||
@@ -442,8 +456,10 @@ export function resolveConfig(
     fetchSpans: bool('fetchSpans', o.fetchSpans) ?? TRACING_DEFAULTS.fetchSpans,
     dbQueryText: bool('dbQueryText', o.dbQueryText) ?? TRACING_DEFAULTS.dbQueryText,
     flushOnExit: bool('flushOnExit', o.flushOnExit) ?? TRACING_DEFAULTS.flushOnExit,
+    attach: bool('attach', o.attach) ?? TRACING_DEFAULTS.attach,
     propagators,
     instrumentations: instrumentations as InstrumentationLike[],
+    spanProcessors: spanProcessors as SpanProcessor[],
   };
 }
 

@@ -9,6 +9,7 @@ import {
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
+  type TextMapSetter,
   TraceFlags,
   type Tracer,
   trace,
@@ -18,6 +19,8 @@ import {
   type DbTrace,
   isStandardMethod,
   LABEL_VALUES,
+  type MessageInfo,
+  type MessageTrace,
   type RequestTrace,
   type TracingHook,
   type TracingStats,
@@ -55,6 +58,27 @@ const headerGetter: TextMapGetter<IncomingMessage['headers']> = {
     return carrier[key];
   },
 };
+
+/** Message headers (AMQP header tables): string values only, others are not trace context. */
+const messageGetter: TextMapGetter<Readonly<Record<string, unknown>>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get(carrier, key) {
+    const v = carrier[key];
+    if (typeof v === 'string') return v;
+    return Buffer.isBuffer(v) ? v.toString('latin1') : undefined;
+  },
+};
+
+const messageSetter: TextMapSetter<Record<string, unknown>> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+interface MessageSpan extends MessageTrace {
+  readonly span: Span;
+  readonly ctx: Context;
+}
 
 /** A request's trace: the span, its context, and the ids adapters and loggers read. */
 interface ServerTrace extends RequestTrace {
@@ -101,6 +125,30 @@ function errorType(err: unknown): string {
   return 'error';
 }
 
+function messageTrace(span: Span, ctx: Context): MessageSpan {
+  const sc = span.spanContext();
+  return {
+    span,
+    ctx,
+    exemplar:
+      (sc.traceFlags & TraceFlags.SAMPLED) !== 0 ? { traceId: sc.traceId, spanId: sc.spanId } : undefined,
+  };
+}
+
+/** Stable messaging semconv attributes of a producer or consumer span. */
+function setMessageAttributes(span: Span, info: MessageInfo, name: string, type: string): void {
+  span.setAttribute('messaging.system', info.system);
+  span.setAttribute('messaging.operation.name', name);
+  span.setAttribute('messaging.operation.type', type);
+  span.setAttribute('messaging.destination.name', cut(info.destination));
+  if (info.routingKey !== undefined)
+    span.setAttribute('messaging.rabbitmq.destination.routing_key', cut(info.routingKey));
+  if (info.messageId !== undefined) span.setAttribute('messaging.message.id', cut(info.messageId));
+  if (info.bodySize !== undefined) span.setAttribute('messaging.message.body.size', info.bodySize);
+  if (info.host) span.setAttribute('server.address', info.host);
+  if (info.port) span.setAttribute('server.port', info.port);
+}
+
 /**
  * The hook Vigil's request observer calls on each request (the contract is @vigil/core's): server
  * spans per request, database client spans per query, context binding for driver callbacks.
@@ -109,8 +157,18 @@ function errorType(err: unknown): string {
  * context: no attributes are built, nothing is queued. A malformed `traceparent` is ignored by the
  * W3C propagator, so such a request starts a new trace.
  */
-export function createHook(o: HookOptions): TracingHook {
-  const { tracer, contexts } = o;
+export interface Hook extends TracingHook {
+  /**
+   * Attach mode: spans come from another SDK's tracer (its sampler decides, so the shortcut for
+   * unsampled requests is off) and requests nest under the span its instrumentation made.
+   */
+  attach(tracer: Tracer): void;
+}
+
+export function createHook(o: HookOptions): Hook {
+  const { contexts } = o;
+  let tracer = o.tracer;
+  let checkActive = o.checkActive;
 
   // The sampling decision for requests, taken here where it is certain to match what the SDK
   // would decide, so that unsampled requests (most of them at low ratios) never enter the SDK:
@@ -118,7 +176,7 @@ export function createHook(o: HookOptions): TracingHook {
   // through `tracer.startSpan` as usual.
   const { ids } = o;
   const type = o.sampler.type;
-  const root: 'on' | 'off' | 'ratio' =
+  let root: 'on' | 'off' | 'ratio' =
     type === 'always_off' || type === 'parentbased_always_off'
       ? 'off'
       : type === 'traceidratio' || type === 'parentbased_traceidratio'
@@ -126,12 +184,12 @@ export function createHook(o: HookOptions): TracingHook {
         : 'on';
   const upper = 'ratio' in o.sampler ? ratioUpperBound(o.sampler.ratio) : 0;
   // With a remote parent: parent-based samplers follow its flag; always_off never samples.
-  const followsParent = type.startsWith('parentbased_');
+  let followsParent = type.startsWith('parentbased_');
 
   const startServer = (req: IncomingMessage): RequestTrace => {
     let parent: Context = ROOT_CONTEXT;
     let kind: SpanKind = SpanKind.SERVER;
-    if (o.checkActive) {
+    if (checkActive) {
       const active = contexts.active();
       const activeSpan = trace.getSpan(active);
       if (
@@ -231,6 +289,13 @@ export function createHook(o: HookOptions): TracingHook {
   };
 
   return {
+    attach(t) {
+      tracer = t;
+      checkActive = true;
+      root = 'on';
+      followsParent = false;
+    },
+
     startServer,
 
     run<T>(t: RequestTrace, fn: () => T): T {
@@ -309,6 +374,59 @@ export function createHook(o: HookOptions): TracingHook {
           code: SpanStatusCode.ERROR,
           message: cut(String((error as Error).message ?? type)),
         });
+      }
+      span.end();
+    },
+
+    startSend(info: MessageInfo, headers: Record<string, unknown>): MessageTrace | undefined {
+      const active = contexts.active();
+      const parentSpan = trace.getSpan(active);
+      // A publish outside any span (a timer, start-up) would start a trace of its own: leave it.
+      if (parentSpan === undefined || !trace.isSpanContextValid(parentSpan.spanContext())) return undefined;
+      if ((parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) {
+        // Unsampled: no span, but the decision travels with the message (flags 00).
+        propagation.inject(active, headers, messageSetter);
+        return undefined;
+      }
+      const span = tracer.startSpan(
+        `publish ${info.destination || 'amq.default'}`,
+        { kind: SpanKind.PRODUCER },
+        active,
+      );
+      if (span.isRecording()) setMessageAttributes(span, info, 'publish', 'send');
+      const ctx = trace.setSpan(active, span);
+      propagation.inject(ctx, headers, messageSetter);
+      return messageTrace(span, ctx);
+    },
+
+    startProcess(info, headers): MessageTrace {
+      // The producer's context when the message carries one; a new trace otherwise.
+      const parent =
+        headers !== undefined && headers !== null && typeof headers === 'object'
+          ? propagation.extract(ROOT_CONTEXT, headers, messageGetter)
+          : ROOT_CONTEXT;
+      const span = tracer.startSpan(`process ${info.destination}`, { kind: SpanKind.CONSUMER }, parent);
+      if (span.isRecording()) setMessageAttributes(span, info, 'process', 'process');
+      return messageTrace(span, trace.setSpan(parent, span));
+    },
+
+    runMessage<T>(t: MessageTrace, fn: () => T): T {
+      return contexts.with((t as MessageSpan).ctx, fn);
+    },
+
+    endMessage(t, error, outcome) {
+      const { span } = t as MessageSpan;
+      if (span.isRecording()) {
+        if (outcome) span.setAttribute('vigil.messaging.outcome', outcome);
+        if (error) {
+          const type = errorType(error);
+          span.setAttribute('error.type', type);
+          if (error instanceof Error) span.recordException(error);
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: cut(String((error as Error).message ?? type)),
+          });
+        }
       }
       span.end();
     },

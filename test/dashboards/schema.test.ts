@@ -222,8 +222,8 @@ describe('dashboard conventions', () => {
           current: { value: config.traceUrl },
         });
     }
-    // HTTP (2), database (2), guarded calls, outbound, GC pauses and health checks.
-    expect(count).toBe(8);
+    // HTTP (2), database (2), message processing, guarded calls, outbound, GC pauses and health checks.
+    expect(count).toBe(9);
     expect(isQuantile('histogram_quantile(0.9, x)')).toBe(true);
     expect(isQuantile('sum(rate(x_bucket[5m]))')).toBe(false);
   });

@@ -24,6 +24,8 @@ export interface PrometheusOptions {
   binary?: string;
   /** Also scrape Prometheus itself as job `prometheus`: a non-Vigil target next to the Vigil ones. */
   scrapeSelf?: boolean;
+  /** Store the exemplars of scraped histograms (`/api/v1/query_exemplars`). */
+  exemplars?: boolean;
 }
 
 export interface PromSample {
@@ -129,6 +131,7 @@ export async function startPrometheus(o: PrometheusOptions): Promise<Prometheus>
         `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--log.level=warn',
+        ...(o.exemplars ? ['--enable-feature=exemplar-storage'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

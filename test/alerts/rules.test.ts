@@ -11,14 +11,18 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import * as catalog from '../../packages/catalog/dist/index.js';
 import { type Catalog, resolveConfig } from '../../packages/mixin/src/alerts/config.js';
 import {
   allAlerts,
   buildRules,
+  dashboardUrl,
   generateAlertFiles,
   runbookUrl,
 } from '../../packages/mixin/src/alerts/generate.js';
+import { renderTemplate } from '../../packages/mixin/src/alerts/humanize.js';
+import { DASHBOARDS } from '../../packages/mixin/src/alerts/model.js';
 import { haveTool } from '../helpers/env.js';
 import { generateFiles, loadContext, REPO_LAYOUT, sync } from '../helpers/mixin.js';
 
@@ -160,6 +164,77 @@ describe('generated rules', () => {
     }
   });
 
+  it('every alert links to the Grafana panel that explains it, with the service of the alert filled in', () => {
+    const dashboards = new Map<
+      string,
+      { panels: { id: number; title: string; type: string }[]; templating: { list: { name: string }[] } }
+    >(
+      Object.values(DASHBOARDS).map((d) => [
+        d.uid,
+        JSON.parse(readFileSync(join(root, 'dashboards', d.file), 'utf8')) as {
+          panels: { id: number; title: string; type: string }[];
+          templating: { list: { name: string }[] };
+        },
+      ]),
+    );
+    const titles = new Map<string, string>();
+    for (const f of ruleFiles()) {
+      const doc = parseYaml(readFileSync(join(rulesDir, f), 'utf8')) as {
+        groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[];
+      };
+      for (const r of doc.groups.flatMap((g) => g.rules).filter((x) => x.alert)) {
+        const url = r.annotations?.dashboard_url ?? '';
+        const m = /^http:\/\/localhost:3000\/d\/([\w-]+)(?:\?(.*))?$/.exec(url);
+        expect(m, `${r.alert}: ${url}`).not.toBeNull();
+        const d = dashboards.get(m![1]!)!;
+        expect(d, `${r.alert}: ${url}`).toBeDefined();
+        const params = (m![2] ?? '').split('&').filter(Boolean);
+        const vars = d.templating.list.map((v) => v.name);
+        for (const p of params) {
+          const view = /^viewPanel=panel-(\d+)$/.exec(p);
+          if (view) {
+            const panel = d.panels.find((x) => x.id === Number(view[1]));
+            expect(panel?.type, `${r.alert}: ${p}`).not.toBe('row');
+            titles.set(r.alert!, panel!.title);
+            continue;
+          }
+          const v = /^var-(\w+)=\{\{ \$labels\.(\w+) \| urlquery \}\}$/.exec(p);
+          expect(v, `${r.alert}: ${p}`).not.toBeNull();
+          expect(v![1]).toBe(v![2]);
+          expect(vars, `${r.alert}: ${p}`).toContain(v![1]);
+        }
+      }
+    }
+    expect(titles.get('HttpServerErrorRatioHigh')).toBe('Error ratio by route (5xx)');
+    expect(titles.get('AvailabilityBudgetBurn')).toBe('availability burn rate by window');
+    expect(titles.get('LatencyBudgetBurn')).toBe('latency burn rate by window');
+    expect(titles.get('DatabaseQueriesSlow')).toBe('p99 by operation and table');
+    expect(titles.get('NodejsMemoryNearLimit')).toBe('Resident memory of container limit');
+    // All but ServiceAbsent (a service gone from Prometheus has no panel of its own).
+    expect(titles.size).toBe(alerts.length - 1);
+    // Label values are query-escaped as Go's urlquery does (what promtool's rendering checks).
+    expect(
+      renderTemplate('{{ $labels.instance | urlquery }}', { instance: "10.0.0.7:3000 a/b&c'é" }, 0),
+    ).toBe('10.0.0.7%3A3000+a%2Fb%26c%27%C3%A9');
+    // The base URL comes from the config, without a trailing slash.
+    const other = {
+      catalog: cat,
+      layout: REPO_LAYOUT,
+      config: resolveConfig({ selector: '', slo: SLO, grafanaBaseUrl: 'https://grafana.example.com/' }, cat),
+    };
+    const a = allAlerts(buildRules(other)).find((x) => x.alert === 'HttpServerErrorRatioHigh')!;
+    expect(dashboardUrl(other, a)).toMatch(
+      /^https:\/\/grafana\.example\.com\/d\/vigil-service-overview\?viewPanel=panel-\d+&var-job=.*&var-service=\{\{ \$labels\.service \| urlquery \}\}$/,
+    );
+    // Another service label: the dashboards' $service variable filters it, so the URL fills it from it.
+    const app = {
+      ...other,
+      config: resolveConfig({ selector: '', slo: SLO, serviceLabels: ['job', 'app'] }, cat),
+    };
+    const b = allAlerts(buildRules(app)).find((x) => x.alert === 'HttpServerErrorRatioHigh')!;
+    expect(dashboardUrl(app, b)).toContain('&var-service={{ $labels.app | urlquery }}');
+  });
+
   it('burn-rate alerts have a page and a ticket tier told apart by a label', () => {
     for (const name of ['AvailabilityBudgetBurn', 'LatencyBudgetBurn']) {
       const a = alerts.find((x) => x.alert === name)!;
@@ -276,6 +351,12 @@ describe('generation config', () => {
       resolveConfig({ selector: '', slo: { ...SLO, availability: { objective: 0.9 } } }, cat),
     ).toThrow(/"slo\.availability\.objective".*could never fire/);
     expect(() => resolveConfig({ slo: SLO, selector: 'job=api' }, cat)).toThrow(/"selector"/);
+    expect(() => resolveConfig({ selector: '', slo: SLO, grafanaBaseUrl: 'grafana:3000' }, cat)).toThrow(
+      /"grafanaBaseUrl".*http\(s\) URL/,
+    );
+    expect(() => resolveConfig({ selector: '', slo: SLO, traceUrl: 'http://jaeger/trace/"x' }, cat)).toThrow(
+      /"traceUrl"/,
+    );
     expect(() =>
       resolveConfig({ selector: '', slo: SLO, http: { p99LatencySeconds: 20 } }, cat),
     ).not.toThrow();

@@ -14,6 +14,8 @@ export interface PanelInfo {
   title: string;
   type: string;
   exprs: string[];
+  /** The queries that ask for exemplars. */
+  exemplars: string[];
   /** Catalog metrics the panel's queries need (through recording rules too). */
   needs: MetricDefinition[];
 }
@@ -65,13 +67,22 @@ export function panelsOf(
   return d.panels
     .filter((p) => p.type !== 'row')
     .map((p) => {
-      const exprs = ((p as { targets?: { expr: string }[] }).targets ?? []).map((t) => t.expr);
+      const targets = (p as { targets?: { expr: string; exemplar?: boolean }[] }).targets ?? [];
+      const exprs = targets.map((t) => t.expr);
+      const exemplars = targets.filter((t) => t.exemplar === true).map((t) => t.expr);
       const needs = new Map<string, MetricDefinition>();
       for (const e of exprs) {
         for (const m of referencedMetrics(e, catalog)) needs.set(m.name, m);
         for (const [record, ms] of recorded) if (e.includes(record)) for (const m of ms) needs.set(m.name, m);
       }
-      return { dashboard: file, title: p.title ?? '', type: p.type, exprs, needs: [...needs.values()] };
+      return {
+        dashboard: file,
+        title: p.title ?? '',
+        type: p.type,
+        exprs,
+        exemplars,
+        needs: [...needs.values()],
+      };
     });
 }
 
@@ -81,4 +92,11 @@ export function selectedNames(expr: string): string[] {
   for (const m of expr.matchAll(/(?<![\w:"$])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[{[]/g)) names.add(m[1]!);
   for (const m of expr.matchAll(/__name__=~"([^"]+)"/g)) for (const n of m[1]!.split('|')) names.add(n);
   return [...names];
+}
+
+/** The queries of a dashboard's Prometheus annotations (Grafana's built-in one has none). */
+export function annotationExprs(d: JsonDashboardFile): string[] {
+  return (d.annotations.list as { target?: { expr?: unknown } }[])
+    .map((a) => a.target?.expr)
+    .filter((e): e is string => typeof e === 'string');
 }

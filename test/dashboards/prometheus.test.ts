@@ -5,6 +5,7 @@ import * as catalog from '../../packages/catalog/dist/index.js';
 import type { Catalog } from '../../packages/mixin/src/alerts/config.js';
 import { buildRules } from '../../packages/mixin/src/alerts/generate.js';
 import { onVigil, TARGET_RECORDS } from '../../packages/mixin/src/alerts/model.js';
+import { SLO_RECORDS } from '../../packages/mixin/src/alerts/slo.js';
 import {
   labelValuesCall,
   type Prometheus,
@@ -17,7 +18,7 @@ import {
 import { haveTool } from '../helpers/env.js';
 import { loadContext } from '../helpers/mixin.js';
 import { type Running, startService } from '../helpers/spawn.js';
-import { loadDashboards, type PanelInfo, panelsOf, recordedFrom, root } from './panels.js';
+import { annotationExprs, loadDashboards, type PanelInfo, panelsOf, recordedFrom, root } from './panels.js';
 
 // The proof against a real Prometheus: both basic examples run as processes, Debian's Prometheus
 // scrapes them every second with the shipped rules loaded, traffic (errors, slow requests, 404s)
@@ -72,6 +73,7 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       targets: EXAMPLES.map((job, i) => ({ job, address: `127.0.0.1:${services[i]!.port}` })),
       interval: '1s',
       scrapeSelf: true,
+      exemplars: true,
     });
     // Data is there once every metric the examples must emit has been scraped from both.
     emitted = await waitFor(
@@ -163,10 +165,87 @@ describe.runIf(prometheusInstalled)('dashboards and rules against a real Prometh
       }
     }
     for (const [file, d] of dashboards) {
-      for (const v of d.templating.list.slice(1)) {
+      for (const v of d.templating.list.slice(1).filter((x) => x.type === 'query')) {
         const call = labelValuesCall(substitute(String(v.query), ALL));
         await expect(prom!.api(call.path, call.params), `${file}: $${v.name}`).resolves.toBeInstanceOf(Array);
       }
+      for (const e of annotationExprs(d)) {
+        await expect(prom!.query(substitute(e, ALL)), `${file}: annotation ${e}`).resolves.toBeInstanceOf(
+          Array,
+        );
+      }
+    }
+  });
+
+  it("latency panels with exemplars get the examples' trace ids, each with a link to its trace", async () => {
+    const withExemplars = panels.filter((p) => p.exemplars.length > 0);
+    expect(withExemplars.length).toBeGreaterThan(5);
+    const http = withExemplars.filter((p) => p.needs.includes(catalog.httpRequestDuration));
+    expect(http.map((p) => p.title)).toEqual(['Latency p50 / p90 / p99', 'p99 latency by route']);
+    for (const p of http) {
+      for (const e of p.exemplars) {
+        const found = await waitFor(`exemplars of "${p.title}": ${e}`, async () => {
+          const now = Date.now() / 1000;
+          const r = await prom!.api<{ exemplars: { labels: Record<string, string> }[] }[]>(
+            '/api/v1/query_exemplars',
+            { query: substitute(e, ALL), start: String(now - 300), end: String(now) },
+          );
+          const ex = r.flatMap((x) => x.exemplars);
+          return ex.length > 0 ? ex : undefined;
+        });
+        for (const x of found) expect(x.labels.trace_id, JSON.stringify(x.labels)).toMatch(/^[0-9a-f]{32}$/);
+      }
+    }
+  });
+
+  it('a minute of errors well above the budget spends a minute of budget, not the budget many times over', async () => {
+    // The examples answer a share of 5xx far above the 0.1 % budget, for about a minute now.
+    const { config } = ctx;
+    const budget = 1 - config.slo.availability.objective;
+    const rows = await waitFor(
+      'SLO window coverage and budget left of both examples',
+      async () => {
+        const cov = await prom!.query(`${SLO_RECORDS.coverage}{slo="availability"}`);
+        const left = await prom!.query(`${SLO_RECORDS.budgetRemaining}{slo="availability"}`);
+        const ratio = await prom!.query(`${SLO_RECORDS.ratio(config.slo.window)}{slo="availability"}`);
+        return cov.length >= EXAMPLES.length &&
+          left.length >= EXAMPLES.length &&
+          ratio.length >= EXAMPLES.length
+          ? { cov, left, ratio }
+          : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    for (const job of EXAMPLES) {
+      const v = (r: typeof rows.cov) => Number(r.find((x) => x.metric.job === job)!.value![1]);
+      expect(v(rows.ratio), job).toBeGreaterThan(budget * 5);
+      expect(v(rows.cov), job).toBeGreaterThan(0);
+      expect(v(rows.cov), job).toBeLessThan(0.001);
+      // Unscaled, this would be 1 - ratio / budget: below -400 %.
+      expect(v(rows.left), job).toBeGreaterThan(0.9);
+      expect(v(rows.left), job).toBeLessThan(1);
+      expect(v(rows.left), job).toBeCloseTo(1 - (v(rows.ratio) / budget) * v(rows.cov), 6);
+    }
+  });
+
+  it('the Deploys annotation marks the examples, which just started, and no other job', async () => {
+    const deploys = (
+      dashboards.get('service-overview.json')!.annotations.list as {
+        name: string;
+        target?: { expr: string };
+      }[]
+    ).find((a) => a.name === 'Deploys')!.target!.expr;
+    for (const [job, values] of [
+      ['.*', ALL],
+      [EXAMPLES[0], { ...ALL, vars: { ...ALL.vars, job: EXAMPLES[0], service: EXAMPLES[0] } }],
+    ] as const) {
+      const found = await waitFor(`deploy events (${job})`, async () => {
+        const r = await prom!.query(substitute(deploys, values));
+        return r.length > 0 ? r : undefined;
+      });
+      const want = job === '.*' ? [...EXAMPLES].sort() : [job];
+      expect([...new Set(found.map((x) => x.metric.job))].sort()).toEqual(want);
+      for (const x of found) expect(x.metric.version, JSON.stringify(x.metric)).toBeTruthy();
     }
   });
 

@@ -7,18 +7,23 @@ import { pluginVersion } from '@grafana/schema/dist/esm/raw/composable/timeserie
 import { afterAll, describe, expect, it } from 'vitest';
 import * as catalog from '../../packages/catalog/dist/index.js';
 import type { Catalog } from '../../packages/mixin/src/alerts/config.js';
-import { buildRules } from '../../packages/mixin/src/alerts/generate.js';
+import { allAlerts, buildRules } from '../../packages/mixin/src/alerts/generate.js';
 import { DASHBOARDS } from '../../packages/mixin/src/alerts/model.js';
+import { SLO_RECORDS, tierThresholds } from '../../packages/mixin/src/alerts/slo.js';
 import {
   DATASOURCE,
   DS_INPUT,
+  isQuantile,
   PLUGIN_VERSION,
   requiredGrafana,
   SCHEMA_VERSION,
   TAG,
+  TRACE_LINK,
+  TRACE_URL_VAR,
 } from '../../packages/mixin/src/dashboards/builder.js';
+import { alertNames } from '../../packages/mixin/src/dashboards/dashboards.js';
 import { loadContext } from '../helpers/mixin.js';
-import { loadDashboards, panelsOf, recordedFrom, root, selectedNames } from './panels.js';
+import { annotationExprs, loadDashboards, panelsOf, recordedFrom, root, selectedNames } from './panels.js';
 
 // The committed dashboard JSON, checked against Grafana's dashboard types (@grafana/schema) as
 // written, and against the conventions every Vigil dashboard follows.
@@ -133,7 +138,7 @@ describe('dashboard conventions', () => {
       if (file !== DASHBOARDS.slo.file && file !== DASHBOARDS.fleet.file)
         expect(names, file).toContain('instance');
       if (file === DASHBOARDS.overview.file) expect(names).toContain('route');
-      for (const v of d.templating.list.slice(1)) {
+      for (const v of d.templating.list.slice(1).filter((x) => x.name !== TRACE_URL_VAR)) {
         expect(v).toMatchObject({ type: 'query', includeAll: true, allValue: '.*', multi: true });
         expect(String(v.query)).toMatch(/^label_values\(.+, \w+\)$/);
       }
@@ -176,8 +181,95 @@ describe('dashboard conventions', () => {
     }
   });
 
+  it('every latency panel over a histogram quantile asks for exemplars and links their trace ids to the trace UI', () => {
+    const { config } = loadContext(root, cat);
+    let count = 0;
+    for (const [file, d] of dashboards) {
+      let any = false;
+      for (const p of d.panels.filter((x) => x.type !== 'row')) {
+        const where = `${file}: ${p.title}`;
+        const targets = (p as { targets: { expr: string; exemplar?: boolean }[] }).targets;
+        const overrides = (p as { fieldConfig: { overrides: unknown[] } }).fieldConfig.overrides;
+        const quantile = p.type === 'timeseries' && targets.some((t) => isQuantile(t.expr));
+        for (const t of targets) {
+          expect(t.exemplar === true, `${where}: ${t.expr}`).toBe(quantile && isQuantile(t.expr));
+        }
+        if (!quantile) {
+          expect(JSON.stringify(overrides), where).not.toContain(TRACE_LINK.field);
+          continue;
+        }
+        any = true;
+        count++;
+        expect(overrides, where).toEqual([
+          {
+            matcher: { id: 'byName', options: 'trace_id' },
+            properties: [
+              {
+                id: 'links',
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${var} syntax, not a template
+                value: [{ title: 'Open trace', url: '${trace_url}${__value.raw}', targetBlank: true }],
+              },
+            ],
+          },
+        ]);
+      }
+      const v = d.templating.list.find((x) => x.name === TRACE_URL_VAR);
+      if (!any) expect(v, file).toBeUndefined();
+      else
+        expect(v, file).toMatchObject({
+          type: 'textbox',
+          query: config.traceUrl,
+          current: { value: config.traceUrl },
+        });
+    }
+    // HTTP (2), database (2), message processing, guarded calls, outbound, GC pauses and health checks.
+    expect(count).toBe(9);
+    expect(isQuantile('histogram_quantile(0.9, x)')).toBe(true);
+    expect(isQuantile('sum(rate(x_bucket[5m]))')).toBe(false);
+  });
+
+  it('mark deploys, restarts, breaker opens and firing Vigil alerts, scoped by the dashboard variables', () => {
+    const names = alertNames(loadContext(root, cat));
+    for (const [file, d] of dashboards) {
+      const list = d.annotations.list as unknown as {
+        name: string;
+        builtIn?: number;
+        datasource: unknown;
+        target?: { expr: string };
+        titleFormat?: string;
+      }[];
+      expect(list[0]?.builtIn, file).toBe(1);
+      const byName = new Map(list.slice(1).map((a) => [a.name, a]));
+      expect([...byName.keys()], file).toEqual(['Deploys', 'Restarts', 'Breaker opens', 'Firing alerts']);
+      const vars = d.templating.list.map((v) => v.name);
+      for (const a of byName.values()) {
+        expect(a.datasource, `${file}: ${a.name}`).toEqual(DATASOURCE);
+        expect(a.titleFormat, `${file}: ${a.name}`).toBeTruthy();
+        const expr = a.target!.expr;
+        expect(expr, `${file}: ${a.name}`).toContain('job=~"$job"');
+        expect(expr, `${file}: ${a.name}`).toContain('service=~"$service"');
+        if (vars.includes('instance') && a.name !== 'Deploys')
+          expect(expr, `${file}: ${a.name}`).toMatch(/instance=~"\$instance\|?"/);
+      }
+      expect(byName.get('Deploys')!.target!.expr).toContain(catalog.buildInfo.name);
+      expect(byName.get('Restarts')!.target!.expr).toContain(
+        `changes(${catalog.processStartTimeSeconds.name}{`,
+      );
+      expect(byName.get('Breaker opens')!.target!.expr).toContain(catalog.circuitBreakerOpens.name);
+      const alerts = byName.get('Firing alerts')!.target!.expr;
+      expect(alerts).toContain('ALERTS{alertstate="firing"');
+      // Exactly the generated alerts: not Prometheus' or another mixin's.
+      expect(/alertname=~"([^"]+)"/.exec(alerts)?.[1]?.split('|').sort()).toEqual(
+        allAlerts(rules)
+          .map((a) => a.alert)
+          .sort(),
+      );
+      expect(names.length).toBeGreaterThan(15);
+    }
+  });
+
   it('queries use only defined variables and only metrics of the catalog (or rules generated from it)', () => {
-    const known = new Set<string>(['up', ...recorded.keys()]);
+    const known = new Set<string>(['up', 'ALERTS', ...recorded.keys()]);
     for (const m of catalog.CATALOG) {
       if (m.type === 'histogram') for (const s of ['_bucket', '_count', '_sum']) known.add(m.name + s);
       else known.add(m.name);
@@ -188,7 +280,11 @@ describe('dashboard conventions', () => {
         ...d.panels.flatMap((p) =>
           ((p as { targets?: { expr: string }[] }).targets ?? []).map((t) => t.expr),
         ),
-        ...d.templating.list.slice(1).map((v) => String(v.query)),
+        ...d.templating.list
+          .slice(1)
+          .filter((v) => v.type === 'query')
+          .map((v) => String(v.query)),
+        ...annotationExprs(d),
       ];
       for (const e of exprs) {
         for (const v of e.matchAll(/\$\{?(\w+)/g))
@@ -222,5 +318,50 @@ describe('dashboard conventions', () => {
     );
     const text = JSON.stringify(overview);
     expect(text).toContain(`le=\\"${config.slo.latency.thresholdSeconds}\\"`);
+  });
+
+  it("the error stat is coloured by the availability SLO's burn-rate tiers, not fixed ratios", () => {
+    const ctx = loadContext(root, cat);
+    const tiers = tierThresholds(ctx, 'availability');
+    const stat = dashboards
+      .get(DASHBOARDS.overview.file)!
+      .panels.find((p) => p.title === 'Error ratio (5xx)') as unknown as {
+      fieldConfig: { defaults: { thresholds: { steps: { value: number | null; color: string }[] } } };
+    };
+    const steps = stat.fieldConfig.defaults.thresholds.steps;
+    // 30d, 99.9 %: 1x, 6x and 14.4x the 0.1 % budget.
+    expect(steps).toEqual([
+      { color: 'green', value: null },
+      { color: 'yellow', value: 0.001 },
+      { color: 'orange', value: 0.006 },
+      { color: 'red', value: 0.0144 },
+    ]);
+    expect(steps.slice(1).map((s) => s.value)).toEqual(
+      [
+        Math.min(...tiers.filter((t) => t.tier === 'ticket').map((t) => t.threshold)),
+        Math.min(...tiers.filter((t) => t.tier === 'page').map((t) => t.threshold)),
+        Math.max(...tiers.filter((t) => t.tier === 'page').map((t) => t.threshold)),
+      ].map((x) => Number(x.toPrecision(12))),
+    );
+    expect(steps.map((s) => s.value)).not.toContain(ctx.config.http.errorRatio);
+  });
+
+  it('the SLO dashboard opens on the SLO window and shows how much of it has data', () => {
+    const { config } = loadContext(root, cat);
+    const slo = dashboards.get(DASHBOARDS.slo.file)!;
+    expect(slo.time).toEqual({ from: `now-${config.slo.window}`, to: 'now' });
+    for (const name of ['availability', 'latency']) {
+      const p = slo.panels.find((x) => x.title === `${name} window coverage`) as unknown as {
+        targets: { expr: string }[];
+        fieldConfig: { defaults: { unit: string; max: number } };
+      };
+      expect(p.targets[0]!.expr).toBe(
+        `${SLO_RECORDS.coverage}{slo="${name}", job=~"$job", service=~"$service"}`,
+      );
+      expect(p.fieldConfig.defaults).toMatchObject({ unit: 'percentunit', max: 1 });
+    }
+    // The other dashboards keep the last hour.
+    for (const [file, d] of dashboards)
+      if (file !== DASHBOARDS.slo.file) expect(d.time?.from, file).toBe('now-1h');
   });
 });

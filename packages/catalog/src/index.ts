@@ -155,6 +155,20 @@ export const processMemoryLimitBytes = defineMetric({
   group: 'runtime',
 });
 
+/**
+ * One series per process, value 1: the dashboards' deploy annotations mark where its labels change.
+ * The values come from the build (`createMetrics({ buildInfo })` or its environment variables).
+ */
+export const buildInfo = defineMetric({
+  name: 'vigil_build_info',
+  type: 'gauge',
+  help: 'Version and commit of the running build (value 1); a change of its labels is a deploy.',
+  unit: 'info',
+  labels: ['version', 'commit'],
+  source: 'vigil',
+  group: 'runtime',
+});
+
 // ---------------------------------------------------------------------------------------------
 // Vigil internals
 // ---------------------------------------------------------------------------------------------
@@ -293,6 +307,7 @@ export const CATALOG: readonly MetricDefinition[] = Object.freeze([
   eventLoopUtilization,
   heapSizeLimitBytes,
   processMemoryLimitBytes,
+  buildInfo,
   seriesOverflowTotal,
   processCpuSecondsTotal,
   processResidentMemoryBytes,

@@ -67,6 +67,8 @@ export interface AlertDefaults {
   readonly serviceLabels: readonly string[];
   readonly longWindowInterval: string;
   readonly runbookBaseUrl: string;
+  readonly grafanaBaseUrl: string;
+  readonly traceUrl: string;
   readonly http: {
     readonly errorRatio: number;
     readonly errorRatioFor: string;
@@ -143,6 +145,16 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
   longWindowInterval: '1m',
   /** Where runbooks live; each alert's `runbook_url` is `<runbookBaseUrl>/<AlertName>.md`. */
   runbookBaseUrl: 'https://github.com/vigil-observability/vigil/blob/main/docs/runbooks',
+  /**
+   * The Grafana that serves the dashboards; each alert's `dashboard_url` opens the panel that
+   * explains it there (`<grafanaBaseUrl>/d/<uid>?viewPanel=...`, its service filled in).
+   */
+  grafanaBaseUrl: 'http://localhost:3000',
+  /**
+   * Default of the dashboards' `trace_url` variable: a trace id appended to it opens the trace
+   * (Jaeger: `<ui>/trace/`; Tempo through Grafana: an Explore URL ending in the id's place).
+   */
+  traceUrl: 'http://localhost:16686/trace/',
   http: Object.freeze({
     /** Share of 5xx responses per service above which `HttpServerErrorRatioHigh` fires. */
     errorRatio: 0.05,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  buildInfo,
   DB_DURATION_BUCKETS,
   dbQueryDuration,
   HTTP_DURATION_BUCKETS,
@@ -70,7 +71,52 @@ export const METRICS_DEFAULTS = Object.freeze({
    * Any other value is recorded as `_OTHER`, so the series stay bounded. At most 4.
    */
   httpLabels: Object.freeze({}) as Readonly<Record<string, HttpLabelOptions>>,
+  /**
+   * Labels of `vigil_build_info{version, commit}` (value 1; the dashboards mark a change as a
+   * deploy). Each unset field comes from the environment: `VIGIL_BUILD_VERSION` (else
+   * `npm_package_version`) and `VIGIL_BUILD_COMMIT`, else `unknown`. Printable ASCII, at most 64
+   * characters. `false` leaves the series out.
+   */
+  buildInfo: Object.freeze({}) as Readonly<BuildInfoOptions> | false,
 });
+
+/** The build a process runs (see `buildInfo`). */
+export interface BuildInfoOptions {
+  /** Release version, e.g. `1.4.2`. */
+  readonly version?: string;
+  /** Source commit, e.g. a git SHA. */
+  readonly commit?: string;
+}
+
+/** Printable ASCII, 1 to 64 characters, not starting with a space: one bounded label value. */
+const BUILD_VALUE = /^[\x21-\x7e][\x20-\x7e]{0,63}$/;
+const BUILD_UNKNOWN = 'unknown';
+
+/** `vigil_build_info`'s labels: the option, else the environment, else `unknown`; undefined when off. */
+export function resolveBuildInfo(
+  v: unknown,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { version: string; commit: string } | undefined {
+  if (v === false) return undefined;
+  const o = checkObject('buildInfo', v);
+  checkKnownKeys('buildInfo', o, ['version', 'commit']);
+  const pick = (key: 'version' | 'commit', vars: string[]): string => {
+    const expected = 'printable ASCII, 1 to 64 characters';
+    const given = checkString(`buildInfo.${key}`, o[key], BUILD_VALUE, expected);
+    if (given !== undefined) return given;
+    for (const name of vars) {
+      const value = env[name];
+      if (value === undefined || value === '') continue;
+      // A bad value from the deploy fails here, naming the variable, instead of becoming a label.
+      return checkString(`buildInfo.${key} (from ${name})`, value, BUILD_VALUE, expected) ?? BUILD_UNKNOWN;
+    }
+    return BUILD_UNKNOWN;
+  };
+  return {
+    version: pick('version', ['VIGIL_BUILD_VERSION', 'npm_package_version']),
+    commit: pick('commit', ['VIGIL_BUILD_COMMIT']),
+  };
+}
 
 /** One declared label of the HTTP request metrics (see `httpLabels`). */
 export interface HttpLabelOptions {
@@ -140,6 +186,7 @@ export interface MetricsOptions {
   gzip?: boolean;
   openMetrics?: boolean;
   httpLabels?: Record<string, HttpLabelOptions>;
+  buildInfo?: BuildInfoOptions | false;
 }
 
 export interface MetricsServerOptions {
@@ -224,6 +271,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
     openMetrics: checkBoolean('openMetrics', input.openMetrics) ?? METRICS_DEFAULTS.openMetrics,
   };
   const httpLabels = checkHttpLabels(input.httpLabels, o.defaultLabels);
+  const build = resolveBuildInfo(input.buildInfo);
 
   const registry = (registryIn as Registry | undefined) ?? new Registry();
   // A registry Vigil made carries the default labels itself (your metrics in it get them too); a
@@ -247,6 +295,7 @@ export function createMetrics(options?: MetricsOptions): Metrics {
   const poolGauges = createPoolGauges(ins);
   registerTracingStats(ins); // vigil_tracing_* while @vigil/tracing runs; nothing otherwise
   registerLoggerStats(ins); // vigil_log_lines_dropped_total once a Vigil logger exists
+  if (build) ins.instrument(buildInfo).labels(build.version, build.commit).set(1);
   if (o.runtimeMetrics) {
     const before = new Set(registry.getMetricsAsArray().map((m) => (m as { name: string }).name));
     registerRuntimeMetrics(ins, handleLabels, o.eventLoopMonitoringPrecision);

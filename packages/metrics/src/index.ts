@@ -13,7 +13,13 @@ export {
   type AmqpConnectionLike,
   type AmqplibOptions,
 } from './amqplib.js';
-export type { HttpLabelOptions, Metrics, MetricsOptions, MetricsServerOptions } from './create-metrics.js';
+export type {
+  BuildInfoOptions,
+  HttpLabelOptions,
+  Metrics,
+  MetricsOptions,
+  MetricsServerOptions,
+} from './create-metrics.js';
 export { createMetrics, METRICS_DEFAULTS } from './create-metrics.js';
 export type { DbMetrics, QueryOutcome } from './db.js';
 export { INVALID_OPTION, isVigilOptionError, VigilOptionError } from './errors.js';

@@ -4,6 +4,7 @@ import { LOGGER_STATS, loggerStats } from '@vigil/core';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSamples, request } from '../../../test/helpers/http.js';
+import { resolveBuildInfo } from '../src/create-metrics.js';
 import { CATALOG, createMetrics, isVigilOptionError, METRICS_DEFAULTS, type Metrics } from '../src/index.js';
 import { memoryLimit } from '../src/runtime.js';
 
@@ -214,6 +215,72 @@ describe('createMetrics', () => {
     expect((await request(port, 'GET', '/other')).status).toBe(404);
     await m.close();
     await expect(request(port, 'GET', '/metrics')).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+  });
+
+  it('exposes vigil_build_info{version, commit} = 1 from the option, else the environment, else unknown', async () => {
+    const out = await text(
+      make({ buildInfo: { version: '1.4.2', commit: 'a1b2c3d' }, defaultLabels: { service: 'users' } }),
+    );
+    expect(out).toContain('# TYPE vigil_build_info gauge');
+    expect(out).toContain('vigil_build_info{version="1.4.2",commit="a1b2c3d",service="users"} 1');
+    expect(await text(make({ prefix: 'shop_', buildInfo: { version: '2.0.0' } }))).toMatch(
+      /\nshop_vigil_build_info\{version="2\.0\.0",commit="[^"]+"\} 1\n/,
+    );
+    expect(await text(make({ buildInfo: false }))).not.toContain('vigil_build_info');
+    // Defaults: VIGIL_BUILD_* first, npm's package version next, `unknown` last.
+    expect(
+      resolveBuildInfo(undefined, { VIGIL_BUILD_VERSION: '3.1.0', VIGIL_BUILD_COMMIT: 'deadbee' }),
+    ).toEqual({
+      version: '3.1.0',
+      commit: 'deadbee',
+    });
+    expect(resolveBuildInfo({}, { npm_package_version: '0.9.1', VIGIL_BUILD_VERSION: '' })).toEqual({
+      version: '0.9.1',
+      commit: 'unknown',
+    });
+    expect(resolveBuildInfo({ commit: 'c0ffee' }, {})).toEqual({ version: 'unknown', commit: 'c0ffee' });
+    expect(resolveBuildInfo(false, { VIGIL_BUILD_VERSION: '1' })).toBeUndefined();
+    // The environment of this process reaches the series.
+    const saved = { v: process.env.VIGIL_BUILD_VERSION, c: process.env.VIGIL_BUILD_COMMIT };
+    process.env.VIGIL_BUILD_VERSION = '9.9.9-env';
+    process.env.VIGIL_BUILD_COMMIT = 'f00dfeed';
+    try {
+      expect(await text(make())).toContain('vigil_build_info{version="9.9.9-env",commit="f00dfeed"} 1');
+    } finally {
+      for (const [k, v] of [
+        ['VIGIL_BUILD_VERSION', saved.v],
+        ['VIGIL_BUILD_COMMIT', saved.c],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it('refuses build info values that are not one short printable label value, naming the option or variable', () => {
+    const refuse = (fn: () => unknown, name: string) => {
+      let caught: unknown;
+      try {
+        fn();
+      } catch (e) {
+        caught = e;
+      }
+      expect(isVigilOptionError(caught), name).toBe(true);
+      expect((caught as Error).message).toContain(`"${name}"`);
+    };
+    refuse(() => createMetrics({ buildInfo: { version: 'x'.repeat(65) } }), 'buildInfo.version');
+    refuse(() => createMetrics({ buildInfo: { commit: 'line\nbreak' } }), 'buildInfo.commit');
+    refuse(() => createMetrics({ buildInfo: { version: '' } }), 'buildInfo.version');
+    refuse(() => createMetrics({ buildInfo: { tag: 'v1' } as never }), 'buildInfo.tag');
+    refuse(() => createMetrics({ buildInfo: 'v1' as never }), 'buildInfo');
+    refuse(
+      () => resolveBuildInfo({}, { VIGIL_BUILD_COMMIT: `${'f'.repeat(40)}\u0000` }),
+      'buildInfo.commit (from VIGIL_BUILD_COMMIT)',
+    );
+    refuse(
+      () => resolveBuildInfo({}, { VIGIL_BUILD_VERSION: ' 1.0' }),
+      'buildInfo.version (from VIGIL_BUILD_VERSION)',
+    );
   });
 
   it('rejects invalid options at construction, naming the option', () => {

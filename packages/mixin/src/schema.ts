@@ -2,7 +2,7 @@
 // validator uses (defaults, bucket boundaries, burn-rate windows) so the two cannot drift.
 // `pnpm gen` writes it to packages/mixin/schema/vigil-mixin.schema.json.
 import * as vigilCatalog from '@vigil/catalog';
-import type { Catalog } from './alerts/config.js';
+import { type Catalog, HTTP_URL, URL_OPTIONS } from './alerts/config.js';
 
 /** Path of the schema inside the package (`@vigil/mixin/schema.json`). */
 export const CONFIG_SCHEMA_FILE = 'schema/vigil-mixin.schema.json';
@@ -34,6 +34,8 @@ function leaf(path: string, v: unknown, docs: ReadonlyMap<string, string>): Sche
   }
   if (typeof v === 'string') {
     if (new RegExp(DURATION).test(v)) return { ...d, type: 'string', pattern: DURATION, default: v };
+    if ((URL_OPTIONS as readonly string[]).includes(path))
+      return { ...d, type: 'string', pattern: HTTP_URL.source, default: v };
     return { ...d, type: 'string', default: v };
   }
   if (v && typeof v === 'object') {

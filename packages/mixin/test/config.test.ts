@@ -146,6 +146,18 @@ const INVALID: [string, unknown, string, RegExp][] = [
     /Kubernetes object name/,
   ],
   ['unknown top-level key', { ...OK, prefx: 'shop_' }, 'prefx', /one of selector/],
+  [
+    'grafanaBaseUrl without a scheme',
+    { ...OK, grafanaBaseUrl: 'grafana:3000' },
+    'grafanaBaseUrl',
+    /http\(s\) URL/,
+  ],
+  [
+    'traceUrl breaking out of a link',
+    { ...OK, traceUrl: 'http://jaeger/trace/" onclick="x' },
+    'traceUrl',
+    /http\(s\) URL/,
+  ],
 ];
 
 describe('config validation', () => {
@@ -229,6 +241,8 @@ describe('JSON Schema', () => {
       },
       http: { errorRatio: 0.02 },
       runbookBaseUrl: 'https://runbooks.example.com/vigil',
+      grafanaBaseUrl: 'https://grafana.example.com/',
+      traceUrl: 'https://grafana.example.com/explore?trace=',
       grafana: { datasource: 'Prometheus', folder: 'Shop', tags: ['shop'] },
       kubernetes: { name: 'shop-rules', namespace: 'monitoring', labels: { release: 'prom' } },
     },

@@ -112,6 +112,14 @@ describe('vigil-mixin generate (prefix shop_, label app, two services)', () => {
     expect(exprs.some((e) => e.includes('shop_http_request_duration_seconds_bucket'))).toBe(true);
     expect(exprs.join('\n')).not.toMatch(/(?<![$\w:.])service(?![\w:])/);
     expect(exprs.join('\n')).toContain('app=~"$service"');
+    // Annotations follow the label too: queries, texts and tags; the alerts' links fill $service from it.
+    const annotations: { target?: { expr: string }; textFormat?: string; tagKeys?: string }[] =
+      overview.annotations.list.slice(1);
+    const annotationText = JSON.stringify(annotations);
+    expect(annotations.map((a) => a.target!.expr).join('\n')).not.toMatch(/(?<![$\w:.])service(?![\w:])/);
+    expect(annotationText).not.toContain('{{service}}');
+    expect(annotations.find((a) => a.tagKeys?.startsWith('job,'))?.tagKeys).toBe('job,app,version');
+    expect(read('rules/vigil-http.yaml')).toContain('&var-service={{ $labels.app | urlquery }}');
     expect(overview.tags).toEqual(['vigil', 'shop']);
     expect(overview.templating.list[0].current.value).toBe('Shop Prometheus');
     expect(read('runbooks/ServiceDown.md')).toContain(

@@ -373,6 +373,10 @@ function checkRouteGroups(
   return Object.freeze(out);
 }
 
+/** Options that become links (alert annotations, dashboard variables): http(s), nothing to break a template. */
+export const URL_OPTIONS = ['grafanaBaseUrl', 'traceUrl'] as const;
+export const HTTP_URL = /^https?:\/\/[^\s"'<>]+$/;
+
 /** Validates a parsed config object and merges it over the catalog's defaults. */
 export function resolveConfig(input: unknown, catalog: Catalog, where = 'the generation config'): GenConfig {
   if (!isPlainObject(input)) fail(where, '(root)', 'a JSON object', input);
@@ -395,6 +399,9 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
   const merged = mergeChecked(where, '', catalog.ALERT_DEFAULTS, rest) as AlertDefaults;
   if (merged.selector !== '' && !MATCHERS.test(merged.selector)) {
     fail(where, 'selector', 'PromQL label matchers such as job=~"api|worker"', merged.selector);
+  }
+  for (const key of URL_OPTIONS) {
+    if (!HTTP_URL.test(merged[key])) fail(where, key, 'an http(s) URL', merged[key]);
   }
   for (const [key, value] of [
     ['http.errorRatio', merged.http.errorRatio],

@@ -1,11 +1,13 @@
 // Renders the rule model into files: Prometheus rule files, promtool unit tests and runbooks.
-// Shared concerns (severity, runbook_url, test coverage) are applied and checked in one pass here.
+// Shared concerns (severity, runbook_url, dashboard_url, test coverage) are applied and checked in one
+// pass here.
 
+import { buildDashboards } from '../dashboards/dashboards.js';
 import { renderTemplate } from './humanize.js';
 import type { AlertDef, AlertTest, ExprTest, GenContext, RuleFile, RuleGroup, TestSeries } from './model.js';
 import { DASHBOARDS, markerSeries, testTarget } from './model.js';
 import { ruleFiles } from './rules.js';
-import { sloRuleFile } from './slo.js';
+import { serviceKeyLabel, sloRuleFile } from './slo.js';
 import { toYaml, type Yaml } from './yaml.js';
 
 function header(ctx: GenContext): string {
@@ -52,7 +54,95 @@ export function runbookUrl(ctx: GenContext, alert: string): string {
 }
 
 function annotations(ctx: GenContext, a: AlertDef): Record<string, string> {
-  return { summary: a.summary, description: a.description, runbook_url: runbookUrl(ctx, a.alert) };
+  return {
+    summary: a.summary,
+    description: a.description,
+    runbook_url: runbookUrl(ctx, a.alert),
+    dashboard_url: dashboardUrl(ctx, a),
+  };
+}
+
+type BuiltPanel = {
+  id: number;
+  type: string;
+  title: string;
+  description?: string;
+  targets?: { expr: string }[];
+};
+const built = new WeakMap<GenContext, Map<string, BuiltPanel[]>>();
+
+/** The panels of each generated dashboard, by file (built once per generation). */
+function dashboardPanels(ctx: GenContext): Map<string, BuiltPanel[]> {
+  let m = built.get(ctx);
+  if (!m) {
+    m = new Map(
+      [...buildDashboards(ctx)].map(([file, d]) => [
+        file,
+        (d.panels as unknown as BuiltPanel[]).filter((p) => p.type !== 'row'),
+      ]),
+    );
+    built.set(ctx, m);
+  }
+  return m;
+}
+
+/**
+ * The panel of the alert's dashboard that explains it: one whose description names the alert (a
+ * time series first), else one that reads the same series, else none (the dashboard itself).
+ */
+export function explainingPanel(ctx: GenContext, a: AlertDef): BuiltPanel | undefined {
+  const panels = dashboardPanels(ctx).get(DASHBOARDS[a.runbook.dashboard].file) ?? [];
+  const marker = ctx.catalog.seriesOverflowTotal.name;
+  const names = (expr: string) =>
+    new Set([...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[{[]/g)].map((m) => m[1]!));
+  const read = new Set(a.variants.flatMap((v) => [...names(v.expr)]));
+  // The Vigil-target marker joins most rules; it explains only the alert about it.
+  if (read.size > 1) read.delete(marker);
+  const mentions = (p: BuiltPanel) => new RegExp(`\\b${a.alert}\\b`).test(p.description ?? '');
+  // SLO records are shared by both SLOs: the panel must select the alert's own.
+  const slo = /slo="[^"]*"/.exec(a.variants[0]?.expr ?? '')?.[0];
+  const shares = (p: BuiltPanel) =>
+    (p.targets ?? []).some(
+      (t) => (!slo || t.expr.includes(slo)) && [...names(t.expr)].some((n) => read.has(n)),
+    );
+  const ts = (p: BuiltPanel) => p.type !== 'stat';
+  for (const test of [
+    (p: BuiltPanel) => mentions(p) && ts(p),
+    mentions,
+    (p: BuiltPanel) => shares(p) && ts(p),
+    shares,
+  ]) {
+    const found = panels.find(test);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The label the dashboards' `$service` variable filters (renamed with `serviceLabels`, see ../dashboards/generate.ts). */
+function dashboardServiceLabel(ctx: GenContext): string {
+  const key = serviceKeyLabel(ctx);
+  return ['job', 'instance'].includes(key) ? 'service' : key;
+}
+
+/** Dashboard variables an alert's labels can fill (the dashboards filter by these). */
+const URL_VARS = ['job', 'service', 'instance'] as const;
+
+/**
+ * `dashboard_url`: the explaining panel on its dashboard in Grafana, with the variables set from
+ * the alert's labels (those it keeps: a per-service alert leaves `instance` on All).
+ */
+export function dashboardUrl(ctx: GenContext, a: AlertDef): string {
+  const dash = DASHBOARDS[a.runbook.dashboard];
+  const panel = explainingPanel(ctx, a);
+  const kept = a.tests.find((t) => t.expect.length > 0)?.expect[0]?.labels ?? {};
+  const params = [
+    ...(panel ? [`viewPanel=panel-${panel.id}`] : []),
+    ...URL_VARS.map((v) => [v, v === 'service' ? dashboardServiceLabel(ctx) : v] as const)
+      .filter(([, l]) => kept[l] !== undefined)
+      .map(([v, l]) => `var-${v}={{ $labels.${l} | urlquery }}`),
+  ];
+  const base = `${ctx.config.grafanaBaseUrl.replace(/\/+$/, '')}/d/${dash.uid}`;
+  return params.length ? `${base}?${params.join('&')}` : base;
 }
 
 function groupYaml(ctx: GenContext, g: RuleGroup): Yaml {
@@ -125,6 +215,7 @@ function testsYaml(ctx: GenContext, f: RuleFile, all: readonly RuleFile[]): Yaml
                   summary: renderTemplate(rendered.summary!, e.labels, e.value),
                   description: renderTemplate(rendered.description!, e.labels, e.value),
                   runbook_url: rendered.runbook_url!,
+                  dashboard_url: renderTemplate(rendered.dashboard_url!, e.labels, e.value),
                 },
               };
             }),
@@ -169,6 +260,8 @@ function tuningTable(ctx: GenContext, keys: readonly string[]): string {
 
 function runbook(ctx: GenContext, f: RuleFile, g: RuleGroup, a: AlertDef): string {
   const dash = DASHBOARDS[a.runbook.dashboard];
+  const panel = explainingPanel(ctx, a);
+  const panelText = panel ? `, panel "${panel.title}" (the alert's \`dashboard_url\` opens it)` : '';
   const severities = a.variants
     .map((v) =>
       v.labels
@@ -194,7 +287,7 @@ function runbook(ctx: GenContext, f: RuleFile, g: RuleGroup, a: AlertDef): strin
 | Fires when | ${a.firesWhen} |
 | Rule | \`${ctx.layout.rules}/${f.name}.yaml\`, group \`${g.name}\` |
 | Unit tests | \`${ruleTestsDir(ctx)}/${f.name}.test.yaml\` |
-| Dashboard | ${dash.title} (\`${ctx.layout.dashboards}/${dash.file}\`, uid \`${dash.uid}\`) |
+| Dashboard | ${dash.title} (\`${ctx.layout.dashboards}/${dash.file}\`, uid \`${dash.uid}\`)${panelText} |
 
 ## What it means
 

@@ -81,14 +81,21 @@ const FORMATS: Record<ValueFormat, (v: number) => string> = {
  * Renders the subset of Go templates the rules use: `{{ $labels.name }}` and
  * `{{ $value | fn }}`. Anything else is a generator bug and throws.
  */
+/** Go's `urlquery` (url.QueryEscape): unreserved characters kept, space as `+`, the rest `%XX`. */
+export function urlquery(v: string): string {
+  return encodeURIComponent(v)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
 export function renderTemplate(tpl: string, labels: Readonly<Record<string, string>>, value: number): string {
   return tpl.replace(/\{\{\s*(.*?)\s*\}\}/g, (_, inner: string) => {
-    const label = /^\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)$/.exec(inner);
+    const label = /^\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)(\s*\|\s*urlquery)?$/.exec(inner);
     if (label) {
       const v = labels[label[1]!];
       if (v === undefined)
         throw new Error(`template uses $labels.${label[1]}, which the alert's series do not have`);
-      return v;
+      return label[2] ? urlquery(v) : v;
     }
     const val = /^\$value\s*\|\s*(humanize|humanizePercentage|humanizeDuration)$/.exec(inner);
     if (val) return FORMATS[val[1] as ValueFormat](value);

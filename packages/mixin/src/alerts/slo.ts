@@ -10,7 +10,9 @@
 //   vigil_slo:objective:ratio                                      the objective (config: slo, or
 //                                                                  services.<name>), a series so queries
 //                                                                  and alerts read it per service
-//   vigil_slo:error_budget_remaining:ratio                         1 = untouched, 0 = spent, < 0 = overspent
+//   vigil_slo:window_coverage:ratio                                share of the SLO window with data (0 to 1)
+//   vigil_slo:error_budget_remaining:ratio                         1 = untouched, 0 = spent, < 0 = overspent,
+//                                                                  the window without data counting as unspent
 // Windows of a day or more are a separate group with a slower interval (longWindowInterval).
 
 import { burnRateFactor, durationSeconds } from './config.js';
@@ -41,8 +43,24 @@ export const SLO_RECORDS = Object.freeze({
   errors: 'vigil_slo:sli_errors:rate5m',
   ratio: (window: string) => `vigil_slo:sli_error:ratio_rate${window}`,
   budgetRemaining: 'vigil_slo:error_budget_remaining:ratio',
+  coverage: 'vigil_slo:window_coverage:ratio',
   objective: 'vigil_slo:objective:ratio',
 });
+
+/** Resolution of the search for a service's oldest SLI sample over the window (and within the last one). */
+const COVERAGE_STEP = '1h';
+const COVERAGE_FINE_STEP = '1m';
+
+/**
+ * Share of the SLO window since the oldest recorded SLI sample, clamped to 1: the oldest sample
+ * found at hourly steps over the window, or at minute steps within the first hour of data.
+ */
+export function coverageExpr(ctx: GenContext, slo: string): string {
+  const window = ctx.config.slo.window;
+  const ts = `timestamp(${sloSeries(SLO_RECORDS.requests, slo)})`;
+  const oldest = `min_over_time(${ts}[${window}:${COVERAGE_STEP}])\n  or\n  min_over_time(${ts}[${COVERAGE_STEP}:${COVERAGE_FINE_STEP}])`;
+  return `clamp_max(\n  (time() - (\n  ${oldest}\n  )) / ${durationSeconds(window)},\n  1\n)`;
+}
 
 export type SloName = 'availability' | 'latency';
 export const SLO_NAMES: readonly SloName[] = ['availability', 'latency'];
@@ -218,9 +236,12 @@ function recordingRules(
         : `sum_over_time(${sloSeries(SLO_RECORDS.errors, label)}[${w}])\n/\nsum_over_time(${sloSeries(SLO_RECORDS.requests, label)}[${w}])`;
     (isLongWindow(w) ? long : short).push({ record: SLO_RECORDS.ratio(w), expr, labels });
   }
+  long.push({ record: SLO_RECORDS.coverage, expr: coverageExpr(ctx, label), labels });
+  // Spent so far against the whole window's budget: a young service (or Prometheus) with a minute
+  // of errors has spent a minute's worth, not the window's many times over.
   long.push({
     record: SLO_RECORDS.budgetRemaining,
-    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), label)} / ${budgetSeries(ctx, label)}`,
+    expr: `1 - ${sloSeries(SLO_RECORDS.ratio(window), label)} / ${budgetSeries(ctx, label)} * on (${[...sl, 'slo'].join(', ')}) ${sloSeries(SLO_RECORDS.coverage, label)}`,
     labels,
   });
   return { short, long };
@@ -613,18 +634,30 @@ function exprTests(ctx: GenContext): ExprTest[] {
         { labels: labelText(slo, SLO_RECORDS.budgetRemaining), value: 1 },
       ],
     });
+    // Records start at minute 1 (a 5m rate needs two samples): the window has data since then.
+    const windowSeconds = durationSeconds(window);
+    const covered = (at: number) => ((at - 1) * 60) / windowSeconds;
+    const budget = budgetOf(ctx, slo, testService(ctx));
     out.push({
-      name: `${slo}: every event bad spends the budget ${num(1 / budgetOf(ctx, slo, testService(ctx)))} times over`,
+      name: `${slo}: every event bad for 19 minutes spends 19 minutes at ${num(1 / budget)} times the sustainable rate, not the budget ${num(1 / budget)} times over`,
       series: sloSeriesFor(ctx, slo, TEST_RATE, 20, false),
       evalMinutes: 20,
-      expr: sloSeries(SLO_RECORDS.budgetRemaining, slo),
-      // 1 - objective as Prometheus computes it (0.0010000000000000009 for 0.999), not the rounded budget.
+      expr: `{__name__=~"${SLO_RECORDS.coverage}|${SLO_RECORDS.budgetRemaining}", slo=${quote(slo)}}`,
       samples: [
+        { labels: labelText(slo, SLO_RECORDS.coverage), value: covered(20) },
         {
           labels: labelText(slo, SLO_RECORDS.budgetRemaining),
-          value: 1 - 1 / (1 - objectiveOf(ctx, slo, testService(ctx))),
+          value: 1 - (1 / (1 - objectiveOf(ctx, slo, testService(ctx)))) * covered(20),
         },
       ],
+    });
+    // Past the first hour the oldest sample is found at hourly steps (data since minute 60 here).
+    out.push({
+      name: `${slo}: three hours of data cover three hours of the ${window} window (to the hour)`,
+      series: sloSeriesFor(ctx, slo, 0, 200, false),
+      evalMinutes: 200,
+      expr: sloSeries(SLO_RECORDS.coverage, slo),
+      samples: [{ labels: labelText(slo, SLO_RECORDS.coverage), value: ((200 - 60) * 60) / windowSeconds }],
     });
   }
   return out;

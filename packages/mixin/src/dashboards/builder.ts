@@ -3,6 +3,7 @@
 // a description and thresholds; ids and refIds are assigned here.
 
 import type {
+  JsonAnnotation,
   JsonDashboardFile,
   JsonDataSourceRef,
   JsonMapping,
@@ -39,6 +40,11 @@ export const DATASOURCE: JsonDataSourceRef = { type: 'prometheus', uid: `${'$'}{
 export const TAG = 'vigil';
 
 export const COLORS = { ok: 'green', warn: 'orange', bad: 'red', info: 'blue', neutral: 'text' } as const;
+
+/** A query whose result is a histogram quantile: its exemplars are the observations behind it. */
+export function isQuantile(expr: string): boolean {
+  return /^\s*histogram_quantile\(/.test(expr);
+}
 
 /** Thresholds with a base colour and steps `[value, colour]`, ascending. */
 export function thresholds(base: string, ...steps: [number, string][]): JsonThresholds {
@@ -112,15 +118,62 @@ export interface VariableSpec {
   description: string;
 }
 
+/** The dashboard variable holding the trace UI URL a trace id is appended to (exemplar links). */
+export const TRACE_URL_VAR = 'trace_url';
+
+/**
+ * The exemplar's trace id field (Vigil's exemplars carry `trace_id` and `span_id`) links to the
+ * trace. Grafana also links it through the data source's exemplar settings, where configured.
+ */
+export const TRACE_LINK = Object.freeze({
+  field: 'trace_id',
+  title: 'Open trace',
+  url: `\${${TRACE_URL_VAR}}\${__value.raw}`,
+});
+
 export interface DashboardSpec {
   uid: string;
   title: string;
   description: string;
   variables: VariableSpec[];
+  /** Prometheus annotations, after Grafana's built-in one. */
+  annotations?: AnnotationSpec[];
+  /** Default of the `trace_url` variable (added when a panel shows exemplars). */
+  traceUrl?: string;
+  /** Start of the default time range (Grafana relative time); `now-1h` when absent. */
+  from?: string;
   /** Data source selected by default (name or uid); empty: the one chosen on import. */
   datasource?: string;
   /** Tags besides `vigil`. */
   tags?: readonly string[];
+}
+
+/** A Prometheus annotation: an event while the query's value is non-zero, per series. */
+export interface AnnotationSpec {
+  name: string;
+  expr: string;
+  /** Grafana colour name. */
+  color: string;
+  /** Legend-style templates: `{{breaker}} opened`. */
+  title: string;
+  text: string;
+  /** Labels whose values become the event's tags. */
+  tags: readonly string[];
+}
+
+export function annotation(a: AnnotationSpec): JsonAnnotation {
+  return {
+    name: a.name,
+    datasource: DATASOURCE,
+    enable: true,
+    hide: false,
+    iconColor: a.color,
+    target: { refId: 'Anno', expr: a.expr, range: true, instant: false },
+    titleFormat: a.title,
+    textFormat: a.text,
+    tagKeys: a.tags.join(','),
+    useValueForTime: false,
+  };
 }
 
 /** Builds one dashboard. Panels are placed in reading order; a row always starts a new line. */
@@ -131,6 +184,7 @@ export class DashboardBuilder {
   private y = 0;
   private lineHeight = 0;
   private readonly types = new Set<string>();
+  private exemplars = false;
 
   constructor(private readonly spec: DashboardSpec) {}
 
@@ -165,7 +219,7 @@ export class DashboardBuilder {
     return pos;
   }
 
-  private targets(queries: QuerySpec[], instant = false): PromTarget[] {
+  private targets(queries: QuerySpec[], instant = false, exemplars = false): PromTarget[] {
     if (!queries.length) throw new Error('a panel needs at least one query');
     return queries.map((q, i) => ({
       refId: String.fromCharCode(65 + i),
@@ -175,6 +229,7 @@ export class DashboardBuilder {
       editorMode: 'code',
       range: !instant,
       instant,
+      ...(exemplars && isQuantile(q.expr) ? { exemplar: true } : {}),
     }));
   }
 
@@ -199,6 +254,9 @@ export class DashboardBuilder {
     this.check(p);
     this.types.add('timeseries');
     const d = this.defaults(p);
+    // Latency over time: the exemplars of the buckets, each a link to its trace.
+    const exemplars = p.queries.some((q) => isQuantile(q.expr));
+    if (exemplars) this.exemplars = true;
     this.panels.push({
       type: 'timeseries',
       id: this.nextId++,
@@ -226,7 +284,19 @@ export class DashboardBuilder {
             thresholdsStyle: { mode: p.showThresholds ? 'dashed' : 'off' },
           },
         },
-        overrides: [],
+        overrides: exemplars
+          ? [
+              {
+                matcher: { id: 'byName', options: TRACE_LINK.field },
+                properties: [
+                  {
+                    id: 'links',
+                    value: [{ title: TRACE_LINK.title, url: TRACE_LINK.url, targetBlank: true }],
+                  },
+                ],
+              },
+            ]
+          : [],
       },
       options: {
         legend: {
@@ -237,7 +307,7 @@ export class DashboardBuilder {
         },
         tooltip: { mode: 'multi', sort: 'desc' },
       },
-      targets: this.targets(p.queries),
+      targets: this.targets(p.queries, false, exemplars),
     });
     return this;
   }
@@ -406,6 +476,22 @@ export class DashboardBuilder {
         }),
       ),
     ];
+    if (this.exemplars) {
+      const url = s.traceUrl ?? '';
+      if (!url) throw new Error(`dashboard ${s.uid} shows exemplars: give it a traceUrl`);
+      variables.push({
+        type: 'textbox',
+        name: TRACE_URL_VAR,
+        label: 'Trace UI',
+        description:
+          'URL a trace id is appended to, for the exemplar links of the latency panels (Jaeger: http://<jaeger>/trace/).',
+        query: url,
+        current: { selected: false, text: url, value: url },
+        options: [{ selected: true, text: url, value: url }],
+        hide: 0,
+        skipUrlSync: false,
+      });
+    }
     const panelTypes = [...this.types].sort();
     return {
       __inputs: [
@@ -435,7 +521,7 @@ export class DashboardBuilder {
       refresh: '30s',
       schemaVersion: SCHEMA_VERSION,
       version: 1,
-      time: { from: 'now-1h', to: 'now' },
+      time: { from: s.from ?? 'now-1h', to: 'now' },
       timepicker: {},
       annotations: {
         list: [
@@ -448,6 +534,7 @@ export class DashboardBuilder {
             name: 'Annotations & Alerts',
             type: 'dashboard',
           },
+          ...(s.annotations ?? []).map(annotation),
         ],
       },
       links: [

@@ -4,8 +4,16 @@
 
 import type { MetricDefinition } from '@vigil/catalog';
 import { burnRateFactor } from '../alerts/config.js';
-import { DASHBOARDS, type DashboardKey, type GenContext, pct, TARGET_RECORDS } from '../alerts/model.js';
+import {
+  DASHBOARDS,
+  type DashboardKey,
+  type GenContext,
+  onVigil,
+  pct,
+  TARGET_RECORDS,
+} from '../alerts/model.js';
 import { by, leMatcher, num, quote, sel, select } from '../alerts/promql.js';
+import { ruleFiles } from '../alerts/rules.js';
 import {
   alertWindows,
   budgetOf,
@@ -15,9 +23,18 @@ import {
   SLO_NAMES,
   SLO_RECORDS,
   type SloName,
+  sloRuleFile,
   sloSeries,
+  tierThresholds,
 } from '../alerts/slo.js';
-import { COLORS, DashboardBuilder, NEUTRAL, thresholds, type VariableSpec } from './builder.js';
+import {
+  type AnnotationSpec,
+  COLORS,
+  DashboardBuilder,
+  NEUTRAL,
+  thresholds,
+  type VariableSpec,
+} from './builder.js';
 import type { JsonDashboardFile, JsonMapping } from './grafana.js';
 
 const RATE = '$__rate_interval';
@@ -115,10 +132,123 @@ function builder(
   key: DashboardKey,
   description: string,
   vars: VariableSpec[],
+  from?: string,
 ): DashboardBuilder {
   const d = DASHBOARDS[key];
   const { datasource, tags } = ctx.config.grafana;
-  return new DashboardBuilder({ uid: d.uid, title: d.title, description, variables: vars, datasource, tags });
+  return new DashboardBuilder({
+    uid: d.uid,
+    title: d.title,
+    description,
+    variables: vars,
+    datasource,
+    tags,
+    annotations: events(ctx, vars),
+    traceUrl: ctx.config.traceUrl,
+    ...(from ? { from } : {}),
+  });
+}
+
+/**
+ * Thresholds of an error ratio by the availability SLO's burn rate: green below the slowest
+ * ticket tier, then yellow (ticket), orange (the slowest page tier), red (the fastest page tier).
+ */
+function burnThresholds(ctx: GenContext): { thresholds: ReturnType<typeof thresholds>; text: string } {
+  const tiers = tierThresholds(ctx, 'availability');
+  const of = (tier: string) => tiers.filter((t) => t.tier === tier);
+  const steps: [number, string, string][] = [
+    [Math.min(...of('ticket').map((t) => t.threshold)), 'yellow', 'ticket'],
+    [Math.min(...of('page').map((t) => t.threshold)), COLORS.warn, 'slowest page'],
+    [Math.max(...of('page').map((t) => t.threshold)), COLORS.bad, 'fastest page'],
+  ];
+  const budget = budgetOf(ctx, 'availability');
+  const unique = steps.filter((x, i) => i === 0 || x[0] > steps[i - 1]![0]);
+  // Grafana thresholds are constants: the shared objective's; per-service burn rates read the series.
+  const own = Object.entries(ctx.config.services)
+    .filter(([, o]) => o.availability.objective !== objectiveOf(ctx, 'availability'))
+    .map(([n, o]) => `${n} ${pct(o.availability.objective)}`);
+  const note = own.length
+    ? ` (the shared objective; ${own.join(', ')} have their own, and the SLO dashboard's burn rates divide by each service's ${SLO_RECORDS.objective})`
+    : '';
+  return {
+    thresholds: thresholds(
+      COLORS.ok,
+      ...unique.map(([v, color]): [number, string] => [Number(num(v)), color]),
+    ),
+    text: unique
+      .map(
+        ([v, color, what]) =>
+          `${color} from ${pct(Number(num(v)))} (${num(v / budget)}× the budget, the ${what} burn rate)`,
+      )
+      .join(', ')
+      .concat(note),
+  };
+}
+
+/** How long a new version counts as just deployed (a version seen this long ago is not new). */
+const DEPLOY_WINDOW = '5m';
+
+/** Names of every generated alert (the firing-alerts annotation shows Vigil's alerts only). */
+export function alertNames(ctx: GenContext): string[] {
+  return [sloRuleFile(ctx), ...ruleFiles(ctx)].flatMap((f) =>
+    f.groups.flatMap((g) => (g.alerts ?? []).map((a) => a.alert)),
+  );
+}
+
+/**
+ * Deploys, restarts, breaker opens and firing alerts on every dashboard, scoped by its variables:
+ * deploys per service, the others per instance where the dashboard has one.
+ */
+function events(ctx: GenContext, vars: readonly VariableSpec[]): AnnotationSpec[] {
+  const { catalog } = ctx;
+  const has = (name: keyof typeof V) => vars.some((v) => v.name === name);
+  const svc = [...extra(ctx), ...(['job', 'service'] as const).filter(has).map((v) => V[v])];
+  const inst = has('instance') ? [...svc, V.instance] : svc;
+  const build = sel(catalog.buildInfo, '', svc);
+  const versions = 'count by (job, service, version, commit)';
+  // Alerts aggregated above the instance carry none: an empty instance matches too.
+  const alertScope = [
+    ...(['job', 'service'] as const).filter(has).map((v) => V[v]),
+    ...(has('instance') ? ['instance=~"$instance|"'] : []),
+  ];
+  return [
+    {
+      name: 'Deploys',
+      color: 'blue',
+      expr: `${versions} (${build})\nunless\n${versions} (${build} offset ${DEPLOY_WINDOW})`,
+      title: 'Deploy {{version}}',
+      text: '{{service}} ({{job}}) now runs {{version}}, commit {{commit}}',
+      tags: ['job', 'service', 'version'],
+    },
+    {
+      name: 'Restarts',
+      color: 'orange',
+      expr: `${onVigil(ctx, `changes(${sel(catalog.processStartTimeSeconds, '', inst)}[${RATE}])`)} > 0`,
+      title: 'Restart',
+      text: '{{instance}} ({{job}}) restarted',
+      tags: ['job', 'service', 'instance'],
+    },
+    {
+      name: 'Breaker opens',
+      color: 'red',
+      expr: `sum by (job, service, breaker, reason) (increase(${sel(catalog.circuitBreakerOpens, '', inst)}[${RATE}])) > 0`,
+      title: 'Breaker {{breaker}} opened',
+      text: '{{service}}: {{breaker}} opened ({{reason}})',
+      tags: ['service', 'breaker', 'reason'],
+    },
+    {
+      name: 'Firing alerts',
+      color: 'purple',
+      expr: select('ALERTS', [
+        'alertstate="firing"',
+        `alertname=~${quote(alertNames(ctx).join('|'))}`,
+        ...alertScope,
+      ]),
+      title: '{{alertname}}',
+      text: '{{severity}}: {{service}} {{instance}}',
+      tags: ['alertname', 'severity', 'service'],
+    },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +268,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
       ? thresholds(COLORS.ok, [sloT, COLORS.warn], [c.p99LatencySeconds, COLORS.bad])
       : thresholds(COLORS.ok, [c.p99LatencySeconds, COLORS.bad]);
   const errThresholds = thresholds(COLORS.ok, [c.errorRatio / 2, COLORS.warn], [c.errorRatio, COLORS.bad]);
+  const burn = burnThresholds(ctx);
   const b = builder(
     ctx,
     'overview',
@@ -154,10 +285,10 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
     })
     .stat({
       title: 'Error ratio (5xx)',
-      description: `Share of requests answered with a 5xx status. HttpServerErrorRatioHigh fires above ${pct(c.errorRatio)}. 4xx and client aborts (499) are not errors of the service.`,
+      description: `Share of requests answered with a 5xx status, coloured by how fast it would burn the availability error budget (${pct(budgetOf(ctx, 'availability'))} of requests over ${config.slo.window}): ${burn.text}. 4xx and client aborts (499) are not errors of the service.`,
       unit: 'percentunit',
       decimals: 2,
-      thresholds: errThresholds,
+      thresholds: burn.thresholds,
       queries: [{ expr: ratioOrZero(`sum(${rate(req, err)})`, `sum(${rate(req, M)})`), legend: '5xx ratio' }],
     })
     .stat({
@@ -185,7 +316,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
     })
     .stat({
       title: 'Availability budget left',
-      description: `Error budget of the availability SLO (${pct(config.slo.availability.objective)} over ${config.slo.window}) still unspent: 100 % untouched, 0 % spent, negative overspent. From the recording rule ${SLO_RECORDS.budgetRemaining}.`,
+      description: `Error budget of the availability SLO (${pct(config.slo.availability.objective)} over ${config.slo.window}) still unspent: 100 % untouched, 0 % spent, negative overspent. The part of the window without data yet counts as unspent (see the SLO dashboard's coverage). From the recording rule ${SLO_RECORDS.budgetRemaining}.`,
       unit: 'percentunit',
       decimals: 1,
       thresholds: thresholds(COLORS.bad, [0, COLORS.warn], [0.25, COLORS.ok]),
@@ -248,7 +379,7 @@ function serviceOverview(ctx: GenContext): JsonDashboardFile {
   b.row('Latency')
     .timeseries({
       title: 'Latency p50 / p90 / p99',
-      description: `Percentiles of ${dur.name} over all selected routes. Dashed: the latency SLO threshold (${sloT}s) and the p99 alert threshold (${c.p99LatencySeconds}s).`,
+      description: `Percentiles of ${dur.name} over all selected routes. Dashed: the latency SLO threshold (${sloT}s) and the HttpLatencyP99High threshold (${c.p99LatencySeconds}s). Exemplars link to the traces of slow requests.`,
       unit: 's',
       w: 8,
       showThresholds: true,
@@ -578,7 +709,7 @@ function resilience(ctx: GenContext): JsonDashboardFile {
   b.row('Circuit breakers')
     .stateTimeline({
       title: 'Breaker state',
-      description: `State of each breaker over time (${state.name}; worst instance): closed, half-open or open.`,
+      description: `State of each breaker over time (${state.name}; worst instance): closed, half-open or open. CircuitBreakerOpen fires when one is away from closed ${pct(ctx.config.resilience.breakerOpenRatio)} of ${ctx.config.resilience.breakerOpenWindow}.`,
       unit: 'none',
       w: 24,
       h: 6,
@@ -1021,10 +1152,25 @@ function runtime(ctx: GenContext): JsonDashboardFile {
     })
     .timeseries({
       title: 'Uptime by instance',
-      description: 'Time since each process started; drops are restarts.',
+      description: `Time since each process started; drops are restarts (NodejsRestartingFrequently fires at ${c.restarts} in ${c.restartsWindow} for one instance).`,
       unit: 's',
       thresholds: NEUTRAL,
       queries: [{ expr: `time() - ${sel(start, '', M)}`, legend: '{{instance}}' }],
+    })
+    .timeseries({
+      title: 'Instances by build',
+      description: `Instances running each version and commit (${catalog.buildInfo.name}); a rollout moves instances from one build to the next (the Deploys annotation marks it).`,
+      unit: 'short',
+      w: 24,
+      stack: true,
+      stepped: true,
+      thresholds: NEUTRAL,
+      queries: [
+        {
+          expr: `count by (version, commit) (${sel(catalog.buildInfo, '', M)})`,
+          legend: '{{version}} ({{commit}})',
+        },
+      ],
     });
   return b.build();
 }
@@ -1115,8 +1261,9 @@ function slo(ctx: GenContext): JsonDashboardFile {
   const b = builder(
     ctx,
     'slo',
-    `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left.`,
+    `SLOs over ${config.slo.window} from the recording rules in alert-rules/vigil-slo.yaml: SLIs, burn rates and error budget left. Opens on the SLO window; the coverage stat says how much of it has data (Prometheus needs a retention of at least ${config.slo.window}).`,
     variables(ctx, [SLO_RECORDS.requests], false),
+    `now-${config.slo.window}`,
   );
   for (const name of SLO_NAMES) {
     const objective = objectiveOf(ctx, name);
@@ -1140,19 +1287,19 @@ function slo(ctx: GenContext): JsonDashboardFile {
     )
       .stat({
         title: `${name} SLI (${config.slo.window})`,
-        description: `Share of ${what[name]} over the SLO window; green at or above the objective (${pct(objective)}).`,
+        description: `Share of ${what[name]} over the SLO window (over the part with data, see coverage); green at or above the objective (${pct(objective)}).`,
         unit: 'percentunit',
         decimals: 3,
-        w: 6,
+        w: 5,
         thresholds: sliT,
         queries: [{ expr: `1 - ${s(SLO_RECORDS.ratio(config.slo.window))}`, legend: '{{service}}' }],
       })
       .stat({
         title: `${name} error budget left`,
-        description: `Unspent share of the error budget (${pct(budget)} of requests over ${config.slo.window}): 100 % untouched, 0 % spent, negative overspent.`,
+        description: `Unspent share of the error budget (${pct(budget)} of requests over ${config.slo.window}): 100 % untouched, 0 % spent, negative overspent. Spent so far against the whole window's budget: the part of the window without data yet counts as unspent.`,
         unit: 'percentunit',
         decimals: 1,
-        w: 6,
+        w: 5,
         thresholds: budgetT,
         queries: [{ expr: s(SLO_RECORDS.budgetRemaining), legend: '{{service}}' }],
       })
@@ -1161,7 +1308,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         description: `How fast the budget burns over the last hour: 1 spends exactly the budget in ${config.slo.window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}.`,
         unit: 'none',
         decimals: 2,
-        w: 6,
+        w: 5,
         thresholds: burnT,
         queries: [
           { expr: `${s(SLO_RECORDS.ratio('1h'))} / ${budgetSeries(ctx, name, M)}`, legend: '{{service}}' },
@@ -1172,7 +1319,7 @@ function slo(ctx: GenContext): JsonDashboardFile {
         description: `Burn rate over the longest alert window (${windows[windows.length - 1]}).`,
         unit: 'none',
         decimals: 2,
-        w: 6,
+        w: 5,
         thresholds: burnT,
         queries: [
           {
@@ -1180,6 +1327,17 @@ function slo(ctx: GenContext): JsonDashboardFile {
             legend: '{{service}}',
           },
         ],
+      })
+      .stat({
+        title: `${name} window coverage`,
+        description: `Share of the ${config.slo.window} SLO window since the oldest recorded SLI sample (to the hour; ${SLO_RECORDS.coverage}). Below 100 % the SLI covers less than the window and the budget counts the rest as unspent; it stays below 100 % when Prometheus keeps less than ${config.slo.window} of data.`,
+        unit: 'percentunit',
+        decimals: 2,
+        w: 4,
+        min: 0,
+        max: 1,
+        thresholds: thresholds(COLORS.info, [1, COLORS.ok]),
+        queries: [{ expr: s(SLO_RECORDS.coverage), legend: '{{service}}' }],
       })
       .timeseries({
         title: `${name} burn rate by window`,
@@ -1228,7 +1386,7 @@ function fleet(ctx: GenContext): JsonDashboardFile {
   const b = builder(
     ctx,
     'fleet',
-    `Every service's SLOs at a glance, one row per service: the objective (recorded as ${SLO_RECORDS.objective}), the SLI over ${window}, the error budget left and the burn rate over 1h and 6h${perService}.`,
+    `Every service's SLOs at a glance, one row per service: the objective (recorded as ${SLO_RECORDS.objective}), the SLI over ${window}, the error budget left, how much of the window has data and the burn rate over 1h and 6h${perService}.`,
     variables(ctx, [SLO_RECORDS.requests], false),
   );
   const slos: [string, string][] = [
@@ -1244,7 +1402,7 @@ function fleet(ctx: GenContext): JsonDashboardFile {
     const burn = (w: string) => `${s(SLO_RECORDS.ratio(w))} / ${budgetSeries(ctx, name, M)}`;
     b.row(rowTitle).table({
       title: `${name} SLO by service`,
-      description: `One row per service. Burn rate 1 spends exactly the budget in ${window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}. Budget left below 0 is overspent.`,
+      description: `One row per service. Burn rate 1 spends exactly the budget in ${window}; the page tier starts at ${num(minPage)}, the ticket tier at ${num(minTicket)}. Budget left below 0 is overspent; the part of the window without data yet (coverage below 100 %) counts as unspent.`,
       unit: 'percentunit',
       thresholds: NEUTRAL,
       labels: [...sl],
@@ -1272,6 +1430,13 @@ function fleet(ctx: GenContext): JsonDashboardFile {
           unit: 'percentunit',
           decimals: 1,
           thresholds: budgetT,
+        },
+        {
+          title: 'Window coverage',
+          expr: s(SLO_RECORDS.coverage),
+          unit: 'percentunit',
+          decimals: 2,
+          thresholds: plain,
         },
         { title: 'Burn rate (1h)', expr: burn('1h'), unit: 'none', decimals: 2, thresholds: burnT },
         { title: 'Burn rate (6h)', expr: burn('6h'), unit: 'none', decimals: 2, thresholds: burnT },

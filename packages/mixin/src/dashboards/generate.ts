@@ -19,9 +19,13 @@ export function generateDashboardFiles(ctx: GenContext): Map<string, string> {
   return out;
 }
 
+/** Keys holding legend-style `{{label}}` templates: panel legends and annotation texts. */
+const LEGENDS = new Set(['legendFormat', 'titleFormat', 'textFormat']);
+
 /**
  * The dashboards name the service label `service`; with another service label (config
- * `serviceLabels: ["job", "app"]`) every query, variable query and legend uses that label instead.
+ * `serviceLabels: ["job", "app"]`) every query, variable query, legend and annotation text and tag uses
+ * that label instead.
  * The `$service` variable keeps its name so links between dashboards keep working.
  */
 function renameServiceLabel<T>(dashboard: T, label: string): T {
@@ -29,7 +33,12 @@ function renameServiceLabel<T>(dashboard: T, label: string): T {
   const walk = (v: unknown, key: string): unknown => {
     if (typeof v === 'string') {
       if (key === 'expr' || key === 'query') return v.replace(inQuery, label);
-      if (key === 'legendFormat') return v.replace(/\{\{\s*service\s*\}\}/g, `{{${label}}}`);
+      if (LEGENDS.has(key)) return v.replace(/\{\{\s*service\s*\}\}/g, `{{${label}}}`);
+      if (key === 'tagKeys')
+        return v
+          .split(',')
+          .map((k) => (k === 'service' ? label : k))
+          .join(',');
       return v;
     }
     if (Array.isArray(v)) return v.map((x) => walk(x, key));

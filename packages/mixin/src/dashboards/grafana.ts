@@ -4,6 +4,7 @@
 // test in test/dashboards checks the committed JSON files against the same types.
 
 import type {
+  AnnotationQuery,
   Dashboard,
   DashboardLink,
   DataSourceRef,
@@ -50,6 +51,8 @@ export type PromTarget = {
   instant: boolean;
   /** Minimum step, for stat panels whose query window is fixed. */
   interval?: string;
+  /** Also fetch the exemplars (trace ids) of the histogram buckets the query reads. */
+  exemplar?: boolean;
   /** `table`: one row per series with its labels as columns (table panels). */
   format?: 'table';
 };
@@ -87,10 +90,34 @@ export interface ImportRequire {
   version: string;
 }
 
-export type VigilDashboard = Omit<Dashboard, 'panels' | 'templating' | 'links'> & {
+/** The query of a Prometheus annotation (Grafana moves a legacy top-level `expr`/`step` here). */
+export type PromAnnotationTarget = {
+  refId: string;
+  expr: string;
+  range: boolean;
+  instant: boolean;
+  /** Minimum step of the query. */
+  interval?: string;
+};
+
+/**
+ * A Prometheus annotation: every series of the query is an event while its value is non-zero
+ * (consecutive steps merge into one region); title, text and tags from its labels.
+ */
+export type PromAnnotation = Omit<AnnotationQuery, 'target'> & {
+  target: PromAnnotationTarget;
+  titleFormat: string;
+  textFormat: string;
+  /** Comma-separated label names whose values become the event's tags. */
+  tagKeys: string;
+  useValueForTime: boolean;
+};
+
+export type VigilDashboard = Omit<Dashboard, 'panels' | 'templating' | 'links' | 'annotations'> & {
   panels: (AnyPanel | Row)[];
   templating: { list: VariableModel[] };
   links: DashboardLink[];
+  annotations: { list: (AnnotationQuery | PromAnnotation)[] };
 };
 
 /** The file as committed: a dashboard plus the import-screen envelope. */
@@ -105,5 +132,6 @@ export type JsonRow = Json<Row>;
 export type JsonThresholds = Json<ThresholdsConfig>;
 export type JsonMapping = Json<ValueMapping>;
 export type JsonVariable = Json<VariableModel>;
+export type JsonAnnotation = Json<PromAnnotation>;
 export type JsonLink = Json<DashboardLink>;
 export type JsonDataSourceRef = Json<DataSourceRef>;

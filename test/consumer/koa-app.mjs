@@ -1,4 +1,4 @@
-// (c) A Koa 3 app (ESM) with @koa/router and createKoaMetrics(), probes and /metrics, scraped over real HTTP.
+// (c) A Koa 3 app (and, in the Koa 2 project, a Koa 2 app) (ESM) with @koa/router and createKoaMetrics(), probes and /metrics, scraped over real HTTP.
 
 import Router from '@koa/router';
 import { createKoaHealth, createKoaMetrics } from '@vigil/koa';

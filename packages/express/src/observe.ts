@@ -33,15 +33,8 @@ export function expressObserver(parts: ExpressObserverParts): {
   errorHandler: ErrorRequestHandler;
 } {
   const observer = createRequestObserver({
-    http: parts.http,
-    log: parts.log,
-    exclude: parts.exclude,
-    includeVigilEndpoints: parts.includeVigilEndpoints,
-    routeLabel: parts.routeLabel,
+    ...parts,
     pathOf: (url, req) => requestPath(req as Request, url),
-    gate: parts.gate,
-    // Spans start in the middleware that runs the rest of the request (the metrics one).
-    tracing: parts.gate === undefined,
   });
   const isPriority = parts.isPriority;
   const log = parts.log;

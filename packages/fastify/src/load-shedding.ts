@@ -13,7 +13,7 @@ const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, optio
   // The limiter's side of the request observer: a rejected request is answered 503 from the first
   // hook; an admitted one is released when the request's record completes. Spans start in
   // vigilMetrics' hook, which runs the rest of the request.
-  const observe = createRequestObserver({ exclude, gate: shedder, tracing: false }).observe;
+  const observe = createRequestObserver({ exclude, gate: shedder }).observe;
   app.addHook('onRequest', (req, reply, done) => {
     const rec = observe(
       req.raw,

@@ -24,16 +24,7 @@ export type KoaObserverParts = Pick<
  */
 export function koaObserver(parts: KoaObserverParts): KoaMiddleware {
   const gated = parts.gate !== undefined;
-  const observer = createRequestObserver({
-    http: parts.http,
-    log: parts.log,
-    exclude: parts.exclude,
-    includeVigilEndpoints: parts.includeVigilEndpoints,
-    routeLabel: parts.routeLabel,
-    gate: parts.gate,
-    // Spans start in the middleware that runs the rest of the request (the metrics one).
-    tracing: !gated,
-  });
+  const observer = createRequestObserver(parts);
   const isPriority = parts.isPriority;
   return (ctx, next) => {
     let downstream: Promise<unknown> | undefined;

@@ -127,7 +127,7 @@ function describe(
 }
 
 /** prom-client's JSON for one metric as OTLP metric data (undefined: left out). */
-export function toMetricData(
+function toMetricData(
   m: JsonMetric,
   prefix: string,
   semconv: boolean,

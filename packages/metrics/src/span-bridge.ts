@@ -192,18 +192,12 @@ export function createSpanMetricsBridge(options: SpanMetricsBridgeOptions): Span
   const system = (raw: string): string => {
     const lower = raw.toLowerCase();
     const s = SYSTEM_ALIASES[lower] ?? lower;
-    if (systems.has(s)) return s;
-    if (!SYSTEM.test(s) || systems.size >= maxSystems) return OTHER_DB_SYSTEM;
-    systems.add(s);
-    return s;
+    return admit(systems, s, maxSystems, SYSTEM.test(s), OTHER_DB_SYSTEM);
   };
   const target = (host: string, port: number | undefined, secure: boolean): string => {
     const h = host.toLowerCase().replace(/^\[|\]$/g, '');
     const t = boundLabel(port !== undefined && port !== (secure ? 443 : 80) ? `${h}:${port}` : h);
-    if (targets.has(t)) return t;
-    if (targets.size >= maxTargets) return LABEL_VALUES.overflowRoute;
-    targets.add(t);
-    return t;
+    return admit(targets, t, maxTargets, true, LABEL_VALUES.overflowRoute);
   };
   /** Marks the parent as covered; true when this span itself is covered (skip it). */
   const innermost = (span: BridgeSpan, kind: 'd' | 'h', spanId: string): boolean => {

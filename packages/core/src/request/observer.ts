@@ -35,7 +35,11 @@ export interface RequestObserverOptions extends ExcludeOptions {
   http?: HttpRecorder | undefined;
   /** The request line writer (@vigil/logger); none when undefined. */
   log?: RequestLogWriter | undefined;
-  /** Start a server span per request while @vigil/tracing runs. Default true. */
+  /**
+   * Start a server span per request while @vigil/tracing runs. Default: true, except for an
+   * admission-only observer (a `gate`): the span starts in the observer that runs the rest of the
+   * request (the metrics one), so a shed request has none.
+   */
   tracing?: boolean | undefined;
   /** Exact paths of Vigil endpoints this adapter mounts elsewhere than the defaults. */
   endpoints?: readonly string[] | undefined;
@@ -200,7 +204,7 @@ export function completeRecord(rec: RequestRecord, status: number | undefined): 
 export function createRequestObserver(options: RequestObserverOptions = {}): RequestObserver {
   const http = options.http;
   const log = options.log;
-  const tracing = options.tracing !== false;
+  const tracing = options.tracing ?? options.gate === undefined;
   const includeVigil = options.includeVigilEndpoints === true;
   const excludes = compileExclude(options.exclude, options.includeVigilEndpoints, options.endpoints);
   const pathFor = options.pathOf ?? pathOf;

@@ -80,7 +80,7 @@ export function appModule(nest, hooks = {}) {
 /**
  * Creates and listens (port 0) a Nest app on `platform` ('express' | 'fastify') with Vigil's
  * one-liners. `logger` (from @vigil/logger) gives the request line; `routeLabel` goes to the metrics;
- * `errorFilter` (Express platform) adds the README's global filter.
+ * `errorFilter` adds the README's global filter of that platform.
  */
 export async function startNestApp(
   nest,
@@ -101,7 +101,6 @@ export async function startNestApp(
     app.use(metrics.middleware); // before Nest registers its routes (at listen)
     app.use(health.middleware);
     app.getHttpAdapter().get('/metrics', metrics.handler);
-    if (errorFilter) app.useGlobalFilters(vigilErrorFilter(nest, app));
   } else {
     const { vigilHealth, vigilMetrics } = nest.vigilFastify;
     const { fastifyLogging } = nest.vigilLoggerFastify;
@@ -117,6 +116,7 @@ export async function startNestApp(
     metrics = fastify.vigil.metrics;
     health = fastify.vigil.health;
   }
+  if (errorFilter) app.useGlobalFilters(vigilErrorFilter(nest, app, platform));
   app.setGlobalPrefix('api');
   app.enableVersioning({ type: VersioningType.URI });
   await app.listen(0, '127.0.0.1');
@@ -125,15 +125,17 @@ export async function startNestApp(
 }
 
 /**
- * The README's global filter (Express platform): the exception goes on the request's span and
- * line through @vigil/express' errorHandler, then Nest's own filter answers as before.
+ * The README's global filter of each platform: the exception goes on the request's span and line
+ * (@vigil/express' errorHandler, @vigil/fastify's recordError), then Nest's own filter answers.
  */
-function vigilErrorFilter(nest, app) {
+function vigilErrorFilter(nest, app, platform) {
   const { errorHandler } = nest.vigilExpress;
+  const { recordError } = nest.vigilFastify;
   class VigilErrors extends nest.core.BaseExceptionFilter {
     catch(err, host) {
       const http = host.switchToHttp();
-      errorHandler(err, http.getRequest(), http.getResponse(), () => {});
+      if (platform === 'express') errorHandler(err, http.getRequest(), http.getResponse(), () => {});
+      else recordError(http.getRequest(), err);
       super.catch(err, host);
     }
   }

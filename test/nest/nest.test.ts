@@ -121,25 +121,22 @@ describe.each([
       expect(spans).toHaveLength(2);
     });
 
-    // Express platform only (defined only there, not skipped): the recipe uses @vigil/express'
-    // errorHandler; the Fastify platform has no such recipe yet.
-    if (platform === 'express')
-      it("with the README's global filter, the exception is on the span and the line; statuses unchanged", async () => {
-        const exporter = new nest.InMemorySpanExporter();
-        const tracing = nest.vigilTracing.startTracing({ exporter, scheduledDelayMs: 1, logger: false });
-        closers.push(() => tracing.close());
-        const { port, lines } = await start({ errorFilter: true });
-        expect((await request(port, 'GET', '/api/error')).status).toBe(500);
-        expect((await request(port, 'GET', '/api/missing/1')).status).toBe(404);
-        expect((await request(port, 'GET', '/api/v1/users/1')).status).toBe(200);
-        await tracing.forceFlush();
-        const spans = exporter.getFinishedSpans().filter((s: any) => s.kind === 1);
-        const err = spans.find((s: any) => s.attributes['http.route'] === '/api/error');
-        expect(err?.events.map((e: any) => e.name)).toContain('exception');
-        const req = lines.filter((l) => l.msg === 'request completed');
-        expect((req[0]?.err as { message?: string } | undefined)?.message).toBe('boom');
-        expect(req.map((l) => l.status_code)).toEqual([500, 404, 200]);
-      });
+    it("with the README's global filter, the exception is on the span and the line; statuses unchanged", async () => {
+      const exporter = new nest.InMemorySpanExporter();
+      const tracing = nest.vigilTracing.startTracing({ exporter, scheduledDelayMs: 1, logger: false });
+      closers.push(() => tracing.close());
+      const { port, lines } = await start({ errorFilter: true });
+      expect((await request(port, 'GET', '/api/error')).status).toBe(500);
+      expect((await request(port, 'GET', '/api/missing/1')).status).toBe(404);
+      expect((await request(port, 'GET', '/api/v1/users/1')).status).toBe(200);
+      await tracing.forceFlush();
+      const spans = exporter.getFinishedSpans().filter((s: any) => s.kind === 1);
+      const err = spans.find((s: any) => s.attributes['http.route'] === '/api/error');
+      expect(err?.events.map((e: any) => e.name)).toContain('exception');
+      const req = lines.filter((l) => l.msg === 'request completed');
+      expect((req[0]?.err as { message?: string } | undefined)?.message).toBe('boom');
+      expect(req.map((l) => l.status_code)).toEqual([500, 404, 200]);
+    });
 
     it('refuses an app with enableShutdownHooks() as a shutdown target: one drain, not two', async () => {
       const { app } = await start();

@@ -100,8 +100,8 @@ export {
   type RouteLabel,
   type RouteResolver,
   recordOf,
+  recordRequestError,
   requestLogWriter,
-  setRequestError,
 } from './request/record.js';
 export { type OwnServer, serveOn } from './serve.js';
 export {

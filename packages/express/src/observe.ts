@@ -3,12 +3,11 @@ import {
   answerShed,
   createRequestObserver,
   type ExcludeRule,
-  getTracingHook,
   type HttpRecorder,
   type RequestLogWriter,
   type RouteLabel,
   recordOf,
-  setRequestError,
+  recordRequestError,
 } from '@vigil/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { prepareRequest, requestPath, resolveRoute } from './route.js';
@@ -68,11 +67,7 @@ export function expressObserver(parts: ExpressObserverParts): {
  * unchanged to your own error handlers.
  */
 export const errorHandler: ErrorRequestHandler = (err, req, _res, next) => {
-  const rec = recordOf(req);
-  if (rec !== undefined) {
-    setRequestError(rec, err);
-    if (rec.trace !== undefined) getTracingHook()?.recordError(rec.trace, err);
-  }
+  recordRequestError(req, err);
   next(err);
 };
 

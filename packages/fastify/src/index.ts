@@ -10,6 +10,7 @@ export * from './load-shedding.js';
 export {
   FASTIFY_METRICS_DEFAULTS,
   type FastifyMetricsOptions,
+  recordError,
   type VigilFastifyDecoration,
   vigilMetrics,
   vigilMetrics as default,

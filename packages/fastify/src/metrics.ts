@@ -4,10 +4,8 @@ import {
   createRequestObserver,
   type ExcludeRule,
   excludeVigilEndpoint,
-  getTracingHook,
   type RouteLabel,
-  recordOf,
-  setRequestError,
+  recordRequestError,
   VigilOptionError,
 } from '@vigil/core';
 import type { Health } from '@vigil/health';
@@ -117,11 +115,7 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
 
   // A handler's error: an `exception` event on the request's span, and the request line's `err`.
   app.addHook('onError', (req, _reply, err, done) => {
-    const rec = recordOf(req.raw);
-    if (rec !== undefined) {
-      setRequestError(rec, err);
-      if (rec.trace !== undefined) getTracingHook()?.recordError(rec.trace, err);
-    }
+    recordRequestError(req.raw, err);
     done();
   });
 
@@ -146,3 +140,12 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
  * for 404s, `_OTHER` for non-standard methods and `499` for aborted requests.
  */
 export const vigilMetrics = fp(plugin, { name: '@vigil/fastify-metrics' });
+
+/**
+ * Hands a handler's error to Vigil (an `exception` event on the request's span, `err` on its
+ * request line) where the framework answers errors itself and Fastify's `onError` never runs:
+ * NestJS' exception filters on its Fastify platform. The first error of a request wins.
+ */
+export function recordError(request: FastifyRequest, err: unknown): void {
+  recordRequestError(request.raw, err);
+}

@@ -1,10 +1,9 @@
 import {
   answerShed,
   createRequestObserver,
-  getTracingHook,
   type RequestObserverOptions,
   type RequestRecord,
-  setRequestError,
+  recordRequestError,
 } from '@vigil/core';
 import type { KoaContextLike, KoaMiddleware } from './context.js';
 
@@ -50,15 +49,10 @@ export function koaObserver(parts: KoaObserverParts): KoaMiddleware {
     // The metrics middleware puts a thrown error on the span and the line (once per request).
     if (rec === undefined || gated) return downstream;
     return downstream.catch((err: unknown) => {
-      fail(rec, err);
+      recordRequestError(ctx.req, err);
       throw err;
     });
   };
-}
-
-function fail(rec: RequestRecord, err: unknown): void {
-  setRequestError(rec, err);
-  if (rec.trace !== undefined) getTracingHook()?.recordError(rec.trace, err);
 }
 
 /**

@@ -4,9 +4,8 @@ import {
   type ExcludeRule,
   type RequestLogWriter,
   type RequestObserver,
-  recordOf,
+  recordRequestError,
   requestLogWriter,
-  setRequestError,
   VigilOptionError,
 } from '@vigil/core';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
@@ -98,9 +97,7 @@ class VigilLogController extends LogController {
 
   /** The handler's error goes on the completion line instead of a line of its own. */
   override defaultErrorLog(error: Error, request: FastifyRequest): void {
-    const rec = recordOf(request.raw);
-    if (rec !== undefined) setRequestError(rec, error);
-    else super.defaultErrorLog(error, request, undefined as never);
+    if (!recordRequestError(request.raw, error)) super.defaultErrorLog(error, request, undefined as never);
   }
 
   /** The completion line says 404. */

@@ -54,6 +54,8 @@ describe('exceptions on the server span', () => {
       res.send('ok');
     });
     app.use(metrics.errorHandler);
+    // A second hand-off of the same error (a filter and the hook both) adds no second event.
+    app.use(metrics.errorHandler);
     // The application's own error handler still runs after Vigil's and decides the answer.
     app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       res.status(502).json({ error: err.message });

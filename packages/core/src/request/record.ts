@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VigilOptionError } from '../errors.js';
-import type { RequestTrace, TraceIds } from '../tracing.js';
+import { getTracingHook, type RequestTrace, type TraceIds } from '../tracing.js';
 
 /** What the observer records a request into: @vigil/metrics' HTTP metrics implement it. */
 export interface HttpRecorder {
@@ -170,7 +170,16 @@ export function excludeVigilEndpoint(req: object): void {
   if (rec !== undefined && !rec.includeVigil) rec.excluded = true;
 }
 
-/** Records a handler's error on its request (the span's exception event, the request line's `err`). */
-export function setRequestError(rec: RequestRecord, error: unknown): void {
-  if (rec.error === undefined) rec.error = error;
+/**
+ * Records a handler's error on its request: the span's `exception` event and the request line's
+ * `err`. The first error wins, so the framework's hook and a user's filter can both call it.
+ * Returns false for a request Vigil does not observe.
+ */
+export function recordRequestError(req: object, error: unknown): boolean {
+  const rec = recordOf(req);
+  if (rec === undefined) return false;
+  if (rec.error !== undefined) return true;
+  rec.error = error;
+  if (rec.trace !== undefined) getTracingHook()?.recordError(rec.trace, error);
+  return true;
 }

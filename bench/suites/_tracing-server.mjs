@@ -26,7 +26,8 @@ const ratio = kind.startsWith('vigil-trace-')
   : kind === 'vigil-full'
     ? 0.1
     : undefined;
-const withMetrics = kind === 'vigil-metrics' || ratio !== undefined;
+const withMetrics = kind === 'vigil-metrics' || kind === 'vigil-metrics-shed' || ratio !== undefined;
+const withShedding = kind === 'vigil-shed' || kind === 'vigil-metrics-shed';
 const withLog = kind === 'vigil-log' || kind === 'vigil-full';
 
 if (vigil && ratio !== undefined) {
@@ -49,7 +50,7 @@ async function expressApp() {
   const { default: express } = await import('express');
   const app = express();
   if (als) app.use((_req, _res, next) => als.run({}, next));
-  if (kind === 'vigil-shed') {
+  if (withShedding) {
     const { createExpressLoadShedding } = await import('@vigil/express');
     app.use(createExpressLoadShedding(NEVER_SHED).middleware);
   }
@@ -98,7 +99,7 @@ async function fastifyApp() {
     });
   } else app = Fastify({ logger: false });
   if (als) app.addHook('onRequest', (_req, _reply, done) => als.run({}, done));
-  if (kind === 'vigil-shed') {
+  if (withShedding) {
     const { vigilLoadShedding } = await import('@vigil/fastify');
     await app.register(vigilLoadShedding, NEVER_SHED);
   }

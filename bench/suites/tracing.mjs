@@ -127,6 +127,13 @@ for (const fw of ['express', 'fastify']) {
     vigil: true,
     target: 1.03,
   });
+  // The same with Vigil's metrics, paired against metrics alone: what the limiter adds to a server
+  // that already has Vigil's request observer (issue 23's "vs the same server without the limiter").
+  v('vigil-metrics-shed', 'Vigil metrics + load shedding (nothing shed), against metrics alone', {
+    vigil: true,
+    base: 'vigil-metrics',
+    target: 1.03,
+  });
   if (fw === 'express') {
     v('pino-http', 'pino-http 11.0.0 → file (defaults)');
     v('otel-lean-pino-http', "OTel lean 0.1 + pino-http → file (the issue's 3.0x)", lean(fw));
@@ -267,6 +274,14 @@ async function get(port, path) {
   return { status: res.status, body: await res.text() };
 }
 
+/** The server a variant is compared with: its `base` variant of the same framework, else bare. */
+function baseOf(servers, s) {
+  const { framework, base } = s.variant;
+  return servers.find(
+    (b) => b.variant.framework === framework && (base ? b.variant.kind === base : b.variant.bare),
+  );
+}
+
 function selected() {
   const raw = process.env.BENCH_VARIANTS;
   if (!raw) return VARIANTS;
@@ -276,7 +291,8 @@ function selected() {
     .filter(Boolean);
   const picked = VARIANTS.filter((v) => wanted.some((w) => v.id === w || v.id.includes(w)));
   const fws = new Set(picked.map((v) => v.framework));
-  return VARIANTS.filter((v) => picked.includes(v) || (v.bare && fws.has(v.framework)));
+  const bases = new Set(picked.filter((v) => v.base).map((v) => `${v.framework}-${v.base}`));
+  return VARIANTS.filter((v) => picked.includes(v) || bases.has(v.id) || (v.bare && fws.has(v.framework)));
 }
 
 /** ms from spawn to the first 200 on /users/1 (polled every 5 ms), one fresh process per sample. */
@@ -345,7 +361,7 @@ async function main() {
       const us = (r) => (r.cpuTicks / hz / r.requests) * 1e6;
       for (const s of servers) {
         if (s.variant.bare) continue;
-        const bare0 = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
+        const bare0 = baseOf(servers, s);
         s.pairs = [];
         s.pairSets = [];
         for (let set = 0; set < PAIR_PROCESSES; set++) {
@@ -432,11 +448,13 @@ async function main() {
   const rows = [];
   for (const s of servers) {
     const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
+    const base = baseOf(servers, s);
     const metricsOnly = servers.find(
       (b) => b.variant.kind === 'vigil-metrics' && b.variant.framework === s.variant.framework,
     );
     const r = ratio(s.med.cpu, bare.med.cpu);
     const t = s.variant.target;
+    const rt = ratio(s.med.cpu, base.med.cpu);
     rows.push([
       s.variant.bare || s.variant.vigil ? `**${s.variant.id}**` : s.variant.id,
       s.variant.label,
@@ -446,7 +464,9 @@ async function main() {
       s.variant.kind.startsWith('vigil-trace') || s.variant.kind === 'vigil-full'
         ? fmtRatio(ratio(s.med.cpu, metricsOnly?.med.cpu))
         : '',
-      t === undefined ? '' : r <= t ? `≤ ${t.toFixed(2)}x: **met**` : `≤ ${t.toFixed(2)}x: **missed**`,
+      t === undefined
+        ? ''
+        : `${s.variant.base ? `vs ${base.variant.id} ${fmtRatio(rt)}, ` : ''}${rt <= t ? `≤ ${t.toFixed(2)}x: **met**` : `≤ ${t.toFixed(2)}x: **missed**`}`,
       fmt(s.med.rps, 0),
       fmt(s.med.p99, 0),
       fmt(s.otlpPerReq, 0),
@@ -484,7 +504,9 @@ async function main() {
           const m = median(s.pairs);
           const t = s.variant.target;
           return [
-            s.variant.id,
+            s.variant.base
+              ? `${s.variant.id} (paired with ${s.variant.framework}-${s.variant.base}, not bare)`
+              : s.variant.id,
             `**${fmtRatio(m)}**`,
             `${fmtRatio(Math.min(...s.pairs))} – ${fmtRatio(Math.max(...s.pairs))}`,
             ...(PAIR_PROCESSES > 1 ? [s.pairSets.map((x) => fmtRatio(x)).join(' / ')] : []),

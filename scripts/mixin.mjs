@@ -87,7 +87,7 @@ function mixinThresholds(docs, catalog) {
     '| key | default | meaning |',
     '|---|---|---|',
     ...rows
-      .filter(([k]) => k !== 'selector' && k !== 'serviceLabels')
+      .filter(([k]) => !['selector', 'serviceLabels', 'instanceLabel'].includes(k))
       .map(([k, v]) => `| \`${k}\` | ${show(v)} | ${(docs.get(k) ?? '').replace(/\|/g, '\\|')} |`),
   ].join('\n');
 }

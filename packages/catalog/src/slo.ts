@@ -65,6 +65,7 @@ export const BURN_RATE_TIERS: readonly BurnRateTier[] = Object.freeze([
 export interface AlertDefaults {
   readonly selector: string;
   readonly serviceLabels: readonly string[];
+  readonly instanceLabel: string;
   readonly longWindowInterval: string;
   readonly runbookBaseUrl: string;
   readonly grafanaBaseUrl: string;
@@ -136,8 +137,13 @@ export const ALERT_DEFAULTS: AlertDefaults = Object.freeze({
    * Required in a @vigil/mixin config (`""` included), so that choosing every target is a decision.
    */
   selector: '',
-  /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instance` where it matters). */
+  /** Labels that identify one service: alerts and SLIs aggregate to these (and keep `instanceLabel` where it matters). */
   serviceLabels: Object.freeze(['job', 'service']),
+  /**
+   * Label that tells the processes of one service apart (per-instance panels, the `$instance`
+   * variable, per-instance alerts), e.g. `pod` where relabelling sets it. Not one of `serviceLabels`.
+   */
+  instanceLabel: 'instance',
   /**
    * Evaluation interval of the rule group of SLO windows of a day or more (1d, 3d, the SLO window):
    * each evaluation reads days of samples, and a minute's delay does not matter to them.

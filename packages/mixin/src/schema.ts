@@ -2,7 +2,7 @@
 // validator uses (defaults, bucket boundaries, burn-rate windows) so the two cannot drift.
 // `pnpm gen` writes it to packages/mixin/schema/vigil-mixin.schema.json.
 import * as vigilCatalog from '@vigil/catalog';
-import { type Catalog, HTTP_URL, URL_OPTIONS } from './alerts/config.js';
+import { type Catalog, HTTP_URL, reservedInstanceLabels, URL_OPTIONS } from './alerts/config.js';
 
 /** Path of the schema inside the package (`@vigil/mixin/schema.json`). */
 export const CONFIG_SCHEMA_FILE = 'schema/vigil-mixin.schema.json';
@@ -20,8 +20,20 @@ function leaf(path: string, v: unknown, docs: ReadonlyMap<string, string>): Sche
       type: 'array',
       minItems: 1,
       items: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' },
+      // One process is `instanceLabel`, never a service label.
+      ...(path === 'serviceLabels' ? { not: { contains: { const: 'instance' } } } : {}),
       default: v,
     };
+  if (path === 'instanceLabel') {
+    const reserved = reservedInstanceLabels(vigilCatalog as unknown as Catalog);
+    return {
+      ...d,
+      type: 'string',
+      pattern: '^(?!__)[a-zA-Z_][a-zA-Z0-9_]*$',
+      not: { enum: reserved },
+      default: v,
+    };
+  }
   if (typeof v === 'number') {
     // Integers where the validator wants them (counts), ratios where it wants those.
     const integer = ['runtime.restarts', 'health.readinessFlaps'].includes(path);

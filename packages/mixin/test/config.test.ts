@@ -74,6 +74,27 @@ const INVALID: [string, unknown, string, RegExp][] = [
     /label names/,
   ],
   [
+    'instance as a service label',
+    { ...OK, serviceLabels: ['job', 'instance'] },
+    'serviceLabels',
+    /not "instance"/,
+  ],
+  ['instance label not a label', { ...OK, instanceLabel: 'pod-name' }, 'instanceLabel', /label name/],
+  ['instance label reserved', { ...OK, instanceLabel: '__address__' }, 'instanceLabel', /label name/],
+  [
+    'instance label also a service label',
+    { ...OK, serviceLabels: ['job', 'app'], instanceLabel: 'app' },
+    'instanceLabel',
+    /not one of serviceLabels \(job, app\)/,
+  ],
+  [
+    'instance label used by the metrics',
+    { ...OK, instanceLabel: 'route' },
+    'instanceLabel',
+    /label of its own/,
+  ],
+  ['instance label job', { ...OK, serviceLabels: ['app'], instanceLabel: 'job' }, 'instanceLabel', /not job/],
+  [
     'service objective out of range',
     { ...OK, services: { checkout: { availability: { objective: 1 } } } },
     'services.checkout.availability.objective',
@@ -215,6 +236,8 @@ describe('JSON Schema', () => {
         'service objective whose alert cannot fire',
         'route group objective whose alert cannot fire',
         'restarts not an integer',
+        // Depends on serviceLabels: the validator's alone.
+        'instance label also a service label',
       ].includes(name),
   );
   it.each(schemaLevel)('%s: the schema refuses it too', (_, config) => {
@@ -246,6 +269,7 @@ describe('JSON Schema', () => {
       grafana: { datasource: 'Prometheus', folder: 'Shop', tags: ['shop'] },
       kubernetes: { name: 'shop-rules', namespace: 'monitoring', labels: { release: 'prom' } },
     },
+    { ...OK, serviceLabels: ['app'], instanceLabel: 'pod' },
   ];
   it.each(VALID)('a valid config passes both: %#', (config) => {
     expect(validateWithSchema(shipped, config)).toEqual([]);

@@ -377,6 +377,46 @@ function checkRouteGroups(
 export const URL_OPTIONS = ['grafanaBaseUrl', 'traceUrl'] as const;
 export const HTTP_URL = /^https?:\/\/[^\s"'<>]+$/;
 
+/** Labels `instanceLabel` cannot be: the dashboards' other variables, and labels Vigil's metrics and rules use. */
+export function reservedInstanceLabels(catalog: Catalog): string[] {
+  const taken = new Set(['job', 'service', 'le', 'quantile', 'slo', 'alertname', 'alertstate', 'severity']);
+  taken.add(catalog.BURN_RATE_TIER_LABEL);
+  for (const v of Object.values(catalog)) {
+    const labels = (v as { labels?: unknown } | null)?.labels;
+    if (typeof (v as { name?: unknown } | null)?.name === 'string' && Array.isArray(labels))
+      for (const x of labels) taken.add(String(x));
+  }
+  return [...taken];
+}
+
+/**
+ * The instance label must be a label of its own: not a service label (an alert would keep it twice),
+ * not reserved (`__*`), not `job` or `service` (the dashboards' other variables filter those) and not
+ * a label of the catalog's metrics or of the generated rules. `instance` is never a service label.
+ */
+function checkLabels(where: string, merged: AlertDefaults, catalog: Catalog): void {
+  const sl = merged.serviceLabels;
+  if (sl.includes('instance'))
+    fail(
+      where,
+      'serviceLabels',
+      'labels that identify a service, not "instance" (one process: see instanceLabel)',
+      sl,
+    );
+  const l = merged.instanceLabel;
+  if (!LABEL_NAME.test(l) || l.startsWith('__'))
+    fail(where, 'instanceLabel', 'a Prometheus label name such as "pod"', l);
+  if (sl.includes(l))
+    fail(where, 'instanceLabel', `a label that is not one of serviceLabels (${sl.join(', ')})`, l);
+  if (reservedInstanceLabels(catalog).includes(l))
+    fail(
+      where,
+      'instanceLabel',
+      'a label of its own, such as "pod" (not job, service, or a label Vigil\'s metrics or rules use)',
+      l,
+    );
+}
+
 /** Validates a parsed config object and merges it over the catalog's defaults. */
 export function resolveConfig(input: unknown, catalog: Catalog, where = 'the generation config'): GenConfig {
   if (!isPlainObject(input)) fail(where, '(root)', 'a JSON object', input);
@@ -403,6 +443,7 @@ export function resolveConfig(input: unknown, catalog: Catalog, where = 'the gen
   for (const key of URL_OPTIONS) {
     if (!HTTP_URL.test(merged[key])) fail(where, key, 'an http(s) URL', merged[key]);
   }
+  checkLabels(where, merged, catalog);
   for (const [key, value] of [
     ['http.errorRatio', merged.http.errorRatio],
     ['database.errorRatio', merged.database.errorRatio],

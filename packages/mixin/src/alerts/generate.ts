@@ -5,7 +5,7 @@
 import { buildDashboards } from '../dashboards/dashboards.js';
 import { renderTemplate } from './humanize.js';
 import type { AlertDef, AlertTest, ExprTest, GenContext, RuleFile, RuleGroup, TestSeries } from './model.js';
-import { DASHBOARDS, markerSeries, testTarget } from './model.js';
+import { DASHBOARDS, markerSeries, targetLabels, testTarget } from './model.js';
 import { ruleFiles } from './rules.js';
 import { serviceKeyLabel, sloRuleFile } from './slo.js';
 import { toYaml, type Yaml } from './yaml.js';
@@ -124,6 +124,12 @@ function dashboardServiceLabel(ctx: GenContext): string {
   return ['job', 'instance'].includes(key) ? 'service' : key;
 }
 
+/** The label a dashboard variable filters (`$instance` filters the configured instance label). */
+function urlVarLabel(ctx: GenContext, v: (typeof URL_VARS)[number]): string {
+  if (v === 'service') return dashboardServiceLabel(ctx);
+  return v === 'instance' ? ctx.config.instanceLabel : v;
+}
+
 /** Dashboard variables an alert's labels can fill (the dashboards filter by these). */
 const URL_VARS = ['job', 'service', 'instance'] as const;
 
@@ -137,8 +143,9 @@ export function dashboardUrl(ctx: GenContext, a: AlertDef): string {
   const kept = a.tests.find((t) => t.expect.length > 0)?.expect[0]?.labels ?? {};
   const params = [
     ...(panel ? [`viewPanel=panel-${panel.id}`] : []),
-    ...URL_VARS.map((v) => [v, v === 'service' ? dashboardServiceLabel(ctx) : v] as const)
-      .filter(([, l]) => kept[l] !== undefined)
+    ...URL_VARS.map((v) => [v, urlVarLabel(ctx, v)] as const)
+      // `up`'s job is no filter for series that need not carry it (job not a service label).
+      .filter(([v, l]) => kept[l] !== undefined && (v !== 'job' || ctx.config.serviceLabels.includes('job')))
       .map(([v, l]) => `var-${v}={{ $labels.${l} | urlquery }}`),
   ];
   const base = `${ctx.config.grafanaBaseUrl.replace(/\/+$/, '')}/d/${dash.uid}`;
@@ -164,6 +171,7 @@ function groupYaml(ctx: GenContext, g: RuleGroup): Yaml {
 
 /** Job of the unit tests' non-Vigil target: Prometheus scraping itself. */
 const FOREIGN_JOB = 'prometheus';
+const FOREIGN_INSTANCE = 'prometheus-0';
 
 /**
  * Input series of a unit test: the test's own, the Vigil marker of its target (unless the test
@@ -178,13 +186,19 @@ function inputSeries(ctx: GenContext, t: AlertTest | ExprTest, foreign: boolean)
     out.push(markerSeries(ctx, testTarget(ctx), `0x${t.evalMinutes}`));
   }
   if (foreign) {
+    // Another target: its join labels differ (job, or the instance label when job is not one).
+    const other = targetLabels(ctx).includes('job')
+      ? { label: 'job', value: FOREIGN_JOB }
+      : { label: ctx.config.instanceLabel, value: FOREIGN_INSTANCE };
+    const own = ctx.config.serviceLabels.filter((l) => l !== 'job');
     for (const s of t.series) {
       if (s.series.startsWith(vigilOwn)) continue;
-      const series = s.series
-        .replace(/\bjob="[^"]*"/, `job="${FOREIGN_JOB}"`)
-        .replace(/,? ?\bservice="[^"]*"/, '')
-        .replace('{, ', '{');
-      out.push({ series, values: s.values });
+      let series = s.series.replace(
+        new RegExp(`\\b${other.label}="[^"]*"`),
+        `${other.label}="${other.value}"`,
+      );
+      for (const l of own) series = series.replace(new RegExp(`,? ?\\b${l}="[^"]*"`), '');
+      out.push({ series: series.replace('{, ', '{'), values: s.values });
     }
   }
   return out;

@@ -143,9 +143,23 @@ export function vigilMarker(ctx: GenContext): string {
   return sel(ctx.catalog.seriesOverflowTotal, '', baseMatchers(ctx));
 }
 
-/** `vector` restricted to Vigil targets (the same job and instance expose the marker). */
+/**
+ * Labels that match the series of one scrape target in joins (a metric with the marker, `up` with
+ * the marker): the instance label, within `job` when `job` is a service label (default
+ * `job, instance`). Without it the series need not carry `job` (see README, "Label mapping").
+ */
+export function targetLabels(ctx: GenContext): string[] {
+  return [...(ctx.config.serviceLabels.includes('job') ? ['job'] : []), ctx.config.instanceLabel];
+}
+
+/** `on (job, instance)`, or the configured labels (see `targetLabels`). */
+export function onTarget(ctx: GenContext): string {
+  return `on (${targetLabels(ctx).join(', ')})`;
+}
+
+/** `vector` restricted to Vigil targets (the same target exposes the marker). */
 export function onVigil(ctx: GenContext, vector: string): string {
-  return `(${vector} and on (job, instance) ${vigilMarker(ctx)})`;
+  return `(${vector} and ${onTarget(ctx)} ${vigilMarker(ctx)})`;
 }
 
 /** The marker series of the unit tests' target, present for `length + 1` minutes. */
@@ -190,8 +204,9 @@ export function constant(value: number, length: number): string {
  * configured extra selector (equality and simple alternations; anything else is refused).
  */
 export function testTarget(ctx: GenContext): Record<string, string> {
-  const labels: Record<string, string> = { job: 'checkout', service: 'checkout', instance: '10.0.0.7:3000' };
-  for (const l of ctx.config.serviceLabels) labels[l] ??= 'checkout';
+  const labels: Record<string, string> = {};
+  for (const l of ctx.config.serviceLabels) labels[l] = 'checkout';
+  labels[ctx.config.instanceLabel] = testInstance(ctx, 0);
   const sel = ctx.config.selector;
   if (!sel) return labels;
   for (const m of sel.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)) {
@@ -212,6 +227,29 @@ export function testTarget(ctx: GenContext): Record<string, string> {
     labels[name] = v;
   }
   return labels;
+}
+
+/** Scrape addresses of the unit tests' targets (the `instance` Prometheus gives them). */
+const TEST_ADDRESSES = ['10.0.0.7:3000', '10.0.0.8:3000'] as const;
+
+/** Value of the instance label of the unit tests' `i`-th target: its address, or a pod-like name. */
+export function testInstance(ctx: GenContext, i: 0 | 1): string {
+  return ctx.config.instanceLabel === 'instance'
+    ? TEST_ADDRESSES[i]
+    : `checkout-${TEST_ADDRESSES[i].split(/[.:]/)[3]}`;
+}
+
+/**
+ * Labels of `up` for a test target: Prometheus gives every target `job` and `instance`, whatever
+ * the metrics carry; the join labels (`targetLabels`) come from the target, as relabelling sets them.
+ */
+export function upLabels(ctx: GenContext, target: Readonly<Record<string, string>>): Record<string, string> {
+  const i = target[ctx.config.instanceLabel] === testInstance(ctx, 1) ? 1 : 0;
+  return {
+    job: target.job ?? 'kubernetes-pods',
+    instance: target.instance ?? TEST_ADDRESSES[i],
+    ...pick(target, targetLabels(ctx)),
+  };
 }
 
 /** Picks labels by name (in the order given). */

@@ -14,6 +14,7 @@ import {
   growing,
   markerSeries,
   minutes,
+  onTarget,
   onVigil,
   pct,
   pick,
@@ -21,8 +22,11 @@ import {
   type RuleFile,
   TARGET_RECORDS,
   type TestSeries,
+  targetLabels,
+  testInstance,
   testSeries,
   testTarget,
+  upLabels,
   vigilMarker,
   who,
 } from './model.js';
@@ -305,7 +309,7 @@ function dbPoolExhausted(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.database;
   const m = catalog.dbPoolWaiting;
-  const keep = [...config.serviceLabels, 'instance', 'system', 'pool'];
+  const keep = [...config.serviceLabels, config.instanceLabel, 'system', 'pool'];
   const expr = `max${by(keep)} ${onVigil(ctx, sel(m, '', baseMatchers(ctx)))} > 0`;
   const t = testTarget(ctx);
   const labels = { ...t, system: 'postgresql', pool: 'default' };
@@ -313,8 +317,8 @@ function dbPoolExhausted(ctx: GenContext): AlertDef {
   return {
     alert: 'DatabasePoolExhausted',
     variants: [{ expr, for: c.poolWaitingFor, severity: 'warning' }],
-    summary: `{{ $value | humanize }} requests wait for a connection of pool {{ $labels.pool }} ({{ $labels.system }}) in ${who(ctx, ['instance'])}`,
-    description: `Requests of ${who(ctx, ['instance'])} have been waiting for a free connection of pool {{ $labels.pool }} for ${c.poolWaitingFor}: every connection is in use.`,
+    summary: `{{ $value | humanize }} requests wait for a connection of pool {{ $labels.pool }} ({{ $labels.system }}) in ${who(ctx, [ctx.config.instanceLabel])}`,
+    description: `Requests of ${who(ctx, [ctx.config.instanceLabel])} have been waiting for a free connection of pool {{ $labels.pool }} for ${c.poolWaitingFor}: every connection is in use.`,
     firesWhen: `requests wait for a connection of one pool (${m.name} above 0) at every evaluation for ${c.poolWaitingFor}.`,
     runbook: {
       meaning:
@@ -361,16 +365,17 @@ function dbPoolExhausted(ctx: GenContext): AlertDef {
  */
 function targetRecords(ctx: GenContext): RecordingRule[] {
   const sl = ctx.config.serviceLabels;
-  const id = [...new Set(['job', 'instance', ...sl])];
-  const extra = sl.filter((l) => l !== 'job' && l !== 'instance');
+  const target = targetLabels(ctx);
+  const id = [...new Set([...target, ...sl])];
+  const extra = sl.filter((l) => !target.includes(l));
   const marker = vigilMarker(ctx);
   const seen = `group${by(id)} (${marker})`;
   // A rule reading its own last value: the memory of a down target's labels costs 10 minutes of one series.
-  const remembered = `(group${by(id)} (last_over_time(${TARGET_RECORDS.targetUp}[10m])) unless on (job, instance) ${marker})`;
+  const remembered = `(group${by(id)} (last_over_time(${TARGET_RECORDS.targetUp}[10m])) unless ${onTarget(ctx)} ${marker})`;
   return [
     {
       record: TARGET_RECORDS.targetUp,
-      expr: `up\n* on (job, instance) group_left (${extra.join(', ')})\n(\n  ${seen}\n  or\n  ${remembered}\n)`,
+      expr: `up\n* ${onTarget(ctx)} group_left (${extra.join(', ')})\n(\n  ${seen}\n  or\n  ${remembered}\n)`,
     },
     { record: TARGET_RECORDS.serviceUp, expr: `max${by(sl)} (${TARGET_RECORDS.targetUp})` },
   ];
@@ -384,7 +389,7 @@ function targetSeries(
   after: { up: string; minutes: number },
 ): TestSeries[] {
   return [
-    testSeries('up', pick(labels, ['job', 'instance']), `1x${upMinutes} ${after.up}x${after.minutes}`),
+    testSeries('up', upLabels(ctx, labels), `1x${upMinutes} ${after.up}x${after.minutes}`),
     markerSeries(ctx, labels, `0x${upMinutes} _x${after.minutes}`),
   ];
 }
@@ -393,13 +398,14 @@ function targetDown(ctx: GenContext): AlertDef {
   const c = ctx.config.targets;
   const expr = `${TARGET_RECORDS.targetUp} == 0`;
   const t = testTarget(ctx);
-  const keep = [...new Set(['job', 'instance', ...ctx.config.serviceLabels])];
+  // vigil_target:up keeps every label of `up`, plus the service labels the marker adds.
+  const labels = { ...upLabels(ctx, t), ...pick(t, ctx.config.serviceLabels) };
   const len = minutes(c.downFor) + 5;
   return {
     alert: 'ServiceTargetDown',
     variants: [{ expr, for: c.downFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])}: target is down`,
-    description: `Prometheus could not scrape {{ $labels.instance }} of ${who(ctx)} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])}: target is down`,
+    description: `Prometheus could not scrape {{ $labels.${ctx.config.instanceLabel} }} of ${who(ctx)} for ${c.downFor}: the process is down, unreachable, or its /metrics endpoint fails.`,
     firesWhen: `a Vigil scrape target's \`up\` is 0 for ${c.downFor} (other jobs of the same Prometheus are left out).`,
     runbook: {
       meaning:
@@ -423,14 +429,11 @@ function targetDown(ctx: GenContext): AlertDef {
         name: 'target down for longer than `for`: fires',
         series: targetSeries(ctx, t, 2, { up: '0', minutes: len }),
         evalMinutes: len + 2,
-        expect: [{ labels: pick(t, keep), value: 0 }],
+        expect: [{ labels, value: 0 }],
       },
       {
         name: 'a short scrape failure: silent',
-        series: [
-          testSeries('up', pick(t, ['job', 'instance']), `1x${len} 0x1`),
-          markerSeries(ctx, t, `0x${len} _`),
-        ],
+        series: [testSeries('up', upLabels(ctx, t), `1x${len} 0x1`), markerSeries(ctx, t, `0x${len} _`)],
         evalMinutes: len + 1,
         expect: [],
       },
@@ -443,7 +446,7 @@ function serviceDown(ctx: GenContext): AlertDef {
   const sl = ctx.config.serviceLabels;
   const expr = `${TARGET_RECORDS.serviceUp} == 0`;
   const t = testTarget(ctx);
-  const other = { ...t, instance: '10.0.0.8:3000' };
+  const other = { ...t, [ctx.config.instanceLabel]: testInstance(ctx, 1) };
   const len = minutes(c.serviceDownFor) + 5;
   return {
     alert: 'ServiceDown',
@@ -550,7 +553,7 @@ function seriesOverflow(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.targets;
   const m = catalog.seriesOverflowTotal;
-  const keep = [...config.serviceLabels, 'instance', 'metric'];
+  const keep = [...config.serviceLabels, config.instanceLabel, 'metric'];
   const x = sel(m, '', baseMatchers(ctx));
   // Vigil creates the counter at 0, but a new instance (a new pod) can overflow before its first
   // scrape: a series that did not exist a window ago counts with its whole value.
@@ -562,8 +565,8 @@ function seriesOverflow(ctx: GenContext): AlertDef {
   return {
     alert: 'VigilMetricsSeriesOverflow',
     variants: [{ expr, severity: 'warning' }],
-    summary: `{{ $labels.metric }} reached its series cap in ${who(ctx, ['instance'])}`,
-    description: `{{ $value | humanize }} observations of {{ $labels.metric }} in ${who(ctx, ['instance'])} went to the overflow label set in the last ${c.overflowWindow}: the metric reached maxSeries, and new label combinations are no longer told apart.`,
+    summary: `{{ $labels.metric }} reached its series cap in ${who(ctx, [ctx.config.instanceLabel])}`,
+    description: `{{ $value | humanize }} observations of {{ $labels.metric }} in ${who(ctx, [ctx.config.instanceLabel])} went to the overflow label set in the last ${c.overflowWindow}: the metric reached maxSeries, and new label combinations are no longer told apart.`,
     firesWhen: `any observation goes to an overflow label set (\`route="${catalog.LABEL_VALUES.overflowRoute}"\`) within ${c.overflowWindow}, including before a new instance's first scrape.`,
     runbook: {
       meaning: `A Vigil metric reached its cap on label combinations (\`maxSeries\`); further new combinations are recorded under \`${catalog.LABEL_VALUES.overflowRoute}\` so memory and scrape size stay bounded.`,
@@ -612,7 +615,7 @@ function spansDropped(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.targets;
   const m = catalog.tracingSpansDropped;
-  const keep = [...config.serviceLabels, 'instance', 'reason'];
+  const keep = [...config.serviceLabels, config.instanceLabel, 'reason'];
   const expr = `sum${by(keep)} (rate(${sel(m, '', baseMatchers(ctx))}[5m])) > 0`;
   const t = testTarget(ctx);
   const labels = { ...t, reason: catalog.SPAN_DROP_REASONS.queueFull };
@@ -620,8 +623,8 @@ function spansDropped(ctx: GenContext): AlertDef {
   return {
     alert: 'VigilTracingSpansDropped',
     variants: [{ expr, for: c.spansDroppedFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} drops {{ $value | humanize }} spans/s ({{ $labels.reason }})`,
-    description: `${who(ctx, ['instance'])} has been dropping sampled spans for ${c.spansDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): traces of its requests are incomplete or missing.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} drops {{ $value | humanize }} spans/s ({{ $labels.reason }})`,
+    description: `${who(ctx, [ctx.config.instanceLabel])} has been dropping sampled spans for ${c.spansDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): traces of its requests are incomplete or missing.`,
     firesWhen: `a process keeps dropping sampled spans (${m.name} growing, for one reason) for ${c.spansDroppedFor}.`,
     runbook: {
       meaning: `Spans that were sampled never reach the collector: \`${catalog.SPAN_DROP_REASONS.queueFull}\` (the export queue is full: the collector is slower than the service or unreachable), \`${catalog.SPAN_DROP_REASONS.exportFailed}\` (the collector answered an error or timed out), \`${catalog.SPAN_DROP_REASONS.shutdown}\` (still queued when the shutdown flush timed out), \`${catalog.SPAN_DROP_REASONS.rejected}\` (the collector took the request but refused these spans: an OTLP partial success).`,
@@ -661,15 +664,15 @@ function logLinesDropped(ctx: GenContext): AlertDef {
   const c = config.targets;
   const m = catalog.logLinesDropped;
   const R = catalog.LOG_DROP_REASONS;
-  const keep = [...config.serviceLabels, 'instance', 'reason'];
+  const keep = [...config.serviceLabels, config.instanceLabel, 'reason'];
   const expr = `sum${by(keep)} (rate(${sel(m, '', baseMatchers(ctx))}[5m])) > 0`;
   const labels = { ...testTarget(ctx), reason: R.bufferFull };
   const len = minutes(c.logLinesDroppedFor) + 10;
   return {
     alert: 'VigilLogLinesDropped',
     variants: [{ expr, for: c.logLinesDroppedFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} drops {{ $value | humanize }} log lines/s ({{ $labels.reason }})`,
-    description: `${who(ctx, ['instance'])} has been dropping log lines for ${c.logLinesDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): its logs are incomplete.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} drops {{ $value | humanize }} log lines/s ({{ $labels.reason }})`,
+    description: `${who(ctx, [ctx.config.instanceLabel])} has been dropping log lines for ${c.logLinesDroppedFor} (reason {{ $labels.reason }}, {{ $value | humanize }} per second): its logs are incomplete.`,
     firesWhen: `a process keeps dropping log lines (${m.name} growing, for one reason) for ${c.logLinesDroppedFor}.`,
     runbook: {
       meaning: `The service's logger could not hand lines to its destination and dropped them rather than grow memory or block requests: \`${R.bufferFull}\` (the reader of stdout or the file, usually the log shipper or the container runtime's log pipe, stopped reading or is slower than the service), \`${R.writeFailed}\` (writing failed: the reader closed the pipe, the disk is full), \`${R.shutdown}\` (still buffered when the flush at shutdown reached its time bound).`,
@@ -719,8 +722,8 @@ function eventLoopLag(ctx: GenContext): AlertDef {
   return {
     alert: 'NodejsEventLoopLagHigh',
     variants: [{ expr, for: c.eventLoopLagFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} event-loop delay p99 is {{ $value | humanizeDuration }}`,
-    description: `The event loop of ${who(ctx, ['instance'])} is delayed by {{ $value | humanizeDuration }} at p99, above ${c.eventLoopLagSeconds}s for ${c.eventLoopLagFor}: every request and timer on it waits that long.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} event-loop delay p99 is {{ $value | humanizeDuration }}`,
+    description: `The event loop of ${who(ctx, [ctx.config.instanceLabel])} is delayed by {{ $value | humanizeDuration }} at p99, above ${c.eventLoopLagSeconds}s for ${c.eventLoopLagFor}: every request and timer on it waits that long.`,
     firesWhen: `the p99 event-loop delay of an instance is above ${c.eventLoopLagSeconds}s for ${c.eventLoopLagFor}.`,
     runbook: {
       meaning:
@@ -766,8 +769,8 @@ function eventLoopUtilization(ctx: GenContext): AlertDef {
   return {
     alert: 'NodejsEventLoopUtilizationHigh',
     variants: [{ expr, for: c.eventLoopUtilizationFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} event loop is {{ $value | humanizePercentage }} busy`,
-    description: `The event loop of ${who(ctx, ['instance'])} was busy {{ $value | humanizePercentage }} of the time over 5 minutes, above ${pct(c.eventLoopUtilization)}: the instance is saturated.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} event loop is {{ $value | humanizePercentage }} busy`,
+    description: `The event loop of ${who(ctx, [ctx.config.instanceLabel])} was busy {{ $value | humanizePercentage }} of the time over 5 minutes, above ${pct(c.eventLoopUtilization)}: the instance is saturated.`,
     firesWhen: `an instance's event-loop utilization averaged over 5 minutes is above ${pct(c.eventLoopUtilization)} for ${c.eventLoopUtilizationFor}.`,
     runbook: {
       meaning:
@@ -823,8 +826,8 @@ function heapNearLimit(ctx: GenContext): AlertDef {
   return {
     alert: 'NodejsHeapNearLimit',
     variants: [{ expr, for: c.heapFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} heap is at {{ $value | humanizePercentage }} of V8's heap limit`,
-    description: `The V8 heap of ${who(ctx, ['instance'])} uses {{ $value | humanizePercentage }} of its limit (${catalog.heapSizeLimitBytes.name}, set by --max-old-space-size) for ${c.heapFor}: it will crash with "JavaScript heap out of memory" when it reaches it.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} heap is at {{ $value | humanizePercentage }} of V8's heap limit`,
+    description: `The V8 heap of ${who(ctx, [ctx.config.instanceLabel])} uses {{ $value | humanizePercentage }} of its limit (${catalog.heapSizeLimitBytes.name}, set by --max-old-space-size) for ${c.heapFor}: it will crash with "JavaScript heap out of memory" when it reaches it.`,
     firesWhen: `heap used / V8's heap limit (\`${catalog.heapSizeLimitBytes.name}\`) is above ${pct(c.heapUsedRatio)} for ${c.heapFor}.`,
     runbook: {
       meaning: `The live heap is close to the most V8 may use (\`--max-old-space-size\`, exported as \`${catalog.heapSizeLimitBytes.name}\`). The committed heap (\`${catalog.heapSizeTotalBytes.name}\`) is not the limit: V8 grows it on demand, so a full committed heap alone means nothing.`,
@@ -877,8 +880,8 @@ function memoryNearLimit(ctx: GenContext): AlertDef {
   return {
     alert: 'NodejsMemoryNearLimit',
     variants: [{ expr, for: c.heapFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} uses {{ $value | humanizePercentage }} of its container memory limit`,
-    description: `The resident memory of ${who(ctx, ['instance'])} is {{ $value | humanizePercentage }} of its container's memory limit for ${c.heapFor}: the kernel kills it (OOMKilled) when it reaches the limit, whatever the V8 heap shows.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} uses {{ $value | humanizePercentage }} of its container memory limit`,
+    description: `The resident memory of ${who(ctx, [ctx.config.instanceLabel])} is {{ $value | humanizePercentage }} of its container's memory limit for ${c.heapFor}: the kernel kills it (OOMKilled) when it reaches the limit, whatever the V8 heap shows.`,
     firesWhen: `resident memory / the container memory limit (\`${catalog.processMemoryLimitBytes.name}\`, exported only where there is one) is above ${pct(c.memoryUsedRatio)} for ${c.heapFor}.`,
     runbook: {
       meaning:
@@ -934,8 +937,8 @@ function restarts(ctx: GenContext): AlertDef {
   return {
     alert: 'NodejsRestartingFrequently',
     variants: [{ expr, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} restarted {{ $value | humanize }} times in ${c.restartsWindow}`,
-    description: `The process of ${who(ctx, ['instance'])} started {{ $value | humanize }} times in the last ${c.restartsWindow}: it crashes, or is killed (OOM, failed liveness probe).`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} restarted {{ $value | humanize }} times in ${c.restartsWindow}`,
+    description: `The process of ${who(ctx, [ctx.config.instanceLabel])} started {{ $value | humanize }} times in the last ${c.restartsWindow}: it crashes, or is killed (OOM, failed liveness probe).`,
     firesWhen: `an instance's process start time changes ${c.restarts} times or more within ${c.restartsWindow}.`,
     runbook: {
       meaning:
@@ -995,8 +998,8 @@ function breakerOpen(ctx: GenContext): AlertDef {
   return {
     alert: 'CircuitBreakerOpen',
     variants: [{ expr, severity: 'warning' }],
-    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} was away from closed {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}`,
-    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, ['instance'])} was open or half-open {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}: calls to its dependency are rejected or fall back most of the time, whether it stays open or keeps opening again.`,
+    summary: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, [ctx.config.instanceLabel])} was away from closed {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}`,
+    description: `Circuit breaker {{ $labels.breaker }} in ${who(ctx, [ctx.config.instanceLabel])} was open or half-open {{ $value | humanizePercentage }} of the last ${c.breakerOpenWindow}: calls to its dependency are rejected or fall back most of the time, whether it stays open or keeps opening again.`,
     firesWhen: `a breaker spends ${pct(c.breakerOpenRatio)} or more of ${c.breakerOpenWindow} open or half-open (state > ${closed}), stuck open or cycling open, half-open, closed.`,
     runbook: {
       meaning: `The breaker opened on one of its triggers (the \`reason\` of ${catalog.circuitBreakerOpens.name}: ${catalog.BREAKER_OPEN_REASONS.join(', ')}): failures or timeouts in a row, too many failed or slow calls in its window, or failed half-open trial calls; and its trial calls keep failing, so it does not close.`,
@@ -1041,7 +1044,7 @@ function loadShedding(ctx: GenContext): AlertDef {
   const { catalog, config } = ctx;
   const c = config.resilience;
   const m = catalog.loadShedRequests;
-  const keep = [...config.serviceLabels, 'instance'];
+  const keep = [...config.serviceLabels, config.instanceLabel];
   const expr = `sum${by(keep)} (rate(${sel(m, '', baseMatchers(ctx))}[5m])) > 0`;
   const t = testTarget(ctx);
   const labels = { ...t, reason: 'concurrency' };
@@ -1049,8 +1052,8 @@ function loadShedding(ctx: GenContext): AlertDef {
   return {
     alert: 'LoadSheddingSustained',
     variants: [{ expr, for: c.loadSheddingFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} sheds {{ $value | humanize }} requests/s`,
-    description: `${who(ctx, ['instance'])} has been answering requests with 503 from its load shedder for ${c.loadSheddingFor} ({{ $value | humanize }} per second): it gets more traffic than it can serve.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} sheds {{ $value | humanize }} requests/s`,
+    description: `${who(ctx, [ctx.config.instanceLabel])} has been answering requests with 503 from its load shedder for ${c.loadSheddingFor} ({{ $value | humanize }} per second): it gets more traffic than it can serve.`,
     firesWhen: `a process keeps shedding requests (${m.name} growing) for ${c.loadSheddingFor}.`,
     runbook: {
       meaning: `The load shedder answers 503 with Retry-After to requests over its limit (the \`reason\` label: ${catalog.LOAD_SHED_REASONS.join(', ')}) before any handler runs, so the requests it admits keep their latency and the process stays alive. Shedding for minutes means the offered load is above what the replicas can serve, not a short burst.`,
@@ -1226,8 +1229,8 @@ function readinessFailing(ctx: GenContext): AlertDef {
   return {
     alert: 'ReadinessFailing',
     variants: [{ expr, for: c.readinessFailingFor, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} has been not ready for ${c.readinessFailingFor}`,
-    description: `The readiness probe of ${who(ctx, ['instance'])} has failed for ${c.readinessFailingFor}: the load balancer sends it no traffic.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} has been not ready for ${c.readinessFailingFor}`,
+    description: `The readiness probe of ${who(ctx, [ctx.config.instanceLabel])} has failed for ${c.readinessFailingFor}: the load balancer sends it no traffic.`,
     firesWhen: `an instance's readiness status is fail (${fail}) for ${c.readinessFailingFor}.`,
     runbook: {
       meaning:
@@ -1284,8 +1287,8 @@ function readinessFlapping(ctx: GenContext): AlertDef {
   return {
     alert: 'ReadinessFlapping',
     variants: [{ expr, severity: 'warning' }],
-    summary: `${who(ctx, ['instance'])} readiness changed {{ $value | humanize }} times in ${c.readinessFlapWindow}`,
-    description: `The readiness of ${who(ctx, ['instance'])} changed between failing (503) and ready (200) {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
+    summary: `${who(ctx, [ctx.config.instanceLabel])} readiness changed {{ $value | humanize }} times in ${c.readinessFlapWindow}`,
+    description: `The readiness of ${who(ctx, [ctx.config.instanceLabel])} changed between failing (503) and ready (200) {{ $value | humanize }} times in ${c.readinessFlapWindow}: the instance keeps entering and leaving the load balancer.`,
     firesWhen: `an instance's readiness changes between fail (503) and pass or warn (200) ${c.readinessFlaps} times or more within ${c.readinessFlapWindow}.`,
     runbook: {
       meaning:

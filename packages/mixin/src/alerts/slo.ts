@@ -34,6 +34,7 @@ import {
   type TestSeries,
   testSeries,
   testTarget,
+  upLabels,
   who,
 } from './model.js';
 import { by, leMatcher, num, quote, sel } from './promql.js';
@@ -360,7 +361,7 @@ function outageTest(
         { ...t, status_code: '200' },
         `${growing(TEST_RATE, crash)} _x${length - crash}`,
       ),
-      testSeries('up', pick(t, ['job', 'instance']), `1x${crash} 0x${length - crash}`),
+      testSeries('up', upLabels(ctx, t), `1x${crash} 0x${length - crash}`),
       markerSeries(ctx, t, `0x${crash} _x${length - crash}`),
     ],
     evalMinutes: at,

@@ -9,9 +9,11 @@ export function generateDashboardFiles(ctx: GenContext): Map<string, string> {
   const out = new Map<string, string>();
   const dir = ctx.layout.dashboards;
   const label = serviceKeyLabel(ctx);
-  const rename = !['service', 'job', 'instance'].includes(label);
+  const renames = new Map<string, string>();
+  if (!['service', 'job', 'instance'].includes(label)) renames.set('service', label);
+  if (ctx.config.instanceLabel !== 'instance') renames.set('instance', ctx.config.instanceLabel);
   for (const [file, d] of buildDashboards(ctx)) {
-    const json = rename ? renameServiceLabel(d, label) : d;
+    const json = renames.size ? renameLabels(d, renames) : d;
     out.set(`${dir}/${file}`, `${JSON.stringify(json, null, 2)}\n`);
   }
   const { folder } = ctx.config.grafana;
@@ -23,22 +25,22 @@ export function generateDashboardFiles(ctx: GenContext): Map<string, string> {
 const LEGENDS = new Set(['legendFormat', 'titleFormat', 'textFormat']);
 
 /**
- * The dashboards name the service label `service`; with another service label (config
- * `serviceLabels: ["job", "app"]`) every query, variable query, legend and annotation text and tag uses
- * that label instead.
- * The `$service` variable keeps its name so links between dashboards keep working.
+ * The dashboards name the service label `service` and the instance label `instance`; with other
+ * labels (config `serviceLabels: ["job", "app"]`, `instanceLabel: "pod"`) every query, variable
+ * query, legend and annotation text and tag uses those instead, in one pass (so `instanceLabel:
+ * "service"` is not renamed twice). The `$service` and `$instance` variables keep their names so
+ * links between dashboards and from alerts keep working.
  */
-function renameServiceLabel<T>(dashboard: T, label: string): T {
-  const inQuery = /(?<![$\w:.])service(?![\w:])/g;
+function renameLabels<T>(dashboard: T, renames: ReadonlyMap<string, string>): T {
+  const names = [...renames.keys()].join('|');
+  const inQuery = new RegExp(`(?<![$\\w:.])(${names})(?![\\w:])`, 'g');
+  const inLegend = new RegExp(`\\{\\{\\s*(${names})\\s*\\}\\}`, 'g');
+  const to = (l: string) => renames.get(l) ?? l;
   const walk = (v: unknown, key: string): unknown => {
     if (typeof v === 'string') {
-      if (key === 'expr' || key === 'query') return v.replace(inQuery, label);
-      if (LEGENDS.has(key)) return v.replace(/\{\{\s*service\s*\}\}/g, `{{${label}}}`);
-      if (key === 'tagKeys')
-        return v
-          .split(',')
-          .map((k) => (k === 'service' ? label : k))
-          .join(',');
+      if (key === 'expr' || key === 'query') return v.replace(inQuery, (_, l: string) => to(l));
+      if (LEGENDS.has(key)) return v.replace(inLegend, (_, l: string) => `{{${to(l)}}}`);
+      if (key === 'tagKeys') return v.split(',').map(to).join(',');
       return v;
     }
     if (Array.isArray(v)) return v.map((x) => walk(x, key));

@@ -14,6 +14,8 @@ export interface ScrapeTarget {
   job: string;
   /** `host:port` */
   address: string;
+  /** Target labels (a Kubernetes `pod` label set by relabelling, say). */
+  labels?: Record<string, string>;
 }
 
 export interface PrometheusOptions {
@@ -120,7 +122,10 @@ export async function startPrometheus(o: PrometheusOptions): Promise<Prometheus>
     const config = {
       global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
       rule_files: [...o.rules],
-      scrape_configs: targets.map((t) => ({ job_name: t.job, static_configs: [{ targets: [t.address] }] })),
+      scrape_configs: targets.map((t) => ({
+        job_name: t.job,
+        static_configs: [{ targets: [t.address], ...(t.labels ? { labels: t.labels } : {}) }],
+      })),
     };
     // JSON is YAML: Prometheus reads it as is.
     writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config, null, 2));

@@ -23,6 +23,8 @@ import { type Running, startService } from '../helpers/spawn.js';
 // A user's mixin output against a real Prometheus: two services instrumented with
 // createMetrics({ prefix: "shop_", defaultLabels: { app } }), scraped as jobs checkout and payments
 // next to Prometheus itself, with the rules generated for that prefix, label and their two SLOs.
+// Each target carries a `pod` target label (what Kubernetes relabelling gives) and the output maps
+// the per-process label to it (`instanceLabel: "pod"`).
 // Every rule group evaluates healthy, the objectives are recorded per service, and every panel
 // whose metrics the services emit returns data.
 
@@ -31,6 +33,7 @@ const CONFIG = {
   selector: 'job=~"checkout|payments"',
   prefix: 'shop_',
   serviceLabels: ['job', 'app'],
+  instanceLabel: 'pod',
   slo: {
     window: '30d',
     availability: { objective: 0.999 },
@@ -52,7 +55,8 @@ const MUST_EMIT = prefixed.filter(
 );
 const ALL: VariableValues = {
   rateInterval: '1m',
-  vars: { job: '.*', service: '.*', instance: '.*', route: '.*', datasource: '' },
+  // `.+`: a panel that filters by the per-process label finds data only where the series carry `pod`.
+  vars: { job: '.*', service: '.*', instance: '.+', route: '.*', datasource: '' },
 };
 
 describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a real Prometheus', () => {
@@ -100,7 +104,11 @@ describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a rea
     );
     prom = await startPrometheus({
       rules: ruleFiles.map((f) => join(dir, 'rules', f)),
-      targets: SERVICES.map((job, i) => ({ job, address: `127.0.0.1:${services[i]!.port}` })),
+      targets: SERVICES.map((job, i) => ({
+        job,
+        address: `127.0.0.1:${services[i]!.port}`,
+        labels: { pod: `${job}-6d4f9b7c8-x${i}` },
+      })),
       interval: '1s',
       scrapeSelf: true,
     });
@@ -172,7 +180,10 @@ describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a rea
     });
     const targets = await prom!.query('vigil_target:up');
     expect([...new Set(targets.map((t) => t.metric.job))].sort()).toEqual([...SERVICES]);
-    for (const t of targets) expect(t.metric.app).toBe(t.metric.job);
+    for (const t of targets) {
+      expect(t.metric.app).toBe(t.metric.job);
+      expect(t.metric.pod).toMatch(new RegExp(`^${t.metric.job}-`));
+    }
   });
 
   it('every panel whose metrics the services emit returns data; every variable query is accepted', async () => {
@@ -200,5 +211,12 @@ describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a rea
     const service = overview.templating.list.find((v) => v.name === 'service')!;
     const call = labelValuesCall(substitute(String(service.query), ALL));
     expect((await prom!.api<string[]>(call.path, call.params)).sort()).toEqual([...SERVICES]);
+    // The $instance variable lists the pods.
+    const instance = overview.templating.list.find((v) => v.name === 'instance')!;
+    const pods = labelValuesCall(substitute(String(instance.query), ALL));
+    expect(pods.path).toBe('/api/v1/label/pod/values');
+    expect((await prom!.api<string[]>(pods.path, pods.params)).map((p) => p.split('-')[0]).sort()).toEqual([
+      ...SERVICES,
+    ]);
   });
 });

@@ -12,7 +12,9 @@
 // Env: BENCH_DURATION (s per round, default 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3),
 //      BENCH_CONNECTIONS (50), BENCH_VARIANTS (comma-separated ids or substrings; bare servers of
 //      the selected frameworks are always included), BENCH_RESULT (the file under bench/results,
-//      default http-overhead: a run of some variants writes its own, e.g. BENCH_RESULT=nest).
+//      default http-overhead: a run of some variants writes its own, e.g. BENCH_RESULT=nest),
+//      BENCH_PAIRS (0; N adds N concurrent bare/variant pairs per variant, the steadier figure on a
+//      shared VM), BENCH_PAIR_DURATION (s, 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -37,6 +39,8 @@ const DURATION = envNumber('BENCH_DURATION', 10);
 const ROUNDS = envNumber('BENCH_ROUNDS', 3, { integer: true });
 const WARMUP = envNumber('BENCH_WARMUP', 3);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, { integer: true });
+const PAIRS = envNumber('BENCH_PAIRS', 0, { integer: true });
+const PAIR_DURATION = envNumber('BENCH_PAIR_DURATION', 3);
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 const SERVER_JS = join(BENCH_DIR, 'lib', 'server.mjs');
@@ -228,10 +232,9 @@ function summarise(servers, hz) {
   }
 }
 
-function targetCell(s) {
+function targetCell(s, r = s.vs.cpuPerReq) {
   const t = s.variant.target;
   if (t === undefined) return '';
-  const r = s.vs.cpuPerReq;
   if (Number.isNaN(r)) return `≤ ${t.toFixed(2)}x: n/a`;
   return r <= t
     ? `≤ ${t.toFixed(2)}x: **met**`
@@ -348,7 +351,7 @@ Each variant is a separate Node.js process (\`NODE_ENV=production\`) pinned with
 ## Results
 
 ${mdTable(headers, rows)}
-
+${pairedTable(servers)}
 ${notes.join('\n')}
 
 ## Configurations
@@ -359,6 +362,50 @@ ${configs}
 
 Express is CPU-bound on CPU 0, so its req/s ratios are meaningful; Fastify is fast enough that one autocannon process usually cannot saturate it, so for Fastify use CPU µs/req. Expect about ±5 % (Express) and ±10 % (Fastify CPU/req) between full runs on a 2-vCPU VM; short runs and a busy machine are noisier. See bench/README.md.
 `;
+}
+
+/** The paired table: median and range of each variant's concurrent pair ratios. */
+function pairedTable(servers) {
+  const paired = servers.filter((s) => s.pairs?.length);
+  if (paired.length === 0) return '';
+  return `
+## Paired ratios (${PAIRS} concurrent bare/variant pairs × ${PAIR_DURATION} s each)
+
+Each pair loads the variant and the bare server of its framework at the same time (both on CPU ${SERVER_CPU}, one load process each on CPU ${LOAD_CPU}), so whatever the machine does during those seconds hits both alike; each server gets about half the core, and its CPU per request is measured over the same window. One pair before the counted ones is not counted. On a shared or noisy VM this is the figure to quote: the sequential rounds above drift with the machine's speed between runs.
+
+${mdTable(
+  ['variant', 'CPU/req vs bare (median of pairs)', 'range', 'target', 'pair ratios'],
+  paired.map((s) => {
+    const m = median(s.pairs);
+    return [
+      s.variant.vigil ? `**${s.variant.label}**` : s.variant.label,
+      `**${fmtRatio(m)}**`,
+      `${fmtRatio(Math.min(...s.pairs))} – ${fmtRatio(Math.max(...s.pairs))}`,
+      targetCell(s, m),
+      s.pairs.map((x) => x.toFixed(2)).join(' '),
+    ];
+  }),
+)}
+`;
+}
+
+/** Concurrent pairs: each variant loaded at the same time as its framework's bare server. */
+async function runPairs(servers, hz) {
+  const us = (r) => (r.cpuTicks / hz / r.requests) * 1e6;
+  console.log(`paired (concurrent): ${PAIRS} pair(s) × ${PAIR_DURATION} s per variant`);
+  for (const s of servers) {
+    if (s.variant.bare) continue;
+    const bare = servers.find((b) => b.variant.bare && b.variant.framework === s.variant.framework);
+    await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
+    s.pairs = [];
+    for (let i = 0; i < PAIRS; i++) {
+      const [rb, rv] = await Promise.all([runLoad(bare, PAIR_DURATION), runLoad(s, PAIR_DURATION)]);
+      s.pairs.push(us(rv) / us(rb));
+    }
+    console.log(
+      `  ${s.variant.id.padEnd(20)} paired ${fmtRatio(median(s.pairs))} (${s.pairs.map((x) => x.toFixed(2)).join(' ')})`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +442,7 @@ async function main() {
       }
     }
 
+    if (PAIRS > 0) await runPairs(servers, hz);
     for (const s of servers) s.after = await metricsAfter(s);
   } finally {
     await Promise.all(servers.map(stopServer));

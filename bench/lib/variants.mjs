@@ -139,7 +139,8 @@ export const VARIANTS = [
     vigil: true,
     target: 1.05,
     defaultMetrics: true,
-    config: '`createKoaMetrics()` defaults (runtime metrics on), `app.use(m.middleware)`, `router.get("/metrics", m.koaHandler)`',
+    config:
+      '`createKoaMetrics()` defaults (runtime metrics on), `app.use(m.middleware)`, `router.get("/metrics", m.koaHandler)`',
     routeNeedle: 'route="/users/:id"',
   },
   {

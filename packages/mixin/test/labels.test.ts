@@ -8,19 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { haveTool } from '../../../test/helpers/env.js';
 import { generate, write } from '../src/index.js';
 
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-function have(cmd: string): boolean {
-  try {
-    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (IN_CI) throw new Error(`${cmd} is required in CI (CI=true) but is not installed`);
-    return false;
-  }
-}
-const promtool = have('promtool');
+const promtool = haveTool('promtool');
 
 const SLO = {
   window: '30d',

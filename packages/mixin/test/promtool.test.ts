@@ -6,18 +6,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveTool } from '../../../test/helpers/env.js';
 
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-function have(cmd: string): boolean {
-  try {
-    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (IN_CI) throw new Error(`${cmd} is required in CI (CI=true) but is not installed`);
-    return false;
-  }
-}
-const promtool = have('promtool');
+const promtool = haveTool('promtool');
 const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
 
 export const SHOP_CONFIG = {

@@ -280,7 +280,11 @@ describe('instrumentOutbound: metrics', () => {
     cleanup.push(async () => context.disable());
     const { downstream, total } = await setup();
     await context.with(suppressTracing(context.active()), () => httpGet(`${downstream.url}/export`));
-    expect(downstream.requests).toHaveLength(1);
+    // Vigil's own exporter sends with fetch.
+    await context.with(suppressTracing(context.active()), async () => {
+      await (await fetch(`${downstream.url}/export`, { method: 'POST', body: 'spans' })).arrayBuffer();
+    });
+    expect(downstream.requests).toHaveLength(2);
     expect(await total()).toBe(0);
   });
 });

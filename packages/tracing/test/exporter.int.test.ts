@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
@@ -431,5 +433,73 @@ describe('OTEL_EXPORTER_OTLP_PROTOCOL=grpc', () => {
     expect(out.status).toBe(0);
     expect(out.stdout).toContain('service up');
     expect(out.stderr).toMatch(/Tracing not started: Invalid option \\?"OTEL_EXPORTER_OTLP_PROTOCOL\\?"/);
+  });
+});
+
+describe('transport: a collector that drops connections, answers too much, or would see its own requests', () => {
+  interface Collector {
+    url: string;
+    requests: http.IncomingHttpHeaders[];
+    close(): Promise<void>;
+  }
+  const collectors: Collector[] = [];
+  afterEach(async () => {
+    await Promise.all(collectors.splice(0).map((c) => c.close()));
+  });
+
+  /** An in-process collector; `answer` decides per request (0-based) what happens to it. */
+  async function collector(
+    answer: (n: number, req: http.IncomingMessage, res: http.ServerResponse) => void,
+  ): Promise<Collector> {
+    const requests: http.IncomingHttpHeaders[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests.push(req.headers);
+        answer(requests.length - 1, req, res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const c: Collector = {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      requests,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+    collectors.push(c);
+    return c;
+  }
+  const ok = (_n: number, _req: http.IncomingMessage, res: http.ServerResponse) => res.end();
+
+  it('a collector that drops the connection mid-request is retried (ECONNRESET), then delivered', async () => {
+    const c = await collector((n, req, res) => (n === 0 ? req.socket.destroy() : res.end()));
+    traced({ OTEL_EXPORTER_OTLP_ENDPOINT: c.url });
+    endSpans(3);
+    await tracing!.forceFlush();
+    expect(tracing!.stats()).toMatchObject({ exported: 3, dropped: { export_failed: 0 } });
+    expect(c.requests).toHaveLength(2);
+  });
+
+  it('a 2 MB answer (the exporter reads 64 KB at most): the export succeeds, and the next one too', async () => {
+    const big = Buffer.alloc(2 * 1024 * 1024, 0x41);
+    const c = await collector((_n, _req, res) => res.end(big));
+    traced({ OTEL_EXPORTER_OTLP_ENDPOINT: c.url });
+    endSpans(2);
+    await tracing!.forceFlush();
+    endSpans(2);
+    await tracing!.forceFlush();
+    expect(tracing!.stats()).toMatchObject({ exported: 4, dropped: { export_failed: 0 } });
+  });
+
+  it("with fetch spans on, the exporter's own requests make no spans: one export, no feedback loop", async () => {
+    const c = await collector(ok);
+    traced({ OTEL_EXPORTER_OTLP_ENDPOINT: c.url }, { fetchSpans: true });
+    endSpans(2);
+    await tracing!.forceFlush();
+    await tracing!.forceFlush();
+    expect(tracing!.stats()).toMatchObject({ exported: 2, queued: 0 });
+    expect(c.requests).toHaveLength(1);
   });
 });

@@ -166,6 +166,9 @@ function pinned(cpu, args, env) {
       cwd: BENCH_DIR,
       stdio: ['pipe', 'pipe', 'inherit'],
       env,
+      // Own process group: a group with a stopped (frozen) member is sent SIGHUP when it becomes
+      // orphaned, which killed every server when the shell that started the suite exited.
+      detached: true,
     }),
   );
 }

@@ -210,7 +210,8 @@ export function resolveLoadShedderOptions(
  * own end: what they cost without waiting behind others), which follows the mix of requests as it
  * changes. When they waited more than `tolerance` allows (and more than `minQueueDelayMs`) while
  * the loop was busy, the limit shrinks in proportion; otherwise, if the limit was reached, it grows
- * by about half its square root.
+ * by about half its square root. While the loop is busy, a turn that has run longer than that
+ * tolerated queueing admits no more requests (the first of a turn always runs).
  */
 export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder {
   const input = checkObject('options', options);
@@ -241,8 +242,15 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   let samples = 0;
   let limited = false;
   let active = false;
+  // While the loop is saturated, a turn that has run `turnBudget` ms admits no more requests: what
+  // waits behind it (later in the turn, or in the socket buffers) then waits for one request's work
+  // at most, not for the limit's worth of them.
+  let turnBudget = Number.POSITIVE_INFINITY;
+  let turnStart = 0;
+  let turnOpen = false;
   const flush = (): void => {
     flushArmed = false;
+    turnOpen = false;
     const list = finished;
     finished = [];
     const t = now();
@@ -302,6 +310,7 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
     const nowElu = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(nowElu, adaptElu).utilization >= BUSY_UTILIZATION;
     adaptElu = nowElu;
+    turnBudget = busy ? target - own : Number.POSITIVE_INFINITY;
     let next = limit;
     if (seen > target && busy) next = limit * Math.max(0.5, target / seen);
     else if (limited) next = limit + Math.max(0.25, Math.sqrt(limit) / 2);
@@ -335,6 +344,7 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
     eld?.disable();
     // A guard tripped at the last sample must not outlive the traffic that tripped it.
     guard = NONE;
+    turnBudget = Number.POSITIVE_INFINITY;
   };
 
   const shed = (reason: number, t: number): ShedRejection => {
@@ -366,6 +376,15 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
         if (inFlight + 1 > limit) {
           limited = true;
           return shed(CONCURRENCY, t);
+        }
+        if (turnOpen && t - turnStart > turnBudget) return shed(CONCURRENCY, t);
+      }
+      if (!turnOpen && a !== undefined) {
+        turnOpen = true;
+        turnStart = t;
+        if (!flushArmed) {
+          flushArmed = true;
+          setImmediate(flush);
         }
       }
       inFlight++;

@@ -162,6 +162,46 @@ describe('adaptive limit', () => {
     expect(s.shedder.limit).toBe(20);
   });
 
+  it('while the loop is saturated, a turn that has run past the allowed queueing admits no more; the next turn admits again', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 20, intervalMs: 100, tolerance: 1.5 });
+    // A busy loop, 5 ms per request: the allowed queueing is 1.5 x 5 - 5 = 2.5 ms.
+    for (let i = 0; i < 5; i++) await request(s, 5, 0);
+    vi.advanceTimersByTime(100);
+    expect(s.shedder.limit).toBe(20); // far from the concurrency limit
+    const first = admitted(s.shedder.tryAcquire());
+    s.clock.t += 2;
+    const second = admitted(s.shedder.tryAcquire()); // 2 ms into the turn
+    s.clock.t += 1;
+    // 3 ms into the turn: it would wait behind more than 2.5 ms of work.
+    expect(s.shedder.tryAcquire()).toEqual({ admitted: false, reason: 'concurrency', retryAfterSeconds: 1 });
+    admitted(s.shedder.tryAcquire(true)); // priority requests still pass
+    s.shedder.release(first);
+    s.shedder.release(second);
+    await endOfTurn();
+    admitted(s.shedder.tryAcquire()); // the first request of a turn
+  });
+
+  it('a turn of many cheap requests is not cut short (minQueueDelayMs), nor is any turn while the loop idles', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const cheap = setup({ initialLimit: 50, intervalMs: 100, minQueueDelayMs: 2 });
+    for (let i = 0; i < 5; i++) await request(cheap, 0.05, 0);
+    vi.advanceTimersByTime(100);
+    for (let i = 0; i < 30; i++) {
+      admitted(cheap.shedder.tryAcquire()); // 1.5 ms of work in one turn
+      cheap.clock.t += 0.05;
+    }
+    await endOfTurn();
+
+    const idle = setup({ initialLimit: 20, intervalMs: 100, tolerance: 1.5 });
+    for (let i = 0; i < 5; i++) await request(idle, 5, 0);
+    await new Promise((r) => setTimeout(r, 50)); // utilisation stays low: no budget per turn
+    vi.advanceTimersByTime(100);
+    admitted(idle.shedder.tryAcquire());
+    idle.clock.t += 10;
+    admitted(idle.shedder.tryAcquire());
+  });
+
   it('never leaves minLimit..maxLimit', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const s = setup({ initialLimit: 4, minLimit: 2, maxLimit: 6, intervalMs: 100 });

@@ -257,6 +257,10 @@ async function runLoad(server, duration) {
   const child = pinned(LOAD_CPU, [LOAD_JS, arg], process.env);
   const result = await firstJsonLine(child, `load on ${server.variant.id}`, (duration + 30) * 1000);
   child.stdin.end();
+  // The limiter's variants measure its cost when nothing is shed: a 503 makes the figure meaningless.
+  if (server.variant.kind.includes('shed') && result.non2xx > 0) {
+    throw new Error(`${server.variant.id} answered ${result.non2xx} requests with non-2xx: it shed load`);
+  }
   served.set(server.variant.id, (served.get(server.variant.id) ?? 0) + result.requests);
   return result;
 }

@@ -12,13 +12,14 @@ const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, optio
   );
   // The limiter's side of the request observer: a rejected request is answered 503 from the first
   // hook; an admitted one is released when the request's record completes. Spans start in
-  // vigilMetrics' hook, which runs the rest of the request.
+  // vigilMetrics' hook, which runs the rest of the request and gives the record its route (Fastify
+  // builds a new `routeOptions` object on every read, and the limiter needs no route).
   const observe = createRequestObserver({ exclude, gate: shedder }).observe;
   app.addHook('onRequest', (req, reply, done) => {
     const rec = observe(
       req.raw,
       reply.raw,
-      req.routeOptions.url,
+      undefined,
       undefined,
       undefined,
       done,

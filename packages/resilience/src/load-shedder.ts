@@ -310,7 +310,8 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
     const nowElu = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(nowElu, adaptElu).utilization >= BUSY_UTILIZATION;
     adaptElu = nowElu;
-    turnBudget = busy ? target - own : Number.POSITIVE_INFINITY;
+    // A pinned limit (minLimit = maxLimit) is a fixed one: nothing of it adapts.
+    turnBudget = busy && cfg.minLimit < cfg.maxLimit ? target - own : Number.POSITIVE_INFINITY;
     let next = limit;
     if (seen > target && busy) next = limit * Math.max(0.5, target / seen);
     else if (limited) next = limit + Math.max(0.25, Math.sqrt(limit) / 2);

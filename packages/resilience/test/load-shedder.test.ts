@@ -202,6 +202,19 @@ describe('adaptive limit', () => {
     admitted(idle.shedder.tryAcquire());
   });
 
+  it('a pinned limit (minLimit = maxLimit) has no budget per turn: only the count limits', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = setup({ initialLimit: 3, minLimit: 3, maxLimit: 3, intervalMs: 100 });
+    for (let i = 0; i < 5; i++) await request(s, 5, 0); // a busy loop, 5 ms per request
+    vi.advanceTimersByTime(100);
+    for (let i = 0; i < 3; i++) {
+      admitted(s.shedder.tryAcquire());
+      s.clock.t += 5;
+    }
+    expect(s.shedder.tryAcquire()).toMatchObject({ admitted: false, reason: 'concurrency' });
+    expect(s.shedder.inFlight).toBe(3);
+  });
+
   it('never leaves minLimit..maxLimit', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const s = setup({ initialLimit: 4, minLimit: 2, maxLimit: 6, intervalMs: 100 });

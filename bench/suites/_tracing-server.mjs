@@ -47,7 +47,8 @@ const als = kind === 'als' ? new (await import('node:async_hooks')).AsyncLocalSt
 const NEVER_SHED = { initialLimit: 100_000, minLimit: 100_000, maxLimit: 100_000 };
 
 async function expressApp() {
-  const { default: express } = await import('express');
+  // The same app on Express 4 (installed as `express4`) and 5.
+  const { default: express } = await import(framework === 'express4' ? 'express4' : 'express');
   const app = express();
   if (als) app.use((_req, _res, next) => als.run({}, next));
   if (withShedding) {
@@ -118,9 +119,73 @@ async function fastifyApp() {
   return app.server.address().port;
 }
 
+// Koa and plain node:http: Vigil's one observer gives metrics, spans and (with a logger) the line.
+async function koaApp() {
+  const { default: Koa } = await import('koa');
+  const { default: Router } = await import('@koa/router');
+  const app = new Koa();
+  const router = new Router();
+  if (als) app.use((_ctx, next) => als.run({}, next));
+  if (withMetrics) {
+    const { createKoaMetrics } = await import('@vigil/koa');
+    const m = createKoaMetrics(logger ? { logger } : undefined);
+    app.use(m.middleware);
+    router.get('/metrics', m.koaHandler);
+  }
+  router.get('/users/:id', (ctx) => {
+    ctx.body = user(ctx.params.id);
+  });
+  const api = new Router({ prefix: '/api/v1' });
+  api.get('/items/:id', (ctx) => {
+    ctx.body = item(ctx.params.id);
+  });
+  router.use(api.routes());
+  app.use(router.routes());
+  const server = await new Promise((resolve, reject) => {
+    const srv = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(srv)));
+  });
+  return server.address().port;
+}
+
+async function httpApp() {
+  const { createServer } = await import('node:http');
+  const USER = /^\/users\/([^/?]+)(?:\?|$)/;
+  const ITEM = /^\/api\/v1\/items\/([^/?]+)(?:\?|$)/;
+  let observer;
+  const json = (res, body) => {
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(body));
+  };
+  const handle = (req, res) => {
+    let m = USER.exec(req.url);
+    if (m) return json(res, user(m[1]));
+    m = ITEM.exec(req.url);
+    if (m) return json(res, item(m[1]));
+    if (observer !== undefined && req.url === '/metrics') return observer.handler(req, res);
+    res.statusCode = 404;
+    res.end();
+  };
+  const server = createServer(als ? (req, res) => als.run({}, handle, req, res) : handle);
+  if (withMetrics) {
+    const { createHttpObserver } = await import('@vigil/metrics');
+    observer = createHttpObserver(server, {
+      route: (req) =>
+        USER.test(req.url) ? '/users/:id' : ITEM.test(req.url) ? '/api/v1/items/:id' : undefined,
+      ...(logger ? { logger } : {}),
+    });
+  }
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return server.address().port;
+}
+
+const APPS = { express: expressApp, express4: expressApp, fastify: fastifyApp, koa: koaApp, http: httpApp };
+
 try {
   const t0 = performance.now();
-  const port = framework === 'express' ? await expressApp() : await fastifyApp();
+  const port = await APPS[framework]();
   process.stdout.write(`${JSON.stringify({ port, pid: process.pid, readyMs: performance.now() - t0 })}\n`);
 } catch (err) {
   console.error(`server ${id} failed to start:`, err);

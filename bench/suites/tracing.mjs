@@ -11,7 +11,8 @@
 //
 // Env: BENCH_RESULT (the results file name, tracing; e.g. load-shedding-cost with BENCH_VARIANTS=shed),
 //      BENCH_DURATION (s, 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
-//      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included),
+//      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included; the
+//      Express 4, Koa and node:http rows only when named, e.g. BENCH_VARIANTS=express4-,koa-,http-),
 //      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
 //      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
 //      BENCH_PAIR_DURATION (s, 3),
@@ -140,6 +141,30 @@ for (const fw of ['express', 'fastify']) {
   } else v('pino', "Fastify's built-in pino → file, one onResponse line");
 }
 
+// Express 4, Koa 3 and plain node:http (issue 21): the rows that compare with Express 5's. With
+// these adapters the request line comes from the metrics observer (`logger` option), so there is
+// no log-only row; `vigil-full` is metrics + tracing at 0.1 + the line, as on Express 5.
+for (const fw of ['express4', 'koa', 'http']) {
+  const v = (kind, label, extra = {}) =>
+    VARIANTS.push({
+      id: `${fw}-${kind}`,
+      framework: fw,
+      kind,
+      label,
+      args: [],
+      env: {},
+      optIn: true,
+      ...extra,
+    });
+  v('bare', `${fw} bare`, { bare: true });
+  v('vigil-metrics', 'Vigil metrics only (reference)', { vigil: true });
+  v('vigil-trace-0.1', 'Vigil metrics + tracing, sampling 0.1', { vigil: true, target: 1.25 });
+  v('vigil-full', 'Vigil full stack: metrics + tracing 0.1 + request log → file', {
+    vigil: true,
+    target: 1.5,
+  });
+  v('als', 'AsyncLocalStorage.run per request, nothing else (the floor of context propagation)');
+}
 const children = new Set();
 function track(child) {
   children.add(child);
@@ -291,7 +316,7 @@ function baseOf(servers, s) {
 
 function selected() {
   const raw = process.env.BENCH_VARIANTS;
-  if (!raw) return VARIANTS;
+  if (!raw) return VARIANTS.filter((v) => !v.optIn);
   const wanted = raw
     .split(',')
     .map((s) => s.trim())

@@ -158,6 +158,7 @@ for (const fw of ['express4', 'koa', 'http']) {
     });
   v('bare', `${fw} bare`, { bare: true });
   v('vigil-metrics', 'Vigil metrics only (reference)', { vigil: true });
+  v('vigil-trace-0', 'Vigil metrics + tracing, sampling 0', { vigil: true, target: 1.1 });
   v('vigil-trace-0.1', 'Vigil metrics + tracing, sampling 0.1', { vigil: true, target: 1.25 });
   v('vigil-full', 'Vigil full stack: metrics + tracing 0.1 + request log → file', {
     vigil: true,

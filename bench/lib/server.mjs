@@ -7,6 +7,7 @@
 // Exits when its stdin closes, so it never outlives the suite that started it, even if that suite
 // is killed with SIGKILL.
 import { performance } from 'node:perf_hooks';
+import { item, listenHttp, listenKoa, plainHttpApp, user } from './apps.mjs';
 import { variantById } from './variants.mjs';
 
 const variant = variantById(process.argv[2] ?? '');
@@ -15,9 +16,6 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
 process.stdin.resume();
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
-
-const user = (id) => ({ id: Number(id), name: 'user' });
-const item = (id) => ({ id: Number(id), name: 'item' });
 
 /** prom-client's default buckets are the same 11 bounds as Vigil's HTTP_DURATION_BUCKETS. */
 async function minimalInstruments() {
@@ -207,59 +205,26 @@ async function koaApp() {
     default:
       throw new Error(`not a koa variant: ${variant.id}`);
   }
-  router.get('/users/:id', (ctx) => {
-    ctx.body = user(ctx.params.id);
-  });
-  const api = new Router({ prefix: '/api/v1' });
-  api.get('/items/:id', (ctx) => {
-    ctx.body = item(ctx.params.id);
-  });
-  router.use(api.routes());
-  app.use(router.routes());
-  const server = await new Promise((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(s)));
-  });
-  return server.address().port;
+  return listenKoa(app, router, Router);
 }
 
-/** A plain node:http server: the same routes, matched by hand, as services without a framework do. */
+/** A plain node:http server (lib/apps.mjs). */
 async function httpApp() {
   const { createServer } = await import('node:http');
-  const USER = /^\/users\/([^/?]+)(?:\?|$)/;
-  const ITEM = /^\/api\/v1\/items\/([^/?]+)(?:\?|$)/;
-  let observer;
-  const json = (res, body) => {
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(body));
-  };
-  const server = createServer((req, res) => {
-    let m = USER.exec(req.url);
-    if (m) return json(res, user(m[1]));
-    m = ITEM.exec(req.url);
-    if (m) return json(res, item(m[1]));
-    if (observer !== undefined && req.url === '/metrics') return observer.handler(req, res);
-    res.statusCode = 404;
-    res.end();
-  });
+  const http = plainHttpApp();
+  const server = createServer(http.handle);
   switch (variant.id) {
     case 'http-bare':
       break;
     case 'http-vigil': {
       const { createHttpObserver } = await import('@vigil/metrics');
-      observer = createHttpObserver(server, {
-        route: (req) =>
-          USER.test(req.url) ? '/users/:id' : ITEM.test(req.url) ? '/api/v1/items/:id' : undefined,
-      });
+      http.observer = createHttpObserver(server, { route: http.route });
       break;
     }
     default:
       throw new Error(`not a node:http variant: ${variant.id}`);
   }
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return server.address().port;
+  return listenHttp(server);
 }
 
 /** Applies Nest's decorators as functions (no decorator transform here), parameters first. */

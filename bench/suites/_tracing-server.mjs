@@ -4,6 +4,7 @@
 // GET /users/:id (the loaded route) and a router/prefix /api/v1/items/:id, like http-overhead.
 // Prints {"port","pid"} when ready; exits when its stdin closes.
 import { performance } from 'node:perf_hooks';
+import { item, listenHttp, listenKoa, plainHttpApp, user } from '../lib/apps.mjs';
 
 const id = process.argv[2] ?? '';
 const [framework, ...rest] = id.split('-');
@@ -15,9 +16,6 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
 process.stdin.resume();
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
-
-const user = (uid) => ({ id: Number(uid), name: 'user' });
-const item = (iid) => ({ id: Number(iid), name: 'item' });
 
 // Vigil variants: vigil-metrics, vigil-trace-<ratio>, vigil-log, vigil-full.
 const vigil = kind.startsWith('vigil');
@@ -132,53 +130,19 @@ async function koaApp() {
     app.use(m.middleware);
     router.get('/metrics', m.koaHandler);
   }
-  router.get('/users/:id', (ctx) => {
-    ctx.body = user(ctx.params.id);
-  });
-  const api = new Router({ prefix: '/api/v1' });
-  api.get('/items/:id', (ctx) => {
-    ctx.body = item(ctx.params.id);
-  });
-  router.use(api.routes());
-  app.use(router.routes());
-  const server = await new Promise((resolve, reject) => {
-    const srv = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(srv)));
-  });
-  return server.address().port;
+  return listenKoa(app, router, Router);
 }
 
 async function httpApp() {
   const { createServer } = await import('node:http');
-  const USER = /^\/users\/([^/?]+)(?:\?|$)/;
-  const ITEM = /^\/api\/v1\/items\/([^/?]+)(?:\?|$)/;
-  let observer;
-  const json = (res, body) => {
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(body));
-  };
-  const handle = (req, res) => {
-    let m = USER.exec(req.url);
-    if (m) return json(res, user(m[1]));
-    m = ITEM.exec(req.url);
-    if (m) return json(res, item(m[1]));
-    if (observer !== undefined && req.url === '/metrics') return observer.handler(req, res);
-    res.statusCode = 404;
-    res.end();
-  };
+  const http = plainHttpApp();
+  const handle = http.handle;
   const server = createServer(als ? (req, res) => als.run({}, handle, req, res) : handle);
   if (withMetrics) {
     const { createHttpObserver } = await import('@vigil/metrics');
-    observer = createHttpObserver(server, {
-      route: (req) =>
-        USER.test(req.url) ? '/users/:id' : ITEM.test(req.url) ? '/api/v1/items/:id' : undefined,
-      ...(logger ? { logger } : {}),
-    });
+    http.observer = createHttpObserver(server, { route: http.route, ...(logger ? { logger } : {}) });
   }
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return server.address().port;
+  return listenHttp(server);
 }
 
 const APPS = { express: expressApp, express4: expressApp, fastify: fastifyApp, koa: koaApp, http: httpApp };

@@ -1,7 +1,8 @@
-import { answerShed, createRequestObserver } from '@vigil/core';
+import { createRequestObserver } from '@vigil/core';
 import { type LoadSheddingOptions, resolveLoadShedding } from '@vigil/resilience/load-shedding';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { type FastifyAdmission, offerAdmission, shedIfRejected } from './admission.js';
 import { withoutFastifyKeys } from './options.js';
 
 export type FastifyLoadSheddingOptions = LoadSheddingOptions<FastifyRequest>;
@@ -12,23 +13,21 @@ const plugin: FastifyPluginAsync<FastifyLoadSheddingOptions> = async (app, optio
   );
   // The limiter's side of the request observer: a rejected request is answered 503 from the first
   // hook; an admitted one is released when the request's record completes. Spans start in
-  // vigilMetrics' hook, which runs the rest of the request and gives the record its route (Fastify
-  // builds a new `routeOptions` object on every read, and the limiter needs no route).
+  // vigilMetrics' observer, which runs the rest of the request and gives the record its route; when
+  // registered after this plugin with the same exclusions, it takes this hook over (one hook).
   const observe = createRequestObserver({ exclude, gate: shedder }).observe;
-  app.addHook('onRequest', (req, reply, done) => {
-    const rec = observe(
-      req.raw,
-      reply.raw,
-      undefined,
-      undefined,
-      undefined,
-      done,
-      isPriority !== undefined && isPriority(req) === true,
-    );
-    const a = rec?.admission;
-    if (a === undefined || a.admitted) return;
-    reply.hijack();
-    answerShed(reply.raw, a);
+  const admission: FastifyAdmission = {
+    gate: shedder,
+    isPriority,
+    defaultExclusions: exclude === undefined || exclude.length === 0,
+    onRequest(req, reply, done) {
+      const priority = isPriority !== undefined && isPriority(req) === true;
+      shedIfRejected(observe(req.raw, reply.raw, undefined, undefined, undefined, done, priority), reply);
+    },
+  };
+  offerAdmission(app, admission);
+  app.addHook('onRequest', function vigilAdmit(req, reply, done) {
+    admission.onRequest(req, reply, done);
   });
   if (owned) app.addHook('onClose', async () => shedder.close());
 };

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics, type MetricsOptions } from '@vigil/metrics
 import type { Shutdown } from '@vigil/shutdown';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { shedIfRejected, takeAdmission } from './admission.js';
 import { withoutFastifyKeys } from './options.js';
 import { assertSupportedFastify } from './version.js';
 
@@ -95,23 +96,44 @@ const plugin: FastifyPluginAsync<FastifyMetricsOptions> = async (app: FastifyIns
   const metrics = given ?? createMetrics(rest);
   const owned = given === undefined;
   const http = metrics.http;
+  // A limiter registered just before with the same exclusions: admit in this observer, in its hook.
+  const adm = takeAdmission(app);
+  const gated =
+    adm?.defaultExclusions === true &&
+    (exclude === undefined || exclude.length === 0) &&
+    includeVigilEndpoints !== true &&
+    excludeRoutes === undefined &&
+    (endpoint === false || endpoint === FASTIFY_METRICS_DEFAULTS.endpoint)
+      ? adm
+      : undefined;
   const observe = createRequestObserver({
     http,
     exclude,
     includeVigilEndpoints,
     endpoints: endpoint ? [endpoint] : [],
     routeLabel,
+    gate: gated?.gate,
+    tracing: true,
   }).observe;
   const excludedRoutes = excludeRoutes === undefined ? undefined : new Set(excludeRoutes);
 
   app.decorate('vigil', { metrics } satisfies VigilFastifyDecoration);
 
   // `routeOptions` is read once: Fastify builds a new object on every read.
-  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
-    const route = req.routeOptions.url;
-    if (excludedRoutes !== undefined && route !== undefined && excludedRoutes.has(route)) return done();
-    observe(req.raw, reply.raw, route, undefined, undefined, done);
-  });
+  if (gated === undefined) {
+    app.addHook('onRequest', function vigilObserve(req: FastifyRequest, reply: FastifyReply, done) {
+      const route = req.routeOptions.url;
+      if (excludedRoutes !== undefined && route !== undefined && excludedRoutes.has(route)) return done();
+      observe(req.raw, reply.raw, route, undefined, undefined, done);
+    });
+  } else {
+    const isPriority = gated.isPriority;
+    gated.onRequest = (req, reply, done) => {
+      const priority = isPriority !== undefined && isPriority(req) === true;
+      const rec = observe(req.raw, reply.raw, req.routeOptions.url, undefined, undefined, done, priority);
+      shedIfRejected(rec, reply, true);
+    };
+  }
 
   // A handler's error: an `exception` event on the request's span, and the request line's `err`.
   app.addHook('onError', (req, _reply, err, done) => {

@@ -13,7 +13,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start() {
+type Order = 'limiter-first' | 'metrics-first';
+
+/** The onRequest hooks Fastify runs for `path` (from `printRoutes`, which names each hook). */
+function onRequestHooks(app: FastifyInstance, path: string): string {
+  const lines = app.printRoutes({ includeHooks: true, commonPrefix: false }).split('\n');
+  const at = lines.findIndex((l) => l.includes(`${path} (GET)`));
+  return lines.slice(at + 1).find((l) => l.includes('(onRequest)')) ?? '';
+}
+
+async function start(order: Order = 'limiter-first', exclude?: string[]) {
   const metrics = createMetrics({ runtimeMetrics: false });
   const shedder = createLoadShedder({
     metrics,
@@ -23,8 +32,14 @@ async function start() {
     retryAfterSeconds: 2,
   });
   const app: FastifyInstance = Fastify({ logger: false });
-  await app.register(vigilLoadShedding, { shedder, isPriority: (req) => req.headers['x-priority'] === '1' });
-  await app.register(vigilMetrics, { metrics });
+  const limiter = {
+    shedder,
+    exclude,
+    isPriority: (req: { headers: Record<string, unknown> }) => req.headers['x-priority'] === '1',
+  };
+  if (order === 'metrics-first') await app.register(vigilMetrics, { metrics });
+  await app.register(vigilLoadShedding, limiter);
+  if (order === 'limiter-first') await app.register(vigilMetrics, { metrics });
   await app.register(vigilHealth);
   let handled = 0;
   let open!: () => void;
@@ -49,6 +64,7 @@ async function start() {
   });
   return {
     url,
+    app,
     shedder,
     handled: () => handled,
     release() {
@@ -81,6 +97,42 @@ describe('Fastify load shedding', () => {
     expect((await held).status).toBe(200);
     while (s.shedder.inFlight > 0) await new Promise((r) => setImmediate(r));
     expect((await fetch(`${s.url}/quick`)).status).toBe(200);
+  });
+
+  it('registered before vigilMetrics with the same exclusions, one onRequest hook admits and observes', async () => {
+    const s = await start();
+    expect(onRequestHooks(s.app, '/quick')).toContain('["vigilAdmit()"]');
+    expect((await fetch(`${s.url}/quick`)).status).toBe(200);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/http_requests_total\{route="\/quick",method="GET",status_code="200"\} 1/);
+    expect(s.shedder.inFlight).toBe(0);
+  });
+
+  it('with exclusions of its own it keeps its own hook: an excluded path is never shed and still recorded', async () => {
+    const s = await start('limiter-first', ['/quick']);
+    expect(onRequestHooks(s.app, '/quick')).toContain('["vigilAdmit()","vigilObserve()"]');
+    const held = fetch(`${s.url}/work`);
+    while (s.handled() === 0) await new Promise((r) => setImmediate(r));
+    expect((await fetch(`${s.url}/quick`)).status).toBe(200);
+    expect((await fetch(`${s.url}/work`)).status).toBe(503);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/http_requests_total\{route="\/quick",method="GET",status_code="200"\} 1/);
+    expect(text).not.toContain('status_code="503"');
+    s.release();
+    expect((await held).status).toBe(200);
+  });
+
+  it('registered after vigilMetrics, a shed request is RED traffic (503 on its route)', async () => {
+    const s = await start('metrics-first');
+    expect(onRequestHooks(s.app, '/quick')).toContain('["vigilObserve()","vigilAdmit()"]');
+    const held = fetch(`${s.url}/work`);
+    while (s.handled() === 0) await new Promise((r) => setImmediate(r));
+    expect((await fetch(`${s.url}/quick`)).status).toBe(503);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/http_requests_total\{route="\/quick",method="GET",status_code="503"\} 1/);
+    expect(text).toContain('vigil_load_shed_requests_total{reason="concurrency"} 1');
+    s.release();
+    expect((await held).status).toBe(200);
   });
 
   it('a request whose client went away frees its place', async () => {

@@ -12,7 +12,6 @@ import {
 } from '@vigil/core';
 import type { Registry } from '@vigil/metrics';
 import { LOAD_SHEDDER_DEFAULTS } from './defaults.js';
-import { monotonicNow } from './internal/clock.js';
 import { attach, resolveInstruments } from './internal/instruments.js';
 import type { InstrumentationOptions } from './types.js';
 
@@ -52,14 +51,16 @@ export type Admission = ShedToken | ShedRejection;
 export interface LoadShedder {
   /**
    * Decide about one request, before any handler runs. `priority` requests (probes excluded
-   * already, a class of your own) are always admitted, and still counted in flight.
+   * already, a class of your own) are always admitted, and still counted in flight. `at`: the
+   * caller's `performance.now()` at arrival, if it has one (used unless a `now` clock was given).
    */
-  tryAcquire(priority?: boolean): Admission;
+  tryAcquire(priority?: boolean, at?: number): Admission;
   /**
    * The admitted request finished. `outcome: 'ignore'` (the client went away, the request was
-   * cut short) releases it without using its latency. Idempotent per token.
+   * cut short) releases it without using its latency. Idempotent per token. `at`: the caller's
+   * `performance.now()` at the end, as for `tryAcquire`.
    */
-  release(token: ShedToken, outcome?: 'ok' | 'ignore'): void;
+  release(token: ShedToken, outcome?: 'ok' | 'ignore', at?: number): void;
   /** The current concurrency limit (`Infinity` without the adaptive limit). */
   readonly limit: number;
   readonly inFlight: number;
@@ -216,7 +217,10 @@ export function resolveLoadShedderOptions(
 export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder {
   const input = checkObject('options', options);
   const s = resolveLoadShedderOptions(input);
-  const now = checkFunction<() => number>('now', input.now) ?? monotonicNow;
+  const clock = checkFunction<() => number>('now', input.now);
+  // The default clock is the request observer's, so it can hand over the readings it takes anyway.
+  const now = clock ?? (() => performance.now());
+  const shared = clock === undefined;
   const { instruments, release } = resolveInstruments(input as InstrumentationOptions);
   const a = s.adaptive ? s : undefined;
 
@@ -366,8 +370,8 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   ]);
 
   return {
-    tryAcquire(priority = false): Admission {
-      const t = now();
+    tryAcquire(priority = false, at?: number): Admission {
+      const t = shared && at !== undefined ? at : now();
       if (closed) return new Token(t);
       active = true;
       if (timer === undefined) start();
@@ -392,12 +396,12 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
       if (inFlight + 1 > limit) limited = true;
       return new Token(t);
     },
-    release(token: ShedToken, outcome: 'ok' | 'ignore' = 'ok'): void {
+    release(token: ShedToken, outcome: 'ok' | 'ignore' = 'ok', at?: number): void {
       const tok = token as Token;
       if (!(tok instanceof Token) || tok.released || closed) return;
       tok.released = true;
       tok.ignore = outcome === 'ignore';
-      if (!tok.ignore) tok.own = now() - tok.start;
+      if (!tok.ignore) tok.own = (shared && at !== undefined ? at : now()) - tok.start;
       finished.push(tok);
       if (!flushArmed) {
         flushArmed = true;

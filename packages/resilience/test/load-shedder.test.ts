@@ -67,6 +67,23 @@ describe('admission', () => {
     admitted(shedder.tryAcquire());
   });
 
+  it("takes the caller's clock readings (`at`) on its default clock, never with a `now` of its own", async () => {
+    const registry = new Registry();
+    const own = createLoadShedder({ registry, initialLimit: 1, minLimit: 1, maxLimit: 1 });
+    cleanup.push(() => own.close());
+    admitted(own.tryAcquire());
+    // Shed "10 s ago" by the caller's reading: past the 5 s `shedding` hold already.
+    expect(own.tryAcquire(false, performance.now() - 10_000).admitted).toBe(false);
+    expect(own.shedding).toBe(false);
+    expect(own.tryAcquire().admitted).toBe(false);
+    expect(own.shedding).toBe(true);
+
+    const { shedder } = setup({ initialLimit: 1, minLimit: 1, maxLimit: 1 });
+    admitted(shedder.tryAcquire());
+    expect(shedder.tryAcquire(false, -10_000).admitted).toBe(false);
+    expect(shedder.shedding).toBe(true);
+  });
+
   it('after close() everything is admitted and nothing is counted; the series are gone', async () => {
     const { shedder, registry } = setup({ initialLimit: 1, minLimit: 1, maxLimit: 1 });
     admitted(shedder.tryAcquire());

@@ -171,11 +171,12 @@ export function userRoute<A extends unknown[]>(fn: (...args: A) => unknown, ...a
 export function completeRecord(rec: RequestRecord, status: number | undefined): void {
   if (rec.done) return;
   rec.done = true;
-  const elapsed = performance.now() - rec.start;
+  const end = performance.now();
+  const elapsed = end - rec.start;
   const http = rec.http;
   const admission = rec.admission;
   if (admission?.admitted) {
-    rec.gate?.release(admission, status !== undefined && !rec.excluded ? 'ok' : 'ignore');
+    rec.gate?.release(admission, status !== undefined && !rec.excluded ? 'ok' : 'ignore', end);
   }
   if (rec.excluded) {
     // Its span (if any) is never ended, so never exported.
@@ -213,7 +214,7 @@ export function createRequestObserver(options: RequestObserverOptions = {}): Req
 
   /** Lets the request in (then `true`), or records why not: the adapter answers 503. */
   function admit(rec: RequestRecord, priority: boolean | undefined): boolean {
-    const a = (gate as AdmissionGate).tryAcquire(priority === true);
+    const a = (gate as AdmissionGate).tryAcquire(priority === true, rec.start);
     rec.admission = a;
     if (!a.admitted) return false;
     rec.gate = gate;

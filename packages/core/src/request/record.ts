@@ -66,9 +66,13 @@ export function requestLogWriter(
  * request is admitted, or rejected with the `Retry-After` the response should carry.
  */
 export interface AdmissionGate {
-  tryAcquire(priority?: boolean): Admission;
-  /** The admitted request finished; `ignore`: it was cut short, its latency means nothing. */
-  release(admission: Admitted, outcome?: 'ok' | 'ignore'): void;
+  /** `at`: `performance.now()` at the request's arrival (the gate may use it rather than read a clock). */
+  tryAcquire(priority?: boolean, at?: number): Admission;
+  /**
+   * The admitted request finished; `ignore`: it was cut short, its latency means nothing. `at`:
+   * `performance.now()` at completion.
+   */
+  release(admission: Admitted, outcome?: 'ok' | 'ignore', at?: number): void;
 }
 export interface Admitted {
   readonly admitted: true;

@@ -180,6 +180,19 @@ async function koaApp() {
       router.get('/metrics', m.koaHandler);
       break;
     }
+    case 'koa-noop':
+      app.use((_ctx, next) => next());
+      router.get('/metrics', (ctx) => {
+        ctx.body = '';
+      });
+      break;
+    case 'koa-vigil-noruntime': {
+      const { createKoaMetrics } = await import('@vigil/koa');
+      const m = createKoaMetrics({ runtimeMetrics: false });
+      app.use(m.middleware);
+      router.get('/metrics', m.koaHandler);
+      break;
+    }
     case 'koa-minimal': {
       const { registry, histogram, counter } = await minimalInstruments();
       app.use(async (ctx, next) => {

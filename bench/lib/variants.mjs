@@ -144,6 +144,23 @@ export const VARIANTS = [
     routeNeedle: 'route="/users/:id"',
   },
   {
+    id: 'koa-noop',
+    framework: 'koa',
+    label: 'koa 3 + one pass-through middleware',
+    defaultMetrics: false,
+    config:
+      '`app.use((ctx, next) => next())` and a `/metrics` route (answering an empty body): what any Koa middleware and one more route cost (the floor under every Koa integration)',
+  },
+  {
+    id: 'koa-vigil-noruntime',
+    framework: 'koa',
+    label: 'koa 3 + Vigil, runtime metrics off',
+    defaultMetrics: false,
+    config:
+      '`createKoaMetrics({ runtimeMetrics: false })`: the request path alone, without the runtime collectors',
+    routeNeedle: 'route="/users/:id"',
+  },
+  {
     id: 'koa-minimal',
     framework: 'koa',
     label: 'koa 3 + minimal prom-client middleware',

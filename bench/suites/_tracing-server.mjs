@@ -24,8 +24,8 @@ const ratio = kind.startsWith('vigil-trace-')
   : kind === 'vigil-full'
     ? 0.1
     : undefined;
-const withMetrics = kind === 'vigil-metrics' || kind === 'vigil-metrics-shed' || ratio !== undefined;
-const withShedding = kind === 'vigil-shed' || kind === 'vigil-metrics-shed';
+const withMetrics = kind.startsWith('vigil-metrics') || ratio !== undefined;
+const withShedding = kind === 'vigil-shed' || kind.startsWith('vigil-metrics-shed');
 const withLog = kind === 'vigil-log' || kind === 'vigil-full';
 
 if (vigil && ratio !== undefined) {
@@ -100,7 +100,9 @@ async function fastifyApp() {
   if (als) app.addHook('onRequest', (_req, _reply, done) => als.run({}, done));
   if (withShedding) {
     const { vigilLoadShedding } = await import('@vigil/fastify');
-    await app.register(vigilLoadShedding, NEVER_SHED);
+    // An `exclude` of its own keeps the limiter's hook apart from vigilMetrics' (the 2hooks row).
+    const own = kind === 'vigil-metrics-shed-2hooks' ? { exclude: ['/never'] } : {};
+    await app.register(vigilLoadShedding, { ...NEVER_SHED, ...own });
   }
   if (withMetrics) {
     const { vigilMetrics } = await import('@vigil/fastify');

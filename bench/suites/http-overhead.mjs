@@ -164,7 +164,7 @@ async function sanityCheck(s) {
 
 /** After the load, the instrumented servers must have recorded the loaded route. */
 async function metricsAfter(s) {
-  if (s.variant.bare) return { note: 'n/a' };
+  if (s.variant.bare || s.variant.routeNeedle === undefined) return { note: 'n/a' };
   const m = await get(s, '/metrics');
   const lines = m.body.split('\n').filter((l) => l.includes(s.variant.routeNeedle));
   const count = lines.find((l) => /_count\{/.test(l) && l.startsWith('http_request_duration_seconds'));

@@ -135,6 +135,18 @@ for (const fw of ['express', 'fastify']) {
     base: 'vigil-metrics',
     target: 1.03,
   });
+  // Fastify: the same with the limiter's own `onRequest` hook (an `exclude` of its own stops
+  // vigilMetrics from taking its hook over): what sharing one hook saves.
+  if (fw === 'fastify') {
+    v(
+      'vigil-metrics-shed-2hooks',
+      'Vigil metrics + load shedding in two hooks (nothing shed), against metrics alone',
+      {
+        vigil: true,
+        base: 'vigil-metrics',
+      },
+    );
+  }
   if (fw === 'express') {
     v('pino-http', 'pino-http 11.0.0 → file (defaults)');
     v('otel-lean-pino-http', "OTel lean 0.1 + pino-http → file (the issue's 3.0x)", lean(fw));

@@ -1,6 +1,6 @@
 // The routes every benchmark server has, for the frameworks two suites share (http-overhead's
 // lib/server.mjs and tracing's suites/_tracing-server.mjs): GET /users/:id (the loaded route) and
-// GET /api/v1/items/:id under a router/prefix.
+// GET /api/v1/items/:id under a router/prefix (a controller's path on Nest).
 
 export const user = (id) => ({ id: Number(id), name: 'user' });
 export const item = (id) => ({ id: Number(id), name: 'item' });
@@ -58,4 +58,82 @@ export async function listenHttp(server) {
     server.listen(0, '127.0.0.1', resolve);
   });
   return server.address().port;
+}
+
+/** Applies Nest's decorators as functions (no decorator transform here), parameters first. */
+function decorate(proto, name, decorators, params = []) {
+  for (const [index, d] of params) d(proto, name, index);
+  const desc = Object.getOwnPropertyDescriptor(proto, name);
+  for (const d of decorators.slice().reverse()) d(proto, name, desc);
+}
+
+/**
+ * NestJS 12 on its Express platform: the same routes as two controllers, then listening.
+ * `willsoto`: @willsoto/nestjs-prometheus with an interceptor recording the RED metrics (the peer);
+ * `setup(app)`: the rest of the instrumentation, before listening.
+ */
+export async function listenNest({ willsoto = false, setup } = {}) {
+  await import('reflect-metadata');
+  const { Controller, Get, Module, Param } = await import('@nestjs/common');
+  const { APP_INTERCEPTOR, NestFactory } = await import('@nestjs/core');
+  class Users {
+    get(id) {
+      return user(id);
+    }
+  }
+  Controller('users')(Users);
+  decorate(Users.prototype, 'get', [Get(':id')], [[0, Param('id')]]);
+  class Items {
+    get(id) {
+      return item(id);
+    }
+  }
+  Controller('api/v1/items')(Items);
+  decorate(Items.prototype, 'get', [Get(':id')], [[0, Param('id')]]);
+  const imports = [];
+  const providers = [];
+  if (willsoto) {
+    const w = await import('@willsoto/nestjs-prometheus');
+    const labelNames = ['method', 'route', 'status_code'];
+    const histogramName = 'http_request_duration_seconds';
+    const counterName = 'http_requests_total';
+    class HttpMetrics {
+      constructor(histogram, counter) {
+        this.histogram = histogram;
+        this.counter = counter;
+      }
+      intercept(context, next) {
+        const http = context.switchToHttp();
+        const req = http.getRequest();
+        const res = http.getResponse();
+        const start = performance.now();
+        res.once('finish', () => {
+          const labels = {
+            method: req.method,
+            route: req.route?.path ?? '#unmatched',
+            status_code: res.statusCode,
+          };
+          this.histogram.observe(labels, (performance.now() - start) / 1000);
+          this.counter.inc(labels);
+        });
+        return next.handle();
+      }
+    }
+    imports.push(w.PrometheusModule.register());
+    providers.push(
+      w.makeHistogramProvider({ name: histogramName, help: 'Time to serve an HTTP request.', labelNames }),
+      w.makeCounterProvider({ name: counterName, help: 'HTTP requests served.', labelNames }),
+      {
+        provide: APP_INTERCEPTOR,
+        useFactory: (h, c) => new HttpMetrics(h, c),
+        inject: [w.getToken(histogramName), w.getToken(counterName)],
+      },
+    );
+  }
+  class AppModule {}
+  Module({ imports, controllers: [Users, Items], providers })(AppModule);
+  const app = await NestFactory.create(AppModule, { logger: false });
+  if (setup) await setup(app);
+  await app.listen(0, '127.0.0.1');
+  return app.getHttpServer().address().port;
 }

@@ -7,7 +7,7 @@
 // Exits when its stdin closes, so it never outlives the suite that started it, even if that suite
 // is killed with SIGKILL.
 import { performance } from 'node:perf_hooks';
-import { item, listenHttp, listenKoa, plainHttpApp, user } from './apps.mjs';
+import { item, listenHttp, listenKoa, listenNest, plainHttpApp, user } from './apps.mjs';
 import { variantById } from './variants.mjs';
 
 const variant = variantById(process.argv[2] ?? '');
@@ -240,85 +240,19 @@ async function httpApp() {
   return listenHttp(server);
 }
 
-/** Applies Nest's decorators as functions (no decorator transform here), parameters first. */
-function decorate(proto, name, decorators, params = []) {
-  for (const [index, d] of params) d(proto, name, index);
-  const desc = Object.getOwnPropertyDescriptor(proto, name);
-  for (const d of decorators.slice().reverse()) d(proto, name, desc);
-}
-
-/** NestJS 12 on its Express platform: the same routes as two controllers. */
+/** NestJS 12 on its Express platform (lib/apps.mjs), with the variant's instrumentation. */
 async function nestApp() {
-  await import('reflect-metadata');
-  const { Controller, Get, Module, Param } = await import('@nestjs/common');
-  const { APP_INTERCEPTOR, NestFactory } = await import('@nestjs/core');
-  class Users {
-    get(id) {
-      return user(id);
-    }
-  }
-  Controller('users')(Users);
-  decorate(Users.prototype, 'get', [Get(':id')], [[0, Param('id')]]);
-  class Items {
-    get(id) {
-      return item(id);
-    }
-  }
-  Controller('api/v1/items')(Items);
-  decorate(Items.prototype, 'get', [Get(':id')], [[0, Param('id')]]);
-  const imports = [];
-  const providers = [];
-  if (variant.id === 'nest-willsoto') {
-    const w = await import('@willsoto/nestjs-prometheus');
-    const labelNames = ['method', 'route', 'status_code'];
-    const histogramName = 'http_request_duration_seconds';
-    const counterName = 'http_requests_total';
-    class HttpMetrics {
-      constructor(histogram, counter) {
-        this.histogram = histogram;
-        this.counter = counter;
-      }
-      intercept(context, next) {
-        const http = context.switchToHttp();
-        const req = http.getRequest();
-        const res = http.getResponse();
-        const start = performance.now();
-        res.once('finish', () => {
-          const labels = {
-            method: req.method,
-            route: req.route?.path ?? '#unmatched',
-            status_code: res.statusCode,
-          };
-          this.histogram.observe(labels, (performance.now() - start) / 1000);
-          this.counter.inc(labels);
-        });
-        return next.handle();
-      }
-    }
-    imports.push(w.PrometheusModule.register());
-    providers.push(
-      w.makeHistogramProvider({ name: histogramName, help: 'Time to serve an HTTP request.', labelNames }),
-      w.makeCounterProvider({ name: counterName, help: 'HTTP requests served.', labelNames }),
-      {
-        provide: APP_INTERCEPTOR,
-        useFactory: (h, c) => new HttpMetrics(h, c),
-        inject: [w.getToken(histogramName), w.getToken(counterName)],
-      },
-    );
-  } else if (variant.id !== 'nest-bare' && variant.id !== 'nest-vigil') {
-    throw new Error(`not a nest variant: ${variant.id}`);
-  }
-  class AppModule {}
-  Module({ imports, controllers: [Users, Items], providers })(AppModule);
-  const app = await NestFactory.create(AppModule, { logger: false });
-  if (variant.id === 'nest-vigil') {
-    const { createExpressMetrics } = await import('@vigil/express');
-    const m = createExpressMetrics();
-    app.use(m.middleware);
-    app.getHttpAdapter().get('/metrics', m.handler);
-  }
-  await app.listen(0, '127.0.0.1');
-  return app.getHttpServer().address().port;
+  if (variant.id === 'nest-willsoto') return listenNest({ willsoto: true });
+  if (variant.id === 'nest-bare') return listenNest();
+  if (variant.id !== 'nest-vigil') throw new Error(`not a nest variant: ${variant.id}`);
+  const { createExpressMetrics } = await import('@vigil/express');
+  const m = createExpressMetrics();
+  return listenNest({
+    setup: (app) => {
+      app.use(m.middleware);
+      app.getHttpAdapter().get('/metrics', m.handler);
+    },
+  });
 }
 
 try {

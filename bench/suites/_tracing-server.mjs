@@ -4,7 +4,7 @@
 // GET /users/:id (the loaded route) and a router/prefix /api/v1/items/:id, like http-overhead.
 // Prints {"port","pid"} when ready; exits when its stdin closes.
 import { performance } from 'node:perf_hooks';
-import { item, listenHttp, listenKoa, plainHttpApp, user } from '../lib/apps.mjs';
+import { item, listenHttp, listenKoa, listenNest, plainHttpApp, user } from '../lib/apps.mjs';
 
 const id = process.argv[2] ?? '';
 const [framework, ...rest] = id.split('-');
@@ -147,7 +147,29 @@ async function httpApp() {
   return listenHttp(server);
 }
 
-const APPS = { express: expressApp, express4: expressApp, fastify: fastifyApp, koa: koaApp, http: httpApp };
+// NestJS 12 on its Express platform: Vigil's Express middleware on Nest's app, as the README shows.
+async function nestApp() {
+  return listenNest({
+    setup: async (app) => {
+      if (als) app.use((_req, _res, next) => als.run({}, next));
+      if (withMetrics) {
+        const { createExpressMetrics } = await import('@vigil/express');
+        const m = createExpressMetrics(logger ? { logger } : undefined);
+        app.use(m.middleware);
+        app.getHttpAdapter().get('/metrics', m.handler);
+      }
+    },
+  });
+}
+
+const APPS = {
+  express: expressApp,
+  express4: expressApp,
+  fastify: fastifyApp,
+  koa: koaApp,
+  http: httpApp,
+  nest: nestApp,
+};
 
 try {
   const t0 = performance.now();

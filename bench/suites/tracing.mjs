@@ -12,7 +12,7 @@
 // Env: BENCH_RESULT (the results file name, tracing; e.g. load-shedding-cost with BENCH_VARIANTS=shed),
 //      BENCH_DURATION (s, 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
 //      BENCH_VARIANTS (comma-separated ids or substrings; bare servers always included; the
-//      Express 4, Koa and node:http rows only when named, e.g. BENCH_VARIANTS=express4-,koa-,http-),
+//      Express 4, Koa, node:http and Nest rows only when named, e.g. BENCH_VARIANTS=express4-,koa-,http-,nest-),
 //      BENCH_STARTUP_REPS (5; 0 skips the start-up part),
 //      BENCH_PAIRS (0; N adds the paired measurement: N alternating bare/variant runs per variant),
 //      BENCH_PAIR_DURATION (s, 3),
@@ -153,10 +153,10 @@ for (const fw of ['express', 'fastify']) {
   } else v('pino', "Fastify's built-in pino → file, one onResponse line");
 }
 
-// Express 4, Koa 3 and plain node:http (issue 21): the rows that compare with Express 5's. With
-// these adapters the request line comes from the metrics observer (`logger` option), so there is
-// no log-only row; `vigil-full` is metrics + tracing at 0.1 + the line, as on Express 5.
-for (const fw of ['express4', 'koa', 'http']) {
+// Express 4, Koa 3, plain node:http and NestJS 12 on Express (issue 21): the rows that compare
+// with Express 5's. With these the request line comes from the metrics observer (`logger` option),
+// so there is no log-only row; `vigil-full` is metrics + tracing at 0.1 + the line, as on Express 5.
+for (const fw of ['express4', 'koa', 'http', 'nest']) {
   const v = (kind, label, extra = {}) =>
     VARIANTS.push({
       id: `${fw}-${kind}`,

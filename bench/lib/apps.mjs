@@ -60,6 +60,23 @@ export async function listenHttp(server) {
   return server.address().port;
 }
 
+/**
+ * The peers' hand-written RED recording on an Express request (Express's and Nest's minimal
+ * prom-client rows): one histogram observation and one counter increment when the response finishes.
+ */
+export function recordOnFinish(req, res, histogram, counter) {
+  const start = performance.now();
+  res.once('finish', () => {
+    const labels = {
+      method: req.method,
+      route: req.route?.path ?? '#unmatched',
+      status_code: res.statusCode,
+    };
+    histogram.observe(labels, (performance.now() - start) / 1000);
+    counter.inc(labels);
+  });
+}
+
 /** Applies Nest's decorators as functions (no decorator transform here), parameters first. */
 function decorate(proto, name, decorators, params = []) {
   for (const [index, d] of params) d(proto, name, index);
@@ -106,16 +123,7 @@ export async function listenNest({ willsoto = false, setup } = {}) {
         const http = context.switchToHttp();
         const req = http.getRequest();
         const res = http.getResponse();
-        const start = performance.now();
-        res.once('finish', () => {
-          const labels = {
-            method: req.method,
-            route: req.route?.path ?? '#unmatched',
-            status_code: res.statusCode,
-          };
-          this.histogram.observe(labels, (performance.now() - start) / 1000);
-          this.counter.inc(labels);
-        });
+        recordOnFinish(req, res, this.histogram, this.counter);
         return next.handle();
       }
     }

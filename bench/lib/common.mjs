@@ -133,3 +133,21 @@ export function cpuLineTicks(cpu) {
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   return { busy: f[0] + f[1] + f[2] + f[5] + f[6], steal: f[7] };
 }
+
+/**
+ * The server script and variant ids of a bench tool (`tools/icount.mjs`, `tools/profile.mjs`):
+ * the tracing suite's servers, or http-overhead's when `<PREFIX>_SERVERS=http-overhead`; the ids
+ * come from the command line, and none is a usage error.
+ */
+export function toolServers(tool, prefix) {
+  const server =
+    process.env[`${prefix}_SERVERS`] === 'http-overhead'
+      ? join(BENCH_DIR, 'lib', 'server.mjs')
+      : join(BENCH_DIR, 'suites', '_tracing-server.mjs');
+  const variants = process.argv.slice(2);
+  if (variants.length === 0) {
+    console.error(`usage: node bench/tools/${tool}.mjs <variant-id>... (ids of suites/_tracing-server.mjs)`);
+    process.exit(2);
+  }
+  return { server, variants };
+}

@@ -7,7 +7,7 @@
 // Exits when its stdin closes, so it never outlives the suite that started it, even if that suite
 // is killed with SIGKILL.
 import { performance } from 'node:perf_hooks';
-import { item, listenHttp, listenKoa, listenNest, plainHttpApp, user } from './apps.mjs';
+import { item, listenHttp, listenKoa, listenNest, plainHttpApp, recordOnFinish, user } from './apps.mjs';
 import { variantById } from './variants.mjs';
 
 const variant = variantById(process.argv[2] ?? '');
@@ -68,16 +68,7 @@ async function expressApp() {
     case 'express-minimal': {
       const { registry, histogram, counter } = await minimalInstruments();
       app.use((req, res, next) => {
-        const start = performance.now();
-        res.once('finish', () => {
-          const labels = {
-            method: req.method,
-            route: req.route?.path ?? '#unmatched',
-            status_code: res.statusCode,
-          };
-          histogram.observe(labels, (performance.now() - start) / 1000);
-          counter.inc(labels);
-        });
+        recordOnFinish(req, res, histogram, counter);
         next();
       });
       app.get('/metrics', async (_req, res) => {

@@ -15,21 +15,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_DIR, envNumber } from '../lib/common.mjs';
+import { BENCH_DIR, envNumber, toolServers } from '../lib/common.mjs';
 
 const N = envNumber('ICOUNT_REQUESTS', 8000, { integer: true });
 const W = envNumber('ICOUNT_WARMUP', 4000, { integer: true });
 const C = envNumber('ICOUNT_CONNECTIONS', 4, { integer: true });
 const NODE_ARGS = (process.env.ICOUNT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const SERVER =
-  process.env.ICOUNT_SERVERS === 'http-overhead'
-    ? join(BENCH_DIR, 'lib', 'server.mjs')
-    : join(BENCH_DIR, 'suites', '_tracing-server.mjs');
-const variants = process.argv.slice(2);
-if (variants.length === 0) {
-  console.error('usage: node bench/tools/icount.mjs <variant-id>... (ids of suites/_tracing-server.mjs)');
-  process.exit(2);
-}
+const { server: SERVER, variants } = toolServers('icount', 'ICOUNT');
 try {
   execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
 } catch {

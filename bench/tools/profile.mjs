@@ -15,19 +15,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BENCH_DIR, envNumber } from '../lib/common.mjs';
+import { BENCH_DIR, envNumber, toolServers } from '../lib/common.mjs';
 
 const SECONDS = envNumber('PROFILE_SECONDS', 10);
 const INTERVAL = envNumber('PROFILE_INTERVAL_US', 200, { integer: true });
-const SERVER =
-  process.env.PROFILE_SERVERS === 'http-overhead'
-    ? join(BENCH_DIR, 'lib', 'server.mjs')
-    : join(BENCH_DIR, 'suites', '_tracing-server.mjs');
-const variants = process.argv.slice(2);
-if (variants.length === 0) {
-  console.error('usage: node bench/tools/profile.mjs <variant-id>... (ids of suites/_tracing-server.mjs)');
-  process.exit(2);
-}
+const { server: SERVER, variants } = toolServers('profile', 'PROFILE');
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-profile-'));
 const children = new Set();

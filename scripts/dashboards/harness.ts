@@ -76,6 +76,13 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * How long to wait for the records of a 1m-interval rule group (the SLO's long windows): its first
+ * evaluation can predate the minute-aligned sample that the window-coverage subquery reads, so data
+ * is certain only after the second, up to two intervals after the inputs appear.
+ */
+export const SLOW_GROUP_WAIT_MS = 150_000;
+
+/**
  * Polls `fn` until it returns a value other than `undefined`, or fails after `timeoutMs` with the
  * last reason. Waits `intervalMs` between attempts (a poll, not a sleep for things to settle).
  */

@@ -10,6 +10,7 @@ import type { JsonDashboardFile } from '../../packages/mixin/src/dashboards/graf
 import {
   labelValuesCall,
   type Prometheus,
+  SLOW_GROUP_WAIT_MS,
   startPrometheus,
   startTraffic,
   substitute,
@@ -186,37 +187,41 @@ describe.runIf(prometheusInstalled)('mixin output for prefix shop_ against a rea
     }
   });
 
-  it('every panel whose metrics the services emit returns data; every variable query is accepted', async () => {
-    const withData = panels.filter((p) =>
-      p.needs.every((m) => emitted.has(m.type === 'histogram' ? `${m.name}_bucket` : m.name)),
-    );
-    expect(withData.length).toBeGreaterThan(40);
-    for (const p of panels)
-      for (const e of p.exprs)
-        await expect(prom!.query(substitute(e, ALL)), `${p.dashboard}: ${p.title}`).resolves.toBeInstanceOf(
-          Array,
-        );
-    for (const p of withData) {
-      for (const e of p.exprs) {
-        await waitFor(
-          `data for "${p.title}" (${p.dashboard}): ${e}`,
-          async () => ((await prom!.query(substitute(e, ALL))).length > 0 ? true : undefined),
-          { timeoutMs: slowRecords.some((r) => e.includes(r)) ? 90_000 : 20_000 },
-        );
+  it(
+    'every panel whose metrics the services emit returns data; every variable query is accepted',
+    async () => {
+      const withData = panels.filter((p) =>
+        p.needs.every((m) => emitted.has(m.type === 'histogram' ? `${m.name}_bucket` : m.name)),
+      );
+      expect(withData.length).toBeGreaterThan(40);
+      for (const p of panels)
+        for (const e of p.exprs)
+          await expect(prom!.query(substitute(e, ALL)), `${p.dashboard}: ${p.title}`).resolves.toBeInstanceOf(
+            Array,
+          );
+      for (const p of withData) {
+        for (const e of p.exprs) {
+          await waitFor(
+            `data for "${p.title}" (${p.dashboard}): ${e}`,
+            async () => ((await prom!.query(substitute(e, ALL))).length > 0 ? true : undefined),
+            { timeoutMs: slowRecords.some((r) => e.includes(r)) ? SLOW_GROUP_WAIT_MS : 20_000 },
+          );
+        }
       }
-    }
-    const overview = JSON.parse(
-      files.find((f) => f.path === 'dashboards/service-overview.json')!.content,
-    ) as JsonDashboardFile;
-    const service = overview.templating.list.find((v) => v.name === 'service')!;
-    const call = labelValuesCall(substitute(String(service.query), ALL));
-    expect((await prom!.api<string[]>(call.path, call.params)).sort()).toEqual([...SERVICES]);
-    // The $instance variable lists the pods.
-    const instance = overview.templating.list.find((v) => v.name === 'instance')!;
-    const pods = labelValuesCall(substitute(String(instance.query), ALL));
-    expect(pods.path).toBe('/api/v1/label/pod/values');
-    expect((await prom!.api<string[]>(pods.path, pods.params)).map((p) => p.split('-')[0]).sort()).toEqual([
-      ...SERVICES,
-    ]);
-  });
+      const overview = JSON.parse(
+        files.find((f) => f.path === 'dashboards/service-overview.json')!.content,
+      ) as JsonDashboardFile;
+      const service = overview.templating.list.find((v) => v.name === 'service')!;
+      const call = labelValuesCall(substitute(String(service.query), ALL));
+      expect((await prom!.api<string[]>(call.path, call.params)).sort()).toEqual([...SERVICES]);
+      // The $instance variable lists the pods.
+      const instance = overview.templating.list.find((v) => v.name === 'instance')!;
+      const pods = labelValuesCall(substitute(String(instance.query), ALL));
+      expect(pods.path).toBe('/api/v1/label/pod/values');
+      expect((await prom!.api<string[]>(pods.path, pods.params)).map((p) => p.split('-')[0]).sort()).toEqual([
+        ...SERVICES,
+      ]);
+    },
+    SLOW_GROUP_WAIT_MS + 60_000,
+  );
 });

@@ -96,9 +96,6 @@ const BUSY_UTILIZATION = 0.9;
 class Token implements ShedToken {
   readonly admitted = true as const;
   released = false;
-  ignore = false;
-  /** Admission to release: the request's own latency, without the rest of its loop turn. */
-  own = 0;
   constructor(readonly start: number) {}
 }
 
@@ -235,8 +232,12 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   let lastReason: ShedReason | undefined;
   let closed = false;
 
-  // Releases wait for the end of the loop turn (setImmediate runs after the turn's I/O callbacks).
-  let finished: Token[] = [];
+  // Releases wait for the end of the loop turn (setImmediate runs after the turn's I/O callbacks);
+  // the turn's finished requests are kept as sums, so the end of a turn costs the same for any count.
+  let turnReleased = 0;
+  let turnSamples = 0;
+  let turnStartSum = 0;
+  let turnOwnSum = 0;
   let flushArmed = false;
   // The interval's samples: latency to the end of the turn (what the requests saw), and each
   // request's own latency (its no-load latency: what it costs without waiting behind others, under
@@ -255,17 +256,15 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
   const flush = (): void => {
     flushArmed = false;
     turnOpen = false;
-    const list = finished;
-    finished = [];
-    const t = now();
-    for (let i = 0; i < list.length; i++) {
-      const tok = list[i] as Token;
-      inFlight--;
-      if (!tok.ignore) {
-        sumLatency += t - tok.start;
-        sumOwn += tok.own;
-        samples++;
-      }
+    inFlight -= turnReleased;
+    turnReleased = 0;
+    if (turnSamples > 0) {
+      sumLatency += turnSamples * now() - turnStartSum;
+      sumOwn += turnOwnSum;
+      samples += turnSamples;
+      turnSamples = 0;
+      turnStartSum = 0;
+      turnOwnSum = 0;
     }
   };
 
@@ -400,9 +399,12 @@ export function createLoadShedder(options: LoadShedderOptions = {}): LoadShedder
       const tok = token as Token;
       if (!(tok instanceof Token) || tok.released || closed) return;
       tok.released = true;
-      tok.ignore = outcome === 'ignore';
-      if (!tok.ignore) tok.own = (shared && at !== undefined ? at : now()) - tok.start;
-      finished.push(tok);
+      turnReleased++;
+      if (outcome !== 'ignore') {
+        turnOwnSum += (shared && at !== undefined ? at : now()) - tok.start;
+        turnStartSum += tok.start;
+        turnSamples++;
+      }
       if (!flushArmed) {
         flushArmed = true;
         setImmediate(flush);

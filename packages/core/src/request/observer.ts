@@ -15,6 +15,7 @@ import {
   type RouteResolver,
   type Slotted,
 } from './record.js';
+import { pinTickObjectShape } from './tick-shape.js';
 
 /**
  * The request observer: one record per request, one completion, one pass at the end that records
@@ -203,6 +204,7 @@ export function completeRecord(rec: RequestRecord, status: number | undefined): 
 }
 
 export function createRequestObserver(options: RequestObserverOptions = {}): RequestObserver {
+  pinTickObjectShape();
   const http = options.http;
   const log = options.log;
   const tracing = options.tracing ?? options.gate === undefined;
